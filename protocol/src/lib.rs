@@ -1,0 +1,28 @@
+//! The latchkey service-port protocol.
+//!
+//! This crate is the contract between the `latchkey` host tool and the lock firmware: every
+//! message type, the frame codec and the frame accumulator live here once, and both ends use
+//! them. It is `no_std` and never allocates, so the lock can use it with fixed buffers.
+//!
+//! A frame on the wire is
+//!
+//! ```text
+//! COBS( header[4] | postcard body | CRC-16 little-endian ) 0x00
+//! ```
+//!
+//! See [`frame`] for the byte layout and [`message`] for the bodies. `docs/protocol.md` in the
+//! repository is the prose version of the same contract.
+#![no_std]
+#![forbid(unsafe_code)]
+
+#[cfg(feature = "std")]
+extern crate std;
+
+pub mod frame;
+pub mod message;
+
+pub use frame::{
+    DropReason, EncodeError, Frame, FrameAccumulator, Header, Kind, CRC, CRC_LEN, HEADER_LEN,
+    MAX_BODY_LEN, MAX_ENCODED_LEN, MAX_FRAME_LEN, PROTOCOL_VERSION, decode_body, encode_frame,
+};
+pub use message::*;
