@@ -109,6 +109,7 @@ impl std::error::Error for EncodeError {}
 /// Why a receiver dropped what it received. Receivers count these; the lock reports its counts
 /// in [`crate::Diagnostics`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum DropReason {
     /// More than [`MAX_ENCODED_LEN`] bytes arrived before a 0x00.
     TooLong,
@@ -159,8 +160,7 @@ pub fn encode_frame<'o, T: Serialize + ?Sized>(
     raw[crc_at..crc_at + CRC_LEN].copy_from_slice(&crc.to_le_bytes());
     let raw = &raw[..crc_at + CRC_LEN];
 
-    let encoded_len =
-        cobs::try_encode(raw, out).map_err(|_| EncodeError::BufferTooSmall)?;
+    let encoded_len = cobs::try_encode(raw, out).map_err(|_| EncodeError::BufferTooSmall)?;
     let Some(delimiter) = out.get_mut(encoded_len) else {
         return Err(EncodeError::BufferTooSmall);
     };
@@ -282,7 +282,8 @@ mod tests {
     #[test]
     fn bad_crc_is_reported_and_next_frame_survives() {
         let mut out = [0u8; MAX_ENCODED_LEN];
-        let wire = encode_frame(Header::new(Kind::Event, 1), &42u32, &mut out).unwrap().to_vec_fixed();
+        let wire =
+            encode_frame(Header::new(Kind::Event, 1), &42u32, &mut out).unwrap().to_vec_fixed();
         let mut corrupt = wire;
         corrupt.0[2] ^= 0x01;
         let mut acc = FrameAccumulator::new();

@@ -22,7 +22,7 @@ pub mod frame;
 pub mod message;
 
 pub use frame::{
-    DropReason, EncodeError, Frame, FrameAccumulator, Header, Kind, CRC, CRC_LEN, HEADER_LEN,
+    CRC, CRC_LEN, DropReason, EncodeError, Frame, FrameAccumulator, HEADER_LEN, Header, Kind,
     MAX_BODY_LEN, MAX_ENCODED_LEN, MAX_FRAME_LEN, PROTOCOL_VERSION, decode_body, encode_frame,
 };
 pub use message::*;

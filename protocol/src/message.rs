@@ -79,6 +79,7 @@ pub enum Setting {
 
 /// Beeper loudness.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum BeeperVolume {
     /// Silent.
     Off,
@@ -129,6 +130,7 @@ pub enum Response {
 
 /// Outcome vocabulary, after Matter's Door Lock cluster, plus what a link needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Done.
     Success,
@@ -246,6 +248,7 @@ pub struct ClockReading {
 
 /// Battery charge state, decided by the lock from its discharge curve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum BatteryState {
     /// Fine.
     Ok,

@@ -1,0 +1,81 @@
+//! `latchkey-sim`: a simulated lock on a pseudo-terminal.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::mpsc;
+
+use clap::Parser;
+use latchkey_firmware::sim::{DEFAULT_BATTERY_MV, DEFAULT_SERIAL, RunningSim, SimConfig, SimError};
+
+/// Run a simulated latchkey lock on a pseudo-terminal.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Keep the lock's flash in this file (created erased if missing); default: in memory.
+    #[arg(long, value_name = "FILE")]
+    flash: Option<PathBuf>,
+    /// Make a symlink at PATH to the pty, a stable name for the port.
+    #[arg(long, value_name = "PATH")]
+    link: Option<PathBuf>,
+    /// Pace the line like a UART at this baud rate (8N1); default: unpaced.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    baud: Option<u32>,
+    /// The lock's serial number.
+    #[arg(long, value_name = "S", default_value = DEFAULT_SERIAL)]
+    serial: String,
+    /// Battery voltage at rest, millivolts (4 x AA: 6400 fresh, 4500 critical).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_BATTERY_MV)]
+    battery_mv: u16,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("latchkey-sim: error: {e}");
+            if let Some(hint) = e.hint() {
+                eprintln!("  hint: {hint}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> Result<(), SimError> {
+    // Install the handler first, so a signal during start-up still stops us cleanly.
+    let (stop_tx, stop_rx) = mpsc::channel();
+    if let Err(e) = ctrlc::set_handler(move || {
+        let _ = stop_tx.send(());
+    }) {
+        eprintln!("latchkey-sim: warning: cannot handle SIGINT/SIGTERM ({e}); the link may be left behind");
+    }
+    let sim = RunningSim::start(SimConfig {
+        flash_path: args.flash,
+        link: args.link,
+        baud: args.baud,
+        serial: args.serial,
+        battery_mv: args.battery_mv,
+    })?;
+    let mut out = std::io::stdout().lock();
+    let _ = match sim.link_path() {
+        Some(link) => writeln!(
+            out,
+            "latchkey-sim: listening on {} (link {})",
+            sim.port_path().display(),
+            link.display()
+        ),
+        None => writeln!(out, "latchkey-sim: listening on {}", sim.port_path().display()),
+    };
+    let _ = out.flush();
+    drop(out);
+    // Wait for a signal; if the handler could not be installed, the sender is gone and we
+    // would return at once, so then wait forever (the default signal action ends us).
+    if stop_rx.recv().is_err() {
+        loop {
+            std::thread::park();
+        }
+    }
+    sim.stop()
+}

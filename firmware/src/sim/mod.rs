@@ -1,0 +1,499 @@
+//! The host simulator: the lock core on Linux, its UART a pseudo-terminal, its flash a file.
+//!
+//! [`RunningSim::start`] runs a lock on background threads; a host opens
+//! [`RunningSim::port_path`] like any serial port. The `latchkey-sim` binary is a thin wrapper
+//! over it, and `latchkey --sim` and the tests run it in-process.
+
+mod flash;
+
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use latchkey_protocol::{Event, Ident};
+use serialport::{SerialPort, TTYPort};
+
+pub use flash::{FlashFileError, SimFlash, SimFlashError};
+
+use crate::hal::{Battery, Clock};
+use crate::link::Link;
+use crate::lock::{Identity, Lock};
+use crate::store::{Store, StoreError};
+
+/// Model name a simulator reports.
+pub const SIM_MODEL: &str = "LK-100 sim";
+/// Default serial number.
+pub const DEFAULT_SERIAL: &str = "SIM-000001";
+/// Default battery: 6.0 V, a healthy 4 x AA pack (85 %).
+pub const DEFAULT_BATTERY_MV: u16 = 6000;
+/// How far behind the host a fresh simulator's clock runs, so `time sync` has work to do.
+pub const INITIAL_DRIFT_S: i64 = -90;
+/// Requests the simulator accepts before answering the first: the pty's input queue (4 KiB)
+/// holds 12 largest frames; 8 leaves room for the host's retries.
+pub const SIM_MAX_IN_FLIGHT: u8 = 8;
+
+/// How the simulator runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimConfig {
+    /// Flash image file (created erased if missing); `None` keeps the flash in memory.
+    pub flash_path: Option<PathBuf>,
+    /// Make a symlink here to the pty slave (a stable name for the port).
+    pub link: Option<PathBuf>,
+    /// Pace the UART like a line at this many baud, 8N1; `None` runs unpaced.
+    pub baud: Option<u32>,
+    /// Serial number, at most 24 bytes.
+    pub serial: String,
+    /// Battery voltage at rest, millivolts.
+    pub battery_mv: u16,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            flash_path: None,
+            link: None,
+            baud: None,
+            serial: DEFAULT_SERIAL.to_owned(),
+            battery_mv: DEFAULT_BATTERY_MV,
+        }
+    }
+}
+
+/// Why the simulator could not start or stop cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// The flash file could not be opened or created.
+    #[error("cannot use flash file {}: {source}", path.display())]
+    FlashFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: FlashFileError,
+    },
+    /// The store in the flash could not be mounted.
+    #[error("cannot mount the lock's store: {0}")]
+    Store(#[from] StoreError),
+    /// The pseudo-terminal could not be created.
+    #[error("cannot create a pseudo-terminal: {0}")]
+    Pty(#[from] serialport::Error),
+    /// The link symlink could not be made.
+    #[error("cannot create link {}: {source}", path.display())]
+    Link {
+        /// The link path.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// Something other than a symlink is at the link path.
+    #[error("{} exists and is not a symlink; not replacing it", path.display())]
+    LinkOccupied {
+        /// The link path.
+        path: PathBuf,
+    },
+    /// The serial number is not 1 to 24 bytes of printable text.
+    #[error("invalid serial number {0:?}: must be 1 to 24 printable bytes")]
+    Serial(String),
+    /// The baud rate is zero.
+    #[error("invalid baud rate 0")]
+    Baud,
+    /// A simulator thread could not be started.
+    #[error("cannot start the simulator thread: {0}")]
+    Thread(io::Error),
+    /// A simulator thread panicked.
+    #[error("the simulator thread panicked")]
+    Panicked,
+    /// The flash file could not be synced at exit.
+    #[error("cannot flush the flash file: {0}")]
+    FlashSync(io::Error),
+}
+
+impl SimError {
+    /// A line telling the user what to do about it.
+    pub fn hint(&self) -> Option<&'static str> {
+        Some(match self {
+            Self::FlashFile { source: FlashFileError::Size { .. }, .. } => {
+                "point --flash at a file made by latchkey-sim, or at a path that does not exist yet"
+            }
+            Self::FlashFile { .. } => {
+                "check that the directory exists and is writable, or omit --flash to keep the flash in memory"
+            }
+            Self::Store(_) => {
+                "the flash image is damaged or from another firmware; start with a new --flash file"
+            }
+            Self::Link { .. } | Self::LinkOccupied { .. } => {
+                "choose another --link path in a writable directory"
+            }
+            Self::Serial(_) => "use e.g. --serial SIM-000002",
+            Self::Baud => "use e.g. --baud 115200, or omit it for an unpaced link",
+            Self::Pty(_) => "check that /dev/ptmx is available (devpts mounted)",
+            _ => return None,
+        })
+    }
+}
+
+/// `TTYPort::pair` is not thread-safe (ptsname and friends); serialize it process-wide.
+static PTY_PAIR: Mutex<()> = Mutex::new(());
+
+/// A simulated lock running on background threads.
+pub struct RunningSim {
+    port_path: PathBuf,
+    link: Option<PathBuf>,
+    stop: Arc<AtomicBool>,
+    battery_mv: Arc<AtomicU16>,
+    reader: Option<JoinHandle<Result<(), SimError>>>,
+    writer: Option<JoinHandle<()>>,
+    /// Our own handle on the slave: while it is open, a host closing the port does not hang
+    /// up the pty, and the next open works like re-plugging a cable.
+    _slave: TTYPort,
+}
+
+impl RunningSim {
+    /// Boots a lock: opens the flash, mounts the store, counts the boot, makes the pty and
+    /// the link, and starts answering. Returns once the lock is ready.
+    pub fn start(config: SimConfig) -> Result<RunningSim, SimError> {
+        let serial = ident(&config.serial).ok_or_else(|| SimError::Serial(config.serial.clone()))?;
+        if config.baud == Some(0) {
+            return Err(SimError::Baud);
+        }
+        let flash = match &config.flash_path {
+            Some(path) => SimFlash::open_file(path)
+                .map_err(|source| SimError::FlashFile { path: path.clone(), source })?,
+            None => SimFlash::erased(),
+        };
+        // A second handle on the image file, to fsync it at stop (the flash itself ends up
+        // inside the store, out of reach).
+        let flash_file = flash.try_clone_file().map_err(SimError::FlashSync)?;
+        let battery_mv = Arc::new(AtomicU16::new(config.battery_mv));
+        let identity = Identity {
+            model: ident(SIM_MODEL).unwrap_or_default(),
+            serial,
+            simulation: true,
+            max_in_flight: SIM_MAX_IN_FLIGHT,
+        };
+        let lock = Lock::boot(
+            Store::mount(flash)?,
+            SimClock::new(),
+            SimBattery(battery_mv.clone()),
+            identity,
+        )?;
+
+        let (master, slave) = {
+            let _guard = PTY_PAIR.lock().unwrap_or_else(|e| e.into_inner());
+            TTYPort::pair()?
+        };
+        let port_path = PathBuf::from(slave.name().unwrap_or_default());
+        if let Some(link) = &config.link {
+            make_link(link, &port_path)?;
+        }
+        let cleanup_link = |e: SimError| {
+            if let Some(link) = &config.link {
+                let _ = std::fs::remove_file(link);
+            }
+            e
+        };
+
+        let mut rx_port = master.try_clone_native().map_err(|e| cleanup_link(e.into()))?;
+        let mut tx_port = master;
+        // Short timeouts so the threads notice `stop` promptly.
+        rx_port.set_timeout(Duration::from_millis(50)).map_err(|e| cleanup_link(e.into()))?;
+        tx_port.set_timeout(Duration::from_millis(50)).map_err(|e| cleanup_link(e.into()))?;
+        let byte_time = config.baud.map(|baud| Duration::from_secs(10) / baud);
+        let stop = Arc::new(AtomicBool::new(false));
+        // A few frames of output queue; when full the reader waits, as a UART would.
+        let (frames_tx, frames_rx) = mpsc::sync_channel::<Vec<u8>>(16);
+
+        let writer = thread::Builder::new()
+            .name("latchkey-sim-tx".into())
+            .spawn({
+                let stop = stop.clone();
+                move || write_loop(tx_port, frames_rx, byte_time, &stop)
+            })
+            .map_err(|e| cleanup_link(SimError::Thread(e)))?;
+        let reader = thread::Builder::new()
+            .name("latchkey-sim-rx".into())
+            .spawn({
+                let stop = stop.clone();
+                move || {
+                    read_loop(rx_port, lock, frames_tx, byte_time, &stop);
+                    match flash_file {
+                        Some(file) => file.sync_all().map_err(SimError::FlashSync),
+                        None => Ok(()),
+                    }
+                }
+            });
+        let reader = match reader {
+            Ok(reader) => reader,
+            Err(e) => {
+                stop.store(true, Ordering::SeqCst);
+                let _ = writer.join();
+                return Err(cleanup_link(SimError::Thread(e)));
+            }
+        };
+
+        Ok(RunningSim {
+            port_path,
+            link: config.link,
+            stop,
+            battery_mv,
+            reader: Some(reader),
+            writer: Some(writer),
+            _slave: slave,
+        })
+    }
+
+    /// The pty slave path a host opens, e.g. `/dev/pts/7`.
+    pub fn port_path(&self) -> &Path {
+        &self.port_path
+    }
+
+    /// The symlink made for `SimConfig::link`, if any.
+    pub fn link_path(&self) -> Option<&Path> {
+        self.link.as_deref()
+    }
+
+    /// Changes the simulated battery voltage (millivolts at rest).
+    pub fn set_battery_mv(&self, millivolts: u16) {
+        self.battery_mv.store(millivolts, Ordering::Relaxed);
+    }
+
+    /// Stops the lock, flushes the flash file and removes the link.
+    pub fn stop(mut self) -> Result<(), SimError> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> Result<(), SimError> {
+        self.stop.store(true, Ordering::SeqCst);
+        let mut result = Ok(());
+        if let Some(reader) = self.reader.take() {
+            result = reader.join().unwrap_or(Err(SimError::Panicked));
+        }
+        if let Some(writer) = self.writer.take()
+            && writer.join().is_err()
+            && result.is_ok()
+        {
+            result = Err(SimError::Panicked);
+        }
+        if let Some(link) = self.link.take() {
+            // Only our own link: someone may have replaced it meanwhile.
+            if std::fs::read_link(&link).is_ok_and(|target| target == self.port_path) {
+                let _ = std::fs::remove_file(&link);
+            }
+        }
+        result
+    }
+}
+
+impl Drop for RunningSim {
+    fn drop(&mut self) {
+        let _ = self.shutdown();
+    }
+}
+
+fn ident(s: &str) -> Option<Ident> {
+    if s.is_empty() || s.chars().any(char::is_control) {
+        return None;
+    }
+    Ident::try_from(s).ok()
+}
+
+/// Makes `link` a symlink to `target`, replacing a stale symlink but nothing else.
+fn make_link(link: &Path, target: &Path) -> Result<(), SimError> {
+    let err = |source| SimError::Link { path: link.to_owned(), source };
+    match std::fs::symlink_metadata(link) {
+        Ok(meta) if meta.file_type().is_symlink() => std::fs::remove_file(link).map_err(err)?,
+        Ok(_) => return Err(SimError::LinkOccupied { path: link.to_owned() }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(err(e)),
+    }
+    std::os::unix::fs::symlink(target, link).map_err(err)
+}
+
+type SimLock = Lock<SimFlash, SimClock, SimBattery>;
+
+/// Whether an I/O error means "no host has the port open": keep waiting for the next one.
+fn host_gone(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::BrokenPipe || e.raw_os_error() == Some(5 /* EIO */)
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
+}
+
+fn sleep_until(at: Instant) {
+    let now = Instant::now();
+    if at > now {
+        thread::sleep(at - now);
+    }
+}
+
+fn read_loop(
+    mut port: TTYPort,
+    mut lock: SimLock,
+    frames: SyncSender<Vec<u8>>,
+    byte_time: Option<Duration>,
+    stop: &AtomicBool,
+) {
+    let mut link = Link::new();
+    let mut send = |frame: &[u8]| {
+        // The writer only goes away when we stop.
+        let _ = frames.send(frame.to_vec());
+    };
+    let boot_count = lock.boot_count();
+    link.send_event(&Event::Booted { boot_count }, &mut send);
+
+    let mut buf = [0u8; 256];
+    // When the last received byte finished arriving on the simulated line.
+    let mut line_clock = Instant::now();
+    while !stop.load(Ordering::SeqCst) {
+        let n = match port.read(&mut buf) {
+            Ok(0) => {
+                thread::sleep(Duration::from_millis(20));
+                continue;
+            }
+            Ok(n) => n,
+            Err(e) if is_timeout(&e) => continue,
+            Err(e) => {
+                // Host gone (or a transient error): drop any half frame, wait for the next host.
+                if !host_gone(&e) {
+                    thread::sleep(Duration::from_millis(50));
+                }
+                link.reset();
+                thread::sleep(Duration::from_millis(20));
+                continue;
+            }
+        };
+        let bytes = &buf[..n];
+        match byte_time {
+            None => link.receive(bytes, &mut lock, &mut send),
+            Some(byte_time) => {
+                // Each byte is "received" one byte time after the previous one, and a frame is
+                // answered only once its last byte would have arrived.
+                line_clock = line_clock.max(Instant::now());
+                for &byte in bytes {
+                    line_clock += byte_time;
+                    let arrived = line_clock;
+                    link.receive(&[byte], &mut lock, &mut |frame| {
+                        sleep_until(arrived);
+                        send(frame);
+                    });
+                }
+                sleep_until(line_clock);
+            }
+        }
+    }
+}
+
+fn write_loop(
+    mut port: TTYPort,
+    frames: Receiver<Vec<u8>>,
+    byte_time: Option<Duration>,
+    stop: &AtomicBool,
+) {
+    // Chunk so pacing holds to ~1 ms, whatever the baud.
+    let chunk_len = match byte_time {
+        Some(t) => (Duration::from_millis(1).as_nanos() / t.as_nanos().max(1)).max(1) as usize,
+        None => usize::MAX,
+    };
+    let mut line_clock = Instant::now();
+    while let Ok(frame) = frames.recv() {
+        for chunk in frame.chunks(chunk_len.min(frame.len().max(1))) {
+            if let Some(t) = byte_time {
+                line_clock = line_clock.max(Instant::now());
+                sleep_until(line_clock);
+                line_clock += t * chunk.len() as u32;
+            }
+            if !write_all(&mut port, chunk, stop) {
+                break; // host gone: the rest of this frame is lost, as on a cable
+            }
+        }
+    }
+}
+
+/// Writes `bytes`, retrying while the pty is full. False if they could not all be written.
+fn write_all(port: &mut TTYPort, mut bytes: &[u8], stop: &AtomicBool) -> bool {
+    while !bytes.is_empty() {
+        match port.write(bytes) {
+            Ok(0) => return false,
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if is_timeout(&e) && !stop.load(Ordering::SeqCst) => continue,
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
+/// A simulated RTC: the host clock plus an offset that `SetTime` adjusts.
+#[derive(Debug)]
+pub struct SimClock {
+    booted: Instant,
+    offset_s: i64,
+    is_set: bool,
+}
+
+impl Default for SimClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SimClock {
+    /// A clock that was never set, running [`INITIAL_DRIFT_S`] from the host's.
+    pub fn new() -> Self {
+        Self { booted: Instant::now(), offset_s: INITIAL_DRIFT_S, is_set: false }
+    }
+
+    fn host_now() -> i64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    }
+}
+
+impl Clock for SimClock {
+    fn now(&self) -> u64 {
+        u64::try_from(Self::host_now().saturating_add(self.offset_s)).unwrap_or(0)
+    }
+
+    fn is_set(&self) -> bool {
+        self.is_set
+    }
+
+    fn set(&mut self, unix_seconds: u64) {
+        let target = i64::try_from(unix_seconds).unwrap_or(i64::MAX);
+        self.offset_s = target.saturating_sub(Self::host_now());
+        self.is_set = true;
+    }
+
+    fn uptime_ms(&self) -> u64 {
+        u64::try_from(self.booted.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
+/// The battery voltage, adjustable while running.
+#[derive(Debug, Clone)]
+pub struct SimBattery(Arc<AtomicU16>);
+
+impl SimBattery {
+    /// A battery at `millivolts`.
+    pub fn new(millivolts: u16) -> Self {
+        Self(Arc::new(AtomicU16::new(millivolts)))
+    }
+
+    /// Changes the voltage.
+    pub fn set_millivolts(&self, millivolts: u16) {
+        self.0.store(millivolts, Ordering::Relaxed);
+    }
+}
+
+impl Battery for SimBattery {
+    fn millivolts(&mut self) -> u16 {
+        self.0.load(Ordering::Relaxed)
+    }
+}

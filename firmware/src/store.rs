@@ -1,0 +1,251 @@
+//! The persistent store: a power-fail-safe key-value map on NOR flash.
+//!
+//! Built on `sequential-storage`'s [`MapStorage`], which appends items with a CRC and migrates
+//! live items page by page, so a power cut at any byte leaves either the old or the new value
+//! of a key. Every write returns only once it is in flash: the core answers a change after
+//! [`Store`] returned `Ok`, never before ("acknowledged means durable").
+//!
+//! # Layout
+//!
+//! All regions are page-aligned ranges of the nRF51822's flash (256 KiB, 1 KiB erase pages,
+//! 4-byte program words), at its top so the firmware image can grow from address 0. See
+//! [`layout`]; the simulator's flash file has the same size and addresses.
+
+use embassy_embedded_hal::adapter::BlockingAsync;
+use embassy_futures::block_on;
+use latchkey_protocol::{BeeperVolume, DoorLabel, Settings};
+use sequential_storage::cache::{Cache, Uncached};
+use sequential_storage::map::{MapConfig, MapStorage, PostcardValue};
+use serde::{Deserialize, Serialize};
+
+use crate::hal::{NorFlash, NorFlashError, NorFlashErrorKind};
+
+/// Where each region lives. The one place flash addresses are defined.
+pub mod layout {
+    use core::ops::Range;
+
+    /// Size of the whole flash (nRF51822).
+    pub const FLASH_SIZE: u32 = 256 * 1024;
+    /// Erase page size.
+    pub const PAGE_SIZE: u32 = 1024;
+    /// Program word size: writes are whole, aligned words.
+    pub const WORD_SIZE: u32 = 4;
+
+    /// Start of the store; below it (160 KiB) is the firmware image.
+    pub const STORE_START: u32 = 0x2_8000;
+    /// Settings, boot counter and the format marker: 4 pages. A settings record is about
+    /// 56 bytes with its item header, so a page holds ~17 writes before migration; 4 pages keep
+    /// one spare page for migration and plenty of headroom.
+    pub const SETTINGS: Range<u32> = 0x2_8000..0x2_9000;
+    /// Reserved for users and credentials (a later issue): 40 pages, room for 100 users with
+    /// 8 credentials of up to ~40 bytes each plus migration headroom.
+    pub const CREDENTIALS: Range<u32> = 0x2_9000..0x3_3000;
+    /// Reserved for the event log (a later issue): 52 pages, a sequential-storage queue of
+    /// 2048 records of up to 16 bytes (24 with item header) plus one spare page.
+    pub const EVENT_LOG: Range<u32> = 0x3_3000..FLASH_SIZE;
+    /// End of the store: the end of flash.
+    pub const STORE_END: u32 = FLASH_SIZE;
+
+    const _: () = {
+        assert!(SETTINGS.start == STORE_START && SETTINGS.end == CREDENTIALS.start);
+        assert!(CREDENTIALS.end == EVENT_LOG.start && EVENT_LOG.end == STORE_END);
+        assert!(STORE_START.is_multiple_of(PAGE_SIZE) && SETTINGS.end.is_multiple_of(PAGE_SIZE));
+        assert!(CREDENTIALS.end.is_multiple_of(PAGE_SIZE));
+    };
+}
+
+/// Keys of the settings map. Never renumber: they are on flash.
+mod key {
+    /// Format marker, written first when a region is formatted.
+    pub const FORMAT: u8 = 0;
+    /// Boot counter.
+    pub const BOOT_COUNT: u8 = 1;
+    /// The whole [`latchkey_protocol::Settings`], one record so a change is atomic.
+    pub const SETTINGS: u8 = 2;
+}
+
+/// Format marker value: "LK" and the layout version of the settings region. A change to the
+/// stored types is a new version (and a migration).
+pub const FORMAT_VERSION: u32 = 0x4C4B_0001;
+
+/// Why the store failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The flash driver reported an error.
+    #[error("flash error: {0}")]
+    Flash(NorFlashErrorKind),
+    /// The region holds data the store library cannot make sense of, even after its repair.
+    #[error("store is corrupted")]
+    Corrupted,
+    /// No room left in the region.
+    #[error("store is full")]
+    Full,
+    /// The region was formatted by a firmware with another layout.
+    #[error("store format {found:#010x} is not the supported {FORMAT_VERSION:#010x}")]
+    UnknownFormat {
+        /// The marker found.
+        found: u32,
+    },
+    /// A stored value could not be encoded or decoded.
+    #[error("stored value could not be encoded or decoded")]
+    Value,
+    /// The store library reported an internal error.
+    #[error("store library error")]
+    Internal,
+}
+
+impl<E: NorFlashError> From<sequential_storage::Error<E>> for StoreError {
+    fn from(error: sequential_storage::Error<E>) -> Self {
+        use sequential_storage::Error;
+        match error {
+            Error::Storage { value, .. } => Self::Flash(value.kind()),
+            Error::Corrupted { .. } => Self::Corrupted,
+            Error::FullStorage => Self::Full,
+            Error::SerializationError(_) | Error::ItemTooBig => Self::Value,
+            _ => Self::Internal,
+        }
+    }
+}
+
+/// The settings every lock starts with.
+pub fn default_settings() -> Settings {
+    let mut door_label = DoorLabel::new();
+    // "Door" fits the 32-byte label; ignoring the impossible error keeps this infallible.
+    let _ = door_label.push_str("Door");
+    Settings {
+        door_label,
+        auto_relock_seconds: 30,
+        wrong_code_limit: 5,
+        lockout_seconds: 180,
+        beeper_volume: BeeperVolume::Medium,
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct SettingsRecord(Settings);
+impl PostcardValue<'_> for SettingsRecord {}
+
+/// Scratch buffer for the store library: the largest key + value, rounded to a word. The
+/// alignment is what the nRF51 NVMC needs for word writes from RAM.
+#[repr(C, align(4))]
+struct Scratch([u8; 96]);
+
+/// Uncached: the settings region is 4 pages, and a scan of it costs less than a cache's RAM.
+type Map<F> = MapStorage<u8, BlockingAsync<F>, Cache<Uncached, Uncached, Uncached, u8>>;
+
+/// The lock's persistent store.
+pub struct Store<F: NorFlash> {
+    map: Map<F>,
+    scratch: Scratch,
+}
+
+impl<F: NorFlash> Store<F> {
+    /// Mounts the store on `flash`, formatting the settings region if it holds no store.
+    ///
+    /// A region whose every byte is 0x00 or 0xFF holds no store: the format marker, the first
+    /// item ever written and never removed, has other bytes (and so does every item's CRC).
+    /// Such a region is flash nobody programmed (it reads 0x00 on the nRF51 under QEMU, which
+    /// sequential-storage would take for a region of closed, corrupted pages) or a format that
+    /// a power cut interrupted; it is erased. A region that ever acknowledged a write always
+    /// holds the marker, so it is never erased here: whatever a power cut left, the library
+    /// repairs; what it cannot repair is reported as [`StoreError::Corrupted`].
+    pub fn mount(mut flash: F) -> Result<Self, StoreError> {
+        const {
+            // The layout is in nRF51 pages; a flash with another geometry needs another layout.
+            assert!(F::ERASE_SIZE == layout::PAGE_SIZE as usize);
+            assert!(F::WRITE_SIZE <= layout::WORD_SIZE as usize);
+        }
+        if scan(&mut flash, layout::SETTINGS)? == Contents::Blank {
+            // Page by page, as the library does, so a cut leaves whole pages in either state.
+            let mut page = layout::SETTINGS.start;
+            while page < layout::SETTINGS.end {
+                flash
+                    .erase(page, page + layout::PAGE_SIZE)
+                    .map_err(|e| StoreError::Flash(e.kind()))?;
+                page += layout::PAGE_SIZE;
+            }
+        }
+        let config = MapConfig::try_new(layout::SETTINGS).map_err(|_| StoreError::Internal)?;
+        let mut store = Self {
+            map: MapStorage::new(BlockingAsync::new(flash), config, Cache::new_uncached()),
+            scratch: Scratch([0; 96]),
+        };
+        match store.fetch::<u32>(key::FORMAT)? {
+            Some(FORMAT_VERSION) => {}
+            Some(found) => return Err(StoreError::UnknownFormat { found }),
+            // Erased, or the power went while the marker was being written: (re)write it.
+            None => store.put(key::FORMAT, &FORMAT_VERSION)?,
+        }
+        Ok(store)
+    }
+
+    /// The boot counter (0 before the first boot).
+    pub fn boot_count(&mut self) -> Result<u32, StoreError> {
+        Ok(self.fetch::<u32>(key::BOOT_COUNT)?.unwrap_or(0))
+    }
+
+    /// Adds one to the boot counter and returns the new count, once it is in flash.
+    pub fn increment_boot_count(&mut self) -> Result<u32, StoreError> {
+        let count = self.boot_count()?.saturating_add(1);
+        self.put(key::BOOT_COUNT, &count)?;
+        Ok(count)
+    }
+
+    /// The stored settings, or [`default_settings`] if none were ever stored.
+    pub fn settings(&mut self) -> Result<Settings, StoreError> {
+        Ok(self
+            .fetch::<SettingsRecord>(key::SETTINGS)?
+            .map_or_else(default_settings, |record| record.0))
+    }
+
+    /// Stores `settings`; returns once they are in flash.
+    pub fn save_settings(&mut self, settings: &Settings) -> Result<(), StoreError> {
+        // Clone into the record wrapper: Settings is ~40 bytes, cheaper than a borrow-wrapper type.
+        self.put(key::SETTINGS, &SettingsRecord(settings.clone()))
+    }
+
+    fn fetch<V>(&mut self, key: u8) -> Result<Option<V>, StoreError>
+    where
+        V: for<'d> sequential_storage::map::Value<'d>,
+    {
+        Ok(block_on(self.map.fetch_item::<V>(&mut self.scratch.0, &key))?)
+    }
+
+    fn put<V>(&mut self, key: u8, value: &V) -> Result<(), StoreError>
+    where
+        V: for<'d> sequential_storage::map::Value<'d>,
+    {
+        Ok(block_on(self.map.store_item(&mut self.scratch.0, &key, value))?)
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Contents {
+    /// Every byte 0xFF.
+    Erased,
+    /// Only 0x00 and 0xFF bytes, some 0x00: unprogrammed (QEMU) or an interrupted format.
+    Blank,
+    /// Anything else: a store, to be mounted and never erased here.
+    Data,
+}
+
+/// Classifies the bytes of `range`.
+fn scan<F: NorFlash>(flash: &mut F, range: core::ops::Range<u32>) -> Result<Contents, StoreError> {
+    let mut chunk = [0u8; 64];
+    let mut any_zero = false;
+    let mut at = range.start;
+    while at < range.end {
+        let len = chunk.len().min((range.end - at) as usize);
+        let part = &mut chunk[..len];
+        flash.read(at, part).map_err(|e| StoreError::Flash(e.kind()))?;
+        for &byte in part.iter() {
+            match byte {
+                0xFF => {}
+                0x00 => any_zero = true,
+                _ => return Ok(Contents::Data),
+            }
+        }
+        at += len as u32;
+    }
+    Ok(if any_zero { Contents::Blank } else { Contents::Erased })
+}

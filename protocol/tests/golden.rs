@@ -1,0 +1,230 @@
+//! Golden wire vectors: the exact bytes of one frame of every message kind. An accidental
+//! change to the wire format (a reordered variant, a new field, another CRC) fails here.
+//!
+//! The vectors live in `tests/golden_vectors.txt`, one `name hex` per line. After an
+//! *intentional* wire change (which also bumps `PROTOCOL_VERSION`), regenerate them with
+//! `LATCHKEY_BLESS=1 cargo test -p latchkey-protocol --test golden` and review the diff.
+
+use latchkey_protocol::*;
+
+fn s<const N: usize>(text: &str) -> heapless::String<N> {
+    heapless::String::try_from(text).unwrap()
+}
+
+fn info() -> LockInfo {
+    LockInfo {
+        model: s("LK-100"),
+        serial: s("LK1-000042"),
+        firmware_version: s("0.1.0"),
+        protocol_version: 1,
+        simulation: false,
+        capabilities: Capabilities {
+            max_users: 100,
+            credentials_per_user: 8,
+            pin_length_min: 4,
+            pin_length_max: 10,
+            log_capacity: 2048,
+            access_paths: AccessPaths {
+                keypad: true,
+                rfid: true,
+                fingerprint: false,
+                phone: true,
+                mechanical_key: true,
+            },
+            max_in_flight: 2,
+            max_frame_len: MAX_FRAME_LEN as u16,
+        },
+    }
+}
+
+/// A message of any kind.
+#[derive(Debug, PartialEq)]
+enum Msg {
+    Req(Request),
+    Resp(Response),
+    Ev(Event),
+}
+
+impl Msg {
+    fn kind(&self) -> Kind {
+        match self {
+            Msg::Req(_) => Kind::Request,
+            Msg::Resp(_) => Kind::Response,
+            Msg::Ev(_) => Kind::Event,
+        }
+    }
+
+    /// Through the crate's own encoder.
+    fn encode(&self, seq: u16) -> Vec<u8> {
+        let mut out = [0u8; MAX_ENCODED_LEN];
+        let header = Header::new(self.kind(), seq);
+        match self {
+            Msg::Req(m) => encode_frame(header, m, &mut out),
+            Msg::Resp(m) => encode_frame(header, m, &mut out),
+            Msg::Ev(m) => encode_frame(header, m, &mut out),
+        }
+        .unwrap()
+        .to_vec()
+    }
+
+    /// Built by hand from the layout in docs/protocol.md, independently of `encode_frame`.
+    fn layout(&self, seq: u16) -> Vec<u8> {
+        let mut body = [0u8; MAX_BODY_LEN];
+        let body = match self {
+            Msg::Req(m) => postcard::to_slice(m, &mut body),
+            Msg::Resp(m) => postcard::to_slice(m, &mut body),
+            Msg::Ev(m) => postcard::to_slice(m, &mut body),
+        }
+        .unwrap();
+        let mut raw = vec![PROTOCOL_VERSION, self.kind() as u8];
+        raw.extend_from_slice(&seq.to_le_bytes());
+        raw.extend_from_slice(body);
+        let crc = crc::Crc::<u16>::new(&crc::CRC_16_IBM_SDLC).checksum(&raw);
+        raw.extend_from_slice(&crc.to_le_bytes());
+        let mut out = vec![0u8; MAX_ENCODED_LEN];
+        let n = cobs::encode(&raw, &mut out);
+        out.truncate(n);
+        out.push(0);
+        out
+    }
+
+    fn decode(kind: Kind, body: &[u8]) -> Msg {
+        match kind {
+            Kind::Request => Msg::Req(decode_body(body).unwrap()),
+            Kind::Response => Msg::Resp(decode_body(body).unwrap()),
+            Kind::Event => Msg::Ev(decode_body(body).unwrap()),
+        }
+    }
+}
+
+/// Every vector: name, sequence number, message.
+fn vectors() -> Vec<(&'static str, u16, Msg)> {
+    use Msg::*;
+    vec![
+        ("req_hello", 1, Req(Request::Hello)),
+        ("req_ping", 2, Req(Request::Ping { nonce: 0xDEAD_BEEF })),
+        ("req_get_time", 3, Req(Request::GetTime)),
+        ("req_set_time", 4, Req(Request::SetTime { unix_seconds: 1_795_000_000 })),
+        ("req_get_battery", 5, Req(Request::GetBattery)),
+        ("req_get_settings", 6, Req(Request::GetSettings)),
+        ("req_set_label", 7, Req(Request::SetSetting(Setting::DoorLabel(s("Front door"))))),
+        ("req_set_relock", 8, Req(Request::SetSetting(Setting::AutoRelockSeconds(30)))),
+        ("req_set_wrong_code_limit", 9, Req(Request::SetSetting(Setting::WrongCodeLimit(5)))),
+        ("req_set_lockout", 10, Req(Request::SetSetting(Setting::LockoutSeconds(300)))),
+        ("req_set_volume", 11, Req(Request::SetSetting(Setting::BeeperVolume(BeeperVolume::High)))),
+        ("req_get_diagnostics", 0x1234, Req(Request::GetDiagnostics)),
+        ("resp_success", 1, Resp(Response::Status(Status::Success))),
+        ("resp_not_authorized", 1, Resp(Response::Status(Status::NotAuthorized))),
+        ("resp_bad_frame", 1, Resp(Response::Status(Status::BadFrame))),
+        ("resp_hello", 1, Resp(Response::Hello(info()))),
+        ("resp_pong", 2, Resp(Response::Pong { nonce: 0xDEAD_BEEF })),
+        (
+            "resp_time",
+            3,
+            Resp(Response::Time(ClockReading {
+                unix_seconds: 1_795_000_000,
+                is_set: true,
+                uptime_ms: 3_600_000,
+            })),
+        ),
+        (
+            "resp_battery",
+            5,
+            Resp(Response::Battery(BatteryReport {
+                millivolts: 5_820,
+                percent: 87,
+                state: BatteryState::Ok,
+            })),
+        ),
+        (
+            "resp_settings",
+            6,
+            Resp(Response::Settings(Settings {
+                door_label: s("Front door"),
+                auto_relock_seconds: 30,
+                wrong_code_limit: 5,
+                lockout_seconds: 300,
+                beeper_volume: BeeperVolume::Medium,
+            })),
+        ),
+        (
+            "resp_diagnostics",
+            0x1234,
+            Resp(Response::Diagnostics(Diagnostics {
+                uptime_ms: 3_600_000,
+                boot_count: 7,
+                frames_received: 1000,
+                frames_sent: 1001,
+                dropped_too_long: 1,
+                dropped_malformed: 2,
+                dropped_bad_crc: 3,
+                dropped_undecodable: 4,
+                wrong_version: 5,
+                store_writes: 6,
+            })),
+        ),
+        ("event_booted", 1, Ev(Event::Booted { boot_count: 7 })),
+        ("event_setting_changed", 2, Ev(Event::SettingChanged(Setting::WrongCodeLimit(3)))),
+        ("event_clock_set", 3, Ev(Event::ClockSet { unix_seconds: 1_795_000_000 })),
+    ]
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap()).collect()
+}
+
+const FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden_vectors.txt");
+
+fn stored() -> Vec<(String, Vec<u8>)> {
+    let text = std::fs::read_to_string(FILE).expect("golden vectors file");
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let (name, hex) = l.split_once(' ').expect("`name hex` per line");
+            (name.to_string(), unhex(hex))
+        })
+        .collect()
+}
+
+#[test]
+fn encoder_matches_the_documented_layout() {
+    for (name, seq, msg) in vectors() {
+        assert_eq!(msg.encode(seq), msg.layout(seq), "{name}");
+    }
+}
+
+#[test]
+fn wire_bytes_match_the_golden_vectors() {
+    let computed: Vec<(&str, Vec<u8>)> =
+        vectors().iter().map(|(name, seq, msg)| (*name, msg.encode(*seq))).collect();
+    if std::env::var_os("LATCHKEY_BLESS").is_some() {
+        let text: String = computed.iter().map(|(n, w)| format!("{n} {}\n", hex(w))).collect();
+        std::fs::write(FILE, text).unwrap();
+    }
+    let stored = stored();
+    assert_eq!(stored.len(), computed.len(), "vector count changed");
+    for ((name, wire), (stored_name, stored_wire)) in computed.iter().zip(&stored) {
+        assert_eq!(name, stored_name);
+        assert_eq!(hex(wire), hex(stored_wire), "wire bytes of {name} changed");
+    }
+}
+
+#[test]
+fn golden_bytes_decode_back_to_the_same_messages() {
+    let mut acc = FrameAccumulator::new();
+    for ((name, seq, msg), (_, wire)) in vectors().into_iter().zip(stored()) {
+        let mut decoded = Vec::new();
+        for &b in &wire {
+            if let Some(frame) = acc.push(b) {
+                let frame = frame.unwrap();
+                assert_eq!(frame.header, Header::new(msg.kind(), seq), "{name}");
+                decoded.push(Msg::decode(frame.header.kind, frame.body));
+            }
+        }
+        assert_eq!(decoded, vec![msg], "{name}");
+    }
+}

@@ -1,0 +1,165 @@
+//! How the CLI reports a failure: a message naming the problem, a hint naming the fix, a
+//! stable exit code, and under `--json` the same as a JSON document on stdout.
+
+use latchkey_protocol::Status;
+use serde_json::json;
+
+use crate::link::{ClientError, ResolveError};
+
+/// Stable exit codes, documented in the README and `latchkey --help`.
+pub mod exit {
+    /// The lock refused the request.
+    pub const REFUSED: u8 = 1;
+    /// The command line or a config file is wrong.
+    pub const USAGE: u8 = 2;
+    /// No device: no port found, or it cannot be opened.
+    pub const NO_DEVICE: u8 = 3;
+    /// The link failed: timeout, i/o error, protocol mismatch.
+    pub const LINK: u8 = 4;
+    /// The port is held by another program.
+    pub const BUSY: u8 = 5;
+}
+
+/// A failure as the CLI reports it.
+#[derive(Debug)]
+pub struct CliError {
+    /// Process exit code.
+    pub code: u8,
+    /// Stable machine-readable kind (`timeout`, `refused`, `port_busy`, ...).
+    pub kind: &'static str,
+    /// What went wrong.
+    pub message: String,
+    /// What to do about it.
+    pub hint: Option<String>,
+    /// The lock's status, when the lock refused.
+    pub status: Option<Status>,
+}
+
+impl CliError {
+    /// A usage error (exit 2).
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self { code: exit::USAGE, kind: "usage", message: message.into(), hint: None, status: None }
+    }
+
+    /// Adds the fix.
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Prints the error: JSON on stdout under `--json`, text on stderr always.
+    pub fn report(&self, json: bool) {
+        if json {
+            let doc = json!({
+                "error": {
+                    "kind": self.kind,
+                    "message": self.message,
+                    "hint": self.hint,
+                    "status": self.status.map(|s| s.as_str()),
+                    "exit_code": self.code,
+                }
+            });
+            println!("{doc}");
+        }
+        eprintln!("error: {}", self.message);
+        if let Some(hint) = &self.hint {
+            eprintln!("  hint: {hint}");
+        }
+    }
+}
+
+impl From<ClientError> for CliError {
+    fn from(error: ClientError) -> Self {
+        let message = error.to_string();
+        let (code, kind, hint, status) = match &error {
+            ClientError::PortBusy { .. } => (
+                exit::BUSY,
+                "port_busy",
+                "another latchkey, a terminal program or a modem manager holds the port; close it and try again"
+                    .to_string(),
+                None,
+            ),
+            ClientError::Open { .. } => (
+                exit::NO_DEVICE,
+                "no_device",
+                "check the cable and the path; `latchkey ports` lists the serial ports".to_string(),
+                None,
+            ),
+            ClientError::Timeout { .. } => (
+                exit::LINK,
+                "timeout",
+                "is the lock powered and the cable seated on its service port? a longer --timeout helps on slow links"
+                    .to_string(),
+                None,
+            ),
+            ClientError::Io { .. } => (
+                exit::LINK,
+                "io",
+                "the cable may have been pulled; reconnect and run the command again (it is safe to repeat)"
+                    .to_string(),
+                None,
+            ),
+            ClientError::Refused(status) => {
+                (exit::REFUSED, "refused", refusal_hint(*status).to_string(), Some(*status))
+            }
+            ClientError::VersionMismatch { .. } => (
+                exit::LINK,
+                "version_mismatch",
+                "update latchkey or the lock's firmware so both speak the same protocol version"
+                    .to_string(),
+                None,
+            ),
+            ClientError::Unexpected(_) => (
+                exit::LINK,
+                "protocol",
+                "this is a bug in latchkey or the lock firmware; please report it with `latchkey info --json`"
+                    .to_string(),
+                None,
+            ),
+            ClientError::Encode(_) => {
+                (exit::USAGE, "too_large", "use a shorter value".to_string(), None)
+            }
+        };
+        Self { code, kind, message, hint: Some(hint), status }
+    }
+}
+
+impl From<ResolveError> for CliError {
+    fn from(error: ResolveError) -> Self {
+        let hint = match &error {
+            ResolveError::NoneFound { .. } => {
+                "plug in the service cable, or name the port with --port PATH (or LATCHKEY_PORT); try `latchkey --sim info` to see the tool without a lock"
+            }
+            ResolveError::Ambiguous { .. } => "name the port with --port PATH or LATCHKEY_PORT",
+            ResolveError::List(_) => "name the port with --port PATH",
+            ResolveError::Cancelled => "name the port with --port PATH",
+        };
+        Self {
+            code: exit::NO_DEVICE,
+            kind: "no_device",
+            message: error.to_string(),
+            hint: Some(hint.into()),
+            status: None,
+        }
+    }
+}
+
+/// What to do about each refusal.
+fn refusal_hint(status: Status) -> &'static str {
+    match status {
+        Status::InvalidField => {
+            "the value is out of the allowed range; see `latchkey config set --help`"
+        }
+        Status::NotAuthorized => "this lock needs a claimed, authenticated session for that",
+        Status::Busy => "the lock is busy; try again in a moment",
+        Status::Unsupported => "the lock's firmware does not support this; update it",
+        Status::ResourceExhausted => "the lock is full; remove something first",
+        Status::NotFound => "no such item on the lock",
+        Status::Duplicate => "the lock already holds that value elsewhere",
+        Status::Occupied => "that slot is in use",
+        Status::BadFrame => "the request was damaged on the line; run the command again",
+        Status::Failure | Status::Success => {
+            "the lock could not complete it; run `latchkey info` for its diagnostics"
+        }
+    }
+}

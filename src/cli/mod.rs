@@ -1,0 +1,203 @@
+//! The command-line face. Parsing, port resolution and output live here; everything the
+//! lock is asked goes through [`crate::link::Client`].
+
+pub mod commands;
+mod error;
+mod settings;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+pub use error::{CliError, exit};
+pub use settings::SettingKey;
+
+/// Commission and diagnose offline smart locks over a cable.
+///
+/// Exit codes: 0 done; 1 the lock refused (its status is printed); 2 usage error;
+/// 3 no device (no port found or it cannot be opened); 4 link error or timeout;
+/// 5 port busy (another program holds it).
+#[derive(Debug, Parser)]
+#[command(name = "latchkey", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// Serial port of the lock: a path, or `auto` to detect a known adapter
+    /// [env: LATCHKEY_PORT; else `port` in the config file; else auto]
+    #[arg(long, short, global = true, value_name = "PATH|auto")]
+    pub port: Option<String>,
+
+    /// Talk to a simulated lock started in-process on a pseudo-terminal (no hardware needed).
+    #[arg(long, global = true, conflicts_with = "port")]
+    pub sim: bool,
+
+    /// Print one JSON document (JSON Lines for streams) instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Time a request may take, retries included, e.g. `3s`, `500ms` or `2` (seconds).
+    /// [default: 3s, or `timeout` in the config file]
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+
+    /// Never prompt, even at a terminal; fail with an explanation instead.
+    #[arg(long, global = true)]
+    pub non_interactive: bool,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List serial ports, marking known lock adapters.
+    Ports,
+    /// Show the lock's identity, capabilities and link counters.
+    Info,
+    /// Check the link: send pings and report round-trip times.
+    Ping {
+        /// How many pings.
+        #[arg(long, short = 'c', default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        count: u32,
+        /// Pause between pings, e.g. `200ms`.
+        #[arg(long, short = 'i', default_value = "200ms", value_parser = parse_duration)]
+        interval: Duration,
+    },
+    /// Read or set the lock's clock.
+    #[command(subcommand)]
+    Time(TimeCommand),
+    /// Show the battery: voltage, charge and state.
+    Battery,
+    /// Read or change the lock's settings.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Open the live dashboard of one lock (quit with q).
+    Tui,
+}
+
+/// `latchkey time ...`
+#[derive(Debug, Subcommand)]
+pub enum TimeCommand {
+    /// Show the lock's clock beside this computer's, and the drift.
+    Get,
+    /// Set the lock's clock to this computer's (UTC).
+    Sync,
+}
+
+/// `latchkey config ...`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Show one setting, or all of them.
+    Get {
+        /// label, auto-relock, wrong-code-limit, lockout or volume.
+        key: Option<SettingKey>,
+    },
+    /// Change one setting; done only once the lock has it in flash.
+    Set {
+        /// label (1-32 characters), auto-relock (seconds, 0 = off, at most 3600),
+        /// wrong-code-limit (1-255), lockout (seconds, 1-3600), volume (off|low|medium|high).
+        key: SettingKey,
+        /// The new value.
+        value: String,
+    },
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if let Ok(seconds) = text.parse::<f64>() {
+        if seconds.is_finite() && seconds > 0.0 {
+            return Ok(Duration::from_secs_f64(seconds));
+        }
+        return Err("must be more than zero".into());
+    }
+    match humantime::parse_duration(text) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => Err("must be more than zero".into()),
+        Err(e) => Err(format!("{e} (examples: 3s, 500ms, 2)")),
+    }
+}
+
+/// How the command was asked to behave, after flags, environment and config file.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// JSON output.
+    pub json: bool,
+    /// A person can answer prompts.
+    pub interactive: bool,
+    /// Request timeout.
+    pub timeout: Duration,
+    /// Where the port comes from.
+    pub port: PortChoice,
+}
+
+/// Which port to open.
+#[derive(Debug, Clone)]
+pub enum PortChoice {
+    /// An in-process simulated lock.
+    Sim,
+    /// This path, named by a flag, the environment or the config file.
+    Named(PathBuf, crate::link::PortSource),
+    /// Detect a known adapter, or ask.
+    Auto,
+}
+
+/// Entry point of the `latchkey` binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let json = cli.json;
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            error.report(json);
+            ExitCode::from(error.code)
+        }
+    }
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    let context = context(&cli)?;
+    commands::dispatch(&context, cli.command)
+}
+
+fn context(cli: &Cli) -> Result<Context, CliError> {
+    use crate::link::PortSource;
+    let (config, config_path) = crate::config::load().map_err(|e| {
+        CliError::usage(e.to_string())
+            .with_hint("fix the file, or point LATCHKEY_CONFIG at another one")
+    })?;
+    let timeout = match (cli.timeout, &config.timeout) {
+        (Some(t), _) => t,
+        (None, Some(text)) => parse_duration(text).map_err(|e| {
+            CliError::usage(format!(
+                "timeout {text:?} in config file {} is not valid: {e}",
+                config_path.as_deref().unwrap_or_else(|| std::path::Path::new("?")).display()
+            ))
+        })?,
+        (None, None) => crate::link::DEFAULT_TIMEOUT,
+    };
+    let env_port = std::env::var("LATCHKEY_PORT").ok().filter(|p| !p.is_empty());
+    let port = if cli.sim {
+        PortChoice::Sim
+    } else if let Some(p) = &cli.port {
+        named(p, PortSource::Flag)
+    } else if let Some(p) = env_port {
+        named(&p, PortSource::Env)
+    } else if let Some(p) = &config.port {
+        named(p, PortSource::ConfigFile)
+    } else {
+        PortChoice::Auto
+    };
+    let interactive = !cli.non_interactive
+        && std::io::stdin().is_terminal()
+        && std::io::stderr().is_terminal()
+        && std::env::var_os("CI").is_none();
+    Ok(Context { json: cli.json, interactive, timeout, port })
+}
+
+fn named(path: &str, source: crate::link::PortSource) -> PortChoice {
+    if path == "auto" { PortChoice::Auto } else { PortChoice::Named(PathBuf::from(path), source) }
+}

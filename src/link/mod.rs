@@ -1,0 +1,13 @@
+//! The host side of the link: finding ports, opening them, and the request/response client.
+//! Every face (CLI, TUI) talks to a lock only through this module.
+
+mod client;
+mod ports;
+
+pub use client::{
+    Client, ClientError, DEFAULT_ATTEMPTS, DEFAULT_BAUD, DEFAULT_TIMEOUT, LinkOptions, LinkStats,
+};
+pub use ports::{
+    KNOWN_ADAPTERS, KnownAdapter, PortInfo, PortSource, ResolveError, auto_detect, known_adapter,
+    list_ports,
+};

@@ -1,0 +1,101 @@
+//! Dashboard state and how it changes. `update` is the only place state changes; the view
+//! only reads it, and the worker only sends actions.
+
+use latchkey_protocol::{BatteryReport, ClockReading, Diagnostics, LockInfo};
+
+/// Something that happened: a key, or news from the link worker.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// The person asked to quit.
+    Quit,
+    /// The lock's identity arrived.
+    Identity(LockInfo),
+    /// A fresh reading of the lock.
+    Reading(Reading),
+    /// The lock did not answer, or the link failed.
+    LinkDown(String),
+    /// A refresh is underway (the UI shows it; it never waits for it).
+    Polling,
+}
+
+/// One poll of the lock.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reading {
+    /// The lock's clock.
+    pub clock: ClockReading,
+    /// This computer's clock when the lock's was read, Unix seconds.
+    pub host_unix_seconds: u64,
+    /// The battery.
+    pub battery: BatteryReport,
+    /// Link and store counters.
+    pub diagnostics: Diagnostics,
+    /// How long the clock request took, milliseconds.
+    pub round_trip_ms: u32,
+}
+
+/// State of the link as the dashboard shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkState {
+    /// Waiting for the first answer.
+    Connecting,
+    /// Answering; last round trip in milliseconds.
+    Online {
+        /// Last round trip.
+        round_trip_ms: u32,
+    },
+    /// Not answering; why.
+    Down(String),
+}
+
+/// Everything the dashboard shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct App {
+    /// The port.
+    pub port: String,
+    /// Identity, once known.
+    pub identity: Option<LockInfo>,
+    /// Last reading, kept while the link is down so the technician still sees it.
+    pub reading: Option<Reading>,
+    /// The link.
+    pub link: LinkState,
+    /// A poll is in flight.
+    pub polling: bool,
+    /// Polls answered.
+    pub polls: u32,
+    /// The person asked to quit.
+    pub quit: bool,
+}
+
+impl App {
+    /// A dashboard for the lock on `port`, before anything is known.
+    pub fn new(port: impl Into<String>) -> Self {
+        Self {
+            port: port.into(),
+            identity: None,
+            reading: None,
+            link: LinkState::Connecting,
+            polling: false,
+            polls: 0,
+            quit: false,
+        }
+    }
+}
+
+/// Applies `action` to `app`.
+pub fn update(app: &mut App, action: Action) {
+    match action {
+        Action::Quit => app.quit = true,
+        Action::Identity(info) => app.identity = Some(info),
+        Action::Reading(reading) => {
+            app.link = LinkState::Online { round_trip_ms: reading.round_trip_ms };
+            app.reading = Some(reading);
+            app.polling = false;
+            app.polls += 1;
+        }
+        Action::LinkDown(why) => {
+            app.link = LinkState::Down(why);
+            app.polling = false;
+        }
+        Action::Polling => app.polling = true,
+    }
+}

@@ -1,0 +1,127 @@
+//! Shared by the end-to-end tests: the real `latchkey` and `latchkey-sim` binaries, talking
+//! over a real pseudo-terminal.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The `latchkey` binary, isolated from this machine's config and environment.
+pub fn latchkey() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::new(latchkey_path());
+    cmd.env("LATCHKEY_CONFIG", "/nonexistent/latchkey-test-config.toml")
+        .env_remove("LATCHKEY_PORT")
+        .timeout(Duration::from_secs(60));
+    cmd
+}
+
+pub fn latchkey_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_latchkey"))
+}
+
+/// `latchkey-sim` lives in the firmware package; `cargo test --workspace` builds it into the
+/// same directory as `latchkey`. When only this package was built, build it now.
+pub fn sim_path() -> PathBuf {
+    let latchkey = latchkey_path();
+    let dir = latchkey.parent().expect("binary has a directory");
+    let sim = dir.join("latchkey-sim");
+    if !sim.exists() {
+        let profile_release = dir.ends_with("release");
+        let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        build.args([
+            "build",
+            "-p",
+            "latchkey-firmware",
+            "--features",
+            "std",
+            "--bin",
+            "latchkey-sim",
+        ]);
+        if profile_release {
+            build.arg("--release");
+        }
+        let status = build.status().expect("run cargo to build latchkey-sim");
+        assert!(status.success(), "building latchkey-sim failed");
+    }
+    sim
+}
+
+/// A `latchkey-sim` process with a stable link name and a flash file, stopped on drop.
+pub struct Sim {
+    pub child: Child,
+    pub link: PathBuf,
+    pub flash: PathBuf,
+    pub banner: String,
+}
+
+impl Sim {
+    /// Starts the simulator with `--link DIR/lock --flash DIR/lock.flash` plus `extra` args,
+    /// and waits until it says where it listens.
+    pub fn start(dir: &Path, extra: &[&str]) -> Sim {
+        let link = dir.join("lock");
+        let flash = dir.join("lock.flash");
+        let mut child = Command::new(sim_path())
+            .arg("--link")
+            .arg(&link)
+            .arg("--flash")
+            .arg(&flash)
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start latchkey-sim");
+        let stdout = child.stdout.take().expect("sim stdout");
+        let mut reader = BufReader::new(stdout);
+        let mut banner = String::new();
+        reader.read_line(&mut banner).expect("read sim banner");
+        assert!(banner.contains("listening"), "unexpected simulator banner: {banner:?}");
+        // Keep draining stdout so the simulator never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let mut sink = String::new();
+            while reader.read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {
+                sink.clear();
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !link.exists() {
+            assert!(Instant::now() < deadline, "simulator made no link at {}", link.display());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Sim { child, link, flash, banner }
+    }
+
+    pub fn link_str(&self) -> &str {
+        self.link.to_str().expect("utf-8 temp path")
+    }
+
+    /// Stops the simulator with SIGTERM, as a person's Ctrl-C or a service manager would,
+    /// and checks that it exits cleanly.
+    pub fn stop(mut self) {
+        terminate(&mut self.child);
+        let status = self.child.wait().expect("wait for simulator");
+        assert!(status.success(), "simulator exited with {status}");
+        assert!(!self.link.exists(), "simulator left its link behind");
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            terminate(&mut self.child);
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn terminate(child: &mut Child) {
+    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+}
+
+/// Parses a command's stdout as one JSON document.
+pub fn json(output: &std::process::Output) -> serde_json::Value {
+    let text = String::from_utf8_lossy(&output.stdout);
+    serde_json::from_str(text.trim())
+        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {text}"))
+}
