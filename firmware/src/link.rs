@@ -4,8 +4,8 @@
 //! into exactly one response frame with the request's sequence number.
 
 use latchkey_protocol::{
-    DropReason, Event, FrameAccumulator, Header, Kind, MAX_ENCODED_LEN, PROTOCOL_VERSION,
-    Request, Response, Status, decode_body, encode_frame,
+    DropReason, Event, FrameAccumulator, Header, Kind, MAX_ENCODED_LEN, PROTOCOL_VERSION, Request,
+    Response, Status, decode_body, encode_frame,
 };
 
 use crate::lock::Handler;
@@ -145,3 +145,6 @@ impl Link {
         emit(&out[..wire]);
     }
 }
+
+// The link is static RAM on the MCU (16 KiB): one receive buffer and the counters.
+const _: () = assert!(core::mem::size_of::<Link>() <= MAX_ENCODED_LEN + 64);

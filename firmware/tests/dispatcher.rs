@@ -42,7 +42,9 @@ fn hello_reports_identity_and_capabilities() {
     assert_eq!(caps.log_capacity, 2048);
     assert_eq!(caps.max_in_flight, 8);
     assert_eq!(usize::from(caps.max_frame_len), MAX_FRAME_LEN);
-    assert!(caps.access_paths.keypad && caps.access_paths.phone && caps.access_paths.mechanical_key);
+    assert!(
+        caps.access_paths.keypad && caps.access_paths.phone && caps.access_paths.mechanical_key
+    );
 }
 
 #[test]
@@ -51,7 +53,10 @@ fn ping_echoes_the_nonce() {
     let mut lock = boot(&mut flash);
     let mut link = Link::new();
     for nonce in [0, 1, 0xDEAD_BEEF, u32::MAX] {
-        assert_eq!(ask(&mut link, &mut lock, 2, &Request::Ping { nonce }), Response::Pong { nonce });
+        assert_eq!(
+            ask(&mut link, &mut lock, 2, &Request::Ping { nonce }),
+            Response::Pong { nonce }
+        );
     }
 }
 
@@ -65,7 +70,8 @@ fn clock_starts_unset_and_set_time_sets_it() {
     };
     assert!(!before.is_set);
     let target = 1_900_000_000;
-    let Response::Time(after) = ask(&mut link, &mut lock, 2, &Request::SetTime { unix_seconds: target })
+    let Response::Time(after) =
+        ask(&mut link, &mut lock, 2, &Request::SetTime { unix_seconds: target })
     else {
         panic!("expected time");
     };

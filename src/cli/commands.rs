@@ -44,7 +44,7 @@ pub fn connect(context: &Context) -> Result<Connection, CliError> {
                     .ok()
                     .flatten()
             };
-            let pick: Option<&dyn Fn(&[link::PortInfo]) -> Option<usize>> =
+            let pick: Option<link::PortPicker<'_>> =
                 if context.interactive { Some(&prompt) } else { None };
             let (path, _) = link::auto_detect(pick)?;
             (path, None)

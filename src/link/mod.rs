@@ -8,6 +8,6 @@ pub use client::{
     Client, ClientError, DEFAULT_ATTEMPTS, DEFAULT_BAUD, DEFAULT_TIMEOUT, LinkOptions, LinkStats,
 };
 pub use ports::{
-    KNOWN_ADAPTERS, KnownAdapter, PortInfo, PortSource, ResolveError, auto_detect, known_adapter,
-    list_ports,
+    KNOWN_ADAPTERS, KnownAdapter, PortInfo, PortPicker, PortSource, ResolveError, auto_detect,
+    known_adapter, list_ports,
 };

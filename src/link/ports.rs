@@ -156,11 +156,12 @@ fn list_suffix(candidates: &[PortInfo]) -> String {
     s
 }
 
+/// Asks a person to choose among ports; `None` when they decline.
+pub type PortPicker<'a> = &'a dyn Fn(&[PortInfo]) -> Option<usize>;
+
 /// Picks a port when no flag, variable or config file named one: the single known adapter,
 /// else `pick` (a prompt, when a person is there) among all ports.
-pub fn auto_detect(
-    pick: Option<&dyn Fn(&[PortInfo]) -> Option<usize>>,
-) -> Result<(PathBuf, PortSource), ResolveError> {
+pub fn auto_detect(pick: Option<PortPicker<'_>>) -> Result<(PathBuf, PortSource), ResolveError> {
     let ports = list_ports()?;
     let adapters: Vec<&PortInfo> = ports.iter().filter(|p| p.adapter.is_some()).collect();
     if let [only] = adapters.as_slice() {

@@ -49,7 +49,9 @@ fn run(args: Args) -> Result<(), SimError> {
     if let Err(e) = ctrlc::set_handler(move || {
         let _ = stop_tx.send(());
     }) {
-        eprintln!("latchkey-sim: warning: cannot handle SIGINT/SIGTERM ({e}); the link may be left behind");
+        eprintln!(
+            "latchkey-sim: warning: cannot handle SIGINT/SIGTERM ({e}); the link may be left behind"
+        );
     }
     let sim = RunningSim::start(SimConfig {
         flash_path: args.flash,

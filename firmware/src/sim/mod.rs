@@ -155,7 +155,8 @@ impl RunningSim {
     /// Boots a lock: opens the flash, mounts the store, counts the boot, makes the pty and
     /// the link, and starts answering. Returns once the lock is ready.
     pub fn start(config: SimConfig) -> Result<RunningSim, SimError> {
-        let serial = ident(&config.serial).ok_or_else(|| SimError::Serial(config.serial.clone()))?;
+        let serial =
+            ident(&config.serial).ok_or_else(|| SimError::Serial(config.serial.clone()))?;
         if config.baud == Some(0) {
             return Err(SimError::Baud);
         }
@@ -213,18 +214,16 @@ impl RunningSim {
                 move || write_loop(tx_port, frames_rx, byte_time, &stop)
             })
             .map_err(|e| cleanup_link(SimError::Thread(e)))?;
-        let reader = thread::Builder::new()
-            .name("latchkey-sim-rx".into())
-            .spawn({
-                let stop = stop.clone();
-                move || {
-                    read_loop(rx_port, lock, frames_tx, byte_time, &stop);
-                    match flash_file {
-                        Some(file) => file.sync_all().map_err(SimError::FlashSync),
-                        None => Ok(()),
-                    }
+        let reader = thread::Builder::new().name("latchkey-sim-rx".into()).spawn({
+            let stop = stop.clone();
+            move || {
+                read_loop(rx_port, lock, frames_tx, byte_time, &stop);
+                match flash_file {
+                    Some(file) => file.sync_all().map_err(SimError::FlashSync),
+                    None => Ok(()),
                 }
-            });
+            }
+        });
         let reader = match reader {
             Ok(reader) => reader,
             Err(e) => {
@@ -349,10 +348,14 @@ fn read_loop(
     link.send_event(&Event::Booted { boot_count }, &mut send);
 
     let mut buf = [0u8; 256];
+    // Paced, read at most ~50 ms of line time at once, so `stop` is noticed promptly.
+    let read_len = byte_time.map_or(buf.len(), |t| {
+        (Duration::from_millis(50).as_nanos() / t.as_nanos().max(1)).clamp(1, 256) as usize
+    });
     // When the last received byte finished arriving on the simulated line.
     let mut line_clock = Instant::now();
     while !stop.load(Ordering::SeqCst) {
-        let n = match port.read(&mut buf) {
+        let n = match port.read(&mut buf[..read_len]) {
             Ok(0) => {
                 thread::sleep(Duration::from_millis(20));
                 continue;

@@ -54,7 +54,11 @@ pub fn split_frames(bytes: &[u8]) -> Vec<(Header, Vec<u8>)> {
 }
 
 /// Feeds `bytes` to the link and returns every frame it sent back, decoded as responses.
-pub fn exchange(link: &mut Link, handler: &mut impl Handler, bytes: &[u8]) -> Vec<(Header, Response)> {
+pub fn exchange(
+    link: &mut Link,
+    handler: &mut impl Handler,
+    bytes: &[u8],
+) -> Vec<(Header, Response)> {
     let mut out = Vec::new();
     link.receive(bytes, handler, &mut |f: &[u8]| out.extend_from_slice(f));
     split_frames(&out)

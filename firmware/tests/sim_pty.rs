@@ -1,0 +1,170 @@
+//! The simulator over a real pseudo-terminal, opened as a host would open a serial port.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{request_frame, split_frames};
+use latchkey_firmware::sim::{RunningSim, SimConfig, SimError};
+use latchkey_protocol::{Kind, Request, Response, Setting, decode_body};
+use serialport::TTYPort;
+
+fn open(path: &Path) -> TTYPort {
+    serialport::new(path.to_string_lossy(), 115_200)
+        .timeout(Duration::from_millis(100))
+        .open_native()
+        .expect("the pty opens like a serial port")
+}
+
+/// Sends a request and waits for the response with its sequence number, skipping events.
+fn ask(port: &mut TTYPort, seq: u16, request: &Request) -> Response {
+    let mut wire = vec![0];
+    wire.extend(request_frame(seq, request));
+    port.write_all(&wire).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut received = Vec::new();
+    let mut buf = [0u8; 512];
+    while Instant::now() < deadline {
+        match port.read(&mut buf) {
+            Ok(n) => received.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(e) => panic!("read: {e}"),
+        }
+        for (header, body) in split_frames(&received) {
+            if header.kind == Kind::Response && header.seq == seq {
+                return decode_body(&body).unwrap();
+            }
+        }
+    }
+    panic!("no response to seq {seq}");
+}
+
+fn hello_serial(port: &mut TTYPort, seq: u16) -> String {
+    match ask(port, seq, &Request::Hello) {
+        Response::Hello(info) => info.serial.to_string(),
+        other => panic!("expected hello, got {other:?}"),
+    }
+}
+
+#[test]
+fn answers_over_a_pty_and_survives_the_host_reopening() {
+    let sim = RunningSim::start(SimConfig { serial: "SIM-PTY-1".into(), ..SimConfig::default() })
+        .unwrap();
+    let path = sim.port_path().to_owned();
+    assert!(path.starts_with("/dev/pts"), "{path:?}");
+    for round in 0..3u16 {
+        let mut port = open(&path);
+        assert_eq!(hello_serial(&mut port, round), "SIM-PTY-1");
+        assert_eq!(
+            ask(&mut port, 100 + round, &Request::Ping { nonce: 5 }),
+            Response::Pong { nonce: 5 }
+        );
+        drop(port); // the host closes the port; the next round reopens it
+    }
+    sim.stop().unwrap();
+}
+
+#[test]
+fn flash_file_persists_across_simulator_instances() {
+    let dir = tempfile::tempdir().unwrap();
+    let flash = dir.path().join("lock.flash");
+    let config = SimConfig { flash_path: Some(flash.clone()), ..SimConfig::default() };
+
+    let sim = RunningSim::start(config.clone()).unwrap();
+    let mut port = open(sim.port_path());
+    let label = latchkey_protocol::DoorLabel::try_from("Persisted").unwrap();
+    assert!(matches!(
+        ask(&mut port, 1, &Request::SetSetting(Setting::DoorLabel(label.clone()))),
+        Response::Settings(s) if s.door_label == label
+    ));
+    drop(port);
+    sim.stop().unwrap();
+    assert_eq!(std::fs::metadata(&flash).unwrap().len(), 256 * 1024);
+
+    let sim = RunningSim::start(config).unwrap();
+    let mut port = open(sim.port_path());
+    assert!(matches!(
+        ask(&mut port, 2, &Request::GetSettings),
+        Response::Settings(s) if s.door_label == label
+    ));
+    assert!(matches!(
+        ask(&mut port, 3, &Request::GetDiagnostics),
+        Response::Diagnostics(d) if d.boot_count == 2
+    ));
+}
+
+#[test]
+fn link_is_made_replaced_when_stale_and_removed_at_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("lock");
+    std::os::unix::fs::symlink("/nonexistent/stale", &link).unwrap();
+    let sim =
+        RunningSim::start(SimConfig { link: Some(link.clone()), ..SimConfig::default() }).unwrap();
+    assert_eq!(std::fs::read_link(&link).unwrap(), sim.port_path());
+    let mut port = open(&link);
+    assert_eq!(hello_serial(&mut port, 1), "SIM-000001");
+    drop(port);
+    sim.stop().unwrap();
+    assert!(std::fs::symlink_metadata(&link).is_err(), "link removed");
+
+    // A regular file is not ours to replace.
+    std::fs::write(&link, b"keep me").unwrap();
+    let err = RunningSim::start(SimConfig { link: Some(link.clone()), ..SimConfig::default() })
+        .err()
+        .unwrap();
+    assert!(matches!(err, SimError::LinkOccupied { .. }), "{err}");
+    assert_eq!(std::fs::read(&link).unwrap(), b"keep me");
+}
+
+#[test]
+fn bad_input_is_an_error_with_a_hint_not_a_panic() {
+    let err = RunningSim::start(SimConfig {
+        flash_path: Some("/nonexistent/dir/lock.flash".into()),
+        ..SimConfig::default()
+    })
+    .err()
+    .unwrap();
+    assert!(matches!(err, SimError::FlashFile { .. }), "{err}");
+    assert!(err.hint().is_some());
+
+    let dir = tempfile::tempdir().unwrap();
+    let short = dir.path().join("short.flash");
+    std::fs::write(&short, [0xFF; 100]).unwrap();
+    let err = RunningSim::start(SimConfig { flash_path: Some(short), ..SimConfig::default() })
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("100 bytes"), "{err}");
+
+    let err = RunningSim::start(SimConfig { serial: "x".repeat(25), ..SimConfig::default() })
+        .err()
+        .unwrap();
+    assert!(matches!(err, SimError::Serial(_)), "{err}");
+}
+
+#[test]
+fn baud_pacing_slows_the_line_like_a_cable() {
+    let baud = 9600;
+    let sim = RunningSim::start(SimConfig { baud: Some(baud), ..SimConfig::default() }).unwrap();
+    let mut port = open(sim.port_path());
+    ask(&mut port, 0, &Request::Ping { nonce: 0 }); // warm up
+    let request_len = request_frame(1, &Request::Hello).len() + 1;
+    let started = Instant::now();
+    let Response::Hello(info) = ask(&mut port, 1, &Request::Hello) else { panic!("hello") };
+    let elapsed = started.elapsed();
+    let mut response = Vec::new();
+    let mut out = [0u8; latchkey_protocol::MAX_ENCODED_LEN];
+    response.extend_from_slice(
+        latchkey_protocol::encode_frame(
+            latchkey_protocol::Header::new(Kind::Response, 1),
+            &Response::Hello(info),
+            &mut out,
+        )
+        .unwrap(),
+    );
+    let bytes = (request_len + response.len()) as u32;
+    let line_time = Duration::from_secs(10) * bytes / baud;
+    assert!(elapsed >= line_time * 9 / 10, "{elapsed:?} < line time {line_time:?}");
+    assert!(elapsed < line_time * 3 + Duration::from_millis(200), "{elapsed:?} vs {line_time:?}");
+}
