@@ -8,8 +8,8 @@
 //! # Layout
 //!
 //! All regions are page-aligned ranges of the nRF51822's flash (256 KiB, 1 KiB erase pages,
-//! 4-byte program words), at its top so the firmware image can grow from address 0. See
-//! [`layout`]; the simulator's flash file has the same size and addresses.
+//! 4-byte program words): the firmware image gets the first 128 KiB, the store the other
+//! 128 KiB. See [`layout`]; the simulator's flash file has the same size and addresses.
 
 use embassy_embedded_hal::adapter::BlockingAsync;
 use embassy_futures::block_on;
@@ -31,18 +31,23 @@ pub mod layout {
     /// Program word size: writes are whole, aligned words.
     pub const WORD_SIZE: u32 = 4;
 
-    /// Start of the store; below it (160 KiB) is the firmware image.
-    pub const STORE_START: u32 = 0x2_8000;
+    /// End of the firmware image: the first 128 KiB (`0x0_0000..0x2_0000`) are the image's,
+    /// and the board's `memory.x` gives the linker exactly that much, so an image that outgrows
+    /// its budget fails to link instead of overlapping the store.
+    pub const IMAGE_END: u32 = 0x2_0000;
+    /// Start of the store: right after the image, 128 KiB to the end of flash.
+    pub const STORE_START: u32 = IMAGE_END;
     /// Settings, boot counter and the format marker: 4 pages. A settings record is about
     /// 56 bytes with its item header, so a page holds ~17 writes before migration; 4 pages keep
     /// one spare page for migration and plenty of headroom.
-    pub const SETTINGS: Range<u32> = 0x2_8000..0x2_9000;
+    pub const SETTINGS: Range<u32> = 0x2_0000..0x2_1000;
     /// Reserved for users and credentials (a later issue): 40 pages, room for 100 users with
     /// 8 credentials of up to ~40 bytes each plus migration headroom.
-    pub const CREDENTIALS: Range<u32> = 0x2_9000..0x3_3000;
-    /// Reserved for the event log (a later issue): 52 pages, a sequential-storage queue of
-    /// 2048 records of up to 16 bytes (24 with item header) plus one spare page.
-    pub const EVENT_LOG: Range<u32> = 0x3_3000..FLASH_SIZE;
+    pub const CREDENTIALS: Range<u32> = 0x2_1000..0x2_B000;
+    /// Reserved for the event log (a later issue): the remaining 84 pages, a
+    /// sequential-storage queue of 2048 records of up to 16 bytes (24 with item header, 48 KiB)
+    /// with room to spare for page headers and wear.
+    pub const EVENT_LOG: Range<u32> = 0x2_B000..FLASH_SIZE;
     /// End of the store: the end of flash.
     pub const STORE_END: u32 = FLASH_SIZE;
 
@@ -51,6 +56,11 @@ pub mod layout {
         assert!(CREDENTIALS.end == EVENT_LOG.start && EVENT_LOG.end == STORE_END);
         assert!(STORE_START.is_multiple_of(PAGE_SIZE) && SETTINGS.end.is_multiple_of(PAGE_SIZE));
         assert!(CREDENTIALS.end.is_multiple_of(PAGE_SIZE));
+        // The issue's budget: 128 KiB image, 4 + 40 KiB settings and credentials, the rest log.
+        assert!(IMAGE_END == 128 * 1024 && IMAGE_END.is_multiple_of(PAGE_SIZE));
+        assert!(SETTINGS.end - SETTINGS.start == 4 * 1024);
+        assert!(CREDENTIALS.end - CREDENTIALS.start == 40 * 1024);
+        assert!(EVENT_LOG.end - EVENT_LOG.start == 84 * 1024);
     };
 }
 

@@ -5,7 +5,7 @@
 //! | offset | size | field                                                       |
 //! |-------:|-----:|-------------------------------------------------------------|
 //! | 0      | 1    | protocol version ([`PROTOCOL_VERSION`])                     |
-//! | 1      | 1    | kind: 0 request, 1 response, 2 event ([`Kind`])             |
+//! | 1      | 1    | kind: 0 request, 1 response, 2 event, 3/4 sealed ([`Kind`])|
 //! | 2      | 2    | sequence number, little-endian                              |
 //! | 4      | n    | postcard-encoded body, `n <= MAX_BODY_LEN`                  |
 //! | 4 + n  | 2    | CRC-16/IBM-SDLC over bytes `0 .. 4 + n`, little-endian      |
@@ -45,6 +45,11 @@ pub enum Kind {
     Response = 1,
     /// Lock to host, unsolicited: an [`crate::Event`]. Its sequence number counts events.
     Event = 2,
+    /// Host to lock, inside a session: a [`crate::Request`] sealed with the session key
+    /// (see [`crate::crypto::Sealer`]).
+    SealedRequest = 3,
+    /// Lock to host, inside a session: a sealed [`crate::Response`].
+    SealedResponse = 4,
 }
 
 impl Kind {
@@ -53,6 +58,8 @@ impl Kind {
             0 => Some(Self::Request),
             1 => Some(Self::Response),
             2 => Some(Self::Event),
+            3 => Some(Self::SealedRequest),
+            4 => Some(Self::SealedResponse),
             _ => None,
         }
     }

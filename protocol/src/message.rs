@@ -42,6 +42,46 @@ pub enum Request {
     SetSetting(Setting),
     /// Read link and store counters: [`Response::Diagnostics`].
     GetDiagnostics,
+    /// Begin a claim or factory-reset exchange, proving physical access with the setup code.
+    /// Answered with [`Response::ClaimChallenge`]. Always allowed (slowed after failures).
+    ClaimStart {
+        /// Claim a new lock, or reset a claimed one.
+        intent: ClaimIntent,
+        /// The host's ephemeral X25519 public key.
+        host_public: [u8; 32],
+    },
+    /// Finish the exchange begun by the last `ClaimStart`: the payload, encrypted under the
+    /// exchange key. For a claim: the installer and technician lock keys (64 bytes); for a
+    /// reset: nothing. Answered with `Status(Success)` once done and in flash.
+    ClaimFinish {
+        /// The encrypted payload.
+        ciphertext: heapless::Vec<u8, 64>,
+        /// Its ChaCha20-Poly1305 tag: proof that the host knows the setup code.
+        tag: [u8; 16],
+    },
+    /// Begin a management session as `role`. Answered with [`Response::SessionChallenge`].
+    SessionStart {
+        /// Installer or technician.
+        role: Role,
+        /// Fresh random bytes from the host.
+        host_nonce: [u8; 16],
+    },
+    /// Prove the host holds the role's lock key; answered `Status(Success)`, after which
+    /// every request travels sealed.
+    SessionConfirm {
+        /// HMAC proof.
+        host_proof: [u8; 32],
+    },
+    /// Replace the lock's keys (installer session only, sealed). Answered `Status(Success)`
+    /// once in flash; the session goes on under its current keys.
+    RotateKeys {
+        /// New installer lock key.
+        installer_key: [u8; 32],
+        /// New technician lock key.
+        technician_key: [u8; 32],
+    },
+    /// Close the session; answered `Status(Success)`.
+    EndSession,
 }
 
 impl Request {
@@ -57,7 +97,15 @@ impl Request {
             | Self::GetBattery
             | Self::GetSettings
             | Self::SetSetting(_)
-            | Self::GetDiagnostics => true,
+            | Self::GetDiagnostics
+            | Self::RotateKeys { .. }
+            | Self::EndSession => true,
+            // Each carries fresh randomness or depends on the exchange before it: a resend
+            // would start over, so the client restarts the exchange instead.
+            Self::ClaimStart { .. }
+            | Self::ClaimFinish { .. }
+            | Self::SessionStart { .. }
+            | Self::SessionConfirm { .. } => false,
         }
     }
 }
@@ -126,6 +174,47 @@ pub enum Response {
     Settings(Settings),
     /// Answer to [`Request::GetDiagnostics`].
     Diagnostics(Diagnostics),
+    /// Answer to [`Request::ClaimStart`].
+    ClaimChallenge {
+        /// The lock's ephemeral X25519 public key.
+        lock_public: [u8; 32],
+        /// Proof that the lock knows the setup code (HMAC under the exchange key).
+        lock_proof: [u8; 32],
+    },
+    /// Answer to [`Request::SessionStart`].
+    SessionChallenge {
+        /// Fresh random bytes from the lock.
+        lock_nonce: [u8; 16],
+        /// Proof that the lock holds the role's key.
+        lock_proof: [u8; 32],
+    },
+    /// Refused for now: too many failed authentications. Try again after this long.
+    Backoff {
+        /// Milliseconds until the lock accepts another attempt.
+        retry_after_ms: u32,
+    },
+}
+
+/// Who a session acts for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[repr(u8)]
+pub enum Role {
+    /// Everything: settings, users, credentials, keys.
+    Installer = 0,
+    /// Read-only: identity, battery, clock, settings, diagnostics, log, access tests.
+    Technician = 1,
+}
+
+/// What a claim exchange is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[repr(u8)]
+pub enum ClaimIntent {
+    /// Take ownership of a factory-new lock: install its keys.
+    Claim = 0,
+    /// Return a claimed lock to factory-new: erase keys, users and credentials (not the log).
+    FactoryReset = 1,
 }
 
 /// Outcome vocabulary, after Matter's Door Lock cluster, plus what a link needs.
@@ -194,6 +283,8 @@ pub struct LockInfo {
     pub protocol_version: u8,
     /// True on a simulator build, whose physical world is simulated.
     pub simulation: bool,
+    /// True once the lock has been claimed: management then needs a session.
+    pub claimed: bool,
     /// Capacities and hardware.
     pub capabilities: Capabilities,
 }
@@ -292,6 +383,10 @@ pub struct Diagnostics {
     pub wrong_version: u32,
     /// Writes committed to the flash store since boot.
     pub store_writes: u32,
+    /// Sealed frames rejected: forged, altered, replayed or reordered.
+    pub sealed_rejected: u32,
+    /// Failed authentications (wrong setup code, wrong key) since boot.
+    pub auth_failures: u32,
 }
 
 /// Unsolicited, lock to host.

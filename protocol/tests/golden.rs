@@ -18,6 +18,7 @@ fn info() -> LockInfo {
         firmware_version: s("0.1.0"),
         protocol_version: 1,
         simulation: false,
+        claimed: true,
         capabilities: Capabilities {
             max_users: 100,
             credentials_per_user: 8,
@@ -93,6 +94,7 @@ impl Msg {
             Kind::Request => Msg::Req(decode_body(body).unwrap()),
             Kind::Response => Msg::Resp(decode_body(body).unwrap()),
             Kind::Event => Msg::Ev(decode_body(body).unwrap()),
+            Kind::SealedRequest | Kind::SealedResponse => panic!("sealed frames have their own test"),
         }
     }
 }
@@ -113,6 +115,31 @@ fn vectors() -> Vec<(&'static str, u16, Msg)> {
         ("req_set_lockout", 10, Req(Request::SetSetting(Setting::LockoutSeconds(300)))),
         ("req_set_volume", 11, Req(Request::SetSetting(Setting::BeeperVolume(BeeperVolume::High)))),
         ("req_get_diagnostics", 0x1234, Req(Request::GetDiagnostics)),
+        (
+            "req_claim_start",
+            12,
+            Req(Request::ClaimStart { intent: ClaimIntent::Claim, host_public: [0x11; 32] }),
+        ),
+        (
+            "req_claim_finish",
+            13,
+            Req(Request::ClaimFinish {
+                ciphertext: heapless::Vec::from_slice(&[0x22; 64]).unwrap(),
+                tag: [0x33; 16],
+            }),
+        ),
+        (
+            "req_session_start",
+            14,
+            Req(Request::SessionStart { role: Role::Technician, host_nonce: [0x44; 16] }),
+        ),
+        ("req_session_confirm", 15, Req(Request::SessionConfirm { host_proof: [0x55; 32] })),
+        (
+            "req_rotate_keys",
+            16,
+            Req(Request::RotateKeys { installer_key: [0x66; 32], technician_key: [0x77; 32] }),
+        ),
+        ("req_end_session", 17, Req(Request::EndSession)),
         ("resp_success", 1, Resp(Response::Status(Status::Success))),
         ("resp_not_authorized", 1, Resp(Response::Status(Status::NotAuthorized))),
         ("resp_bad_frame", 1, Resp(Response::Status(Status::BadFrame))),
@@ -161,8 +188,21 @@ fn vectors() -> Vec<(&'static str, u16, Msg)> {
                 dropped_undecodable: 4,
                 wrong_version: 5,
                 store_writes: 6,
+                sealed_rejected: 8,
+                auth_failures: 9,
             })),
         ),
+        (
+            "resp_claim_challenge",
+            12,
+            Resp(Response::ClaimChallenge { lock_public: [0x88; 32], lock_proof: [0x99; 32] }),
+        ),
+        (
+            "resp_session_challenge",
+            14,
+            Resp(Response::SessionChallenge { lock_nonce: [0xAA; 16], lock_proof: [0xBB; 32] }),
+        ),
+        ("resp_backoff", 14, Resp(Response::Backoff { retry_after_ms: 2000 })),
         ("event_booted", 1, Ev(Event::Booted { boot_count: 7 })),
         ("event_setting_changed", 2, Ev(Event::SettingChanged(Setting::WrongCodeLimit(3)))),
         ("event_clock_set", 3, Ev(Event::ClockSet { unix_seconds: 1_795_000_000 })),
@@ -227,4 +267,31 @@ fn golden_bytes_decode_back_to_the_same_messages() {
         }
         assert_eq!(decoded, vec![msg], "{name}");
     }
+}
+
+/// A sealed frame with fixed keys and nonces: pins the sealing layout (counter, nonce, AAD,
+/// tag) as the other vectors pin the plain one.
+#[test]
+fn sealed_frame_matches_its_golden_vector() {
+    use latchkey_protocol::crypto::{SecretKey, SessionKeys, lock_key};
+    let site = SecretKey([0x5A; 32]);
+    let key = lock_key(Role::Installer, &site, "LK1-000042");
+    let keys = SessionKeys::derive(&key, Role::Installer, "LK1-000042", &[1; 16], &[2; 16]);
+    let (mut sealer, _) = keys.host_ends();
+    let (_, mut opener) = keys.lock_ends();
+    let header = Header::new(Kind::SealedRequest, 21);
+    let mut plain = [0u8; MAX_BODY_LEN];
+    let plain = postcard::to_slice(&Request::GetSettings, &mut plain).unwrap();
+    let mut body = [0u8; MAX_BODY_LEN];
+    let (n, counter) = sealer.seal(&header, plain, &mut body).unwrap();
+    assert_eq!(counter, 1);
+    let raw_hex = format!("{}{}", hex(&[1, 3, 21, 0]), hex(&body[..n]));
+    let expected = "01031500010000009a7283e2d2151b3b61fd2b5b7f81b2190e";
+    if std::env::var_os("LATCHKEY_BLESS").is_some() {
+        println!("sealed vector: {raw_hex}");
+    }
+    assert_eq!(&raw_hex, expected, "sealed layout changed");
+    let mut out = [0u8; MAX_BODY_LEN];
+    let (opened, _) = opener.open(&header, &body[..n], &mut out).unwrap();
+    assert_eq!(decode_body::<Request>(opened).unwrap(), Request::GetSettings);
 }
