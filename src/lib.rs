@@ -6,5 +6,6 @@
 pub mod cli;
 pub mod config;
 pub mod display;
+pub mod keys;
 pub mod link;
 pub mod tui;

@@ -13,8 +13,8 @@ use predicates::prelude::*;
 #[test]
 fn info_json_reports_identity_and_capabilities() {
     let dir = tempfile::tempdir().unwrap();
-    let sim = Sim::start(dir.path(), &["--serial", "SIM-TEST-01"]);
-    let out = latchkey().args(["--port", sim.link_str(), "info", "--json"]).output().unwrap();
+    let sim = Sim::start_claimed(dir.path(), &["--serial", "SIM-TEST-01"]);
+    let out = sim.cli().args(["info", "--json"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let doc = json(&out);
     assert_eq!(doc["serial"], "SIM-TEST-01");
@@ -22,6 +22,7 @@ fn info_json_reports_identity_and_capabilities() {
     assert_eq!(doc["firmware_version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(doc["protocol_version"], latchkey_protocol::PROTOCOL_VERSION);
     assert_eq!(doc["simulation"], true);
+    assert_eq!(doc["claimed"], true);
     let caps = &doc["capabilities"];
     assert!(caps["max_users"].as_u64().unwrap() > 0);
     assert!(caps["pin_length_min"].as_u64().unwrap() <= caps["pin_length_max"].as_u64().unwrap());
@@ -34,22 +35,17 @@ fn info_json_reports_identity_and_capabilities() {
 #[test]
 fn label_survives_a_simulator_restart_on_the_same_flash() {
     let dir = tempfile::tempdir().unwrap();
-    let sim = Sim::start(dir.path(), &[]);
-    latchkey()
-        .args(["--port", sim.link_str(), "config", "set", "label", "Front door"])
+    let sim = Sim::start_claimed(dir.path(), &[]);
+    sim.cli()
+        .args(["config", "set", "label", "Front door"])
         .assert()
         .success()
         .stdout(predicate::str::contains("Front door"));
     sim.stop();
 
     let sim = Sim::start(dir.path(), &[]);
-    latchkey()
-        .args(["--port", sim.link_str(), "config", "get", "label"])
-        .assert()
-        .success()
-        .stdout("Front door\n");
-    let out =
-        latchkey().args(["--port", sim.link_str(), "config", "get", "--json"]).output().unwrap();
+    sim.cli().args(["config", "get", "label"]).assert().success().stdout("Front door\n");
+    let out = sim.cli().args(["config", "get", "--json"]).output().unwrap();
     assert_eq!(json(&out)["label"], "Front door");
     sim.stop();
 }
@@ -57,10 +53,9 @@ fn label_survives_a_simulator_restart_on_the_same_flash() {
 #[test]
 fn time_sync_then_get_agree_with_the_host_clock() {
     let dir = tempfile::tempdir().unwrap();
-    let sim = Sim::start(dir.path(), &[]);
-    latchkey().args(["--port", sim.link_str(), "time", "sync"]).assert().success();
-    let out =
-        latchkey().args(["--port", sim.link_str(), "time", "get", "--json"]).output().unwrap();
+    let sim = Sim::start_claimed(dir.path(), &[]);
+    sim.cli().args(["time", "sync"]).assert().success();
+    let out = sim.cli().args(["time", "get", "--json"]).output().unwrap();
     assert!(out.status.success());
     let doc = json(&out);
     let host = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
@@ -73,9 +68,8 @@ fn time_sync_then_get_agree_with_the_host_clock() {
 #[test]
 fn a_fresh_clock_is_reported_as_not_set_and_drifting() {
     let dir = tempfile::tempdir().unwrap();
-    let sim = Sim::start(dir.path(), &[]);
-    let out =
-        latchkey().args(["--port", sim.link_str(), "time", "get", "--json"]).output().unwrap();
+    let sim = Sim::start_claimed(dir.path(), &[]);
+    let out = sim.cli().args(["time", "get", "--json"]).output().unwrap();
     let doc = json(&out);
     assert_eq!(doc["is_set"], false);
     assert_ne!(doc["drift_seconds"], 0);
@@ -85,7 +79,7 @@ fn a_fresh_clock_is_reported_as_not_set_and_drifting() {
 #[test]
 fn garbage_on_the_line_is_dropped_counted_and_survived() {
     let dir = tempfile::tempdir().unwrap();
-    let sim = Sim::start(dir.path(), &[]);
+    let sim = Sim::start_claimed(dir.path(), &[]);
     {
         let mut port = serialport::new(sim.link_str(), 115_200)
             .timeout(Duration::from_millis(100))
@@ -104,7 +98,7 @@ fn garbage_on_the_line_is_dropped_counted_and_survived() {
         port.write_all(&noise).unwrap();
         port.flush().unwrap();
     }
-    let out = latchkey().args(["--port", sim.link_str(), "info", "--json"]).output().unwrap();
+    let out = sim.cli().args(["info", "--json"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let d = &json(&out)["diagnostics"];
     let dropped: u64 =
@@ -114,11 +108,7 @@ fn garbage_on_the_line_is_dropped_counted_and_survived() {
             .sum();
     assert!(dropped > 0, "no dropped frames counted: {d}");
     // And the human form shows them too.
-    latchkey()
-        .args(["--port", sim.link_str(), "info"])
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("dropped"));
+    sim.cli().args(["info"]).assert().success().stdout(predicate::str::contains("dropped"));
     sim.stop();
 }
 
@@ -139,7 +129,7 @@ fn a_second_command_on_a_busy_port_fails_at_once() {
     assert!(line.starts_with("pong"), "{line}");
 
     let started = Instant::now();
-    let out = latchkey().args(["--port", sim.link_str(), "info", "--json"]).output().unwrap();
+    let out = sim.cli().args(["info", "--json"]).output().unwrap();
     let took = started.elapsed();
     assert_eq!(out.status.code(), Some(5), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("busy"));
@@ -170,19 +160,14 @@ fn nothing_answering_is_a_timeout_with_exit_code_4_within_the_timeout() {
 #[test]
 fn a_value_out_of_range_is_refused_by_the_lock_with_exit_code_1() {
     let dir = tempfile::tempdir().unwrap();
-    let sim = Sim::start(dir.path(), &[]);
-    let out = latchkey()
-        .args(["--port", sim.link_str(), "--json", "config", "set", "wrong-code-limit", "0"])
-        .output()
-        .unwrap();
+    let sim = Sim::start_claimed(dir.path(), &[]);
+    let out =
+        sim.cli().args(["--json", "config", "set", "wrong-code-limit", "0"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = &json(&out)["error"];
     assert_eq!(err["status"], "invalid_field");
     // Nothing was changed.
-    let out = latchkey()
-        .args(["--port", sim.link_str(), "config", "get", "wrong-code-limit", "--json"])
-        .output()
-        .unwrap();
+    let out = sim.cli().args(["config", "get", "wrong-code-limit", "--json"]).output().unwrap();
     assert_ne!(json(&out)["wrong-code-limit"], 0);
     sim.stop();
 }
@@ -234,10 +219,7 @@ fn the_simulator_survives_the_host_closing_and_reopening_the_port() {
     let dir = tempfile::tempdir().unwrap();
     let sim = Sim::start(dir.path(), &[]);
     for _ in 0..3 {
-        latchkey()
-            .args(["--port", sim.link_str(), "ping", "--count", "2", "--interval", "1ms"])
-            .assert()
-            .success();
+        sim.cli().args(["ping", "--count", "2", "--interval", "1ms"]).assert().success();
     }
     sim.stop();
 }

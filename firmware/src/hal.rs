@@ -19,6 +19,15 @@ pub trait Clock {
     fn uptime_ms(&self) -> u64;
 }
 
+/// A cryptographic random number generator: the claim exchange's ephemeral keys and the
+/// session nonces come from it, so it must be unpredictable (a hardware TRNG such as the
+/// nRF51's RNG peripheral with bias correction, or the host OS's generator in the simulator).
+/// It cannot fail: a platform whose generator can fail must stop rather than return weak bytes.
+pub trait Rng {
+    /// Fills `buf` with random bytes.
+    fn fill_bytes(&mut self, buf: &mut [u8]);
+}
+
 /// The battery's voltage sensor. Charge and state are the core's job (see `battery`), so every
 /// board reports the same percentages for the same voltage.
 pub trait Battery {

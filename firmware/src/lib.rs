@@ -9,11 +9,12 @@ pub mod battery;
 pub mod hal;
 pub mod link;
 pub mod lock;
+pub mod session;
 pub mod store;
 
 #[cfg(feature = "std")]
 pub mod sim;
 
 pub use link::{Link, LinkStats};
-pub use lock::{Handler, Identity, Lock};
-pub use store::{Store, StoreError};
+pub use lock::{Access, Handler, Identity, Lock};
+pub use store::{LockKeys, Store, StoreError};

@@ -1,14 +1,18 @@
 //! The link layer: bytes in, frames out.
 //!
 //! It owns the frame accumulator, counts what it drops and why, and turns each intact request
-//! into exactly one response frame with the request's sequence number.
+//! into exactly one response frame with the request's sequence number (except sealed frames
+//! that fail authentication, which get no answer). Handshakes and sealed frames go through
+//! its [`Session`]; what each request may do is the lock's [`authorize`].
 
 use latchkey_protocol::{
-    DropReason, Event, FrameAccumulator, Header, Kind, MAX_ENCODED_LEN, PROTOCOL_VERSION, Request,
-    Response, Status, decode_body, encode_frame,
+    DropReason, Event, FrameAccumulator, Header, Kind, MAX_BODY_LEN, MAX_ENCODED_LEN,
+    PROTOCOL_VERSION, Request, Response, Role, Status, decode_body, encode_frame,
 };
+use zeroize::Zeroize;
 
-use crate::lock::Handler;
+use crate::lock::{Access, Handler, authorize, is_handshake};
+use crate::session::{Opened, Session};
 
 /// Link counters, reported in `Diagnostics`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -27,6 +31,10 @@ pub struct LinkStats {
     pub dropped_undecodable: u32,
     /// Another protocol version (answered `Unsupported`).
     pub wrong_version: u32,
+    /// Sealed frames dropped: forged, altered, replayed or reordered.
+    pub sealed_rejected: u32,
+    /// Failed authentications (claim or session) since boot.
+    pub auth_failures: u32,
 }
 
 /// The lock's end of the serial link.
@@ -34,6 +42,7 @@ pub struct Link {
     accumulator: FrameAccumulator,
     stats: LinkStats,
     event_seq: u16,
+    session: Session,
 }
 
 impl Default for Link {
@@ -55,14 +64,22 @@ impl Link {
                 dropped_bad_crc: 0,
                 dropped_undecodable: 0,
                 wrong_version: 0,
+                sealed_rejected: 0,
+                auth_failures: 0,
             },
             event_seq: 0,
+            session: Session::new(),
         }
     }
 
     /// The counters so far.
     pub fn stats(&self) -> &LinkStats {
         &self.stats
+    }
+
+    /// The role of the open session, if any.
+    pub fn session_role(&self) -> Option<Role> {
+        self.session.role()
     }
 
     /// Forgets a partial frame (after the host went away, say).
@@ -97,17 +114,37 @@ impl Link {
                 }
             };
             self.stats.frames_received = self.stats.frames_received.saturating_add(1);
-            let seq = frame.header.seq;
-            let response = if frame.header.version != PROTOCOL_VERSION {
+            let header = frame.header;
+            let seq = header.seq;
+            let response = if header.version != PROTOCOL_VERSION {
                 // Its body may mean anything in that version: do not decode it.
                 self.stats.wrong_version = self.stats.wrong_version.saturating_add(1);
                 Response::Status(Status::Unsupported)
-            } else if frame.header.kind != Kind::Request {
+            } else if header.kind == Kind::SealedRequest {
+                let sealed = receive_sealed(
+                    &mut self.session,
+                    &mut self.stats,
+                    &header,
+                    frame.body,
+                    handler,
+                    emit,
+                );
+                match sealed {
+                    Some(plaintext) => plaintext,
+                    None => continue,
+                }
+            } else if header.kind != Kind::Request {
                 // Responses and events are for the host; a lock has nothing to say to them.
                 continue;
             } else {
                 match decode_body::<Request>(frame.body) {
-                    Ok(request) => handler.handle(&request, &self.stats),
+                    Ok(request) => dispatch(
+                        &mut self.session,
+                        &mut self.stats,
+                        &request,
+                        Access::Plaintext,
+                        handler,
+                    ),
                     Err(_) => {
                         self.stats.dropped_undecodable =
                             self.stats.dropped_undecodable.saturating_add(1);
@@ -146,5 +183,80 @@ impl Link {
     }
 }
 
-// The link is static RAM on the MCU (16 KiB): one receive buffer and the counters.
-const _: () = assert!(core::mem::size_of::<Link>() <= MAX_ENCODED_LEN + 64);
+/// Handles one sealed request frame. Emits the sealed answer itself (or nothing, for a frame
+/// that fails authentication); returns a plaintext answer to send instead when there is no
+/// session to seal it in.
+fn receive_sealed(
+    session: &mut Session,
+    stats: &mut LinkStats,
+    header: &Header,
+    body: &[u8],
+    handler: &mut impl Handler,
+    emit: &mut impl FnMut(&[u8]),
+) -> Option<Response> {
+    let mut plain = [0u8; MAX_BODY_LEN];
+    let now = handler.uptime_ms();
+    let body = match session.open(header, body, now, &mut plain, stats) {
+        // In clear, so a host whose session is gone learns to re-handshake.
+        Opened::NoSession => return Some(Response::Status(Status::NotAuthorized)),
+        Opened::Dropped => return None,
+        Opened::Resend => {
+            if let Some(wire) = session.cached() {
+                stats.frames_sent = stats.frames_sent.saturating_add(1);
+                emit(wire);
+            }
+            return None;
+        }
+        Opened::Accepted(body) => body,
+    };
+    let (response, ended) = match (decode_body::<Request>(body), session.role()) {
+        (Ok(mut request), Some(role)) => {
+            let response = dispatch(session, stats, &request, Access::Session(role), handler);
+            let ended =
+                request == Request::EndSession && response == Response::Status(Status::Success);
+            // Keys that arrived sealed do not linger in RAM.
+            if let Request::RotateKeys { installer_key, technician_key } = &mut request {
+                installer_key.zeroize();
+                technician_key.zeroize();
+            }
+            (response, ended)
+        }
+        _ => {
+            stats.dropped_undecodable = stats.dropped_undecodable.saturating_add(1);
+            (Response::Status(Status::BadFrame), false)
+        }
+    };
+    let Some(wire) = session.seal(header.seq, &response, &mut plain) else {
+        // The session could seal no more and is closed: say so in clear.
+        return Some(Response::Status(Status::NotAuthorized));
+    };
+    stats.frames_sent = stats.frames_sent.saturating_add(1);
+    emit(wire);
+    if ended {
+        session.close();
+    }
+    None
+}
+
+/// Answers one decoded request that arrived by `access`: refused by the lock's table, a
+/// handshake for the session layer, or the lock's to carry out.
+fn dispatch(
+    session: &mut Session,
+    stats: &mut LinkStats,
+    request: &Request,
+    access: Access,
+    handler: &mut impl Handler,
+) -> Response {
+    if let Err(status) = authorize(access, handler.is_claimed(), request) {
+        return Response::Status(status);
+    }
+    if is_handshake(request) {
+        session.handshake(request, handler, stats)
+    } else {
+        handler.handle(request, access, stats)
+    }
+}
+
+// The link is static RAM on the MCU (16 KiB): the receive buffer, the cached sealed answer,
+// the session's keys and the counters.
+const _: () = assert!(core::mem::size_of::<Link>() <= 2 * MAX_ENCODED_LEN + 512);

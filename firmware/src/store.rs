@@ -13,6 +13,7 @@
 
 use embassy_embedded_hal::adapter::BlockingAsync;
 use embassy_futures::block_on;
+use latchkey_protocol::crypto::{KEY_LEN, SETUP_CODE_LEN, SecretKey, SetupCode};
 use latchkey_protocol::{BeeperVolume, DoorLabel, Settings};
 use sequential_storage::cache::{Cache, Uncached};
 use sequential_storage::map::{MapConfig, MapStorage, PostcardValue};
@@ -72,6 +73,10 @@ mod key {
     pub const BOOT_COUNT: u8 = 1;
     /// The whole [`latchkey_protocol::Settings`], one record so a change is atomic.
     pub const SETTINGS: u8 = 2;
+    /// The lock keys ([`super::KeysRecord`]); `None` once erased by a factory reset.
+    pub const KEYS: u8 = 3;
+    /// Factory data: the setup code, on platforms that keep it in the store (the simulator).
+    pub const FACTORY_SETUP_CODE: u8 = 4;
 }
 
 /// Format marker value: "LK" and the layout version of the settings region. A change to the
@@ -134,6 +139,36 @@ pub fn default_settings() -> Settings {
 #[derive(Serialize, Deserialize)]
 struct SettingsRecord(Settings);
 impl PostcardValue<'_> for SettingsRecord {}
+
+/// The two keys a claimed lock holds: the installer's and the technician's lock keys. The
+/// lock never sees the site keys they are derived from.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct LockKeys {
+    /// Opens installer sessions (everything).
+    pub installer: SecretKey,
+    /// Opens technician sessions (read-only).
+    pub technician: SecretKey,
+}
+
+/// `None` marks the keys erased: the library's advice for flash without multi-write, and an
+/// append like any other write, so an erase is exactly as power-cut safe as a settings write.
+#[derive(Serialize, Deserialize)]
+struct KeysRecord(Option<([u8; KEY_LEN], [u8; KEY_LEN])>);
+impl PostcardValue<'_> for KeysRecord {}
+
+impl Drop for KeysRecord {
+    fn drop(&mut self) {
+        // The store's copies of key material are wiped as soon as they are done with.
+        if let Some((installer, technician)) = &mut self.0 {
+            zeroize::Zeroize::zeroize(installer);
+            zeroize::Zeroize::zeroize(technician);
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct SetupCodeRecord([u8; SETUP_CODE_LEN]);
+impl PostcardValue<'_> for SetupCodeRecord {}
 
 /// Scratch buffer for the store library: the largest key + value, rounded to a word. The
 /// alignment is what the nRF51 NVMC needs for word writes from RAM.
@@ -212,6 +247,50 @@ impl<F: NorFlash> Store<F> {
     pub fn save_settings(&mut self, settings: &Settings) -> Result<(), StoreError> {
         // Clone into the record wrapper: Settings is ~40 bytes, cheaper than a borrow-wrapper type.
         self.put(key::SETTINGS, &SettingsRecord(settings.clone()))
+    }
+
+    /// The lock keys, or `None` if the lock is not claimed (never was, or factory reset).
+    pub fn keys(&mut self) -> Result<Option<LockKeys>, StoreError> {
+        let record = self.fetch::<KeysRecord>(key::KEYS)?;
+        let result = record
+            .as_ref()
+            .and_then(|r| r.0.as_ref())
+            .map(|(i, t)| LockKeys { installer: SecretKey(*i), technician: SecretKey(*t) });
+        // The scratch buffer held the serialized keys: wipe it too.
+        zeroize::Zeroize::zeroize(&mut self.scratch.0);
+        Ok(result)
+    }
+
+    /// Stores the lock keys (a claim, or a rotation); returns once they are in flash.
+    pub fn save_keys(&mut self, keys: &LockKeys) -> Result<(), StoreError> {
+        let record = KeysRecord(Some((keys.installer.0, keys.technician.0)));
+        let result = self.put(key::KEYS, &record);
+        zeroize::Zeroize::zeroize(&mut self.scratch.0);
+        result
+    }
+
+    /// Erases the lock keys (a factory reset); returns once that is in flash. The bytes of
+    /// older records stay in flash until the library migrates their page; they are
+    /// unreachable through the store.
+    pub fn erase_keys(&mut self) -> Result<(), StoreError> {
+        self.put(key::KEYS, &KeysRecord(None))
+    }
+
+    /// The setup code written as factory data, if any. A factory reset keeps it.
+    pub fn factory_setup_code(&mut self) -> Result<Option<SetupCode>, StoreError> {
+        match self.fetch::<SetupCodeRecord>(key::FACTORY_SETUP_CODE)? {
+            None => Ok(None),
+            Some(record) => core::str::from_utf8(&record.0)
+                .ok()
+                .and_then(|text| SetupCode::parse(text).ok())
+                .map(Some)
+                .ok_or(StoreError::Value),
+        }
+    }
+
+    /// Writes the factory setup code (done once, by the platform that makes the lock).
+    pub fn save_factory_setup_code(&mut self, code: &SetupCode) -> Result<(), StoreError> {
+        self.put(key::FACTORY_SETUP_CODE, &SetupCodeRecord(*code.as_bytes()))
     }
 
     fn fetch<V>(&mut self, key: u8) -> Result<Option<V>, StoreError>

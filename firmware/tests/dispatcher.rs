@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{ask, boot, boot_with};
+use common::{ask, boot, boot_with, installer};
 use latchkey_firmware::lock::EARLIEST_TIME;
 use latchkey_firmware::sim::{SimBattery, SimFlash};
 use latchkey_firmware::store::{StoreError, layout};
@@ -36,6 +36,7 @@ fn hello_reports_identity_and_capabilities() {
     assert_eq!(info.firmware_version.as_str(), env!("CARGO_PKG_VERSION"));
     assert_eq!(info.protocol_version, PROTOCOL_VERSION);
     assert!(info.simulation);
+    assert!(!info.claimed, "factory-new");
     let caps = info.capabilities;
     assert_eq!((caps.max_users, caps.credentials_per_user), (100, 8));
     assert_eq!((caps.pin_length_min, caps.pin_length_max), (4, 10));
@@ -65,13 +66,14 @@ fn clock_starts_unset_and_set_time_sets_it() {
     let mut flash = SimFlash::erased();
     let mut lock = boot(&mut flash);
     let mut link = Link::new();
-    let Response::Time(before) = ask(&mut link, &mut lock, 1, &Request::GetTime) else {
+    let mut s = installer(&mut link, &mut lock);
+    let Response::Time(before) = s.ask(&mut link, &mut lock, &Request::GetTime) else {
         panic!("expected time");
     };
     assert!(!before.is_set);
     let target = 1_900_000_000;
     let Response::Time(after) =
-        ask(&mut link, &mut lock, 2, &Request::SetTime { unix_seconds: target })
+        s.ask(&mut link, &mut lock, &Request::SetTime { unix_seconds: target })
     else {
         panic!("expected time");
     };
@@ -81,16 +83,16 @@ fn clock_starts_unset_and_set_time_sets_it() {
     // Before 2020 is refused and changes nothing.
     for bad in [0, EARLIEST_TIME - 1] {
         assert_eq!(
-            ask(&mut link, &mut lock, 3, &Request::SetTime { unix_seconds: bad }),
+            s.ask(&mut link, &mut lock, &Request::SetTime { unix_seconds: bad }),
             Response::Status(Status::InvalidField)
         );
     }
-    let Response::Time(now) = ask(&mut link, &mut lock, 4, &Request::GetTime) else {
+    let Response::Time(now) = s.ask(&mut link, &mut lock, &Request::GetTime) else {
         panic!("expected time");
     };
     assert!(now.unix_seconds >= target && now.is_set);
     assert!(matches!(
-        ask(&mut link, &mut lock, 5, &Request::SetTime { unix_seconds: EARLIEST_TIME }),
+        s.ask(&mut link, &mut lock, &Request::SetTime { unix_seconds: EARLIEST_TIME }),
         Response::Time(t) if t.unix_seconds >= EARLIEST_TIME
     ));
 }
@@ -101,6 +103,7 @@ fn battery_follows_the_discharge_curve() {
     let battery = SimBattery::new(6000);
     let mut lock = boot_with(&mut flash, battery.clone());
     let mut link = Link::new();
+    let mut s = installer(&mut link, &mut lock);
     for (mv, percent, state) in [
         (6400, 100, BatteryState::Ok),
         (6000, 85, BatteryState::Ok),
@@ -108,7 +111,7 @@ fn battery_follows_the_discharge_curve() {
         (4400, 4, BatteryState::Critical),
     ] {
         battery.set_millivolts(mv);
-        let Response::Battery(report) = ask(&mut link, &mut lock, 1, &Request::GetBattery) else {
+        let Response::Battery(report) = s.ask(&mut link, &mut lock, &Request::GetBattery) else {
             panic!("expected battery");
         };
         assert_eq!((report.millivolts, report.percent, report.state), (mv, percent, state));
@@ -120,7 +123,8 @@ fn every_setting_is_validated() {
     let mut flash = SimFlash::erased();
     let mut lock = boot(&mut flash);
     let mut link = Link::new();
-    let defaults = settings_of(ask(&mut link, &mut lock, 1, &Request::GetSettings));
+    let mut s = installer(&mut link, &mut lock);
+    let defaults = settings_of(s.ask(&mut link, &mut lock, &Request::GetSettings));
     assert_eq!(defaults, latchkey_firmware::store::default_settings());
 
     let valid = [
@@ -138,12 +142,12 @@ fn every_setting_is_validated() {
         Setting::BeeperVolume(BeeperVolume::High),
     ];
     for setting in valid {
-        let got = settings_of(ask(&mut link, &mut lock, 2, &Request::SetSetting(setting.clone())));
+        let got = settings_of(s.ask(&mut link, &mut lock, &Request::SetSetting(setting.clone())));
         let expected = latchkey_firmware::lock::apply(&got, &setting).unwrap();
         assert_eq!(got, expected, "{setting:?} applied");
     }
 
-    let before = settings_of(ask(&mut link, &mut lock, 3, &Request::GetSettings));
+    let before = settings_of(s.ask(&mut link, &mut lock, &Request::GetSettings));
     let invalid = [
         Setting::DoorLabel(label("")),
         Setting::DoorLabel(label("tab\there")),
@@ -155,12 +159,12 @@ fn every_setting_is_validated() {
     ];
     for setting in invalid {
         assert_eq!(
-            ask(&mut link, &mut lock, 4, &Request::SetSetting(setting.clone())),
+            s.ask(&mut link, &mut lock, &Request::SetSetting(setting.clone())),
             Response::Status(Status::InvalidField),
             "{setting:?} refused"
         );
     }
-    assert_eq!(settings_of(ask(&mut link, &mut lock, 5, &Request::GetSettings)), before);
+    assert_eq!(settings_of(s.ask(&mut link, &mut lock, &Request::GetSettings)), before);
 }
 
 #[test]
@@ -170,6 +174,7 @@ fn settings_and_boot_count_persist_across_remount() {
         let mut lock = boot(&mut flash);
         assert_eq!(lock.boot_count(), 1);
         let mut link = Link::new();
+        let mut s = installer(&mut link, &mut lock);
         for setting in [
             Setting::DoorLabel(label("Server room")),
             Setting::AutoRelockSeconds(12),
@@ -177,34 +182,38 @@ fn settings_and_boot_count_persist_across_remount() {
             Setting::LockoutSeconds(600),
             Setting::BeeperVolume(BeeperVolume::Low),
         ] {
-            ask(&mut link, &mut lock, 1, &Request::SetSetting(setting));
+            s.ask(&mut link, &mut lock, &Request::SetSetting(setting));
         }
-        settings_of(ask(&mut link, &mut lock, 2, &Request::GetSettings))
+        settings_of(s.ask(&mut link, &mut lock, &Request::GetSettings))
     };
     assert_eq!(expected.door_label.as_str(), "Server room");
     for boot_count in 2..=4 {
         let mut lock = boot(&mut flash);
         assert_eq!(lock.boot_count(), boot_count);
         let mut link = Link::new();
-        assert_eq!(settings_of(ask(&mut link, &mut lock, 1, &Request::GetSettings)), expected);
+        let mut s = installer(&mut link, &mut lock);
+        assert_eq!(settings_of(s.ask(&mut link, &mut lock, &Request::GetSettings)), expected);
     }
 }
 
 #[test]
 fn many_writes_survive_page_migrations() {
     let mut flash = SimFlash::erased();
-    let mut link = Link::new();
     let mut last = None;
     {
         let mut lock = boot(&mut flash);
+        let mut link = Link::new();
+        let mut s = installer(&mut link, &mut lock);
         // 200 writes of ~56 bytes cycle the 4-page region several times over.
         for i in 0..200u16 {
             let setting = Setting::DoorLabel(label(&format!("door number {i:04} of many")));
-            last = Some(settings_of(ask(&mut link, &mut lock, i, &Request::SetSetting(setting))));
+            last = Some(settings_of(s.ask(&mut link, &mut lock, &Request::SetSetting(setting))));
         }
     }
     let mut lock = boot(&mut flash);
-    assert_eq!(Some(settings_of(ask(&mut link, &mut lock, 1, &Request::GetSettings))), last);
+    let mut link = Link::new();
+    let mut s = installer(&mut link, &mut lock);
+    assert_eq!(Some(settings_of(s.ask(&mut link, &mut lock, &Request::GetSettings))), last);
 }
 
 #[test]
@@ -213,15 +222,18 @@ fn diagnostics_report_boots_and_store_writes() {
     drop(boot(&mut flash));
     let mut lock = boot(&mut flash);
     let mut link = Link::new();
-    ask(&mut link, &mut lock, 1, &Request::SetSetting(Setting::WrongCodeLimit(9)));
+    let mut s = installer(&mut link, &mut lock);
+    s.ask(&mut link, &mut lock, &Request::SetSetting(Setting::WrongCodeLimit(9)));
     // Same value again: idempotent, no second write.
-    ask(&mut link, &mut lock, 2, &Request::SetSetting(Setting::WrongCodeLimit(9)));
-    let Response::Diagnostics(d) = ask(&mut link, &mut lock, 3, &Request::GetDiagnostics) else {
+    s.ask(&mut link, &mut lock, &Request::SetSetting(Setting::WrongCodeLimit(9)));
+    let Response::Diagnostics(d) = s.ask(&mut link, &mut lock, &Request::GetDiagnostics) else {
         panic!("expected diagnostics");
     };
     assert_eq!(d.boot_count, 2);
-    assert_eq!(d.store_writes, 2, "boot counter and one settings write");
-    assert_eq!((d.frames_received, d.frames_sent), (3, 2));
+    assert_eq!(d.store_writes, 3, "boot counter, the claim's keys and one settings write");
+    // Claim (2 frames each way) and handshake (2), then three sealed requests, the last of
+    // which is being answered.
+    assert_eq!((d.frames_received, d.frames_sent), (7, 6));
     assert_eq!(d.dropped_bad_crc + d.dropped_malformed + d.wrong_version, 0);
 }
 
@@ -232,7 +244,8 @@ fn unprogrammed_zero_flash_is_formatted() {
     {
         let mut lock = boot(&mut flash);
         let mut link = Link::new();
-        ask(&mut link, &mut lock, 1, &Request::SetSetting(Setting::LockoutSeconds(42)));
+        let mut s = installer(&mut link, &mut lock);
+        s.ask(&mut link, &mut lock, &Request::SetSetting(Setting::LockoutSeconds(42)));
     }
     let lock = boot(&mut flash);
     assert_eq!(lock.boot_count(), 2);

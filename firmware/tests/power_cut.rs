@@ -3,12 +3,15 @@
 
 mod common;
 
-use common::{boot, identity};
+use common::{TestClock, boot, identity, test_keys};
 use embedded_storage::nor_flash::{ErrorType, NorFlash, ReadNorFlash};
-use latchkey_firmware::sim::{SimBattery, SimClock, SimFlash, SimFlashError};
+use latchkey_firmware::sim::{SimBattery, SimFlash, SimFlashError, SimRng};
 use latchkey_firmware::store::{Store, default_settings, layout};
-use latchkey_firmware::{Handler, LinkStats, Lock};
-use latchkey_protocol::{BeeperVolume, DoorLabel, Request, Response, Setting, Settings, Status};
+use latchkey_firmware::{Access, Handler, LinkStats, Lock, LockKeys};
+use latchkey_protocol::crypto::SecretKey;
+use latchkey_protocol::{
+    BeeperVolume, DoorLabel, Request, Response, Role, Setting, Settings, Status,
+};
 
 /// A flash whose power fails `byte` bytes into its `op`-th write or erase (counting from 0):
 /// the bytes before the cut are programmed (a partial word only in its leading bytes, as the
@@ -125,11 +128,68 @@ fn random_setting(rng: &mut fastrand::Rng) -> Setting {
     }
 }
 
-/// What a reboot finds: the settings, read through a fresh mount.
-fn stored_settings(flash: &mut SimFlash) -> Settings {
+/// What a reboot finds: the settings and the keys, read through a fresh mount.
+fn stored(flash: &mut SimFlash) -> (Settings, Option<LockKeys>) {
     let mut store = Store::mount(flash).expect("the store mounts after every power cut");
-    store.settings().expect("the settings read after every power cut")
+    let settings = store.settings().expect("the settings read after every power cut");
+    (settings, store.keys().expect("the keys read after every power cut"))
 }
+
+fn stored_settings(flash: &mut SimFlash) -> Settings {
+    stored(flash).0
+}
+
+/// A change the lock was asked to make: what it would leave in flash.
+#[derive(Debug)]
+enum Change {
+    Settings(Settings),
+    Keys(Option<LockKeys>),
+}
+
+fn random_keys(rng: &mut fastrand::Rng) -> LockKeys {
+    let mut key = || SecretKey(std::array::from_fn(|_| rng.u8(..)));
+    LockKeys { installer: key(), technician: key() }
+}
+
+/// Claims an unclaimed lock; otherwise mostly changes a setting, sometimes rotates the keys
+/// or factory-resets. Returns the change and the lock's verdict.
+fn random_change(lock: &mut CutLock<'_, '_>, rng: &mut fastrand::Rng) -> (Change, Status) {
+    let installer = Access::Session(Role::Installer);
+    let stats = LinkStats::default();
+    if !lock.is_claimed() {
+        let keys = random_keys(rng);
+        let status = lock.install_keys(&keys);
+        return (Change::Keys(Some(keys)), status);
+    }
+    match rng.u8(0..10) {
+        0 => (Change::Keys(None), lock.factory_reset()),
+        1 => {
+            let keys = random_keys(rng);
+            let request = Request::RotateKeys {
+                installer_key: keys.installer.0,
+                technician_key: keys.technician.0,
+            };
+            match lock.handle(&request, installer, &stats) {
+                Response::Status(status) => (Change::Keys(Some(keys)), status),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        _ => {
+            let setting = random_setting(rng);
+            let candidate = latchkey_firmware::lock::apply(lock.settings(), &setting).unwrap();
+            match lock.handle(&Request::SetSetting(setting), installer, &stats) {
+                Response::Settings(s) => {
+                    assert_eq!(s, candidate);
+                    (Change::Settings(s), Status::Success)
+                }
+                Response::Status(status) => (Change::Settings(candidate), status),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+}
+
+type CutLock<'a, 'f> = Lock<&'a mut CutFlash<'f>, TestClock, SimBattery, SimRng>;
 
 #[test]
 fn power_cuts_lose_nothing_acknowledged() {
@@ -149,34 +209,35 @@ fn power_cuts_lose_nothing_acknowledged() {
             SimFlash::erased()
         };
         let mut acknowledged = default_settings();
+        let mut acknowledged_keys: Option<LockKeys> = None;
         let mut acknowledged_boots = 0u32;
         let mut cuts = 0;
-        let (mut landed, mut absent) = (0, 0);
+        let (mut landed, mut absent, mut key_writes) = (0, 0, 0);
         for iteration in 0..300 {
             // The cut: somewhere in the first dozen operations (mount, boot counter, a few
-            // settings writes and the page migrations they cause), at any byte.
+            // writes and the page migrations they cause), at any byte.
             let op = rng.usize(0..12);
             let byte = rng.usize(0..1200);
-            let mut interrupted: Option<Settings> = None;
+            let mut interrupted: Option<Change> = None;
             {
                 let mut cut = CutFlash::new(&mut flash, op, byte);
                 let booted = Store::mount(&mut cut).and_then(|store| {
-                    Lock::boot(store, SimClock::new(), SimBattery::new(6000), identity())
+                    let rng = SimRng::new().unwrap();
+                    Lock::boot(store, TestClock::new().0, SimBattery::new(6000), rng, identity())
                 });
                 if let Ok(mut lock) = booted {
                     assert!(lock.boot_count() > acknowledged_boots, "boot count never goes back");
                     acknowledged_boots = lock.boot_count();
                     for _ in 0..8 {
-                        let setting = random_setting(&mut rng);
-                        let candidate =
-                            latchkey_firmware::lock::apply(lock.settings(), &setting).unwrap();
-                        match lock.handle(&Request::SetSetting(setting), &LinkStats::default()) {
-                            Response::Settings(s) => {
-                                assert_eq!(s, candidate);
-                                acknowledged = s;
-                            }
-                            Response::Status(Status::Failure) => {
-                                interrupted = Some(candidate);
+                        let (change, status) = random_change(&mut lock, &mut rng);
+                        key_writes += usize::from(matches!(change, Change::Keys(_)));
+                        match status {
+                            Status::Success => match change {
+                                Change::Settings(s) => acknowledged = s,
+                                Change::Keys(k) => acknowledged_keys = k,
+                            },
+                            Status::Failure => {
+                                interrupted = Some(change);
                                 break;
                             }
                             other => panic!("unexpected {other:?}"),
@@ -186,28 +247,31 @@ fn power_cuts_lose_nothing_acknowledged() {
                 cuts += usize::from(cut.dead);
             }
             // Reboot on healthy power.
-            let found = stored_settings(&mut flash);
+            let (found, found_keys) = stored(&mut flash);
             match &interrupted {
-                Some(candidate) if &found == candidate => {
+                Some(Change::Settings(candidate)) if &found == candidate => {
                     landed += 1;
-                    acknowledged = found;
+                    acknowledged = found.clone();
                 }
-                _ => {
-                    absent += usize::from(interrupted.is_some());
-                    assert_eq!(
-                        found, acknowledged,
-                        "run {run} iteration {iteration} (cut at op {op} byte {byte}): acknowledged \
-                     settings lost, or the interrupted write half-applied"
-                    );
+                Some(Change::Keys(candidate)) if &found_keys == candidate => {
+                    landed += 1;
+                    acknowledged_keys = found_keys.clone();
                 }
+                _ => absent += usize::from(interrupted.is_some()),
             }
+            assert_eq!(
+                (&found, &found_keys),
+                (&acknowledged, &acknowledged_keys),
+                "run {run} iteration {iteration} (cut at op {op} byte {byte}): acknowledged \
+                 change lost, or the interrupted write half-applied"
+            );
             let lock = boot(&mut flash);
             assert!(lock.boot_count() > acknowledged_boots);
             acknowledged_boots = lock.boot_count();
         }
         println!(
-            "run {run}: {cuts} power cuts, {acknowledged_boots} boots; interrupted settings \
-             writes: {landed} landed whole, {absent} absent"
+            "run {run}: {cuts} power cuts, {acknowledged_boots} boots, {key_writes} claims, \
+             rotations and resets; interrupted writes: {landed} landed whole, {absent} absent"
         );
         assert!(cuts > 200, "most iterations really cut the power");
         assert!(landed > 0 && absent > 0, "cuts hit both before and after the commit point");
@@ -217,26 +281,26 @@ fn power_cuts_lose_nothing_acknowledged() {
 #[test]
 fn a_failed_flash_write_is_answered_failure_and_changes_nothing() {
     let mut flash = SimFlash::erased();
-    drop(boot(&mut flash));
+    assert_eq!(boot(&mut flash).install_keys(&test_keys()), Status::Success);
     let before = stored_settings(&mut flash);
+    fn boot_lock<'a, 'f>(flash: &'a mut CutFlash<'f>) -> CutLock<'a, 'f> {
+        let store = Store::mount(flash).unwrap();
+        let rng = SimRng::new().unwrap();
+        Lock::boot(store, TestClock::new().0, SimBattery::new(6000), rng, identity()).unwrap()
+    }
     // Count the operations a mount and boot take, on a copy, to cut at the settings write.
     let mut copy = SimFlash::from_bytes(flash.bytes().to_vec());
     let mut counter = CutFlash::new(&mut copy, usize::MAX, 0);
-    Lock::boot(
-        Store::mount(&mut counter).unwrap(),
-        SimClock::new(),
-        SimBattery::new(6000),
-        identity(),
-    )
-    .unwrap();
+    drop(boot_lock(&mut counter));
     let boot_ops = counter.ops;
     {
         let mut cut = CutFlash::new(&mut flash, boot_ops, 0);
-        let store = Store::mount(&mut cut).unwrap();
-        let mut lock =
-            Lock::boot(store, SimClock::new(), SimBattery::new(6000), identity()).unwrap();
-        let response =
-            lock.handle(&Request::SetSetting(Setting::WrongCodeLimit(77)), &LinkStats::default());
+        let mut lock = boot_lock(&mut cut);
+        let response = lock.handle(
+            &Request::SetSetting(Setting::WrongCodeLimit(77)),
+            Access::Session(Role::Installer),
+            &LinkStats::default(),
+        );
         assert_eq!(response, Response::Status(Status::Failure));
         assert_eq!(lock.settings(), &before, "the lock's view did not change either");
     }

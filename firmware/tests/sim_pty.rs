@@ -6,9 +6,10 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{request_frame, split_frames};
+use common::{HostSession, claim_exchange, claim_payload, request_frame, split_frames, test_keys};
 use latchkey_firmware::sim::{RunningSim, SimConfig, SimError};
-use latchkey_protocol::{Kind, Request, Response, Setting, decode_body};
+use latchkey_protocol::crypto::SetupCode;
+use latchkey_protocol::{ClaimIntent, Kind, Request, Response, Role, Setting, Status, decode_body};
 use serialport::TTYPort;
 
 fn open(path: &Path) -> TTYPort {
@@ -20,8 +21,15 @@ fn open(path: &Path) -> TTYPort {
 
 /// Sends a request and waits for the response with its sequence number, skipping events.
 fn ask(port: &mut TTYPort, seq: u16, request: &Request) -> Response {
+    let (kind, body) = roundtrip(port, seq, &request_frame(seq, request));
+    assert_eq!(kind, Kind::Response);
+    decode_body(&body).unwrap()
+}
+
+/// Sends a frame and waits for the answer with its sequence number, skipping events.
+fn roundtrip(port: &mut TTYPort, seq: u16, frame: &[u8]) -> (Kind, Vec<u8>) {
     let mut wire = vec![0];
-    wire.extend(request_frame(seq, request));
+    wire.extend_from_slice(frame);
     port.write_all(&wire).unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut received = Vec::new();
@@ -33,12 +41,38 @@ fn ask(port: &mut TTYPort, seq: u16, request: &Request) -> Response {
             Err(e) => panic!("read: {e}"),
         }
         for (header, body) in split_frames(&received) {
-            if header.kind == Kind::Response && header.seq == seq {
-                return decode_body(&body).unwrap();
+            if header.kind != Kind::Event && header.seq == seq {
+                return (header.kind, body);
             }
         }
     }
     panic!("no response to seq {seq}");
+}
+
+/// Claims the simulated lock (serial `serial`) with its setup code if `claim`, then opens an
+/// installer session over the pty, as `latchkey` does.
+fn installer(port: &mut TTYPort, sim: &RunningSim, serial: &str, claim: bool) -> HostSession {
+    let mut seq = 0x4000;
+    let mut plain = |request: &Request| {
+        seq += 1;
+        ask(port, seq, request)
+    };
+    if claim {
+        let code = SetupCode::parse(&sim.setup_code()).unwrap();
+        let payload = claim_payload(&test_keys());
+        let answer = claim_exchange(&mut plain, serial, ClaimIntent::Claim, &code, &payload);
+        assert_eq!(answer, Response::Status(Status::Success));
+    }
+    HostSession::open(&mut plain, serial, Role::Installer, &test_keys().installer).unwrap()
+}
+
+/// Sends `request` sealed in `session` and opens the answer.
+fn ask_sealed(port: &mut TTYPort, session: &mut HostSession, request: &Request) -> Response {
+    let seq = session.next_seq();
+    let frame = session.seal(seq, request);
+    let (kind, body) = roundtrip(port, seq, &frame);
+    let header = latchkey_protocol::Header::new(kind, seq);
+    session.unseal(&header, &body)
 }
 
 fn hello_serial(port: &mut TTYPort, seq: u16) -> String {
@@ -73,10 +107,12 @@ fn flash_file_persists_across_simulator_instances() {
     let config = SimConfig { flash_path: Some(flash.clone()), ..SimConfig::default() };
 
     let sim = RunningSim::start(config.clone()).unwrap();
+    let code = sim.setup_code();
     let mut port = open(sim.port_path());
+    let mut session = installer(&mut port, &sim, "SIM-000001", true);
     let label = latchkey_protocol::DoorLabel::try_from("Persisted").unwrap();
     assert!(matches!(
-        ask(&mut port, 1, &Request::SetSetting(Setting::DoorLabel(label.clone()))),
+        ask_sealed(&mut port, &mut session, &Request::SetSetting(Setting::DoorLabel(label.clone()))),
         Response::Settings(s) if s.door_label == label
     ));
     drop(port);
@@ -84,15 +120,72 @@ fn flash_file_persists_across_simulator_instances() {
     assert_eq!(std::fs::metadata(&flash).unwrap().len(), 256 * 1024);
 
     let sim = RunningSim::start(config).unwrap();
+    assert_eq!(sim.setup_code(), code, "the factory record keeps the setup code");
     let mut port = open(sim.port_path());
+    assert!(matches!(ask(&mut port, 2, &Request::Hello), Response::Hello(info) if info.claimed));
+    let mut session = installer(&mut port, &sim, "SIM-000001", false);
     assert!(matches!(
-        ask(&mut port, 2, &Request::GetSettings),
+        ask_sealed(&mut port, &mut session, &Request::GetSettings),
         Response::Settings(s) if s.door_label == label
     ));
     assert!(matches!(
-        ask(&mut port, 3, &Request::GetDiagnostics),
+        ask_sealed(&mut port, &mut session, &Request::GetDiagnostics),
         Response::Diagnostics(d) if d.boot_count == 2
     ));
+}
+
+#[test]
+fn setup_code_is_given_kept_or_random_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let flash = dir.path().join("lock.flash");
+    let config = SimConfig {
+        flash_path: Some(flash.clone()),
+        setup_code: Some("abcd efgh jk0l".into()),
+        ..SimConfig::default()
+    };
+    let sim = RunningSim::start(config.clone()).unwrap();
+    assert_eq!(sim.setup_code(), "ABCD-EFGH-JK01", "normalized to the label's form");
+    sim.stop().unwrap();
+    // Without a code, the flash's factory record has it.
+    let sim = RunningSim::start(SimConfig { setup_code: None, ..config }).unwrap();
+    assert_eq!(sim.setup_code(), "ABCD-EFGH-JK01");
+    sim.stop().unwrap();
+
+    // In memory: random, and well-formed.
+    let a = RunningSim::start(SimConfig::default()).unwrap();
+    let b = RunningSim::start(SimConfig::default()).unwrap();
+    assert_ne!(a.setup_code(), b.setup_code());
+    for code in [a.setup_code(), b.setup_code()] {
+        assert_eq!(code.len(), 14, "{code}");
+        assert_eq!(SetupCode::parse(&code).map(|c| c.display().to_vec()), Ok(code.into_bytes()));
+    }
+
+    let err = RunningSim::start(SimConfig {
+        setup_code: Some("ABCD-EFGH-JKU1".into()),
+        ..SimConfig::default()
+    })
+    .err()
+    .unwrap();
+    assert!(matches!(err, SimError::SetupCode { .. }), "{err}");
+    assert!(err.to_string().contains("'U'"), "{err}");
+    assert!(err.hint().is_some());
+}
+
+#[test]
+fn the_binary_prints_the_port_then_the_setup_code() {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_latchkey-sim"))
+        .args(["--setup-code", "7K2M-9QXA-4RTD"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let second = lines.next().unwrap().unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(first.starts_with("latchkey-sim: listening on /dev/pts/"), "{first}");
+    assert_eq!(second, "latchkey-sim: setup code 7K2M-9QXA-4RTD");
 }
 
 #[test]

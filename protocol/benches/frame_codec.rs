@@ -22,6 +22,7 @@ fn hello() -> Response {
         firmware_version: heapless::String::try_from("0.1.0").unwrap(),
         protocol_version: PROTOCOL_VERSION,
         simulation: false,
+        claimed: true,
         capabilities: Capabilities {
             max_users: 100,
             credentials_per_user: 8,

@@ -61,7 +61,8 @@ impl SecretKey {
     /// A short public fingerprint (first 8 bytes of SHA-256 over a label and the key), so a
     /// person can tell keys apart without seeing them.
     pub fn fingerprint(&self) -> [u8; 8] {
-        let digest = Sha256::new().chain_update(b"latchkey/v1/fingerprint").chain_update(self.0).finalize();
+        let digest =
+            Sha256::new().chain_update(b"latchkey/v1/fingerprint").chain_update(self.0).finalize();
         let mut out = [0u8; 8];
         out.copy_from_slice(&digest[..8]);
         out
@@ -133,7 +134,9 @@ pub enum SetupCodeError {
 impl core::fmt::Display for SetupCodeError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            Self::WrongLength => write!(f, "a setup code has {SETUP_CODE_LEN} characters (XXXX-XXXX-XXXX)"),
+            Self::WrongLength => {
+                write!(f, "a setup code has {SETUP_CODE_LEN} characters (XXXX-XXXX-XXXX)")
+            }
             Self::BadCharacter(c) => write!(f, "{c:?} cannot appear in a setup code"),
         }
     }
@@ -271,7 +274,12 @@ impl ClaimKeys {
     pub fn open(&self, payload: &mut [u8], tag: &[u8; TAG_LEN]) -> bool {
         let cipher = ChaCha20Poly1305::new(&self.enc.into());
         cipher
-            .decrypt_inout_detached(&Nonce::from([0u8; 12]), b"claim", payload.into(), &Tag::from(*tag))
+            .decrypt_inout_detached(
+                &Nonce::from([0u8; 12]),
+                b"claim",
+                payload.into(),
+                &Tag::from(*tag),
+            )
             .is_ok()
     }
 }
@@ -321,12 +329,18 @@ impl SessionKeys {
 
     /// The host's sealer and opener.
     pub fn host_ends(&self) -> (Sealer, Opener) {
-        (Sealer::new(&self.host_to_lock, Direction::HostToLock), Opener::new(&self.lock_to_host, Direction::LockToHost))
+        (
+            Sealer::new(&self.host_to_lock, Direction::HostToLock),
+            Opener::new(&self.lock_to_host, Direction::LockToHost),
+        )
     }
 
     /// The lock's sealer and opener.
     pub fn lock_ends(&self) -> (Sealer, Opener) {
-        (Sealer::new(&self.lock_to_host, Direction::LockToHost), Opener::new(&self.host_to_lock, Direction::HostToLock))
+        (
+            Sealer::new(&self.lock_to_host, Direction::LockToHost),
+            Opener::new(&self.host_to_lock, Direction::HostToLock),
+        )
     }
 }
 
@@ -389,7 +403,12 @@ impl Sealer {
 
     /// Writes `counter ‖ ciphertext ‖ tag` for `plaintext` into `out`, authenticated together
     /// with `header`; returns its length and the counter used.
-    pub fn seal(&mut self, header: &Header, plaintext: &[u8], out: &mut [u8]) -> Result<(usize, u32), SealError> {
+    pub fn seal(
+        &mut self,
+        header: &Header,
+        plaintext: &[u8],
+        out: &mut [u8],
+    ) -> Result<(usize, u32), SealError> {
         let total = plaintext.len() + SEAL_OVERHEAD;
         if plaintext.len() > MAX_SEALED_PLAINTEXT || out.len() < total {
             return Err(SealError::TooLong);
@@ -401,7 +420,11 @@ impl Sealer {
         body.copy_from_slice(plaintext);
         let cipher = ChaCha20Poly1305::new(&self.key.into());
         let tag = cipher
-            .encrypt_inout_detached(&nonce(self.direction, counter), &header_bytes(header), body.into())
+            .encrypt_inout_detached(
+                &nonce(self.direction, counter),
+                &header_bytes(header),
+                body.into(),
+            )
             .map_err(|_| SealError::TooLong)?;
         out[COUNTER_LEN + plaintext.len()..total].copy_from_slice(&tag);
         Ok((total, counter))
@@ -430,13 +453,23 @@ impl Opener {
     /// Authenticates and decrypts a sealed `body` (as received after `header`) into `out`.
     /// Returns the plaintext and its counter. A frame is accepted at most once: its counter
     /// must be above every counter accepted before.
-    pub fn open<'o>(&mut self, header: &Header, body: &[u8], out: &'o mut [u8]) -> Result<(&'o [u8], u32), SealError> {
+    pub fn open<'o>(
+        &mut self,
+        header: &Header,
+        body: &[u8],
+        out: &'o mut [u8],
+    ) -> Result<(&'o [u8], u32), SealError> {
         if body.len() < SEAL_OVERHEAD {
             return Err(SealError::TooShort);
         }
         let (counter_bytes, rest) = body.split_at(COUNTER_LEN);
         let (ciphertext, tag) = rest.split_at(rest.len() - TAG_LEN);
-        let counter = u32::from_le_bytes([counter_bytes[0], counter_bytes[1], counter_bytes[2], counter_bytes[3]]);
+        let counter = u32::from_le_bytes([
+            counter_bytes[0],
+            counter_bytes[1],
+            counter_bytes[2],
+            counter_bytes[3],
+        ]);
         if out.len() < ciphertext.len() {
             return Err(SealError::TooLong);
         }
@@ -448,7 +481,12 @@ impl Opener {
         // Authenticate before looking at the counter's freshness, so a forged frame is
         // reported as forged whatever counter it claims.
         if cipher
-            .decrypt_inout_detached(&nonce(self.direction, counter), &header_bytes(header), (&mut *plain).into(), &Tag::from(tag_arr))
+            .decrypt_inout_detached(
+                &nonce(self.direction, counter),
+                &header_bytes(header),
+                (&mut *plain).into(),
+                &Tag::from(tag_arr),
+            )
             .is_err()
         {
             plain.zeroize();
@@ -489,7 +527,10 @@ mod tests {
         assert_eq!(SetupCode::parse("ABCD-EFGH-JK0"), Err(SetupCodeError::WrongLength));
         assert_eq!(SetupCode::parse("ABCD-EFGH-JK0U"), Err(SetupCodeError::BadCharacter('U')));
         let random = SetupCode::from_random([0xA5; 8]);
-        assert_eq!(SetupCode::parse(core::str::from_utf8(&random.display()).unwrap()).unwrap(), random);
+        assert_eq!(
+            SetupCode::parse(core::str::from_utf8(&random.display()).unwrap()).unwrap(),
+            random
+        );
     }
 
     #[test]
@@ -532,7 +573,10 @@ mod tests {
         let mut out = [0u8; 64];
         // Reordered: the second arrives first and is accepted; the first is then stale.
         assert_eq!(open.open(&header, &f2[..n2], &mut out).unwrap().0, b"second");
-        assert_eq!(open.open(&header, &f1[..n1], &mut out), Err(SealError::Replayed { counter: c1 }));
+        assert_eq!(
+            open.open(&header, &f1[..n1], &mut out),
+            Err(SealError::Replayed { counter: c1 })
+        );
         assert!(matches!(open.open(&header, &f2[..n2], &mut out), Err(SealError::Replayed { .. })));
         // One flipped bit anywhere: forged.
         let mut f3 = [0u8; 64];
@@ -543,7 +587,10 @@ mod tests {
             assert!(open.open(&header, &bad[..n3], &mut out).is_err(), "bit {bit}");
         }
         // Another header (a changed seq): forged.
-        assert_eq!(open.open(&Header::new(Kind::SealedRequest, 6), &f3[..n3], &mut out), Err(SealError::Forged));
+        assert_eq!(
+            open.open(&Header::new(Kind::SealedRequest, 6), &f3[..n3], &mut out),
+            Err(SealError::Forged)
+        );
         // Truncated: forged or too short.
         assert!(open.open(&header, &f3[..n3 - 1], &mut out).is_err());
         // And the genuine one still opens: the session carries on.

@@ -156,17 +156,40 @@ pub fn encode_frame<'o, T: Serialize + ?Sized>(
     out: &'o mut [u8],
 ) -> Result<&'o [u8], EncodeError> {
     let mut raw = [0u8; MAX_FRAME_LEN];
-    raw[0] = header.version;
-    raw[1] = header.kind as u8;
-    raw[2..HEADER_LEN].copy_from_slice(&header.seq.to_le_bytes());
     let body_len = postcard::to_slice(body, &mut raw[HEADER_LEN..HEADER_LEN + MAX_BODY_LEN])
         .map_err(|_| EncodeError::BodyTooLong)?
         .len();
+    finish_frame(header, &mut raw, body_len, out)
+}
+
+/// Like [`encode_frame`] for a body that is already bytes (a sealed body).
+pub fn encode_raw<'o>(
+    header: Header,
+    body: &[u8],
+    out: &'o mut [u8],
+) -> Result<&'o [u8], EncodeError> {
+    if body.len() > MAX_BODY_LEN {
+        return Err(EncodeError::BodyTooLong);
+    }
+    let mut raw = [0u8; MAX_FRAME_LEN];
+    raw[HEADER_LEN..HEADER_LEN + body.len()].copy_from_slice(body);
+    finish_frame(header, &mut raw, body.len(), out)
+}
+
+/// Writes the header and CRC around a body already at `raw[HEADER_LEN..]`, then COBS.
+fn finish_frame<'o>(
+    header: Header,
+    raw: &mut [u8; MAX_FRAME_LEN],
+    body_len: usize,
+    out: &'o mut [u8],
+) -> Result<&'o [u8], EncodeError> {
+    raw[0] = header.version;
+    raw[1] = header.kind as u8;
+    raw[2..HEADER_LEN].copy_from_slice(&header.seq.to_le_bytes());
     let crc_at = HEADER_LEN + body_len;
     let crc = CRC.checksum(&raw[..crc_at]);
     raw[crc_at..crc_at + CRC_LEN].copy_from_slice(&crc.to_le_bytes());
     let raw = &raw[..crc_at + CRC_LEN];
-
     let encoded_len = cobs::try_encode(raw, out).map_err(|_| EncodeError::BufferTooSmall)?;
     let Some(delimiter) = out.get_mut(encoded_len) else {
         return Err(EncodeError::BufferTooSmall);

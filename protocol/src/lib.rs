@@ -25,5 +25,6 @@ pub mod message;
 pub use frame::{
     CRC, CRC_LEN, DropReason, EncodeError, Frame, FrameAccumulator, HEADER_LEN, Header, Kind,
     MAX_BODY_LEN, MAX_ENCODED_LEN, MAX_FRAME_LEN, PROTOCOL_VERSION, decode_body, encode_frame,
+    encode_raw,
 };
 pub use message::*;

@@ -94,7 +94,9 @@ impl Msg {
             Kind::Request => Msg::Req(decode_body(body).unwrap()),
             Kind::Response => Msg::Resp(decode_body(body).unwrap()),
             Kind::Event => Msg::Ev(decode_body(body).unwrap()),
-            Kind::SealedRequest | Kind::SealedResponse => panic!("sealed frames have their own test"),
+            Kind::SealedRequest | Kind::SealedResponse => {
+                panic!("sealed frames have their own test")
+            }
         }
     }
 }

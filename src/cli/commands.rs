@@ -8,14 +8,94 @@ use serde_json::{Value, json};
 
 use super::{CliError, Command, ConfigCommand, Context, PortChoice, SettingKey, TimeCommand};
 use crate::display::{describe_drift, drift_seconds, format_unix, volts};
-use crate::link::{self, Client, LinkOptions};
+use crate::keys::{self, KeyFile};
+use crate::link::{self, Client, ClientError, LinkOptions};
+use latchkey_protocol::Role;
+use latchkey_protocol::crypto::SetupCode;
 
 /// An open link to a lock, and the simulated lock behind it when `--sim` started one.
 pub struct Connection {
     /// The client.
     pub client: Client,
+    info: Option<LockInfo>,
+    // The key `--sim` claimed its lock with; it lives only as long as the simulated lock.
+    sim_key: Option<KeyFile>,
     // Dropped after the client, so the lock outlives the link.
     _sim: Option<RunningSim>,
+}
+
+impl Connection {
+    /// The lock's identity (asked once).
+    pub fn info(&mut self) -> Result<&LockInfo, CliError> {
+        if self.info.is_none() {
+            self.info = Some(self.client.hello()?);
+        }
+        self.info.as_ref().ok_or_else(|| CliError::usage("no identity"))
+    }
+
+    /// Opens a session if the lock is claimed, with the key the context names. On an
+    /// unclaimed lock nothing happens: the lock itself refuses what needs a claim, and
+    /// [`Connection::explain`] turns that into "claim it first".
+    pub fn authorize(&mut self, context: &Context) -> Result<(), CliError> {
+        let info = self.info()?.clone();
+        if !info.claimed || self.client.session_role().is_some() {
+            return Ok(());
+        }
+        let key = match &self.sim_key {
+            Some(key) => key.clone(),
+            None => keys::resolve(context.key.as_deref()).map_err(|e| {
+                let hint = format!(
+                    "{}; this lock ({}) is claimed, so it needs its site's key",
+                    e.hint(),
+                    info.serial
+                );
+                CliError { kind: "no_key", ..CliError::usage(e.to_string()).with_hint(hint) }
+            })?,
+        };
+        let serial = info.serial.as_str();
+        let keys = key.lock_keys(serial);
+        let used = match self.client.open_session(key.role(), serial, &keys) {
+            // Someone (a wrong code, a replayed recording) made the lock slow down. A short
+            // wait is better than failing the installer's command; a long one is reported.
+            Err(ClientError::Backoff { retry_after }) if retry_after <= context.timeout => {
+                eprintln!(
+                    "note: the lock is slowing down after failed authentication; waiting {:.1} s",
+                    retry_after.as_secs_f64()
+                );
+                std::thread::sleep(retry_after + std::time::Duration::from_millis(50));
+                self.client.open_session(key.role(), serial, &keys)?
+            }
+            other => other?,
+        };
+        if used > 0 && key.role() == Role::Installer {
+            // The lock still has a key from before a rotation: move it to the current one.
+            if let Some((installer, technician)) = key.lock_pair(serial) {
+                self.client.rotate_keys(&installer, &technician)?;
+                eprintln!(
+                    "note: lock {serial} was on an older key of {:?}; moved it to the current key",
+                    key.name
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// A client error, with the hint that fits this lock.
+    pub fn explain(&self, error: ClientError) -> CliError {
+        let unclaimed = self.info.as_ref().is_some_and(|i| !i.claimed);
+        let technician = self.client.session_role() == Some(Role::Technician);
+        let mut e = CliError::from(error);
+        if e.status == Some(latchkey_protocol::Status::NotAuthorized) && e.kind == "refused" {
+            if unclaimed {
+                e.message = "the lock refused: it is not claimed yet".into();
+                e.hint = Some("claim it first with `latchkey claim` and the setup code printed inside the lock".into());
+            } else if technician {
+                e.message = "the lock refused: a technician key is read-only".into();
+                e.hint = Some("changes need the site's installer key (--key NAME)".into());
+            }
+        }
+        e
+    }
 }
 
 /// Opens the port the context names (starting a simulated lock for `--sim`).
@@ -29,6 +109,7 @@ pub fn connect(context: &Context) -> Result<Connection, CliError> {
                 message: format!("cannot start the simulated lock: {e}"),
                 hint: Some("the simulator needs a pseudo-terminal (/dev/ptmx)".into()),
                 status: None,
+                retry_after_ms: None,
             })?;
             (sim.port_path().to_path_buf(), Some(sim))
         }
@@ -51,7 +132,28 @@ pub fn connect(context: &Context) -> Result<Connection, CliError> {
         }
     };
     let client = Client::open(&path, options)?;
-    Ok(Connection { client, _sim: sim })
+    let mut connection = Connection { client, info: None, sim_key: None, _sim: None };
+    if let Some(sim) = sim {
+        // The built-in lock is a zero-setup demo: claim it with a key that lives as long as it.
+        let code = SetupCode::parse(&sim.setup_code())
+            .map_err(|e| CliError::usage(format!("simulator setup code: {e}")))?;
+        let key = KeyFile::generate("sim")?;
+        let serial = connection.info()?.serial.to_string();
+        if let Some((installer, technician)) = key.lock_pair(&serial) {
+            connection.client.claim(&code, &serial, &installer, &technician)?;
+        }
+        connection.info = None;
+        connection.sim_key = Some(key);
+        connection._sim = Some(sim);
+    }
+    Ok(connection)
+}
+
+/// Connects and opens a session (if the lock is claimed).
+pub fn connect_authorized(context: &Context) -> Result<Connection, CliError> {
+    let mut connection = connect(context)?;
+    connection.authorize(context)?;
+    Ok(connection)
 }
 
 pub(super) fn dispatch(context: &Context, command: Command) -> Result<(), CliError> {
@@ -65,6 +167,11 @@ pub(super) fn dispatch(context: &Context, command: Command) -> Result<(), CliErr
         Command::Config(ConfigCommand::Get { key }) => config_get(context, key),
         Command::Config(ConfigCommand::Set { key, value }) => config_set(context, key, &value),
         Command::Tui => crate::tui::run(context),
+        Command::Claim { setup_code } => super::security::claim(context, setup_code),
+        Command::Key(command) => super::security::key(context, command),
+        Command::FactoryReset { setup_code, yes } => {
+            super::security::factory_reset(context, setup_code, yes)
+        }
     }
 }
 
@@ -75,19 +182,30 @@ fn ports(context: &Context) -> Result<(), CliError> {
         return Ok(());
     }
     if ports.is_empty() {
-        println!("no serial ports found");
+        say!("no serial ports found");
     }
     for port in &ports {
-        println!("{}", port.describe());
+        say!("{}", port.describe());
     }
     Ok(())
 }
 
 fn info(context: &Context) -> Result<(), CliError> {
     let mut connection = connect(context)?;
+    let info = connection.info()?.clone();
+    // Identity is public; the counters need a session on a claimed lock. Without a key,
+    // show what can be shown and say why the rest is missing.
+    let diagnostics = match connection.authorize(context) {
+        // A factory-new lock shows its counters to nobody: they wait for a claim.
+        Ok(()) if !info.claimed => None,
+        Ok(()) => Some(connection.client.diagnostics().map_err(|e| connection.explain(e))?),
+        Err(e) if e.kind == "no_key" => {
+            eprintln!("note: {}; showing identity only", e.message);
+            None
+        }
+        Err(e) => return Err(e),
+    };
     let client = &mut connection.client;
-    let info = client.hello()?;
-    let diagnostics = client.diagnostics()?;
     if context.json {
         let mut doc = json!(info);
         doc["port"] = json!(client.path());
@@ -105,32 +223,40 @@ fn info(context: &Context) -> Result<(), CliError> {
         ("mechanical key", c.access_paths.mechanical_key),
     ];
     let paths: Vec<&str> = paths.iter().filter(|(_, has)| *has).map(|(name, _)| *name).collect();
-    println!(
+    say!(
         "capacity     {} users, {} credentials each, log of {} records",
-        c.max_users, c.credentials_per_user, c.log_capacity
+        c.max_users,
+        c.credentials_per_user,
+        c.log_capacity
     );
-    println!("pin length   {} to {} digits", c.pin_length_min, c.pin_length_max);
-    println!("access       {}", paths.join(", "));
-    println!(
+    say!("pin length   {} to {} digits", c.pin_length_min, c.pin_length_max);
+    say!("access       {}", paths.join(", "));
+    say!(
         "link         {} (up to {} requests in flight, frames up to {} bytes)",
         client.path().display(),
         c.max_in_flight,
         c.max_frame_len
     );
-    let d = diagnostics;
-    println!(
+    say!("claimed      {}", if info.claimed { "yes" } else { "no: run `latchkey claim`" });
+    let Some(d) = diagnostics else { return Ok(()) };
+    say!(
         "uptime       {} (boot #{})",
         humantime::format_duration(Duration::from_secs(d.uptime_ms / 1000)),
         d.boot_count
     );
-    println!("frames       {} received, {} sent", d.frames_received, d.frames_sent);
-    println!(
+    say!("frames       {} received, {} sent", d.frames_received, d.frames_sent);
+    say!(
         "dropped      {} bad CRC, {} malformed, {} too long, {} undecodable, {} wrong version",
         d.dropped_bad_crc,
         d.dropped_malformed,
         d.dropped_too_long,
         d.dropped_undecodable,
         d.wrong_version
+    );
+    say!(
+        "security     {} sealed frames rejected, {} failed authentications",
+        d.sealed_rejected,
+        d.auth_failures
     );
     Ok(())
 }
@@ -150,14 +276,14 @@ fn ping(context: &Context, count: u32, interval: Duration) -> Result<(), CliErro
         if context.json {
             print_json(&json!({ "seq": n, "round_trip_us": rtt.as_micros() as u64 }));
         } else {
-            println!("pong {n}: {:.2} ms", rtt.as_secs_f64() * 1e3);
+            say!("pong {n}: {:.2} ms", rtt.as_secs_f64() * 1e3);
         }
     }
     let stats = client.stats();
     if !context.json {
         let total: Duration = times.iter().sum();
         let max = times.iter().max().copied().unwrap_or_default();
-        println!(
+        say!(
             "{count} pings, average {:.2} ms, slowest {:.2} ms, {} resent",
             total.as_secs_f64() * 1e3 / f64::from(count),
             max.as_secs_f64() * 1e3,
@@ -168,9 +294,9 @@ fn ping(context: &Context, count: u32, interval: Duration) -> Result<(), CliErro
 }
 
 fn print_identity(info: &LockInfo) {
-    println!("model        {}{}", info.model, if info.simulation { " (simulation)" } else { "" });
-    println!("serial       {}", info.serial);
-    println!("firmware     {} (protocol {})", info.firmware_version, info.protocol_version);
+    say!("model        {}{}", info.model, if info.simulation { " (simulation)" } else { "" });
+    say!("serial       {}", info.serial);
+    say!("firmware     {} (protocol {})", info.firmware_version, info.protocol_version);
 }
 
 fn host_now() -> Duration {
@@ -178,8 +304,8 @@ fn host_now() -> Duration {
 }
 
 fn time_get(context: &Context) -> Result<(), CliError> {
-    let mut connection = connect(context)?;
-    let reading = connection.client.time()?;
+    let mut connection = connect_authorized(context)?;
+    let reading = connection.client.time().map_err(|e| connection.explain(e))?;
     let host = host_now().as_secs();
     let drift = drift_seconds(&reading, host);
     if context.json {
@@ -193,27 +319,26 @@ fn time_get(context: &Context) -> Result<(), CliError> {
         }));
         return Ok(());
     }
-    println!(
+    say!(
         "lock   {}{}",
         format_unix(reading.unix_seconds),
         if reading.is_set { "" } else { "  (never set since power-up: run `latchkey time sync`)" }
     );
-    println!("host   {}", format_unix(host));
-    println!("drift  {}", describe_drift(drift));
+    say!("host   {}", format_unix(host));
+    say!("drift  {}", describe_drift(drift));
     Ok(())
 }
 
 fn time_sync(context: &Context) -> Result<(), CliError> {
-    let mut connection = connect(context)?;
-    let client = &mut connection.client;
-    let before = client.time()?;
+    let mut connection = connect_authorized(context)?;
+    let before = connection.client.time().map_err(|e| connection.explain(e))?;
     let drift_before = drift_seconds(&before, host_now().as_secs());
     // The lock keeps whole seconds: send the next whole second at the moment it begins, so
     // the lock starts in step rather than up to a second behind.
     let now = host_now();
     let target = now.as_secs() + 1;
     std::thread::sleep(Duration::from_secs(target) - now);
-    let after = client.set_time(target)?;
+    let after = connection.client.set_time(target).map_err(|e| connection.explain(e))?;
     let drift_after = drift_seconds(&after, host_now().as_secs());
     if context.json {
         print_json(&json!({
@@ -224,7 +349,7 @@ fn time_sync(context: &Context) -> Result<(), CliError> {
         }));
         return Ok(());
     }
-    println!(
+    say!(
         "lock clock set to {} (was {})",
         format_unix(after.unix_seconds),
         describe_drift(drift_before)
@@ -233,8 +358,8 @@ fn time_sync(context: &Context) -> Result<(), CliError> {
 }
 
 fn battery(context: &Context) -> Result<(), CliError> {
-    let mut connection = connect(context)?;
-    let report = connection.client.battery()?;
+    let mut connection = connect_authorized(context)?;
+    let report = connection.client.battery().map_err(|e| connection.explain(e))?;
     if context.json {
         print_json(&json!(report));
         return Ok(());
@@ -244,13 +369,13 @@ fn battery(context: &Context) -> Result<(), CliError> {
         BatteryState::Low => "low: replace the batteries soon",
         BatteryState::Critical => "CRITICAL: replace the batteries now",
     };
-    println!("battery  {}, {} %, {}", volts(report.millivolts), report.percent, advice);
+    say!("battery  {}, {} %, {}", volts(report.millivolts), report.percent, advice);
     Ok(())
 }
 
 fn config_get(context: &Context, key: Option<SettingKey>) -> Result<(), CliError> {
-    let mut connection = connect(context)?;
-    let settings = connection.client.settings()?;
+    let mut connection = connect_authorized(context)?;
+    let settings = connection.client.settings().map_err(|e| connection.explain(e))?;
     let keys: &[SettingKey] = match &key {
         Some(key) => std::slice::from_ref(key),
         None => &SettingKey::ALL,
@@ -262,10 +387,10 @@ fn config_get(context: &Context, key: Option<SettingKey>) -> Result<(), CliError
         }
         print_json(&Value::Object(doc));
     } else if let Some(key) = key {
-        println!("{}", key.display(&settings));
+        say!("{}", key.display(&settings));
     } else {
         for key in keys {
-            println!("{:<17}{}", key.name(), key.display(&settings));
+            say!("{:<17}{}", key.name(), key.display(&settings));
         }
     }
     Ok(())
@@ -273,16 +398,16 @@ fn config_get(context: &Context, key: Option<SettingKey>) -> Result<(), CliError
 
 fn config_set(context: &Context, key: SettingKey, value: &str) -> Result<(), CliError> {
     let setting = key.parse(value)?;
-    let mut connection = connect(context)?;
-    let settings = connection.client.set_setting(setting)?;
+    let mut connection = connect_authorized(context)?;
+    let settings = connection.client.set_setting(setting).map_err(|e| connection.explain(e))?;
     if context.json {
         print_json(&json!({ key.name(): key.value(&settings) }));
     } else {
-        println!("{} = {}", key.name(), key.display(&settings));
+        say!("{} = {}", key.name(), key.display(&settings));
     }
     Ok(())
 }
 
 fn print_json(value: &Value) {
-    println!("{value}");
+    say!("{value}");
 }

@@ -33,12 +33,33 @@ pub struct CliError {
     pub hint: Option<String>,
     /// The lock's status, when the lock refused.
     pub status: Option<Status>,
+    /// When the lock is slowing down attempts: how long to wait.
+    pub retry_after_ms: Option<u64>,
 }
 
 impl CliError {
     /// A usage error (exit 2).
     pub fn usage(message: impl Into<String>) -> Self {
-        Self { code: exit::USAGE, kind: "usage", message: message.into(), hint: None, status: None }
+        Self {
+            code: exit::USAGE,
+            kind: "usage",
+            message: message.into(),
+            hint: None,
+            status: None,
+            retry_after_ms: None,
+        }
+    }
+
+    /// The lock refused, or authentication failed (exit 1).
+    pub fn refused(kind: &'static str, message: impl Into<String>, status: Option<Status>) -> Self {
+        Self {
+            code: exit::REFUSED,
+            kind,
+            message: message.into(),
+            hint: None,
+            status,
+            retry_after_ms: None,
+        }
     }
 
     /// Adds the fix.
@@ -56,6 +77,7 @@ impl CliError {
                     "message": self.message,
                     "hint": self.hint,
                     "status": self.status.map(|s| s.as_str()),
+                    "retry_after_ms": self.retry_after_ms,
                     "exit_code": self.code,
                 }
             });
@@ -119,8 +141,46 @@ impl From<ClientError> for CliError {
             ClientError::Encode(_) => {
                 (exit::USAGE, "too_large", "use a shorter value".to_string(), None)
             }
+            ClientError::Backoff { .. } => (
+                exit::REFUSED,
+                "backoff",
+                "wait that long, then try again; each failure doubles the wait (up to a minute)".to_string(),
+                None,
+            ),
+            ClientError::WrongSetupCode => (
+                exit::REFUSED,
+                "wrong_setup_code",
+                "check the code on the label inside the lock (12 characters, XXXX-XXXX-XXXX); the lock slows down after each wrong code".to_string(),
+                Some(Status::NotAuthorized),
+            ),
+            ClientError::WrongKey => (
+                exit::REFUSED,
+                "wrong_key",
+                "this lock was claimed with another site key: name the right one with --key, or factory-reset the lock with its setup code".to_string(),
+                Some(Status::NotAuthorized),
+            ),
+            ClientError::SessionExpired => (
+                exit::LINK,
+                "session_expired",
+                "the lock may have restarted; run the command again".to_string(),
+                None,
+            ),
+            ClientError::Random(_) => {
+                (exit::LINK, "random", "the system's entropy source is unavailable".to_string(), None)
+            }
         };
-        Self { code, kind, message, hint: Some(hint), status }
+        let retry_after_ms = match &error {
+            ClientError::Backoff { retry_after } => Some(retry_after.as_millis() as u64),
+            _ => None,
+        };
+        Self { code, kind, message, hint: Some(hint), status, retry_after_ms }
+    }
+}
+
+impl From<crate::keys::KeyError> for CliError {
+    fn from(error: crate::keys::KeyError) -> Self {
+        let hint = error.hint();
+        CliError { kind: "key", ..CliError::usage(error.to_string()).with_hint(hint) }
     }
 }
 
@@ -140,6 +200,7 @@ impl From<ResolveError> for CliError {
             message: error.to_string(),
             hint: Some(hint.into()),
             status: None,
+            retry_after_ms: None,
         }
     }
 }
@@ -150,7 +211,7 @@ fn refusal_hint(status: Status) -> &'static str {
         Status::InvalidField => {
             "the value is out of the allowed range; see `latchkey config set --help`"
         }
-        Status::NotAuthorized => "this lock needs a claimed, authenticated session for that",
+        Status::NotAuthorized => "this needs an installer key: a technician key is read-only",
         Status::Busy => "the lock is busy; try again in a moment",
         Status::Unsupported => "the lock's firmware does not support this; update it",
         Status::ResourceExhausted => "the lock is full; remove something first",

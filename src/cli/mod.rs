@@ -1,8 +1,18 @@
 //! The command-line face. Parsing, port resolution and output live here; everything the
 //! lock is asked goes through [`crate::link::Client`].
 
+/// `println!` that does not panic when standard output is closed (`latchkey info | head -1`):
+/// a reader that went away is not an error of ours.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 pub mod commands;
 mod error;
+mod security;
 mod settings;
 
 use std::io::IsTerminal;
@@ -45,6 +55,11 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub non_interactive: bool,
 
+    /// Key to open sessions with: a keystore name, or a key file path
+    /// [env: LATCHKEY_KEY; default: the keystore's only key]
+    #[arg(long = "key", id = "key_spec", global = true, value_name = "NAME|PATH")]
+    pub key_spec: Option<String>,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -76,6 +91,64 @@ pub enum Command {
     Config(ConfigCommand),
     /// Open the live dashboard of one lock (quit with q).
     Tui,
+    /// Take ownership of a factory-new lock with the setup code printed inside it.
+    Claim {
+        /// The setup code (XXXX-XXXX-XXXX). Without it: asked for at a terminal, else read
+        /// from standard input.
+        #[arg(long, value_name = "CODE")]
+        setup_code: Option<String>,
+    },
+    /// Manage site keys: create, list, export, import, rotate.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Return a lock to factory-new: erases its keys, users and credentials (not its log).
+    /// Needs the setup code printed inside the lock.
+    FactoryReset {
+        /// The setup code (XXXX-XXXX-XXXX); asked for at a terminal, else read from stdin.
+        #[arg(long, value_name = "CODE")]
+        setup_code: Option<String>,
+        /// Do not ask for confirmation (for scripts).
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+}
+
+/// `latchkey key ...`
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Create a new site key in the keystore.
+    Create {
+        /// A name for it, e.g. the site: acme-hq.
+        name: String,
+    },
+    /// List the keystore's keys (names and fingerprints, never the keys).
+    List,
+    /// Write a key to a file (mode 0600). Never to a terminal.
+    Export {
+        /// The key's name.
+        name: String,
+        /// The file to write; `-` for standard output when it is not a terminal.
+        #[arg(long, short)]
+        out: PathBuf,
+        /// Export the read-only technician key derived from this site key instead.
+        #[arg(long)]
+        technician: bool,
+    },
+    /// Add a key file to the keystore.
+    Import {
+        /// The key file.
+        file: PathBuf,
+        /// Store it under this name instead of the one in the file.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Make a new site key and install it on the lock over the cable. The old key stays in
+    /// the file as a previous key, so locks not yet rotated still open (and are moved to the
+    /// new key on their next installer session).
+    Rotate {
+        /// The key to rotate [default: the one --key names, or the keystore's only key].
+        name: Option<String>,
+    },
 }
 
 /// `latchkey time ...`
@@ -131,6 +204,8 @@ pub struct Context {
     pub timeout: Duration,
     /// Where the port comes from.
     pub port: PortChoice,
+    /// `--key`, if given.
+    pub key: Option<String>,
 }
 
 /// Which port to open.
@@ -195,7 +270,7 @@ fn context(cli: &Cli) -> Result<Context, CliError> {
         && std::io::stdin().is_terminal()
         && std::io::stderr().is_terminal()
         && std::env::var_os("CI").is_none();
-    Ok(Context { json: cli.json, interactive, timeout, port })
+    Ok(Context { json: cli.json, interactive, timeout, port, key: cli.key_spec.clone() })
 }
 
 fn named(path: &str, source: crate::link::PortSource) -> PortChoice {

@@ -8,10 +8,14 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use latchkey_protocol::crypto::{
+    ClaimKeys, MAX_SEALED_PLAINTEXT, Opener, SealError, Sealer, SecretKey, SessionKeys, SetupCode,
+    proofs_match, x25519_public, x25519_shared,
+};
 use latchkey_protocol::{
-    BatteryReport, ClockReading, Diagnostics, Event, FrameAccumulator, Header, Kind, LockInfo,
-    MAX_ENCODED_LEN, PROTOCOL_VERSION, Request, Response, Setting, Settings, Status, decode_body,
-    encode_frame,
+    BatteryReport, ClaimIntent, ClockReading, Diagnostics, Event, FrameAccumulator, Header, Kind,
+    LockInfo, MAX_BODY_LEN, MAX_ENCODED_LEN, PROTOCOL_VERSION, Request, Response, Role, Setting,
+    Settings, Status, decode_body, encode_frame,
 };
 use serialport::{SerialPort, TTYPort};
 
@@ -89,6 +93,34 @@ pub enum ClientError {
     /// The request could not be encoded (a value too long for a frame).
     #[error("request too large to send: {0}")]
     Encode(latchkey_protocol::EncodeError),
+    /// The lock is slowing down attempts after failed authentications.
+    #[error("the lock refuses new attempts for another {:.1} s after failed authentication", .retry_after.as_secs_f64())]
+    Backoff {
+        /// How long to wait.
+        retry_after: Duration,
+    },
+    /// The lock did not accept the setup code.
+    #[error("wrong setup code: the lock refused it")]
+    WrongSetupCode,
+    /// None of the keys tried is the one this lock holds.
+    #[error("none of the keys tried opens a session on this lock")]
+    WrongKey,
+    /// The lock ended the session (idle too long, or restarted) and a new one failed.
+    #[error("the lock ended the session")]
+    SessionExpired,
+    /// No randomness from the operating system.
+    #[error("cannot get random bytes: {0}")]
+    Random(String),
+}
+
+/// An open management session: who we are, the keys that seal each direction, and what we
+/// need to open a new one if the lock drops this one.
+struct Session {
+    role: Role,
+    sealer: Sealer,
+    opener: Opener,
+    lock_key: SecretKey,
+    serial: String,
 }
 
 /// Frames dropped by this end of the link, by reason.
@@ -115,6 +147,7 @@ pub struct Client {
     next_seq: u16,
     events: VecDeque<(u16, Event)>,
     stats: LinkStats,
+    session: Option<Session>,
 }
 
 impl std::fmt::Debug for Client {
@@ -146,6 +179,7 @@ impl Client {
             next_seq: initial_seq(),
             events: VecDeque::new(),
             stats: LinkStats::default(),
+            session: None,
         })
     }
 
@@ -164,17 +198,43 @@ impl Client {
         self.options
     }
 
-    /// Sends `request` and waits for its response. Idempotent requests are resent (same
-    /// sequence number) when an attempt times out; the whole call never takes much longer than
-    /// the timeout.
+    /// Sends `request` and waits for its response. Inside a session the request travels
+    /// sealed. Idempotent requests are resent (the same bytes, so the same sequence number and
+    /// counter) when an attempt times out; the whole call never takes much longer than the
+    /// timeout. If the lock has dropped the session (idle, restarted), a new one is opened
+    /// once and the request sent again.
     pub fn request(&mut self, request: &Request) -> Result<Response, ClientError> {
+        match self.request_once(request) {
+            Err(ClientError::SessionExpired) if self.session.is_some() => {
+                self.reopen_session()?;
+                self.request_once(request)
+            }
+            other => other,
+        }
+    }
+
+    fn request_once(&mut self, request: &Request) -> Result<Response, ClientError> {
         let seq = self.take_seq();
         let mut wire = [0u8; MAX_ENCODED_LEN + 1];
         // A leading 0x00 flushes any garbage left in the lock's receive buffer.
         wire[0] = 0;
-        let len = encode_frame(Header::new(Kind::Request, seq), request, &mut wire[1..])
-            .map_err(ClientError::Encode)?
-            .len();
+        let len = match &mut self.session {
+            None => encode_frame(Header::new(Kind::Request, seq), request, &mut wire[1..])
+                .map_err(ClientError::Encode)?
+                .len(),
+            Some(session) => {
+                let header = Header::new(Kind::SealedRequest, seq);
+                let mut plain = [0u8; MAX_SEALED_PLAINTEXT];
+                let plain = postcard::to_slice(request, &mut plain).map_err(|_| {
+                    ClientError::Encode(latchkey_protocol::EncodeError::BodyTooLong)
+                })?;
+                let mut body = [0u8; MAX_BODY_LEN];
+                let (n, _) = session.sealer.seal(&header, plain, &mut body).map_err(|_| {
+                    ClientError::Encode(latchkey_protocol::EncodeError::BodyTooLong)
+                })?;
+                encode_raw_frame(header, &body[..n], &mut wire[1..])?
+            }
+        };
         let frame = &wire[..=len];
 
         let attempts = if request.is_idempotent() { self.options.attempts.max(1) } else { 1 };
@@ -293,11 +353,33 @@ impl Client {
                             continue;
                         }
                         match decode_body::<Response>(frame.body) {
+                            // A plain refusal to a sealed request: the lock has no session
+                            // for us any more.
+                            Ok(Response::Status(Status::NotAuthorized))
+                                if self.session.is_some() =>
+                            {
+                                found = Some(Err(ClientError::SessionExpired));
+                            }
                             Ok(response) => found = Some(Ok(response)),
                             Err(_) => self.stats.dropped += 1,
                         }
                     }
-                    Kind::Response => self.stats.stale += 1,
+                    Kind::SealedResponse if Some(header.seq) == seq && found.is_none() => {
+                        let Some(session) = &mut self.session else {
+                            self.stats.dropped += 1;
+                            continue;
+                        };
+                        let mut plain = [0u8; MAX_BODY_LEN];
+                        match session.opener.open(&header, frame.body, &mut plain) {
+                            Ok((plain, _)) => match decode_body::<Response>(plain) {
+                                Ok(response) => found = Some(Ok(response)),
+                                Err(_) => self.stats.dropped += 1,
+                            },
+                            Err(SealError::Replayed { .. }) => self.stats.stale += 1,
+                            Err(_) => self.stats.dropped += 1,
+                        }
+                    }
+                    Kind::Response | Kind::SealedResponse => self.stats.stale += 1,
                     _ => self.stats.dropped += 1,
                 }
             }
@@ -377,10 +459,191 @@ impl Client {
     }
 }
 
+// ---- claiming and sessions ------------------------------------------------------------------
+
+impl Client {
+    /// Whether a session is open, and as whom.
+    pub fn session_role(&self) -> Option<Role> {
+        self.session.as_ref().map(|s| s.role)
+    }
+
+    /// Claims a factory-new lock: proves knowledge of its setup code and hands it its
+    /// installer and technician keys, encrypted. Nothing secret crosses the line in clear,
+    /// and a recording of the exchange does not reveal the setup code or the keys.
+    pub fn claim(
+        &mut self,
+        code: &SetupCode,
+        serial: &str,
+        installer_key: &SecretKey,
+        technician_key: &SecretKey,
+    ) -> Result<(), ClientError> {
+        let mut payload = [0u8; 64];
+        payload[..32].copy_from_slice(installer_key.as_bytes());
+        payload[32..].copy_from_slice(technician_key.as_bytes());
+        let result = self.claim_exchange(ClaimIntent::Claim, code, serial, &mut payload);
+        zeroize::Zeroize::zeroize(&mut payload);
+        result
+    }
+
+    /// Returns a lock to factory-new (keys, users and credentials erased; the log kept),
+    /// proving physical access with its setup code.
+    pub fn factory_reset(&mut self, code: &SetupCode, serial: &str) -> Result<(), ClientError> {
+        self.session = None;
+        self.claim_exchange(ClaimIntent::FactoryReset, code, serial, &mut [])
+    }
+
+    fn claim_exchange(
+        &mut self,
+        intent: ClaimIntent,
+        code: &SetupCode,
+        serial: &str,
+        payload: &mut [u8],
+    ) -> Result<(), ClientError> {
+        let mut secret = random::<32>()?;
+        let host_public = x25519_public(&secret);
+        let (lock_public, lock_proof) =
+            match self.request(&Request::ClaimStart { intent, host_public })? {
+                Response::ClaimChallenge { lock_public, lock_proof } => (lock_public, lock_proof),
+                other => return Err(unexpected(other)),
+            };
+        let shared = x25519_shared(&secret, &lock_public);
+        zeroize::Zeroize::zeroize(&mut secret);
+        let shared = shared
+            .ok_or_else(|| ClientError::Unexpected("the lock sent an invalid public key".into()))?;
+        let keys = ClaimKeys::derive(&shared, code, serial, intent, &host_public, &lock_public);
+        let code_ok = proofs_match(&lock_proof, &keys.lock_proof());
+        if !code_ok {
+            // The lock does not know this code (or is not the lock). Send nothing of value,
+            // but finish, so the lock counts the failed attempt.
+            payload.iter_mut().for_each(|b| *b = 0);
+        }
+        let tag = keys.seal(payload);
+        let ciphertext = heapless::Vec::from_slice(payload)
+            .map_err(|_| ClientError::Encode(latchkey_protocol::EncodeError::BodyTooLong))?;
+        let answer = self.request(&Request::ClaimFinish { ciphertext, tag });
+        match answer {
+            _ if !code_ok => Err(ClientError::WrongSetupCode),
+            Ok(Response::Status(Status::Success)) => Ok(()),
+            Ok(Response::Status(Status::NotAuthorized)) => Err(ClientError::WrongSetupCode),
+            Ok(other) => Err(unexpected(other)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Opens a management session as `role` with the first of `lock_keys` the lock accepts.
+    /// Returns which one (0 = current). A key the lock does not hold is detected from the
+    /// lock's proof before the host proves anything, so trying an older key costs the lock
+    /// no failed attempt.
+    pub fn open_session(
+        &mut self,
+        role: Role,
+        serial: &str,
+        lock_keys: &[SecretKey],
+    ) -> Result<usize, ClientError> {
+        self.session = None;
+        for (index, key) in lock_keys.iter().enumerate() {
+            if self.try_session(role, serial, key)? {
+                return Ok(index);
+            }
+        }
+        Err(ClientError::WrongKey)
+    }
+
+    fn try_session(
+        &mut self,
+        role: Role,
+        serial: &str,
+        key: &SecretKey,
+    ) -> Result<bool, ClientError> {
+        let host_nonce = random::<16>()?;
+        let (lock_nonce, lock_proof) =
+            match self.request(&Request::SessionStart { role, host_nonce })? {
+                Response::SessionChallenge { lock_nonce, lock_proof } => (lock_nonce, lock_proof),
+                other => return Err(unexpected(other)),
+            };
+        let keys = SessionKeys::derive(key, role, serial, &host_nonce, &lock_nonce);
+        if !proofs_match(&lock_proof, &keys.lock_proof()) {
+            return Ok(false);
+        }
+        match self.request(&Request::SessionConfirm { host_proof: keys.host_proof() })? {
+            Response::Status(Status::Success) => {}
+            other => return Err(unexpected(other)),
+        }
+        let (sealer, opener) = keys.host_ends();
+        self.session = Some(Session {
+            role,
+            sealer,
+            opener,
+            lock_key: key.clone(),
+            serial: serial.to_string(),
+        });
+        Ok(true)
+    }
+
+    fn reopen_session(&mut self) -> Result<(), ClientError> {
+        let Some(old) = self.session.take() else { return Err(ClientError::SessionExpired) };
+        if self.try_session(old.role, &old.serial, &old.lock_key)? {
+            Ok(())
+        } else {
+            Err(ClientError::SessionExpired)
+        }
+    }
+
+    /// Replaces the lock's keys (installer session). The session goes on under its keys.
+    pub fn rotate_keys(
+        &mut self,
+        installer_key: &SecretKey,
+        technician_key: &SecretKey,
+    ) -> Result<(), ClientError> {
+        match self.request(&Request::RotateKeys {
+            installer_key: *installer_key.as_bytes(),
+            technician_key: *technician_key.as_bytes(),
+        })? {
+            Response::Status(Status::Success) => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Ends the session, if one is open. Best effort: the lock also ends idle sessions.
+    pub fn end_session(&mut self) {
+        if self.session.is_some() {
+            // Courtesy only (the lock also ends idle sessions): never hold the user up.
+            let options = self.options;
+            self.options.timeout = self.options.timeout.min(Duration::from_millis(300));
+            self.options.attempts = 1;
+            let _ = self.request_once(&Request::EndSession);
+            self.options = options;
+            self.session = None;
+        }
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.end_session();
+    }
+}
+
+fn random<const N: usize>() -> Result<[u8; N], ClientError> {
+    let mut out = [0u8; N];
+    getrandom::fill(&mut out).map_err(|e| ClientError::Random(e.to_string()))?;
+    Ok(out)
+}
+
+/// Frames an already-encoded (sealed) body.
+fn encode_raw_frame(header: Header, body: &[u8], out: &mut [u8]) -> Result<usize, ClientError> {
+    latchkey_protocol::frame::encode_raw(header, body, out)
+        .map(|w| w.len())
+        .map_err(ClientError::Encode)
+}
+
 /// A refusal becomes [`ClientError::Refused`]; anything else is a protocol surprise.
 fn unexpected(response: Response) -> ClientError {
     match response {
         Response::Status(status) => ClientError::Refused(status),
+        Response::Backoff { retry_after_ms } => {
+            ClientError::Backoff { retry_after: Duration::from_millis(u64::from(retry_after_ms)) }
+        }
         other => ClientError::Unexpected(format!("{other:?}")),
     }
 }

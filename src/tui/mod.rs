@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
 
-use crate::cli::commands::{Connection, connect};
+use crate::cli::commands::{Connection, connect_authorized};
 use crate::cli::{CliError, Context};
 use app::{Action, App, Reading, update};
 
@@ -28,7 +28,7 @@ pub fn run(context: &Context) -> Result<(), CliError> {
             .with_hint("use `latchkey info --json`, `battery --json` or `time get --json`"));
     }
     // Connect before taking over the screen, so "port busy" or "no device" prints plainly.
-    let connection = connect(context)?;
+    let connection = connect_authorized(context)?;
     let mut app = App::new(connection.client.path().display().to_string());
     let (tx, rx) = mpsc::channel();
     let (stop_tx, stop_rx) = mpsc::channel::<()>();

@@ -156,6 +156,7 @@ mod tests {
             firmware_version: "0.1.0".try_into().unwrap(),
             protocol_version: 1,
             simulation: true,
+            claimed: true,
             capabilities: Capabilities {
                 max_users: 100,
                 credentials_per_user: 8,

@@ -2,6 +2,10 @@
 //! over a real pseudo-terminal.
 #![allow(dead_code)]
 
+pub mod proxy;
+pub mod qemu;
+pub mod scenarios;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -11,7 +15,9 @@ use std::time::{Duration, Instant};
 pub fn latchkey() -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::new(latchkey_path());
     cmd.env("LATCHKEY_CONFIG", "/nonexistent/latchkey-test-config.toml")
+        .env("LATCHKEY_KEYSTORE", "/nonexistent/latchkey-test-keystore")
         .env_remove("LATCHKEY_PORT")
+        .env_remove("LATCHKEY_KEY")
         .timeout(Duration::from_secs(60));
     cmd
 }
@@ -53,6 +59,10 @@ pub struct Sim {
     pub link: PathBuf,
     pub flash: PathBuf,
     pub banner: String,
+    /// The setup code the simulator printed (the label inside the lock).
+    pub setup_code: String,
+    /// This test's keystore (kept across simulator restarts in the same folder).
+    pub keystore: PathBuf,
 }
 
 impl Sim {
@@ -77,6 +87,13 @@ impl Sim {
         let mut banner = String::new();
         reader.read_line(&mut banner).expect("read sim banner");
         assert!(banner.contains("listening"), "unexpected simulator banner: {banner:?}");
+        let mut code_line = String::new();
+        reader.read_line(&mut code_line).expect("read sim setup code line");
+        let setup_code = code_line
+            .trim()
+            .strip_prefix("latchkey-sim: setup code ")
+            .unwrap_or_else(|| panic!("unexpected simulator setup code line: {code_line:?}"))
+            .to_string();
         // Keep draining stdout so the simulator never blocks on a full pipe.
         std::thread::spawn(move || {
             let mut sink = String::new();
@@ -89,7 +106,21 @@ impl Sim {
             assert!(Instant::now() < deadline, "simulator made no link at {}", link.display());
             std::thread::sleep(Duration::from_millis(10));
         }
-        Sim { child, link, flash, banner }
+        Sim { child, link, flash, banner, setup_code, keystore: dir.join("keys") }
+    }
+
+    /// Starts the simulator and claims it with a site key in this test's keystore.
+    pub fn start_claimed(dir: &Path, extra: &[&str]) -> Sim {
+        let sim = Sim::start(dir, extra);
+        sim.cli().args(["claim", "--setup-code", &sim.setup_code]).assert().success();
+        sim
+    }
+
+    /// `latchkey --port <this simulator>` with this test's keystore.
+    pub fn cli(&self) -> assert_cmd::Command {
+        let mut cmd = latchkey();
+        cmd.env("LATCHKEY_KEYSTORE", &self.keystore).arg("--port").arg(&self.link);
+        cmd
     }
 
     pub fn link_str(&self) -> &str {

@@ -27,6 +27,11 @@ struct Args {
     /// Battery voltage at rest, millivolts (4 x AA: 6400 fresh, 4500 critical).
     #[arg(long, value_name = "N", default_value_t = DEFAULT_BATTERY_MV)]
     battery_mv: u16,
+    /// The lock's setup code, XXXX-XXXX-XXXX, needed to claim or factory-reset it; kept in
+    /// the flash file. Default: the one in the flash file, or a new random one. Printed on
+    /// the second line of output.
+    #[arg(long, value_name = "CODE")]
+    setup_code: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -59,6 +64,7 @@ fn run(args: Args) -> Result<(), SimError> {
         baud: args.baud,
         serial: args.serial,
         battery_mv: args.battery_mv,
+        setup_code: args.setup_code,
     })?;
     let mut out = std::io::stdout().lock();
     let _ = match sim.link_path() {
@@ -70,6 +76,8 @@ fn run(args: Args) -> Result<(), SimError> {
         ),
         None => writeln!(out, "latchkey-sim: listening on {}", sim.port_path().display()),
     };
+    // Second line, after the one scripts read the port from: the code on the lock's label.
+    let _ = writeln!(out, "latchkey-sim: setup code {}", sim.setup_code());
     let _ = out.flush();
     drop(out);
     // Wait for a signal; if the handler could not be installed, the sender is gone and we

@@ -14,12 +14,13 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use latchkey_protocol::crypto::{SetupCode, SetupCodeError};
 use latchkey_protocol::{Event, Ident};
 use serialport::{SerialPort, TTYPort};
 
 pub use flash::{FlashFileError, SimFlash, SimFlashError};
 
-use crate::hal::{Battery, Clock};
+use crate::hal::{Battery, Clock, Rng};
 use crate::link::Link;
 use crate::lock::{Identity, Lock};
 use crate::store::{Store, StoreError};
@@ -49,6 +50,11 @@ pub struct SimConfig {
     pub serial: String,
     /// Battery voltage at rest, millivolts.
     pub battery_mv: u16,
+    /// The setup code (`XXXX-XXXX-XXXX`, parsed leniently). `None`: the one in the flash's
+    /// factory record, or a new random one written there on the first run, so a lock keeps
+    /// its code across restarts on one flash file. A given code is written there too, as a
+    /// factory programming the lock would.
+    pub setup_code: Option<String>,
 }
 
 impl Default for SimConfig {
@@ -59,6 +65,7 @@ impl Default for SimConfig {
             baud: None,
             serial: DEFAULT_SERIAL.to_owned(),
             battery_mv: DEFAULT_BATTERY_MV,
+            setup_code: None,
         }
     }
 }
@@ -97,6 +104,17 @@ pub enum SimError {
     /// The serial number is not 1 to 24 bytes of printable text.
     #[error("invalid serial number {0:?}: must be 1 to 24 printable bytes")]
     Serial(String),
+    /// The setup code given is not one.
+    #[error("invalid setup code {input:?}: {reason}")]
+    SetupCode {
+        /// What was given.
+        input: String,
+        /// Why it is not a setup code.
+        reason: SetupCodeError,
+    },
+    /// The host's random number generator failed.
+    #[error("the operating system's random number generator failed: {0}")]
+    Rng(getrandom::Error),
     /// The baud rate is zero.
     #[error("invalid baud rate 0")]
     Baud,
@@ -128,6 +146,9 @@ impl SimError {
                 "choose another --link path in a writable directory"
             }
             Self::Serial(_) => "use e.g. --serial SIM-000002",
+            Self::SetupCode { .. } => {
+                "a setup code is 12 characters of 0-9 and A-Z without U (I, L and O read as 1, 1 and 0), e.g. --setup-code 7K2M-9QXA-4RTD"
+            }
             Self::Baud => "use e.g. --baud 115200, or omit it for an unpaced link",
             Self::Pty(_) => "check that /dev/ptmx is available (devpts mounted)",
             _ => return None,
@@ -144,6 +165,7 @@ pub struct RunningSim {
     link: Option<PathBuf>,
     stop: Arc<AtomicBool>,
     battery_mv: Arc<AtomicU16>,
+    setup_code: String,
     reader: Option<JoinHandle<Result<(), SimError>>>,
     writer: Option<JoinHandle<()>>,
     /// Our own handle on the slave: while it is open, a host closing the port does not hang
@@ -160,6 +182,13 @@ impl RunningSim {
         if config.baud == Some(0) {
             return Err(SimError::Baud);
         }
+        let given_code = match &config.setup_code {
+            Some(text) => Some(
+                SetupCode::parse(text)
+                    .map_err(|reason| SimError::SetupCode { input: text.clone(), reason })?,
+            ),
+            None => None,
+        };
         let flash = match &config.flash_path {
             Some(path) => SimFlash::open_file(path)
                 .map_err(|source| SimError::FlashFile { path: path.clone(), source })?,
@@ -169,18 +198,19 @@ impl RunningSim {
         // inside the store, out of reach).
         let flash_file = flash.try_clone_file().map_err(SimError::FlashSync)?;
         let battery_mv = Arc::new(AtomicU16::new(config.battery_mv));
+        let mut rng = SimRng::new()?;
+        let mut store = Store::mount(flash)?;
+        let setup_code = factory_setup_code(&mut store, given_code, &mut rng)?;
+        let setup_code_text = String::from_utf8_lossy(&setup_code.display()).into_owned();
         let identity = Identity {
             model: ident(SIM_MODEL).unwrap_or_default(),
             serial,
             simulation: true,
             max_in_flight: SIM_MAX_IN_FLIGHT,
+            setup_code,
         };
-        let lock = Lock::boot(
-            Store::mount(flash)?,
-            SimClock::new(),
-            SimBattery(battery_mv.clone()),
-            identity,
-        )?;
+        let lock =
+            Lock::boot(store, SimClock::new(), SimBattery(battery_mv.clone()), rng, identity)?;
 
         let (master, slave) = {
             let _guard = PTY_PAIR.lock().unwrap_or_else(|e| e.into_inner());
@@ -238,6 +268,7 @@ impl RunningSim {
             link: config.link,
             stop,
             battery_mv,
+            setup_code: setup_code_text,
             reader: Some(reader),
             writer: Some(writer),
             _slave: slave,
@@ -252,6 +283,12 @@ impl RunningSim {
     /// The symlink made for `SimConfig::link`, if any.
     pub fn link_path(&self) -> Option<&Path> {
         self.link.as_deref()
+    }
+
+    /// The lock's setup code as printed on its label, `XXXX-XXXX-XXXX`: what a host needs to
+    /// claim or factory-reset it.
+    pub fn setup_code(&self) -> String {
+        self.setup_code.clone()
     }
 
     /// Changes the simulated battery voltage (millivolts at rest).
@@ -292,6 +329,29 @@ impl Drop for RunningSim {
     }
 }
 
+/// The lock's setup code: `given`, else the flash's factory record, else a new random one;
+/// whichever it is ends up in the factory record, so the next start on this flash agrees.
+fn factory_setup_code(
+    store: &mut Store<SimFlash>,
+    given: Option<SetupCode>,
+    rng: &mut SimRng,
+) -> Result<SetupCode, SimError> {
+    let stored = store.factory_setup_code()?;
+    let code = match (given, &stored) {
+        (Some(code), _) => code,
+        (None, Some(code)) => code.clone(),
+        (None, None) => {
+            let mut random = [0u8; 8];
+            rng.fill_bytes(&mut random);
+            SetupCode::from_random(random)
+        }
+    };
+    if stored.as_ref() != Some(&code) {
+        store.save_factory_setup_code(&code)?;
+    }
+    Ok(code)
+}
+
 fn ident(s: &str) -> Option<Ident> {
     if s.is_empty() || s.chars().any(char::is_control) {
         return None;
@@ -311,7 +371,7 @@ fn make_link(link: &Path, target: &Path) -> Result<(), SimError> {
     std::os::unix::fs::symlink(target, link).map_err(err)
 }
 
-type SimLock = Lock<SimFlash, SimClock, SimBattery>;
+type SimLock = Lock<SimFlash, SimClock, SimBattery, SimRng>;
 
 /// Whether an I/O error means "no host has the port open": keep waiting for the next one.
 fn host_gone(e: &io::Error) -> bool {
@@ -498,5 +558,28 @@ impl SimBattery {
 impl Battery for SimBattery {
     fn millivolts(&mut self) -> u16 {
         self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// The simulator's RNG: the host operating system's (`getrandom`).
+#[derive(Debug, Clone, Copy)]
+pub struct SimRng(());
+
+impl SimRng {
+    /// The OS generator, checked to work once, so a failure shows at start-up as an error.
+    pub fn new() -> Result<Self, SimError> {
+        let mut probe = [0u8; 8];
+        getrandom::fill(&mut probe).map_err(SimError::Rng)?;
+        Ok(Self(()))
+    }
+}
+
+impl Rng for SimRng {
+    fn fill_bytes(&mut self, buf: &mut [u8]) {
+        // It worked at start-up; failing now means the OS is broken, and weak "random" bytes
+        // would silently weaken every key: stop the lock instead (the simulator reports it).
+        if let Err(e) = getrandom::fill(buf) {
+            panic!("the operating system's random number generator failed: {e}");
+        }
     }
 }

@@ -1,1 +1,109 @@
-#![no_std] #![no_main]
+//! The latchkey lock firmware on a BBC micro:bit v1 (nRF51822, Cortex-M0, 256 KiB flash,
+//! 16 KiB RAM), as run by `qemu-system-arm -M microbit` with UART0 on a host pty.
+//!
+//! This file is the board glue only: it builds the HAL implementations, boots the core
+//! (`latchkey_firmware::Lock`) on them and feeds UART bytes to the core's `Link`. Every rule
+//! lives in the core; nothing here knows a message type beyond the boot event.
+#![no_std]
+#![no_main]
+
+mod battery;
+mod clock;
+mod flash;
+mod panic;
+mod rng;
+mod uart;
+
+use cortex_m_rt::entry;
+use latchkey_firmware::{Identity, Link, Lock, Store};
+use latchkey_protocol::crypto::SetupCode;
+use latchkey_protocol::{Event, Ident};
+use nrf51_pac as pac;
+
+/// Model name reported in `Hello`.
+const MODEL: &str = "LK-100 (micro:bit)";
+
+/// Requests the host may send before the first is answered. The receive ring holds 1 KiB,
+/// three of the largest frames; two leaves room for a retry. (Under QEMU nothing is lost
+/// even beyond that: QEMU holds input back while the UART's FIFO is full.)
+const MAX_IN_FLIGHT: u8 = 2;
+
+#[entry]
+fn main() -> ! {
+    panic::boot_started();
+    let Some(p) = pac::Peripherals::take() else {
+        // Only reachable if something took them before `main`, which nothing does.
+        panic!("peripherals already taken");
+    };
+
+    uart::init(p.UART0, &mut cortex_m_nvic());
+    let clock = clock::TimerClock::start(p.TIMER0);
+    let rng = rng::HwRng::new(p.RNG);
+    // build.rs has checked the code, so this cannot fail on a built image.
+    let Ok(setup_code) = SetupCode::parse(env!("LATCHKEY_BOARD_SETUP_CODE")) else {
+        panic!("the image's setup code is invalid");
+    };
+    let identity = Identity {
+        model: ident(MODEL),
+        serial: serial_number(&p.FICR),
+        simulation: cfg!(feature = "simulation"),
+        max_in_flight: MAX_IN_FLIGHT,
+        setup_code,
+    };
+
+    // Without its store the lock cannot decide anything: record why and reset (see panic.rs,
+    // which stops retrying after a few failed boots in a row).
+    let store = match Store::mount(flash::Nvmc::new(p.NVMC)) {
+        Ok(store) => store,
+        Err(e) => panic!("cannot mount the store: {e}"),
+    };
+    let mut lock = match Lock::boot(store, clock, battery::board_battery(), rng, identity) {
+        Ok(lock) => lock,
+        Err(e) => panic!("cannot boot the lock: {e}"),
+    };
+    panic::boot_completed();
+
+    let mut link = Link::new();
+    let mut send = |frame: &[u8]| uart::write(frame);
+    link.send_event(&Event::Booted { boot_count: lock.boot_count() }, &mut send);
+
+    let mut buf = [0u8; 64];
+    loop {
+        // Sleeps (WFI) until the UART has bytes, so an idle lock costs no host CPU under QEMU.
+        let n = uart::read(&mut buf);
+        link.receive(&buf[..n], &mut lock, &mut send);
+    }
+}
+
+/// Unmasking interrupts is a core-peripheral operation; this is the one place that steals
+/// `cortex_m::Peripherals` (nothing else in the image uses them).
+fn cortex_m_nvic() -> cortex_m::peripheral::NVIC {
+    // SAFETY: called once at boot before any interrupt is enabled; NVIC is only used to
+    // unmask the UART0 and TIMER0 lines.
+    unsafe { cortex_m::Peripherals::steal() }.NVIC
+}
+
+/// `s` as an `Ident`; a constant known to fit, so a failure could only ever shorten it.
+fn ident(s: &str) -> Ident {
+    let mut out = Ident::new();
+    for c in s.chars() {
+        if out.push(c).is_err() {
+            break;
+        }
+    }
+    out
+}
+
+/// The nRF51's factory-programmed 64-bit DEVICEID (QEMU provides one) as 16 hex digits.
+fn serial_number(ficr: &pac::FICR) -> Ident {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let id = (u64::from(ficr.deviceid[1].read().bits()) << 32)
+        | u64::from(ficr.deviceid[0].read().bits());
+    let mut out = Ident::new();
+    for shift in (0..16).rev() {
+        let digit = HEX[((id >> (shift * 4)) & 0xF) as usize];
+        // 16 characters always fit IDENT_MAX (24).
+        let _ = out.push(char::from(digit));
+    }
+    out
+}

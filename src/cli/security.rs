@@ -1,0 +1,269 @@
+//! `claim`, `key ...` and `factory-reset`: the commands that establish who may manage a lock.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+
+use latchkey_protocol::crypto::SetupCode;
+use serde_json::json;
+
+use super::commands::{connect, connect_authorized};
+use super::{CliError, Context, KeyCommand};
+use crate::keys::{self, DEFAULT_KEY_NAME, KeyFile, KeyKind, Keystore};
+
+/// The setup code from the flag, a prompt, or one line of standard input.
+fn setup_code(context: &Context, flag: Option<String>) -> Result<SetupCode, CliError> {
+    let text = match flag {
+        Some(text) => text,
+        None if context.interactive => dialoguer::Input::<String>::new()
+            .with_prompt("Setup code (on the label inside the lock)")
+            .interact_text()
+            .map_err(|e| CliError::usage(format!("no setup code entered: {e}")))?,
+        None if !std::io::stdin().is_terminal() => {
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line).map_err(|e| {
+                CliError::usage(format!("cannot read the setup code from standard input: {e}"))
+            })?;
+            line
+        }
+        None => {
+            return Err(CliError::usage("no setup code given")
+                .with_hint("pass --setup-code XXXX-XXXX-XXXX, or pipe it on standard input"));
+        }
+    };
+    SetupCode::parse(text.trim()).map_err(|e| {
+        CliError::usage(format!("that is not a setup code: {e}"))
+            .with_hint("it is printed on the label inside the lock, like 7K2M-9QXD-4HRT")
+    })
+}
+
+/// The key `claim` uses: `--key`, `LATCHKEY_KEY`, the keystore's only key, or a new one.
+fn key_for_claim(context: &Context) -> Result<KeyFile, CliError> {
+    match keys::resolve(context.key.as_deref()) {
+        Ok(key) => Ok(key),
+        Err(keys::KeyError::Empty { .. }) if context.key.is_none() => {
+            let key = KeyFile::generate(DEFAULT_KEY_NAME)?;
+            let path = Keystore::locate()?.add(&key)?;
+            eprintln!(
+                "created site key {:?} at {}; back it up: `latchkey key export {} --out FILE`",
+                key.name,
+                path.display(),
+                key.name
+            );
+            Ok(key)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(super) fn claim(context: &Context, code: Option<String>) -> Result<(), CliError> {
+    let code = setup_code(context, code)?;
+    let key = key_for_claim(context)?;
+    let mut connection = connect(context)?;
+    let info = connection.info()?.clone();
+    if info.claimed {
+        return Err(CliError::refused("already_claimed", format!("lock {} is already claimed", info.serial), Some(latchkey_protocol::Status::Occupied))
+            .with_hint("to take it over, factory-reset it first (`latchkey factory-reset`, needs the setup code)"));
+    }
+    let serial = info.serial.as_str();
+    let (installer, technician) = key.lock_pair(serial).ok_or_else(|| {
+        CliError::usage(format!("{:?} is a technician key, which cannot claim a lock", key.name))
+            .with_hint("use the site key (`latchkey key list`)")
+    })?;
+    connection
+        .client
+        .claim(&code, serial, &installer, &technician)
+        .map_err(|e| connection.explain(e))?;
+    if context.json {
+        say!(
+            "{}",
+            json!({ "claimed": true, "serial": serial, "key": key.name, "fingerprint": keys::fingerprint(&key.key) })
+        );
+    } else {
+        say!("claimed lock {serial} with site key {:?}", key.name);
+    }
+    Ok(())
+}
+
+pub(super) fn factory_reset(
+    context: &Context,
+    code: Option<String>,
+    yes: bool,
+) -> Result<(), CliError> {
+    let mut connection = connect(context)?;
+    let serial = connection.info()?.serial.to_string();
+    if !yes {
+        if !context.interactive {
+            return Err(CliError::usage("factory reset needs confirmation")
+                .with_hint("pass --yes to confirm without a prompt"));
+        }
+        let sure = dialoguer::Confirm::new()
+            .with_prompt(format!(
+                "Erase the keys, users and credentials of lock {serial}? It will be unclaimed"
+            ))
+            .default(false)
+            .interact()
+            .map_err(|e| CliError::usage(format!("no answer: {e}")))?;
+        if !sure {
+            return Err(CliError::usage("factory reset cancelled; nothing was changed"));
+        }
+    }
+    let code = setup_code(context, code)?;
+    connection.client.factory_reset(&code, &serial).map_err(|e| connection.explain(e))?;
+    if context.json {
+        say!("{}", json!({ "reset": true, "serial": serial }));
+    } else {
+        say!(
+            "lock {serial} is factory-new: keys, users and credentials erased; claim it again to use it"
+        );
+    }
+    Ok(())
+}
+
+pub(super) fn key(context: &Context, command: KeyCommand) -> Result<(), CliError> {
+    let store = Keystore::locate()?;
+    match command {
+        KeyCommand::Create { name } => {
+            let key = KeyFile::generate(&name)?;
+            let path = store.add(&key)?;
+            if context.json {
+                say!(
+                    "{}",
+                    json!({ "name": key.name, "kind": "site", "fingerprint": keys::fingerprint(&key.key), "path": path })
+                );
+            } else {
+                say!(
+                    "created site key {:?} ({}) at {}",
+                    key.name,
+                    keys::fingerprint(&key.key),
+                    path.display()
+                );
+                say!(
+                    "back it up: `latchkey key export {} --out FILE`; without it the locks it claimed can only be factory-reset",
+                    key.name
+                );
+            }
+        }
+        KeyCommand::List => {
+            let list = store.list()?;
+            if context.json {
+                let docs: Vec<_> = list
+                    .iter()
+                    .map(|k| json!({ "name": k.name, "kind": k.kind, "fingerprint": keys::fingerprint(&k.key), "previous": k.previous.len(), "created": k.created }))
+                    .collect();
+                say!("{}", json!(docs));
+            } else if list.is_empty() {
+                say!("no keys in {}", store.dir().display());
+            } else {
+                for k in &list {
+                    let kind = match k.kind {
+                        KeyKind::Site => "site (installer)",
+                        KeyKind::Technician => "technician (read-only)",
+                    };
+                    say!(
+                        "{:<20} {:<24} {}  created {}",
+                        k.name,
+                        kind,
+                        keys::fingerprint(&k.key),
+                        k.created
+                    );
+                }
+            }
+        }
+        KeyCommand::Export { name, out, technician } => {
+            let key = store.get(&name)?;
+            let key = if technician { key.technician() } else { key };
+            if out == Path::new("-") {
+                if std::io::stdout().is_terminal() {
+                    return Err(CliError::usage("refusing to print a key on the terminal")
+                        .with_hint(
+                            "write it to a file with --out FILE, or redirect standard output",
+                        ));
+                }
+                std::io::stdout()
+                    .write_all(key.to_toml().as_bytes())
+                    .map_err(|e| CliError::usage(format!("cannot write the key: {e}")))?;
+            } else {
+                key.save(&out, false)?;
+                if !context.json {
+                    eprintln!(
+                        "wrote {} key {:?} to {} (mode 0600)",
+                        if technician { "technician" } else { "site" },
+                        key.name,
+                        out.display()
+                    );
+                }
+            }
+        }
+        KeyCommand::Import { file, name } => {
+            let mut key = KeyFile::load(&file)?;
+            if let Some(name) = name {
+                key.name = name;
+            }
+            let path = store.add(&key)?;
+            if context.json {
+                say!(
+                    "{}",
+                    json!({ "name": key.name, "kind": key.kind, "fingerprint": keys::fingerprint(&key.key), "path": path })
+                );
+            } else {
+                say!(
+                    "imported {:?} ({}) to {}",
+                    key.name,
+                    keys::fingerprint(&key.key),
+                    path.display()
+                );
+            }
+        }
+        KeyCommand::Rotate { name } => rotate(context, &store, name)?,
+    }
+    Ok(())
+}
+
+/// New site key, installed on the connected lock, then saved. If the lock refuses or the link
+/// fails, the keystore is untouched and the lock keeps its old key.
+fn rotate(context: &Context, store: &Keystore, name: Option<String>) -> Result<(), CliError> {
+    let current = match name.as_deref().or(context.key.as_deref()) {
+        Some(name) if !name.contains('/') => store.get(name)?,
+        other => keys::resolve(other)?,
+    };
+    if current.kind != KeyKind::Site {
+        return Err(CliError::usage("only a site key can be rotated")
+            .with_hint("technician keys follow their site key: export a new one after rotating"));
+    }
+    let next = current.rotated()?;
+    let key_context = Context {
+        key: Some(
+            current.path.as_ref().map(|p| p.display().to_string()).unwrap_or(current.name.clone()),
+        ),
+        ..context.clone()
+    };
+    let mut connection = connect_authorized(&key_context)?;
+    let serial = connection.info()?.serial.to_string();
+    let (installer, technician) =
+        next.lock_pair(&serial).ok_or_else(|| CliError::usage("not a site key"))?;
+    connection.client.rotate_keys(&installer, &technician).map_err(|e| connection.explain(e))?;
+    let path = match &current.path {
+        Some(path) => {
+            next.save(path, true)?;
+            path.clone()
+        }
+        None => store.replace(&next)?,
+    };
+    if context.json {
+        say!(
+            "{}",
+            json!({ "rotated": true, "serial": serial, "key": next.name, "fingerprint": keys::fingerprint(&next.key) })
+        );
+    } else {
+        say!(
+            "lock {serial} now uses the new site key {:?} ({}); saved to {}",
+            next.name,
+            keys::fingerprint(&next.key),
+            path.display()
+        );
+        say!(
+            "other locks of the site move to it on their next installer session; export new technician keys"
+        );
+    }
+    Ok(())
+}

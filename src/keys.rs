@@ -1,0 +1,486 @@
+//! The host's keystore: site keys (installer) and technician site keys, one TOML file each.
+//!
+//! Files live in `$LATCHKEY_KEYSTORE`, else `<config dir>/latchkey/keys/` (on Linux
+//! `~/.config/latchkey/keys/`), the folder 0700 and each file 0600. A script can instead name
+//! a key file directly (`--key ./site.toml`). Key material never goes to the terminal: export
+//! writes a file, and `Debug` on a key prints nothing secret.
+//!
+//! ```toml
+//! # latchkey key file. Secret: whoever holds it manages the locks of this site.
+//! format = 1
+//! name = "acme-hq"
+//! kind = "site"                 # "site" (installer) or "technician"
+//! key = "64 hex digits"
+//! previous = ["64 hex digits"]  # keys before the last rotations, still tried
+//! created = "2026-11-24T12:00:00Z"
+//! ```
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use latchkey_protocol::Role;
+use latchkey_protocol::crypto::{KEY_LEN, SecretKey, lock_key, technician_site_key};
+use serde::{Deserialize, Serialize};
+
+/// Environment variable naming the keystore folder.
+pub const KEYSTORE_ENV: &str = "LATCHKEY_KEYSTORE";
+/// Environment variable naming the key to use (a keystore name or a file path).
+pub const KEY_ENV: &str = "LATCHKEY_KEY";
+/// Name of the key `claim` creates when the keystore is empty.
+pub const DEFAULT_KEY_NAME: &str = "default";
+
+/// What a key file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyKind {
+    /// A site key: installer sessions on every lock of the site.
+    Site,
+    /// A technician site key: read-only sessions on every lock of the site.
+    Technician,
+}
+
+impl KeyKind {
+    /// The session role this kind of key opens.
+    pub fn role(self) -> Role {
+        match self {
+            Self::Site => Role::Installer,
+            Self::Technician => Role::Technician,
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyFileToml {
+    format: u32,
+    name: String,
+    kind: KeyKind,
+    key: String,
+    #[serde(default)]
+    previous: Vec<String>,
+    created: String,
+}
+
+/// A loaded key file.
+#[derive(Debug, Clone)]
+pub struct KeyFile {
+    /// Its name.
+    pub name: String,
+    /// Site or technician.
+    pub kind: KeyKind,
+    /// The current key.
+    pub key: SecretKey,
+    /// Earlier keys, newest first, for locks not yet moved to the current one.
+    pub previous: Vec<SecretKey>,
+    /// When it was made (RFC 3339).
+    pub created: String,
+    /// Where it was loaded from, if from a file.
+    pub path: Option<PathBuf>,
+}
+
+/// Why a key could not be used or stored.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// No such key in the keystore.
+    #[error("no key named {name:?} in the keystore {dir}")]
+    NotFound {
+        /// The name asked for.
+        name: String,
+        /// The keystore folder.
+        dir: PathBuf,
+    },
+    /// The keystore holds no key at all.
+    #[error("the keystore {dir} holds no key")]
+    Empty {
+        /// The keystore folder.
+        dir: PathBuf,
+    },
+    /// Several keys and none named.
+    #[error("the keystore holds several keys ({names}); say which with --key NAME")]
+    Ambiguous {
+        /// Their names.
+        names: String,
+    },
+    /// A key of that name exists.
+    #[error("a key named {name:?} already exists at {path}")]
+    Exists {
+        /// The name.
+        name: String,
+        /// Its file.
+        path: PathBuf,
+    },
+    /// The name cannot be a file name.
+    #[error("{0:?} is not a usable key name (letters, digits, '-', '_' and '.', at most 64)")]
+    BadName(String),
+    /// A file is readable by others.
+    #[error("key file {path} is readable by other users (mode {mode:o})")]
+    TooOpen {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// A file is not a valid key file.
+    #[error("{path} is not a valid latchkey key file: {why}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        why: String,
+    },
+    /// Reading or writing failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The OS random number generator failed.
+    #[error("cannot get random bytes from the operating system: {0}")]
+    Random(String),
+    /// No folder for the keystore.
+    #[error("cannot find a configuration folder for the keystore; set {KEYSTORE_ENV}")]
+    NoKeystore,
+}
+
+impl KeyError {
+    /// What to do about it.
+    pub fn hint(&self) -> String {
+        match self {
+            Self::NotFound { .. } | Self::Empty { .. } => {
+                "create one with `latchkey key create NAME`, import one with `latchkey key import FILE`, or name a key file with --key PATH".into()
+            }
+            Self::Ambiguous { .. } => "`latchkey key list` shows them".into(),
+            Self::Exists { .. } => "choose another name, or remove the old file first".into(),
+            Self::BadName(_) => "e.g. acme-hq".into(),
+            Self::TooOpen { path, .. } => format!("run `chmod 600 {}`", path.display()),
+            Self::Invalid { .. } => "export it again from the installer's keystore".into(),
+            Self::Io { .. } => "check the path and its permissions".into(),
+            Self::Random(_) => "the system's entropy source is unavailable".into(),
+            Self::NoKeystore => format!("e.g. export {KEYSTORE_ENV}=$HOME/.latchkey-keys"),
+        }
+    }
+}
+
+/// Fresh random bytes from the operating system.
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], KeyError> {
+    let mut out = [0u8; N];
+    getrandom::fill(&mut out).map_err(|e| KeyError::Random(e.to_string()))?;
+    Ok(out)
+}
+
+fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn from_hex(text: &str) -> Option<[u8; KEY_LEN]> {
+    let text = text.trim();
+    if text.len() != KEY_LEN * 2 {
+        return None;
+    }
+    let mut out = [0u8; KEY_LEN];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// A short printable fingerprint of a key.
+pub fn fingerprint(key: &SecretKey) -> String {
+    let fp = key.fingerprint();
+    fp.chunks(2).map(to_hex).collect::<Vec<_>>().join(":")
+}
+
+impl KeyFile {
+    /// A fresh site key.
+    pub fn generate(name: &str) -> Result<Self, KeyError> {
+        check_name(name)?;
+        Ok(Self {
+            name: name.to_string(),
+            kind: KeyKind::Site,
+            key: SecretKey(random_bytes()?),
+            previous: Vec::new(),
+            created: now_rfc3339(),
+            path: None,
+        })
+    }
+
+    /// The session role this key opens.
+    pub fn role(&self) -> Role {
+        self.kind.role()
+    }
+
+    /// The technician key file for this site key.
+    pub fn technician(&self) -> Self {
+        let derive = |k: &SecretKey| match self.kind {
+            KeyKind::Site => technician_site_key(k),
+            KeyKind::Technician => k.clone(),
+        };
+        Self {
+            name: format!("{}-technician", self.name.trim_end_matches("-technician")),
+            kind: KeyKind::Technician,
+            key: derive(&self.key),
+            previous: self.previous.iter().map(derive).collect(),
+            created: now_rfc3339(),
+            path: None,
+        }
+    }
+
+    /// The lock keys this file can open sessions with on lock `serial`, current first.
+    pub fn lock_keys(&self, serial: &str) -> Vec<SecretKey> {
+        std::iter::once(&self.key)
+            .chain(&self.previous)
+            .map(|k| lock_key(self.role(), k, serial))
+            .collect()
+    }
+
+    /// Both keys a lock stores, derived from this site key: (installer, technician).
+    /// `None` for a technician file, which cannot claim.
+    pub fn lock_pair(&self, serial: &str) -> Option<(SecretKey, SecretKey)> {
+        (self.kind == KeyKind::Site).then(|| {
+            (
+                lock_key(Role::Installer, &self.key, serial),
+                lock_key(Role::Technician, &technician_site_key(&self.key), serial),
+            )
+        })
+    }
+
+    /// Moves the current key to `previous` and makes a new one.
+    pub fn rotated(&self) -> Result<Self, KeyError> {
+        let mut previous = vec![self.key.clone()];
+        previous.extend(self.previous.iter().cloned());
+        Ok(Self {
+            name: self.name.clone(),
+            kind: self.kind,
+            key: SecretKey(random_bytes()?),
+            previous,
+            created: now_rfc3339(),
+            path: self.path.clone(),
+        })
+    }
+
+    /// The file's text. Secret: write it only to a file or a pipe.
+    pub fn to_toml(&self) -> String {
+        let doc = KeyFileToml {
+            format: 1,
+            name: self.name.clone(),
+            kind: self.kind,
+            key: to_hex(self.key.as_bytes()),
+            previous: self.previous.iter().map(|k| to_hex(k.as_bytes())).collect(),
+            created: self.created.clone(),
+        };
+        let body = toml::to_string(&doc).unwrap_or_default();
+        format!(
+            "# latchkey key file. Secret: whoever holds it manages the locks of this site{}.\n{body}",
+            if self.kind == KeyKind::Technician { " (read-only)" } else { "" }
+        )
+    }
+
+    /// Reads a key file, refusing one that other users can read.
+    pub fn load(path: &Path) -> Result<Self, KeyError> {
+        let io = |source| KeyError::Io { path: path.to_path_buf(), source };
+        let meta = fs::metadata(path).map_err(io)?;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(KeyError::TooOpen { path: path.to_path_buf(), mode });
+        }
+        let text = fs::read_to_string(path).map_err(io)?;
+        let invalid = |why: String| KeyError::Invalid { path: path.to_path_buf(), why };
+        let doc: KeyFileToml = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        if doc.format != 1 {
+            return Err(invalid(format!("format {} is not supported", doc.format)));
+        }
+        let key = from_hex(&doc.key).ok_or_else(|| invalid("`key` is not 64 hex digits".into()))?;
+        let previous = doc
+            .previous
+            .iter()
+            .map(|p| from_hex(p).map(SecretKey))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| invalid("`previous` holds something other than 64 hex digits".into()))?;
+        Ok(Self {
+            name: doc.name,
+            kind: doc.kind,
+            key: SecretKey(key),
+            previous,
+            created: doc.created,
+            path: Some(path.to_path_buf()),
+        })
+    }
+
+    /// Writes the key file at `path`, mode 0600, atomically (a temporary file renamed into
+    /// place), so a crash never leaves half a key. `overwrite: false` refuses an existing file.
+    pub fn save(&self, path: &Path, overwrite: bool) -> Result<(), KeyError> {
+        let io = |source| KeyError::Io { path: path.to_path_buf(), source };
+        if !overwrite && path.exists() {
+            return Err(KeyError::Exists { name: self.name.clone(), path: path.to_path_buf() });
+        }
+        let tmp = path.with_extension("tmp");
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(io)?;
+        // An existing temp file keeps its mode on open: set it explicitly.
+        file.set_permissions(fs::Permissions::from_mode(0o600)).map_err(io)?;
+        file.write_all(self.to_toml().as_bytes()).and_then(|()| file.sync_all()).map_err(io)?;
+        fs::rename(&tmp, path).map_err(io)
+    }
+}
+
+fn check_name(name: &str) -> Result<(), KeyError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('.')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok { Ok(()) } else { Err(KeyError::BadName(name.to_string())) }
+}
+
+/// The keystore folder.
+#[derive(Debug, Clone)]
+pub struct Keystore {
+    dir: PathBuf,
+}
+
+impl Keystore {
+    /// The keystore named by `$LATCHKEY_KEYSTORE`, else the user's.
+    pub fn locate() -> Result<Self, KeyError> {
+        let dir = match std::env::var_os(KEYSTORE_ENV) {
+            Some(d) if !d.is_empty() => PathBuf::from(d),
+            _ => dirs::config_dir().ok_or(KeyError::NoKeystore)?.join("latchkey").join("keys"),
+        };
+        Ok(Self { dir })
+    }
+
+    /// The folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn path_of(&self, name: &str) -> Result<PathBuf, KeyError> {
+        check_name(name)?;
+        Ok(self.dir.join(format!("{name}.toml")))
+    }
+
+    fn ensure_dir(&self) -> Result<(), KeyError> {
+        let io = |source| KeyError::Io { path: self.dir.clone(), source };
+        fs::create_dir_all(&self.dir).map_err(io)?;
+        fs::set_permissions(&self.dir, fs::Permissions::from_mode(0o700)).map_err(io)
+    }
+
+    /// Every key file, sorted by name.
+    pub fn list(&self) -> Result<Vec<KeyFile>, KeyError> {
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => return Err(KeyError::Io { path: self.dir.clone(), source }),
+        };
+        let mut keys = Vec::new();
+        for entry in entries {
+            let path =
+                entry.map_err(|source| KeyError::Io { path: self.dir.clone(), source })?.path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                keys.push(KeyFile::load(&path)?);
+            }
+        }
+        keys.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(keys)
+    }
+
+    /// The key called `name`.
+    pub fn get(&self, name: &str) -> Result<KeyFile, KeyError> {
+        let path = self.path_of(name)?;
+        if !path.exists() {
+            return Err(KeyError::NotFound { name: name.to_string(), dir: self.dir.clone() });
+        }
+        KeyFile::load(&path)
+    }
+
+    /// The only key, when there is exactly one.
+    pub fn only(&self) -> Result<KeyFile, KeyError> {
+        let mut keys = self.list()?;
+        match keys.len() {
+            0 => Err(KeyError::Empty { dir: self.dir.clone() }),
+            1 => Ok(keys.remove(0)),
+            _ => Err(KeyError::Ambiguous {
+                names: keys.iter().map(|k| k.name.as_str()).collect::<Vec<_>>().join(", "),
+            }),
+        }
+    }
+
+    /// Stores a new key file; refuses to replace one.
+    pub fn add(&self, key: &KeyFile) -> Result<PathBuf, KeyError> {
+        self.ensure_dir()?;
+        let path = self.path_of(&key.name)?;
+        key.save(&path, false)?;
+        Ok(path)
+    }
+
+    /// Replaces a stored key file (after a rotation).
+    pub fn replace(&self, key: &KeyFile) -> Result<PathBuf, KeyError> {
+        self.ensure_dir()?;
+        let path = self.path_of(&key.name)?;
+        key.save(&path, true)?;
+        Ok(path)
+    }
+}
+
+/// Resolves `--key`/`LATCHKEY_KEY`: a path to a key file if it looks like one, else a
+/// keystore name; with neither, the keystore's only key.
+pub fn resolve(spec: Option<&str>) -> Result<KeyFile, KeyError> {
+    let env = std::env::var(KEY_ENV).ok().filter(|s| !s.is_empty());
+    match spec.map(str::to_string).or(env) {
+        Some(spec) if spec.contains('/') || spec.ends_with(".toml") => {
+            KeyFile::load(Path::new(&spec))
+        }
+        Some(name) => Keystore::locate()?.get(&name),
+        None => Keystore::locate()?.only(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_files_round_trip_with_mode_0600_and_refuse_open_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = KeyFile::generate("acme").unwrap().rotated().unwrap();
+        let path = dir.path().join("acme.toml");
+        key.save(&path, false).unwrap();
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        let back = KeyFile::load(&path).unwrap();
+        assert_eq!(back.key, key.key);
+        assert_eq!(back.previous, key.previous);
+        assert!(matches!(key.save(&path, false), Err(KeyError::Exists { .. })));
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(matches!(KeyFile::load(&path), Err(KeyError::TooOpen { .. })));
+    }
+
+    #[test]
+    fn technician_file_opens_technician_sessions_and_cannot_claim() {
+        let site = KeyFile::generate("acme").unwrap();
+        let tech = site.technician();
+        assert_eq!(tech.role(), Role::Technician);
+        assert!(tech.lock_pair("S1").is_none());
+        let (_, lock_tech) = site.lock_pair("S1").unwrap();
+        assert_eq!(tech.lock_keys("S1")[0], lock_tech);
+        assert!(!format!("{tech:?}").contains(&to_hex(tech.key.as_bytes())));
+    }
+
+    #[test]
+    fn names_are_checked() {
+        assert!(check_name("acme-hq_2.b").is_ok());
+        for bad in ["", "../x", "a/b", ".hidden", "sp ace"] {
+            assert!(check_name(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! A man in the middle on the serial line: the CLI talks to a pty this proxy owns, and the
+//! proxy relays every byte to the lock's port, recording both directions and optionally
+//! tampering with the host's frames as an attacker with a spliced cable would.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use serialport::{SerialPort, TTYPort};
+
+/// Rewrites one host→lock frame (its COBS-decoded bytes, header and CRC included); returns
+/// whether it changed it.
+pub type Tamper = Box<dyn FnMut(&mut Vec<u8>) -> bool + Send>;
+
+pub struct Proxy {
+    pub path: PathBuf,
+    pub host_to_lock: Arc<Mutex<Vec<u8>>>,
+    pub lock_to_host: Arc<Mutex<Vec<u8>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    _slave: TTYPort,
+}
+
+impl Proxy {
+    pub fn start(lock_port: &Path, mut tamper: Option<Tamper>) -> Proxy {
+        let (mut master, slave) = TTYPort::pair().expect("pty pair");
+        let path = PathBuf::from(slave.name().expect("pty name"));
+        master.set_timeout(Duration::from_millis(5)).unwrap();
+        let mut lock = serialport::new(lock_port.to_string_lossy(), 115_200)
+            .timeout(Duration::from_millis(5))
+            .open_native()
+            .expect("open the lock's port");
+        let host_to_lock = Arc::new(Mutex::new(Vec::new()));
+        let lock_to_host = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (h2l, l2h, halt) = (host_to_lock.clone(), lock_to_host.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let mut buf = [0u8; 512];
+            let mut pending = Vec::new();
+            while !halt.load(Ordering::Relaxed) {
+                // Host to lock, frame by frame so a frame can be altered whole.
+                if let Ok(n) = master.read(&mut buf) {
+                    for &b in &buf[..n] {
+                        pending.push(b);
+                        if b == 0 {
+                            let mut frame = std::mem::take(&mut pending);
+                            if let Some(t) = tamper.as_mut() {
+                                tamper_frame(&mut frame, t);
+                            }
+                            h2l.lock().unwrap().extend_from_slice(&frame);
+                            let _ = lock.write_all(&frame);
+                        }
+                    }
+                }
+                if let Ok(n) = lock.read(&mut buf) {
+                    l2h.lock().unwrap().extend_from_slice(&buf[..n]);
+                    let _ = master.write_all(&buf[..n]);
+                }
+            }
+        });
+        Proxy { path, host_to_lock, lock_to_host, stop, thread: Some(thread), _slave: slave }
+    }
+
+    pub fn path_str(&self) -> &str {
+        self.path.to_str().unwrap()
+    }
+
+    /// Stops relaying; returns (host→lock, lock→host) as recorded.
+    pub fn finish(mut self) -> (Vec<u8>, Vec<u8>) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            t.join().unwrap();
+        }
+        let h2l = self.host_to_lock.lock().unwrap().clone();
+        let l2h = self.lock_to_host.lock().unwrap().clone();
+        (h2l, l2h)
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Decodes one wire frame (ending in 0x00), lets `tamper` change it, and re-encodes it with a
+/// correct CRC, as an attacker who knows the framing would.
+fn tamper_frame(frame: &mut Vec<u8>, tamper: &mut Tamper) {
+    let body_end = frame.len() - 1;
+    let start = frame[..body_end].iter().rposition(|&b| b == 0).map(|i| i + 1).unwrap_or(0);
+    let mut raw = frame[start..body_end].to_vec();
+    let Ok(n) = cobs::decode_in_place(&mut raw) else { return };
+    raw.truncate(n);
+    if raw.len() < 6 || !tamper(&mut raw) {
+        return;
+    }
+    let crc_at = raw.len() - 2;
+    let crc = latchkey_protocol::CRC.checksum(&raw[..crc_at]);
+    raw[crc_at..].copy_from_slice(&crc.to_le_bytes());
+    let mut encoded = vec![0u8; raw.len() + raw.len() / 254 + 2];
+    let len = cobs::encode(&raw, &mut encoded);
+    encoded.truncate(len);
+    encoded.push(0);
+    frame.truncate(start);
+    frame.extend_from_slice(&encoded);
+}
+
+/// Whether `needle` occurs anywhere in `haystack`.
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}

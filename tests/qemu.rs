@@ -1,0 +1,196 @@
+//! End to end on the MCU: the real `latchkey` binary against the micro:bit image
+//! (`firmware/boards/microbit`) running under `qemu-system-arm -M microbit`, over the pty QEMU
+//! makes of the board's UART. The scenarios are the ones `tests/cli.rs` runs against the
+//! host simulator (`common::scenarios`).
+//!
+//! Each test starts its own QEMU. Without QEMU installed the tests skip with a message,
+//! unless `CI` is set: then they fail.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::qemu::{self, ImageSize, Qemu, RAM_SIZE, RAM_START};
+use common::scenarios::{self, Expected, Target};
+use serde::Deserialize;
+
+const EXPECTED: Expected<'static> =
+    Expected { serial: None, model_contains: "micro:bit", simulation: true };
+
+/// Starts QEMU on the image and claims the lock with the test keystore's site key, as an
+/// installer would; or returns `None` when the test is to be skipped.
+fn start() -> Option<Qemu> {
+    let qemu = qemu::available().then(Qemu::start)?;
+    lk(qemu.port()).args(["claim", "--setup-code", qemu::SETUP_CODE]).assert().success();
+    Some(qemu)
+}
+
+/// One keystore with one site key for the whole test binary (tests run in parallel).
+fn keystore() -> &'static std::path::Path {
+    static KEYSTORE: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    KEYSTORE
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            common::latchkey()
+                .env("LATCHKEY_KEYSTORE", dir.path())
+                .args(["key", "create", "qemu-site"])
+                .assert()
+                .success();
+            dir
+        })
+        .path()
+}
+
+/// `latchkey --port PORT --timeout 5s`: generous, so a loaded machine (tests in parallel, each
+/// with a QEMU, on 2 cores) is not a failure; the lock itself answers in about a millisecond.
+fn lk(port: &str) -> assert_cmd::Command {
+    let mut cmd = common::latchkey();
+    cmd.env("LATCHKEY_KEYSTORE", keystore()).args(["--port", port, "--timeout", "5s"]);
+    cmd
+}
+
+/// Runs `scenario` against the lock in `qemu`.
+fn on(qemu: &Qemu, scenario: impl FnOnce(&Target)) {
+    let port = qemu.port().to_owned();
+    let cli = move || lk(&port);
+    scenario(&Target { port: qemu.port(), cli: &cli });
+}
+
+#[test]
+fn qemu_info_names_the_board_and_its_versions() {
+    let Some(lock) = start() else { return };
+    on(&lock, |t| scenarios::info_reports_identity_and_capabilities(t, &EXPECTED));
+    // The serial number is the nRF51's factory DEVICEID in hex.
+    let out = lk(lock.port()).args(["info", "--json"]).output().unwrap();
+    let serial = common::json(&out)["serial"].as_str().unwrap().to_owned();
+    assert!(serial.len() == 16 && serial.chars().all(|c| c.is_ascii_hexdigit()), "{serial}");
+    lock.quit();
+}
+
+#[test]
+fn qemu_ping_answers() {
+    let Some(lock) = start() else { return };
+    on(&lock, scenarios::ping_answers);
+    lock.quit();
+}
+
+#[test]
+fn qemu_time_sync_then_get_agree_with_the_host_clock() {
+    let Some(lock) = start() else { return };
+    on(&lock, scenarios::a_fresh_clock_is_reported_as_not_set_and_drifting);
+    on(&lock, scenarios::time_sync_then_get_agree_with_the_host_clock);
+    lock.quit();
+}
+
+#[test]
+fn qemu_label_survives_a_system_reset() {
+    let Some(mut lock) = start() else { return };
+    let port = lock.port().to_owned();
+    let before = boot_count(&port);
+    let cli = || lk(&port);
+    let target = Target { port: &port, cli: &cli };
+    scenarios::label_survives_a_restart(&target, &mut || lock.system_reset());
+    // It really was a reboot: the boot counter (in flash) went up.
+    assert_eq!(boot_count(&port), before + 1);
+    lock.quit();
+}
+
+#[test]
+fn qemu_garbage_on_the_line_is_dropped_counted_and_survived() {
+    let Some(lock) = start() else { return };
+    on(&lock, scenarios::garbage_on_the_line_is_dropped_counted_and_survived);
+    lock.quit();
+}
+
+#[test]
+fn qemu_a_value_out_of_range_is_refused_by_the_lock_with_exit_code_1() {
+    let Some(lock) = start() else { return };
+    on(&lock, scenarios::a_value_out_of_range_is_refused_by_the_lock_with_exit_code_1);
+    lock.quit();
+}
+
+#[test]
+fn qemu_first_request_after_start_answers_promptly() {
+    let Some(lock) = start() else { return };
+    // `start` waited for the lock to answer over its held descriptor; a new `latchkey`
+    // process opening the port now must not pay QEMU's one-second reader poll again.
+    let started = Instant::now();
+    lk(lock.port()).args(["ping", "--count", "1"]).assert().success();
+    let took = started.elapsed();
+    eprintln!("first answer after cont: {:?}; latchkey ping: {took:?}", lock.first_answer);
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+    lock.quit();
+}
+
+fn boot_count(port: &str) -> u64 {
+    let out = lk(port).args(["info", "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    common::json(&out)["diagnostics"]["boot_count"].as_u64().unwrap()
+}
+
+/// The limits in `firmware/boards/microbit/budget.toml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Budget {
+    flash_max: u64,
+    static_ram_max: u64,
+    stack_unused_min: u64,
+}
+
+/// Flash, static RAM and the stack's high-water mark (after every scenario above has run on
+/// one lock) against the budget in the repository. Prints the figures: `.ci/run` runs this
+/// test with `--nocapture` so they are in the CI log.
+#[test]
+fn qemu_image_fits_its_size_budget() {
+    if !qemu::available() {
+        return;
+    }
+    let budget_path = qemu::board_dir().join("budget.toml");
+    let budget: Budget = toml::from_str(&std::fs::read_to_string(&budget_path).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", budget_path.display()));
+    let size = ImageSize::of_elf(&std::fs::read(qemu::image()).unwrap()).unwrap();
+
+    let Some(mut lock) = start() else { return };
+    let port = lock.port().to_owned();
+    on(&lock, |t| {
+        scenarios::info_reports_identity_and_capabilities(t, &EXPECTED);
+        scenarios::ping_answers(t);
+        scenarios::time_sync_then_get_agree_with_the_host_clock(t);
+        scenarios::garbage_on_the_line_is_dropped_counted_and_survived(t);
+        scenarios::a_value_out_of_range_is_refused_by_the_lock_with_exit_code_1(t);
+    });
+    // A flash write (the store's deepest path) and the battery, which the scenarios skip.
+    lk(&port).args(["config", "set", "label", "Budget check"]).assert().success();
+    lk(&port).args(["battery"]).assert().success();
+    let ram = lock.memsave(RAM_START, RAM_SIZE);
+    lock.quit();
+
+    let stack_size = size.stack_top - size.stack_bottom;
+    let untouched = qemu::stack_untouched(&ram, &size);
+    let used = stack_size - untouched;
+    println!("micro:bit image size report ({})", qemu::image().display());
+    println!(
+        "  flash       {:>6} bytes (text {} + data {}), budget {}",
+        size.flash(),
+        size.text,
+        size.data,
+        budget.flash_max
+    );
+    println!(
+        "  static RAM  {:>6} bytes (data {} + bss {}), budget {}",
+        size.static_ram(),
+        size.data,
+        size.bss,
+        budget.static_ram_max
+    );
+    println!(
+        "  stack       {used:>6} bytes high-water of {stack_size} ({:#010x}..{:#010x}); \
+         {untouched} never touched, budget: at least {} untouched",
+        size.stack_bottom, size.stack_top, budget.stack_unused_min
+    );
+    assert!(size.flash() <= budget.flash_max, "flash over budget");
+    assert!(size.static_ram() <= budget.static_ram_max, "static RAM over budget");
+    assert!(u64::from(untouched) >= budget.stack_unused_min, "stack over budget");
+    // The paint must have been there at all, or "untouched" means nothing.
+    assert!(untouched > 0, "no stack paint found: is cortex-m-rt's paint-stack feature on?");
+}

@@ -1,0 +1,345 @@
+//! End to end, the secure management link: claiming, roles, what a recording of the line
+//! shows, replay and tampering, factory reset and key rotation. The real `latchkey` binary
+//! against the real `latchkey-sim` over a pty.
+
+mod common;
+
+use std::time::Duration;
+
+use common::proxy::{Proxy, contains};
+use common::{Sim, json, latchkey};
+use latchkey::keys::KeyFile;
+use predicates::prelude::*;
+
+fn wrong_code(code: &str) -> String {
+    // Change the last character to another valid one.
+    let mut chars: Vec<char> = code.chars().collect();
+    let last = chars.last_mut().unwrap();
+    *last = if *last == '7' { '8' } else { '7' };
+    chars.into_iter().collect()
+}
+
+#[test]
+fn an_unclaimed_lock_refuses_management_until_claimed_and_slows_wrong_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start(dir.path(), &[]);
+
+    let out = sim.cli().args(["config", "set", "label", "Front door"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not claimed") && stderr.contains("latchkey claim"), "{stderr}");
+
+    let out = sim
+        .cli()
+        .args(["--json", "claim", "--setup-code", &wrong_code(&sim.setup_code)])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json(&out)["error"]["kind"], "wrong_setup_code");
+
+    // Straight after a wrong code, even the right one has to wait.
+    let out =
+        sim.cli().args(["--json", "claim", "--setup-code", &sim.setup_code]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = &json(&out)["error"];
+    assert_eq!(err["kind"], "backoff");
+    let wait = err["retry_after_ms"].as_u64().unwrap();
+    assert!(wait > 0);
+
+    std::thread::sleep(Duration::from_millis(wait + 200));
+    sim.cli().args(["claim", "--setup-code", &sim.setup_code]).assert().success();
+    sim.cli().args(["config", "set", "label", "Front door"]).assert().success();
+
+    // A claimed lock refuses a second claim.
+    sim.cli()
+        .args(["claim", "--setup-code", &sim.setup_code])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("already claimed"));
+    let out = sim.cli().args(["info", "--json"]).output().unwrap();
+    assert!(json(&out)["diagnostics"]["auth_failures"].as_u64().unwrap() >= 1);
+    sim.stop();
+}
+
+#[test]
+fn the_setup_code_can_come_from_standard_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start(dir.path(), &[]);
+    sim.cli()
+        .arg("claim")
+        .write_stdin(format!("{}\n", sim.setup_code.to_lowercase()))
+        .assert()
+        .success();
+    sim.stop();
+}
+
+#[test]
+fn a_technician_key_reads_but_cannot_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start_claimed(dir.path(), &[]);
+    let tech = dir.path().join("tech.toml");
+    sim.cli()
+        .args(["key", "export", "default", "--technician", "--out"])
+        .arg(&tech)
+        .assert()
+        .success();
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&tech).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+    let as_tech = || {
+        let mut cmd = sim.cli();
+        cmd.arg("--key").arg(&tech);
+        cmd
+    };
+    let out = as_tech().args(["info", "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(json(&out)["diagnostics"].is_object());
+    as_tech().args(["battery"]).assert().success();
+    as_tech().args(["config", "get"]).assert().success();
+    as_tech()
+        .args(["config", "set", "label", "Hacked"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("read-only"));
+    as_tech().args(["time", "sync"]).assert().code(1);
+    // A technician key cannot claim, rotate or be turned into an installer key.
+    as_tech().args(["key", "rotate"]).assert().code(2);
+    sim.cli()
+        .args(["config", "get", "label"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Hacked").not());
+    sim.stop();
+}
+
+#[test]
+fn a_recording_of_the_line_holds_no_secret_and_replaying_it_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start(dir.path(), &[]);
+    let proxy = Proxy::start(&sim.link, None);
+    let via_proxy = || {
+        let mut cmd = latchkey();
+        cmd.env("LATCHKEY_KEYSTORE", &sim.keystore).args(["--port", proxy.path_str()]);
+        cmd
+    };
+    via_proxy().args(["claim", "--setup-code", &sim.setup_code]).assert().success();
+    via_proxy().args(["config", "set", "label", "Vault 7 entrance"]).assert().success();
+    via_proxy().args(["config", "set", "wrong-code-limit", "3"]).assert().success();
+    via_proxy().args(["time", "sync"]).assert().success();
+    via_proxy()
+        .args(["config", "get"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Vault 7 entrance"));
+    let (h2l, l2h) = proxy.finish();
+    assert!(
+        h2l.len() > 200 && l2h.len() > 200,
+        "recorded too little: {} / {}",
+        h2l.len(),
+        l2h.len()
+    );
+
+    // What must never cross the line in clear.
+    let site = KeyFile::load(&sim.keystore.join("default.toml")).unwrap();
+    let serial = {
+        let out = sim.cli().args(["info", "--json"]).output().unwrap();
+        json(&out)["serial"].as_str().unwrap().to_string()
+    };
+    let (installer, technician) = site.lock_pair(&serial).unwrap();
+    let tech_site = site.technician();
+    let normalized: String = sim.setup_code.chars().filter(|c| *c != '-').collect();
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let secrets: Vec<(&str, Vec<u8>)> = vec![
+        ("setup code", sim.setup_code.as_bytes().to_vec()),
+        ("setup code, normalized", normalized.as_bytes().to_vec()),
+        ("site key", site.key.as_bytes().to_vec()),
+        ("site key, hex", hex(site.key.as_bytes()).into_bytes()),
+        ("technician site key", tech_site.key.as_bytes().to_vec()),
+        ("installer lock key", installer.as_bytes().to_vec()),
+        ("technician lock key", technician.as_bytes().to_vec()),
+        ("installer lock key, first half", installer.as_bytes()[..16].to_vec()),
+        ("label set inside the session", b"Vault 7 entrance".to_vec()),
+    ];
+    for (what, secret) in &secrets {
+        assert!(!contains(&h2l, secret), "{what} appears on the line host to lock");
+        assert!(!contains(&l2h, secret), "{what} appears on the line lock to host");
+    }
+
+    // Change the label, then replay every byte the host sent: nothing changes.
+    sim.cli().args(["config", "set", "label", "After"]).assert().success();
+    {
+        use std::io::Write;
+        let mut port = serialport::new(sim.link_str(), 115_200)
+            .timeout(Duration::from_millis(50))
+            .open_native()
+            .unwrap();
+        port.write_all(&h2l).unwrap();
+        port.flush().unwrap();
+        // Let the lock answer (and ignore) all of it.
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    sim.cli().args(["config", "get", "label"]).assert().success().stdout("After\n");
+    sim.cli().args(["config", "get", "wrong-code-limit"]).assert().success().stdout("3\n");
+    let out = sim.cli().args(["info", "--json"]).output().unwrap();
+    let doc = json(&out);
+    assert_eq!(doc["claimed"], true);
+    // The replayed session proof failed against the lock's fresh nonce: counted, not obeyed.
+    let d = &doc["diagnostics"];
+    assert!(
+        d["auth_failures"].as_u64().unwrap() + d["sealed_rejected"].as_u64().unwrap() >= 1,
+        "the replay left no trace: {doc}"
+    );
+    sim.stop();
+}
+
+#[test]
+fn a_flipped_bit_in_a_sealed_frame_is_rejected_counted_and_the_session_carries_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start_claimed(dir.path(), &[]);
+    let mut flipped = false;
+    let proxy = Proxy::start(
+        &sim.link,
+        Some(Box::new(move |raw: &mut Vec<u8>| {
+            // The first sealed request (kind 3): flip one bit of its ciphertext.
+            if flipped || raw[1] != 3 {
+                return false;
+            }
+            flipped = true;
+            raw[4 + 4 + 1] ^= 0x10;
+            true
+        })),
+    );
+    let mut cmd = latchkey();
+    cmd.env("LATCHKEY_KEYSTORE", &sim.keystore).args([
+        "--port",
+        proxy.path_str(),
+        "config",
+        "set",
+        "label",
+        "Side door",
+    ]);
+    cmd.assert().success();
+    drop(proxy);
+    sim.cli().args(["config", "get", "label"]).assert().success().stdout("Side door\n");
+    let out = sim.cli().args(["info", "--json"]).output().unwrap();
+    assert_eq!(json(&out)["diagnostics"]["sealed_rejected"], 1);
+    sim.stop();
+}
+
+#[test]
+fn factory_reset_needs_the_setup_code_and_leaves_the_lock_unclaimed() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start_claimed(dir.path(), &[]);
+    // Scripts must confirm explicitly.
+    sim.cli()
+        .args(["factory-reset", "--setup-code", &sim.setup_code])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--yes"));
+    let out = sim
+        .cli()
+        .args(["--json", "factory-reset", "--yes", "--setup-code", &wrong_code(&sim.setup_code)])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json(&out)["error"]["kind"], "wrong_setup_code");
+    // Still claimed and working.
+    sim.cli().args(["config", "get", "label"]).assert().success();
+
+    std::thread::sleep(Duration::from_millis(1200));
+    sim.cli().args(["factory-reset", "--yes", "--setup-code", &sim.setup_code]).assert().success();
+    let out = sim.cli().args(["info", "--json"]).output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(json(&out)["claimed"], false);
+    sim.cli()
+        .args(["config", "set", "label", "X"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("latchkey claim"));
+    // And it can be claimed again.
+    sim.cli().args(["claim", "--setup-code", &sim.setup_code]).assert().success();
+    sim.stop();
+}
+
+#[test]
+fn keys_are_created_listed_without_secrets_exported_imported_and_rotated() {
+    let dir = tempfile::tempdir().unwrap();
+    let keystore = dir.path().join("keys");
+    let cli = || {
+        let mut cmd = latchkey();
+        cmd.env("LATCHKEY_KEYSTORE", &keystore);
+        cmd
+    };
+    cli().args(["key", "create", "acme"]).assert().success();
+    cli()
+        .args(["key", "create", "acme"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("already exists"));
+    let acme = KeyFile::load(&keystore.join("acme.toml")).unwrap();
+    let secret_hex: String = acme.key.as_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    let out = cli().args(["key", "list", "--json"]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(&secret_hex));
+    assert_eq!(json(&out)[0]["name"], "acme");
+
+    // Export to a pipe works; import under another name.
+    let out = cli().args(["key", "export", "acme", "--out", "-"]).output().unwrap();
+    assert!(out.status.success());
+    let copy = dir.path().join("copy.toml");
+    std::fs::write(&copy, &out.stdout).unwrap();
+    std::fs::set_permissions(&copy, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    cli()
+        .args(["key", "import"])
+        .arg(&copy)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("chmod 600"));
+    std::fs::set_permissions(&copy, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    cli().args(["key", "import"]).arg(&copy).args(["--name", "acme-copy"]).assert().success();
+
+    // Two locks claimed with the site key; rotate while talking to the first.
+    let d1 = dir.path().join("a");
+    let d2 = dir.path().join("b");
+    std::fs::create_dir_all(&d1).unwrap();
+    std::fs::create_dir_all(&d2).unwrap();
+    let a = Sim::start(&d1, &["--serial", "SIM-A"]);
+    let b = Sim::start(&d2, &["--serial", "SIM-B"]);
+    for sim in [&a, &b] {
+        cli()
+            .args([
+                "--key",
+                "acme",
+                "--port",
+                sim.link_str(),
+                "claim",
+                "--setup-code",
+                &sim.setup_code,
+            ])
+            .assert()
+            .success();
+    }
+    cli().args(["--port", a.link_str(), "key", "rotate", "acme"]).assert().success();
+    // The old key (the imported copy) no longer opens lock A...
+    let out = cli()
+        .args(["--json", "--key", "acme-copy", "--port", a.link_str(), "config", "get"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json(&out)["error"]["kind"], "wrong_key");
+    // ...the rotated one does, and moves lock B over on its first session.
+    cli().args(["--key", "acme", "--port", a.link_str(), "config", "get"]).assert().success();
+    cli()
+        .args(["--key", "acme", "--port", b.link_str(), "config", "get"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("moved it to the current key"));
+    cli().args(["--key", "acme-copy", "--port", b.link_str(), "config", "get"]).assert().code(1);
+    a.stop();
+    b.stop();
+}
+
+#[test]
+fn the_built_in_simulated_lock_is_ready_to_manage() {
+    latchkey().args(["--sim", "config", "set", "label", "Demo door"]).assert().success();
+    latchkey().args(["--sim", "time", "sync"]).assert().success();
+}
