@@ -18,6 +18,7 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod checksum;
 pub mod crypto;
 pub mod frame;
 pub mod message;

@@ -82,6 +82,104 @@ pub enum Request {
     },
     /// Close the session; answered `Status(Success)`.
     EndSession,
+    /// Create (`Add`) or change (`Modify`) user `id` (from 1). `Add` on a slot holding the very
+    /// same user answers as if it had just been added (a resend converges); holding another
+    /// user, `Occupied`. Answered with [`Response::User`] once in flash.
+    PutUser {
+        /// User number, 1 to `max_users`.
+        id: u16,
+        /// Add or modify.
+        write: UserWrite,
+        /// The user as it should be.
+        spec: UserSpec,
+    },
+    /// One user, with its credentials' public parts: [`Response::User`] or `NotFound`.
+    GetUser {
+        /// User number.
+        id: u16,
+    },
+    /// Users with a number above `after`, in order, a page at a time: [`Response::Users`].
+    ListUsers {
+        /// 0 for the first page, then the last number received.
+        after: u16,
+    },
+    /// Delete a user and all of their credentials.
+    RemoveUser {
+        /// User number.
+        id: u16,
+    },
+    /// Give a user a PIN (replacing theirs). Refused `Weak`, `Duplicate` (another user holds
+    /// it) or `InvalidField` (not digits, or outside the lock's length range). The lock keeps
+    /// only a keyed hash of it.
+    SetPin {
+        /// User number.
+        user: u16,
+        /// Digits only, as a string so leading zeros are kept.
+        pin: Pin,
+    },
+    /// Remove a user's PIN.
+    RemovePin {
+        /// User number.
+        user: u16,
+    },
+    /// Give a user an RFID card by its UID (4, 7 or 10 bytes).
+    AddCard {
+        /// User number.
+        user: u16,
+        /// The card's UID.
+        uid: CardUid,
+    },
+    /// Take a card from a user.
+    RemoveCard {
+        /// User number.
+        user: u16,
+        /// The card's UID.
+        uid: CardUid,
+    },
+    /// Start learning a card: the next card tapped on the lock's reader (within
+    /// [`LEARN_SECONDS`]) becomes this user's. Follow it with [`Request::GetEnrollment`].
+    LearnCard {
+        /// User number.
+        user: u16,
+    },
+    /// Start enrolling a finger on the lock's sensor for this user: several captures, each
+    /// reported by [`Request::GetEnrollment`] and an [`Event::Enrollment`].
+    EnrollFinger {
+        /// User number.
+        user: u16,
+    },
+    /// Where the card learning or finger enrollment stands: [`Response::Enrollment`].
+    GetEnrollment,
+    /// Stop a card learning or finger enrollment.
+    CancelEnrollment,
+    /// Remove an enrolled finger (its template slot on the sensor).
+    RemoveFinger {
+        /// User number.
+        user: u16,
+        /// Template slot.
+        slot: u8,
+    },
+    /// Give a user a phone key: the phone's Ed25519 public key. The phone proves itself over
+    /// BLE by signing the lock's challenge.
+    AddPhone {
+        /// User number.
+        user: u16,
+        /// Ed25519 public key.
+        public_key: [u8; 32],
+    },
+    /// Take a phone key from a user.
+    RemovePhone {
+        /// User number.
+        user: u16,
+        /// Ed25519 public key.
+        public_key: [u8; 32],
+    },
+    /// The checksum of the users and credentials: [`Response::Checksum`].
+    GetChecksum,
+    /// The last access attempt and how it was decided: [`Response::LastAccess`].
+    GetLastAccess,
+    /// The alarms now raised: [`Response::Alarms`].
+    GetAlarms,
 }
 
 impl Request {
@@ -99,7 +197,26 @@ impl Request {
             | Self::SetSetting(_)
             | Self::GetDiagnostics
             | Self::RotateKeys { .. }
-            | Self::EndSession => true,
+            | Self::EndSession
+            | Self::PutUser { .. }
+            | Self::GetUser { .. }
+            | Self::ListUsers { .. }
+            | Self::RemoveUser { .. }
+            | Self::SetPin { .. }
+            | Self::RemovePin { .. }
+            | Self::AddCard { .. }
+            | Self::RemoveCard { .. }
+            | Self::GetEnrollment
+            | Self::CancelEnrollment
+            | Self::RemoveFinger { .. }
+            | Self::AddPhone { .. }
+            | Self::RemovePhone { .. }
+            | Self::GetChecksum
+            | Self::GetLastAccess
+            | Self::GetAlarms => true,
+            // Starting again would restart a capture the person may be half-way through; an
+            // exact resend is answered from the lock's cache instead.
+            Self::LearnCard { .. } | Self::EnrollFinger { .. } => false,
             // Each carries fresh randomness or depends on the exchange before it: a resend
             // would start over, so the client restarts the exchange instead.
             Self::ClaimStart { .. }
@@ -193,6 +310,327 @@ pub enum Response {
         /// Milliseconds until the lock accepts another attempt.
         retry_after_ms: u32,
     },
+    /// One user: answer to [`Request::PutUser`] and [`Request::GetUser`].
+    User(User),
+    /// A page of users: answer to [`Request::ListUsers`].
+    Users {
+        /// Up to [`USERS_PAGE`] users, in number order.
+        users: heapless::Vec<UserSummary, USERS_PAGE>,
+        /// Whether users with higher numbers remain.
+        more: bool,
+    },
+    /// Answer to [`Request::GetEnrollment`].
+    Enrollment(Enrollment),
+    /// Answer to [`Request::GetChecksum`].
+    Checksum {
+        /// Users held.
+        users: u16,
+        /// Credentials held.
+        credentials: u16,
+        /// [`crate::checksum`] over all of them.
+        digest: [u8; 16],
+    },
+    /// Answer to [`Request::GetLastAccess`]: none since boot, or the last one.
+    LastAccess(Option<AccessRecord>),
+    /// Answer to [`Request::GetAlarms`].
+    Alarms(heapless::Vec<ActiveAlarm, ALARMS_MAX>),
+}
+
+/// Longest user name, in UTF-8 bytes.
+pub const USER_NAME_MAX: usize = 24;
+/// A user's name.
+pub type UserName = String<USER_NAME_MAX>;
+/// Longest PIN the wire carries (the lock's own range is in [`Capabilities`]).
+pub const PIN_MAX: usize = 12;
+/// A PIN: digits, as a string so leading zeros are kept.
+pub type Pin = String<PIN_MAX>;
+/// Longest RFID card UID.
+pub const CARD_UID_MAX: usize = 10;
+/// An RFID card's UID: 4, 7 or 10 bytes.
+pub type CardUid = heapless::Vec<u8, CARD_UID_MAX>;
+/// Weekly windows a user may have.
+pub const WEEKLY_WINDOWS_MAX: usize = 4;
+/// Credentials listed per user on the wire (at least the lock's `credentials_per_user`).
+pub const CREDENTIALS_MAX: usize = 8;
+/// Users in one [`Response::Users`] page.
+pub const USERS_PAGE: usize = 6;
+/// Alarms reported at once.
+pub const ALARMS_MAX: usize = 8;
+/// Seconds a card learning or finger enrollment waits for the person.
+pub const LEARN_SECONDS: u16 = 30;
+
+/// Whether [`Request::PutUser`] creates or changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserWrite {
+    /// Create; the slot must be free (or hold exactly this user).
+    Add,
+    /// Change; the user must exist. Credentials are kept.
+    Modify,
+}
+
+/// What kind of user, after Matter's user types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserKind {
+    /// Unrestricted.
+    Owner,
+    /// Only inside their weekly windows (at least one).
+    Scheduled,
+    /// Only between `valid_from` and `valid_until` (both required).
+    Guest,
+    /// One successful use, then refused.
+    OneTime,
+    /// Refused from `minutes` after the first successful use.
+    Expiring {
+        /// 1 to 2880.
+        minutes: u16,
+    },
+    /// Opens, and raises a silent duress alarm (someone is being forced).
+    Duress,
+    /// Holds credentials but never opens (e.g. a card kept on record).
+    NonAccess,
+}
+
+/// A weekly window: these days, from `start_minute` up to (not including) `end_minute`, in
+/// the lock's local time (UTC until the lock has a time zone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WeeklyWindow {
+    /// Bit 0 Monday ... bit 6 Sunday.
+    pub days: u8,
+    /// Minutes after midnight, 0 to 1439.
+    pub start_minute: u16,
+    /// Minutes after midnight, `start_minute + 1` to 1440.
+    pub end_minute: u16,
+}
+
+/// A user as the installer writes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserSpec {
+    /// A name, 1 to 24 bytes.
+    pub name: UserName,
+    /// Type.
+    pub kind: UserKind,
+    /// A disabled user's credentials are all refused; re-enabling restores them.
+    pub enabled: bool,
+    /// Not before (Unix seconds), if set.
+    pub valid_from: Option<u64>,
+    /// Not after (Unix seconds), if set.
+    pub valid_until: Option<u64>,
+    /// Successful uses allowed, if limited (1 to 65535). A one-time user has 1.
+    pub use_limit: Option<u16>,
+    /// If any, access only inside one of them.
+    pub weekly: heapless::Vec<WeeklyWindow, WEEKLY_WINDOWS_MAX>,
+}
+
+/// A credential as the lock reports it: never a PIN, only that there is one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Credential {
+    /// A PIN (its value never leaves the lock's keyed hash).
+    Pin,
+    /// An RFID card.
+    Card {
+        /// Its UID.
+        uid: CardUid,
+    },
+    /// A finger enrolled on the sensor.
+    Fingerprint {
+        /// The sensor's template slot.
+        slot: u8,
+    },
+    /// A phone key.
+    Phone {
+        /// Its Ed25519 public key.
+        public_key: [u8; 32],
+    },
+}
+
+/// A user as the lock holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// Number, from 1.
+    pub id: u16,
+    /// As written.
+    pub spec: UserSpec,
+    /// Uses left when limited; counted down by the lock at each successful use.
+    pub uses_left: Option<u16>,
+    /// When first used (Unix seconds), for expiring users.
+    pub first_used: Option<u64>,
+    /// Credentials.
+    pub credentials: heapless::Vec<Credential, CREDENTIALS_MAX>,
+}
+
+/// A line of the user list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserSummary {
+    /// Number.
+    pub id: u16,
+    /// Name.
+    pub name: UserName,
+    /// Type.
+    pub kind: UserKind,
+    /// Enabled.
+    pub enabled: bool,
+    /// How many credentials.
+    pub credentials: u8,
+}
+
+/// What is being enrolled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EnrollKind {
+    /// A card tapped on the reader.
+    Card,
+    /// A finger on the sensor.
+    Fingerprint,
+}
+
+/// Why an enrollment did not complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EnrollFailure {
+    /// The captures were too poor to match reliably.
+    PoorQuality,
+    /// Nobody presented a card or finger in time.
+    TimedOut,
+    /// Cancelled over the cable.
+    Cancelled,
+    /// The card or finger already belongs to another user.
+    Duplicate,
+    /// No room: the user's credentials or the sensor's slots are full.
+    Full,
+}
+
+/// Where a card learning or finger enrollment stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Enrollment {
+    /// Nothing in progress and nothing to report.
+    Idle,
+    /// Waiting for the person.
+    InProgress {
+        /// Card or finger.
+        kind: EnrollKind,
+        /// For whom.
+        user: u16,
+        /// Good captures so far.
+        captures: u8,
+        /// Good captures needed (1 for a card).
+        needed: u8,
+        /// Quality of the last capture, 0 to 100, if any.
+        last_quality: Option<u8>,
+        /// Seconds before it times out.
+        seconds_left: u16,
+    },
+    /// Finished: the credential was added.
+    Done {
+        /// For whom.
+        user: u16,
+        /// What was added.
+        credential: Credential,
+    },
+    /// Did not complete; nothing was added.
+    Failed {
+        /// Card or finger.
+        kind: EnrollKind,
+        /// For whom.
+        user: u16,
+        /// Why.
+        reason: EnrollFailure,
+    },
+}
+
+/// How someone tried to open the door.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessPath {
+    /// PIN on the keypad.
+    Keypad,
+    /// RFID card.
+    Rfid,
+    /// Finger on the sensor.
+    Fingerprint,
+    /// Phone key over BLE.
+    Phone,
+    /// The mechanical key.
+    MechanicalKey,
+}
+
+/// How an access attempt was decided, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessReason {
+    /// Opened.
+    Granted,
+    /// Opened under duress: a silent alarm was raised.
+    Duress,
+    /// No user holds this credential.
+    UnknownCredential,
+    /// The user is disabled.
+    UserDisabled,
+    /// Outside the user's weekly windows.
+    OutsideSchedule,
+    /// Before the user's `valid_from`.
+    NotYetValid,
+    /// After the user's `valid_until`, or the expiring user's time is up.
+    Expired,
+    /// The use limit (or one-time use) is spent.
+    UsesExhausted,
+    /// A non-access user.
+    NonAccessUser,
+    /// The keypad is locked out after too many wrong codes.
+    KeypadLockedOut,
+    /// The phone's signature did not verify.
+    BadSignature,
+    /// The lock's clock is not set, so a time-limited user cannot be checked.
+    ClockNotSet,
+    /// Opened with the mechanical key (no credential involved).
+    MechanicalKey,
+}
+
+/// One access attempt as the lock decided it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessRecord {
+    /// When (the lock's clock, Unix seconds).
+    pub at: u64,
+    /// How.
+    pub path: AccessPath,
+    /// Opened or not.
+    pub granted: bool,
+    /// Whose credential, if it was someone's.
+    pub user: Option<u16>,
+    /// Why.
+    pub reason: AccessReason,
+}
+
+/// An alarm the lock raises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Alarm {
+    /// Too many wrong codes: the keypad is locked out.
+    WrongCodeLimit,
+    /// A duress credential was used (silent at the door).
+    Duress,
+    /// The escutcheon was removed.
+    Tamper,
+    /// The door opened without an unlock.
+    ForcedOpen,
+    /// The door stayed open too long.
+    DoorAjar,
+    /// The bolt did not move.
+    Jammed,
+    /// Battery low.
+    LowBattery,
+    /// Battery critical.
+    CriticalBattery,
+}
+
+/// An alarm now raised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActiveAlarm {
+    /// Which.
+    pub alarm: Alarm,
+    /// Since when (the lock's clock, Unix seconds).
+    pub since: u64,
 }
 
 /// Who a session acts for.
@@ -243,6 +681,8 @@ pub enum Status {
     Unsupported,
     /// The frame arrived intact but its body could not be decoded.
     BadFrame,
+    /// The PIN is too easy to guess (one digit repeated, a straight run, ...).
+    Weak,
 }
 
 impl Status {
@@ -260,6 +700,7 @@ impl Status {
             Self::Busy => "busy",
             Self::Unsupported => "unsupported",
             Self::BadFrame => "bad_frame",
+            Self::Weak => "weak",
         }
     }
 }
@@ -404,4 +845,10 @@ pub enum Event {
         /// New reading, seconds since the Unix epoch.
         unix_seconds: u64,
     },
+    /// An access attempt was decided.
+    Access(AccessRecord),
+    /// A card learning or finger enrollment moved on (a capture, done, failed).
+    Enrollment(Enrollment),
+    /// An alarm was raised.
+    AlarmRaised(Alarm),
 }

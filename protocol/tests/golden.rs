@@ -38,6 +38,33 @@ fn info() -> LockInfo {
     }
 }
 
+fn guest() -> UserSpec {
+    UserSpec {
+        name: s("Guest 12"),
+        kind: UserKind::Guest,
+        enabled: true,
+        valid_from: Some(1_795_000_000),
+        valid_until: Some(1_795_086_400),
+        use_limit: Some(5),
+        weekly: heapless::Vec::from_slice(&[WeeklyWindow {
+            days: 0b001_1111,
+            start_minute: 480,
+            end_minute: 1080,
+        }])
+        .unwrap(),
+    }
+}
+
+fn access() -> AccessRecord {
+    AccessRecord {
+        at: 1_795_000_100,
+        path: AccessPath::Keypad,
+        granted: false,
+        user: Some(3),
+        reason: AccessReason::OutsideSchedule,
+    }
+}
+
 /// A message of any kind.
 #[derive(Debug, PartialEq)]
 enum Msg {
@@ -142,6 +169,20 @@ fn vectors() -> Vec<(&'static str, u16, Msg)> {
             Req(Request::RotateKeys { installer_key: [0x66; 32], technician_key: [0x77; 32] }),
         ),
         ("req_end_session", 17, Req(Request::EndSession)),
+        ("req_put_user", 18, Req(Request::PutUser { id: 3, write: UserWrite::Add, spec: guest() })),
+        ("req_set_pin", 19, Req(Request::SetPin { user: 3, pin: s("058213") })),
+        (
+            "req_add_card",
+            20,
+            Req(Request::AddCard {
+                user: 3,
+                uid: heapless::Vec::from_slice(&[0x04, 0xA1, 0xB2, 0xC3]).unwrap(),
+            }),
+        ),
+        ("req_enroll_finger", 21, Req(Request::EnrollFinger { user: 3 })),
+        ("req_add_phone", 22, Req(Request::AddPhone { user: 3, public_key: [0xCC; 32] })),
+        ("req_get_checksum", 23, Req(Request::GetChecksum)),
+        ("req_get_last_access", 24, Req(Request::GetLastAccess)),
         ("resp_success", 1, Resp(Response::Status(Status::Success))),
         ("resp_not_authorized", 1, Resp(Response::Status(Status::NotAuthorized))),
         ("resp_bad_frame", 1, Resp(Response::Status(Status::BadFrame))),
@@ -205,7 +246,43 @@ fn vectors() -> Vec<(&'static str, u16, Msg)> {
             Resp(Response::SessionChallenge { lock_nonce: [0xAA; 16], lock_proof: [0xBB; 32] }),
         ),
         ("resp_backoff", 14, Resp(Response::Backoff { retry_after_ms: 2000 })),
+        ("resp_weak", 19, Resp(Response::Status(Status::Weak))),
+        (
+            "resp_user",
+            18,
+            Resp(Response::User(User {
+                id: 3,
+                spec: guest(),
+                uses_left: Some(4),
+                first_used: None,
+                credentials: heapless::Vec::from_slice(&[
+                    Credential::Pin,
+                    Credential::Fingerprint { slot: 7 },
+                ])
+                .unwrap(),
+            })),
+        ),
+        (
+            "resp_enrollment",
+            21,
+            Resp(Response::Enrollment(Enrollment::InProgress {
+                kind: EnrollKind::Fingerprint,
+                user: 3,
+                captures: 2,
+                needed: 5,
+                last_quality: Some(81),
+                seconds_left: 25,
+            })),
+        ),
+        (
+            "resp_checksum",
+            23,
+            Resp(Response::Checksum { users: 3, credentials: 7, digest: [0xDD; 16] }),
+        ),
+        ("resp_last_access", 24, Resp(Response::LastAccess(Some(access())))),
         ("event_booted", 1, Ev(Event::Booted { boot_count: 7 })),
+        ("event_access", 4, Ev(Event::Access(access()))),
+        ("event_alarm", 5, Ev(Event::AlarmRaised(Alarm::WrongCodeLimit))),
         ("event_setting_changed", 2, Ev(Event::SettingChanged(Setting::WrongCodeLimit(3)))),
         ("event_clock_set", 3, Ev(Event::ClockSet { unix_seconds: 1_795_000_000 })),
     ]
