@@ -1,9 +1,14 @@
 //! Hardware behind traits, so the same core runs on the MCU, in the simulator and in tests.
 //!
 //! Flash is `embedded_storage::nor_flash::NorFlash` (re-exported here), the standard trait a
-//! board's flash driver already implements. The other traits are ours. The traits below the
-//! clock and the battery are placeholders that later issues fill in; each has just enough to
-//! name what the core will ask of that part.
+//! board's flash driver already implements. The other traits are ours.
+//!
+//! Two directions: the core *calls* what it drives or asks (flash, clock, RNG, battery, the
+//! bolt [`Motor`], the [`FingerprintSensor`]'s template memory, a [`Phone`] it challenges);
+//! the board *feeds* the core what happens in the world (a PIN entered, a card tapped, a
+//! finger placed, the mechanical key turned, the door or the tamper switch) through the
+//! lock's entry points, and calls [`crate::Lock::tick`] periodically so time-outs and the
+//! auto-relock happen without input.
 
 pub use embedded_storage::nor_flash::{NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash};
 
@@ -44,27 +49,147 @@ pub enum BoltDirection {
     Unlock,
 }
 
-/// The bolt motor. To be filled by the access-path issue (drive time, current limit, jam).
-pub trait Motor {
-    /// Starts driving the bolt; the core stops it on the bolt sensor or a timeout.
-    fn drive(&mut self, direction: BoltDirection);
-    /// Stops the motor.
-    fn stop(&mut self);
+/// Why the motor did not move the bolt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MotorFault {
+    /// The bolt did not reach its end position (stalled, blocked, or the current limit hit).
+    Jammed,
 }
 
-/// Door position switch. To be filled by the access-path issue.
+/// The bolt motor. The core calls it: after a granted access (unlock), and when the
+/// auto-relock time is up (lock).
+pub trait Motor {
+    /// Drives the bolt all the way in `direction` and stops the motor; returns once the bolt
+    /// is there (the board watches its bolt switch and a time-out), or why it is not.
+    fn drive(&mut self, direction: BoltDirection) -> Result<(), MotorFault>;
+}
+
+/// Why the fingerprint sensor refused an operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SensorFault {
+    /// The kept captures do not make one template (not the same finger, or too poor).
+    NoTemplate,
+    /// No such slot, or the sensor did not answer.
+    Failed,
+}
+
+/// One finger placed on the sensor, as the board reports it to the core
+/// ([`crate::Lock::finger_placed`]). The sensor compares each capture against its stored
+/// templates itself, as real modules do; the core never sees an image or a template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FingerCapture {
+    /// Image quality, 0 to 100.
+    pub quality: u8,
+    /// The template slot this finger matched, if any.
+    pub matched_slot: Option<u8>,
+}
+
+/// The fingerprint sensor module: it keeps templates in its own memory, in numbered slots.
+/// Which slot belongs to whom is the core's (in flash); the sensor only stores and matches.
+pub trait FingerprintSensor {
+    /// How many template slots it has (slots are `0..slots()`); 0 if there is no sensor.
+    fn slots(&self) -> u8;
+    /// An enrollment starts: forget any captures kept for one.
+    fn begin_enrollment(&mut self);
+    /// Keep the last capture as one of the enrollment's.
+    fn keep_capture(&mut self);
+    /// Builds a template from the kept captures and stores it in `slot` (replacing whatever
+    /// was there).
+    fn store_template(&mut self, slot: u8) -> Result<(), SensorFault>;
+    /// Deletes the template in `slot` (a free slot is fine).
+    fn delete_template(&mut self, slot: u8) -> Result<(), SensorFault>;
+}
+
+/// What the core drives or asks, owned by the lock: the bolt motor and the fingerprint
+/// sensor. Events from the outside world (a key on the keypad, a card, a finger, a phone, the
+/// mechanical key, the door and tamper switches) are fed to the core by the board instead:
+/// see [`crate::Lock::keypad_entry`] and its siblings.
+pub trait Devices {
+    /// The bolt motor.
+    type Motor: Motor;
+    /// The fingerprint sensor.
+    type Fingerprint: FingerprintSensor;
+    /// The bolt motor.
+    fn motor(&mut self) -> &mut Self::Motor;
+    /// The fingerprint sensor.
+    fn fingerprint(&mut self) -> &mut Self::Fingerprint;
+}
+
+/// A board's devices from their parts.
+#[derive(Debug, Clone, Default)]
+pub struct Parts<M, S> {
+    /// The bolt motor.
+    pub motor: M,
+    /// The fingerprint sensor.
+    pub fingerprint: S,
+}
+
+impl<M: Motor, S: FingerprintSensor> Devices for Parts<M, S> {
+    type Motor = M;
+    type Fingerprint = S;
+    fn motor(&mut self) -> &mut M {
+        &mut self.motor
+    }
+    fn fingerprint(&mut self) -> &mut S {
+        &mut self.fingerprint
+    }
+}
+
+/// A motor that is not there (a board without one yet): every drive "succeeds" at once.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoMotor;
+
+impl Motor for NoMotor {
+    fn drive(&mut self, _direction: BoltDirection) -> Result<(), MotorFault> {
+        Ok(())
+    }
+}
+
+/// A fingerprint sensor that is not there: no slots, so an enrollment is refused at once.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoFingerprintSensor;
+
+impl FingerprintSensor for NoFingerprintSensor {
+    fn slots(&self) -> u8 {
+        0
+    }
+    fn begin_enrollment(&mut self) {}
+    fn keep_capture(&mut self) {}
+    fn store_template(&mut self, _slot: u8) -> Result<(), SensorFault> {
+        Err(SensorFault::Failed)
+    }
+    fn delete_template(&mut self, _slot: u8) -> Result<(), SensorFault> {
+        Ok(())
+    }
+}
+
+/// A phone presenting itself over BLE for a phone-key access ([`crate::Lock::phone_presented`]).
+pub trait Phone {
+    /// Asks the phone to sign `"latchkey/v1/phone" ‖ serial ‖ challenge` with its key: its
+    /// public key and the Ed25519 signature, or `None` if it does not answer.
+    fn sign_challenge(&mut self, serial: &str, challenge: &[u8; 32]) -> Option<PhoneAnswer>;
+}
+
+/// A phone's answer to the lock's challenge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PhoneAnswer {
+    /// Its Ed25519 public key.
+    pub public_key: [u8; 32],
+    /// Its signature over the challenge message.
+    pub signature: [u8; 64],
+}
+
+/// The domain label a phone signs before the serial and the challenge.
+pub const PHONE_SIGNATURE_LABEL: &[u8] = b"latchkey/v1/phone";
+
+/// Door position switch; the board reports changes with [`crate::Lock::door_changed`].
 pub trait DoorSensor {
     /// Whether the door is closed against its frame.
     fn is_closed(&mut self) -> bool;
 }
 
-/// Bolt position switch. To be filled by the access-path issue.
-pub trait BoltSensor {
-    /// Whether the bolt is fully thrown.
-    fn is_thrown(&mut self) -> bool;
-}
-
-/// A key on the keypad.
+/// A key on the keypad. The board collects digits up to the confirm key and hands the entry
+/// to [`crate::Lock::keypad_entry`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Key {
     /// A digit 0 to 9.
@@ -75,37 +200,25 @@ pub enum Key {
     Clear,
 }
 
-/// The PIN keypad. To be filled by the credentials issue.
+/// The PIN keypad, as a board polls it.
 pub trait Keypad {
     /// The next key pressed, if any.
     fn poll_key(&mut self) -> Option<Key>;
 }
 
-/// The fingerprint sensor. To be filled by the credentials issue.
-pub trait Fingerprint {
-    /// The template slot that matched the finger on the sensor, if any.
-    fn poll_match(&mut self) -> Option<u16>;
-}
-
-/// The RFID reader. To be filled by the credentials issue.
+/// The RFID reader, as a board polls it; a card's UID goes to [`crate::Lock::card_tapped`].
 pub trait Rfid {
     /// The UID of a card in the field, if any (up to 10 bytes, ISO 14443).
     fn poll_card(&mut self) -> Option<heapless::Vec<u8, 10>>;
 }
 
-/// The BLE radio used for phone keys. To be filled by the phone-key issue.
-pub trait Ble {
-    /// Whether a phone is connected.
-    fn is_connected(&mut self) -> bool;
-}
-
-/// The mechanical key cylinder. To be filled by the access-path issue.
+/// The mechanical key cylinder; a turn goes to [`crate::Lock::mechanical_key`].
 pub trait MechanicalKey {
     /// Whether the key was turned since the last call.
     fn take_turned(&mut self) -> bool;
 }
 
-/// The tamper switch. To be filled by the alarms issue.
+/// The tamper switch; changes go to [`crate::Lock::tamper_changed`].
 pub trait Tamper {
     /// Whether the housing is open.
     fn is_tripped(&mut self) -> bool;

@@ -5,12 +5,16 @@
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod battery;
+mod directory;
 pub mod hal;
 pub mod link;
 pub mod lock;
+pub mod log;
 pub mod session;
 pub mod store;
+pub mod users;
 
 #[cfg(feature = "std")]
 pub mod sim;

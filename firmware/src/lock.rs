@@ -5,16 +5,19 @@
 //! claimed. The handshakes and sealed frames that establish *how* a request arrived are the
 //! link's (`session`); what that allows is decided here.
 
+use latchkey_protocol::checksum;
 use latchkey_protocol::crypto::{SecretKey, SetupCode};
 use latchkey_protocol::{
     AccessPaths, Capabilities, ClockReading, Diagnostics, Ident, LockInfo, MAX_FRAME_LEN,
     PROTOCOL_VERSION, Request, Response, Role, Setting, Settings, Status,
 };
 
+use crate::access::AccessState;
 use crate::battery;
-use crate::hal::{Battery, Clock, NorFlash, Rng};
+use crate::hal::{Battery, Clock, Devices, FingerprintSensor, NorFlash, Rng};
 use crate::link::LinkStats;
 use crate::store::{LockKeys, Store, StoreError};
+use crate::users::{CREDENTIALS_PER_USER, MAX_USERS};
 
 /// 2020-01-01T00:00:00Z: an earlier time is a clock that was never set, refused.
 pub const EARLIEST_TIME: u64 = 1_577_836_800;
@@ -38,8 +41,8 @@ pub struct Identity {
 /// The capacities this firmware is built for (the store layout sizes its regions for them).
 pub const fn capabilities(max_in_flight: u8) -> Capabilities {
     Capabilities {
-        max_users: 100,
-        credentials_per_user: 8,
+        max_users: MAX_USERS,
+        credentials_per_user: CREDENTIALS_PER_USER as u8,
         pin_length_min: 4,
         pin_length_max: 10,
         log_capacity: 2048,
@@ -107,6 +110,12 @@ pub fn authorize(access: Access, claimed: bool, request: &Request) -> Result<(),
                 | R::GetSettings
                 | R::GetDiagnostics
                 | R::EndSession
+                | R::GetUser { .. }
+                | R::ListUsers { .. }
+                | R::GetChecksum
+                | R::GetLastAccess
+                | R::GetAlarms
+                | R::GetEnrollment
         ),
     };
     if allowed { Ok(()) } else { Err(Status::NotAuthorized) }
@@ -138,43 +147,88 @@ pub trait Handler {
 }
 
 /// The lock core.
-pub struct Lock<F: NorFlash, C: Clock, B: Battery, R: Rng> {
-    store: Store<F>,
-    clock: C,
-    battery: B,
-    rng: R,
-    identity: Identity,
+pub struct Lock<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> {
+    pub(crate) store: Store<F>,
+    pub(crate) clock: C,
+    pub(crate) battery: B,
+    pub(crate) rng: R,
+    pub(crate) devices: D,
+    pub(crate) identity: Identity,
     /// Copy of what is in flash, so reads cost no flash scan.
-    settings: Settings,
+    pub(crate) settings: Settings,
     /// Copy of the stored keys; `None` while unclaimed.
     keys: Option<LockKeys>,
+    /// Copy of the stored PIN key; `None` while unclaimed.
+    pub(crate) pin_key: Option<SecretKey>,
     boot_count: u32,
-    store_writes: u32,
+    pub(crate) store_writes: u32,
+    /// What lives in RAM only: the last access, the alarms, the enrollment, the keypad
+    /// lockout, the bolt, the events not yet sent.
+    pub(crate) access: AccessState,
 }
 
-impl<F: NorFlash, C: Clock, B: Battery, R: Rng> Lock<F, C, B, R> {
-    /// Boots the core: counts the boot in flash and loads the settings and keys.
+impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> {
+    /// Boots the core: counts the boot in flash and loads the settings and keys. `devices`
+    /// are what the core drives (the bolt motor) and asks (the fingerprint sensor).
     pub fn boot(
         mut store: Store<F>,
         clock: C,
         battery: B,
         rng: R,
+        devices: D,
         identity: Identity,
     ) -> Result<Self, StoreError> {
         let boot_count = store.increment_boot_count()?;
+        let mut store_writes = 1;
         let settings = store.settings()?;
         let keys = store.keys()?;
+        let mut pin_key = store.pin_key()?;
+        if let (Some(keys), None) = (&keys, &pin_key) {
+            // Claimed by a firmware that kept no PIN key: derive it as a claim does.
+            let key = checksum::pin_key(&keys.installer);
+            store.save_pin_key(&key)?;
+            store_writes += 1;
+            pin_key = Some(key);
+        }
         Ok(Self {
             store,
             clock,
             battery,
             rng,
+            devices,
             identity,
             settings,
             keys,
+            pin_key,
             boot_count,
-            store_writes: 1,
+            store_writes,
+            access: AccessState::new(),
         })
+    }
+
+    /// The board's devices (the simulator reaches its sensor through this).
+    pub fn devices(&mut self) -> &mut D {
+        &mut self.devices
+    }
+
+    /// Powers the core off: gives the flash and the devices back as they are (a simulated
+    /// power cut boots a new core on them). Everything in RAM is lost, as on a real cut.
+    pub fn power_off(self) -> (F, D) {
+        (self.store.into_flash(), self.devices)
+    }
+
+    /// The lock's clock.
+    pub fn clock(&self) -> &C {
+        &self.clock
+    }
+
+    /// The lock's serial number.
+    pub fn serial_number(&self) -> &str {
+        &self.identity.serial
+    }
+
+    pub(crate) fn note_store_write(&mut self) {
+        self.store_writes = self.store_writes.saturating_add(1);
     }
 
     /// Whether the lock holds keys.
@@ -256,7 +310,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng> Lock<F, C, B, R> {
     }
 }
 
-impl<F: NorFlash, C: Clock, B: Battery, R: Rng> Handler for Lock<F, C, B, R> {
+impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Handler for Lock<F, C, B, R, D> {
     fn handle(&mut self, request: &Request, access: Access, link: &LinkStats) -> Response {
         if let Err(status) = authorize(access, self.is_claimed(), request) {
             return Response::Status(status);
@@ -294,6 +348,30 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng> Handler for Lock<F, C, B, R> {
             }
             // The link closes the session once this answer is sealed.
             Request::EndSession => Response::Status(Status::Success),
+            Request::PutUser { id, write, spec } => self.put_user(*id, *write, spec),
+            Request::GetUser { id } => self.get_user(*id),
+            Request::ListUsers { after } => self.list_users(*after),
+            Request::RemoveUser { id } => Response::Status(self.remove_user(*id)),
+            Request::SetPin { user, pin } => Response::Status(self.set_pin(*user, pin)),
+            Request::RemovePin { user } => Response::Status(self.remove_pin(*user)),
+            Request::AddCard { user, uid } => Response::Status(self.add_card(*user, uid)),
+            Request::RemoveCard { user, uid } => Response::Status(self.remove_card(*user, uid)),
+            Request::AddPhone { user, public_key } => {
+                Response::Status(self.add_phone(*user, public_key))
+            }
+            Request::RemovePhone { user, public_key } => {
+                Response::Status(self.remove_phone(*user, public_key))
+            }
+            Request::RemoveFinger { user, slot } => {
+                Response::Status(self.remove_finger(*user, *slot))
+            }
+            Request::GetChecksum => self.checksum(),
+            Request::LearnCard { user } => self.start_learn_card(*user),
+            Request::EnrollFinger { user } => self.start_enroll_finger(*user),
+            Request::GetEnrollment => Response::Enrollment(self.enrollment()),
+            Request::CancelEnrollment => Response::Status(self.cancel_enrollment()),
+            Request::GetLastAccess => Response::LastAccess(self.last_access()),
+            Request::GetAlarms => Response::Alarms(self.access.alarms.clone()),
             // Answered by the link's session layer; one that reaches here was misrouted.
             Request::ClaimStart { .. }
             | Request::ClaimFinish { .. }
@@ -334,18 +412,33 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng> Handler for Lock<F, C, B, R> {
         if self.keys.is_some() {
             return Status::Occupied;
         }
+        // The PIN key first: a cut after it leaves an unclaimed lock whose next claim
+        // replaces it; the keys are the commit point.
+        let pin_key = checksum::pin_key(&keys.installer);
+        if self.store.save_pin_key(&pin_key).is_err() {
+            return Status::Failure;
+        }
+        self.note_store_write();
+        self.pin_key = Some(pin_key);
         self.save_keys(keys)
     }
 
     fn factory_reset(&mut self) -> Status {
-        // Settings (the door label, ...) are the door's, not the owner's, and stay. Users and
-        // credentials will be erased here too once the lock holds them.
+        // Settings (the door label, ...) are the door's, not the owner's, and stay, and so do
+        // the setup code and the event log. Keys, the PIN key and every user go.
         if self.keys.is_some() {
-            if self.store.erase_keys().is_err() {
+            if self.store.factory_reset().is_err() {
                 return Status::Failure;
             }
-            self.store_writes = self.store_writes.saturating_add(1);
+            self.note_store_write();
             self.keys = None;
+            self.pin_key = None;
+            // The sensor's templates belong to the users just erased.
+            let sensor = self.devices.fingerprint();
+            for slot in 0..sensor.slots() {
+                let _ = sensor.delete_template(slot);
+            }
+            self.access.forget_users();
         }
         Status::Success
     }

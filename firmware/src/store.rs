@@ -20,6 +20,7 @@ use sequential_storage::map::{MapConfig, MapStorage, PostcardValue};
 use serde::{Deserialize, Serialize};
 
 use crate::hal::{NorFlash, NorFlashError, NorFlashErrorKind};
+use crate::users::{MAX_USERS, StoredUser};
 
 /// Where each region lives. The one place flash addresses are defined.
 pub mod layout {
@@ -77,6 +78,12 @@ mod key {
     pub const KEYS: u8 = 3;
     /// Factory data: the setup code, on platforms that keep it in the store (the simulator).
     pub const FACTORY_SETUP_CODE: u8 = 4;
+    /// The PIN key ([`super::PinKeyRecord`]): set at claim, kept across key rotations,
+    /// `None` once erased by a factory reset.
+    pub const PIN_KEY: u8 = 5;
+    /// `true` while a factory reset is wiping the users: a mount that finds it set finishes
+    /// the wipe, so a power cut cannot leave half the users behind.
+    pub const WIPE_PENDING: u8 = 6;
 }
 
 /// Format marker value: "LK" and the layout version of the settings region. A change to the
@@ -170,17 +177,71 @@ impl Drop for KeysRecord {
 struct SetupCodeRecord([u8; SETUP_CODE_LEN]);
 impl PostcardValue<'_> for SetupCodeRecord {}
 
+#[derive(Serialize, Deserialize)]
+struct PinKeyRecord(Option<[u8; KEY_LEN]>);
+impl PostcardValue<'_> for PinKeyRecord {}
+
+impl Drop for PinKeyRecord {
+    fn drop(&mut self) {
+        if let Some(key) = &mut self.0 {
+            zeroize::Zeroize::zeroize(key);
+        }
+    }
+}
+
+/// A user slot in the credentials map. A removed user is a `Removed` record (flash that
+/// cannot rewrite a word in place has no cheaper delete), so the newest record of a slot
+/// always says what it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+// Only ever a value being decoded, on the stack: the empty variant costs nothing to keep.
+#[allow(clippy::large_enum_variant)]
+pub enum UserRecord {
+    /// No user in this slot.
+    Removed,
+    /// A user (first layout of the record).
+    V1(StoredUser),
+}
+
+/// [`UserRecord`] as written, borrowing the user: the same encoding.
+#[derive(Serialize)]
+enum UserRecordRef<'a> {
+    Removed,
+    V1(&'a StoredUser),
+}
+
+/// Longest key + user record in bytes, rounded to a word (a unit test checks the largest
+/// user fits).
+pub const USER_RECORD_MAX: usize = 416;
+
 /// Scratch buffer for the store library: the largest key + value, rounded to a word. The
 /// alignment is what the nRF51 NVMC needs for word writes from RAM.
 #[repr(C, align(4))]
-struct Scratch([u8; 96]);
+struct Scratch([u8; USER_RECORD_MAX]);
 
-/// Uncached: the settings region is 4 pages, and a scan of it costs less than a cache's RAM.
-type Map<F> = MapStorage<u8, BlockingAsync<F>, Cache<Uncached, Uncached, Uncached, u8>>;
+/// Uncached: a scan of a region costs less than a cache's RAM, and the maps are made per
+/// operation over the one flash (both regions live on it).
+type Map<'f, F, K> =
+    MapStorage<K, BlockingAsync<&'f mut F>, Cache<Uncached, Uncached, Uncached, K>>;
+
+fn settings_map<F: NorFlash>(flash: &mut F) -> Map<'_, F, u8> {
+    MapStorage::new(
+        BlockingAsync::new(flash),
+        const { MapConfig::new(layout::SETTINGS) },
+        Cache::new_uncached(),
+    )
+}
+
+fn users_map<F: NorFlash>(flash: &mut F) -> Map<'_, F, u16> {
+    MapStorage::new(
+        BlockingAsync::new(flash),
+        const { MapConfig::new(layout::CREDENTIALS) },
+        Cache::new_uncached(),
+    )
+}
 
 /// The lock's persistent store.
 pub struct Store<F: NorFlash> {
-    map: Map<F>,
+    flash: F,
     scratch: Scratch,
 }
 
@@ -193,35 +254,36 @@ impl<F: NorFlash> Store<F> {
     /// sequential-storage would take for a region of closed, corrupted pages) or a format that
     /// a power cut interrupted; it is erased. A region that ever acknowledged a write always
     /// holds the marker, so it is never erased here: whatever a power cut left, the library
-    /// repairs; what it cannot repair is reported as [`StoreError::Corrupted`].
+    /// repairs; what it cannot repair is reported as [`StoreError::Corrupted`]. The
+    /// credentials region is formatted the same way, and a factory reset that a power cut
+    /// interrupted is finished here.
     pub fn mount(mut flash: F) -> Result<Self, StoreError> {
         const {
             // The layout is in nRF51 pages; a flash with another geometry needs another layout.
             assert!(F::ERASE_SIZE == layout::PAGE_SIZE as usize);
             assert!(F::WRITE_SIZE <= layout::WORD_SIZE as usize);
         }
-        if scan(&mut flash, layout::SETTINGS)? == Contents::Blank {
-            // Page by page, as the library does, so a cut leaves whole pages in either state.
-            let mut page = layout::SETTINGS.start;
-            while page < layout::SETTINGS.end {
-                flash
-                    .erase(page, page + layout::PAGE_SIZE)
-                    .map_err(|e| StoreError::Flash(e.kind()))?;
-                page += layout::PAGE_SIZE;
+        for region in [layout::SETTINGS, layout::CREDENTIALS] {
+            if scan(&mut flash, region.clone())? == Contents::Blank {
+                erase_region(&mut flash, region)?;
             }
         }
-        let config = MapConfig::try_new(layout::SETTINGS).map_err(|_| StoreError::Internal)?;
-        let mut store = Self {
-            map: MapStorage::new(BlockingAsync::new(flash), config, Cache::new_uncached()),
-            scratch: Scratch([0; 96]),
-        };
+        let mut store = Self { flash, scratch: Scratch([0; USER_RECORD_MAX]) };
         match store.fetch::<u32>(key::FORMAT)? {
             Some(FORMAT_VERSION) => {}
             Some(found) => return Err(StoreError::UnknownFormat { found }),
             // Erased, or the power went while the marker was being written: (re)write it.
             None => store.put(key::FORMAT, &FORMAT_VERSION)?,
         }
+        if store.fetch::<bool>(key::WIPE_PENDING)? == Some(true) {
+            store.finish_wipe()?;
+        }
         Ok(store)
+    }
+
+    /// Gives the flash back (a simulated power cut boots a new core on it).
+    pub fn into_flash(self) -> F {
+        self.flash
     }
 
     /// The boot counter (0 before the first boot).
@@ -293,19 +355,126 @@ impl<F: NorFlash> Store<F> {
         self.put(key::FACTORY_SETUP_CODE, &SetupCodeRecord(*code.as_bytes()))
     }
 
+    /// The key PINs are hashed with, if the lock holds one (claimed).
+    pub fn pin_key(&mut self) -> Result<Option<SecretKey>, StoreError> {
+        let record = self.fetch::<PinKeyRecord>(key::PIN_KEY)?;
+        let result = record.as_ref().and_then(|r| r.0).map(SecretKey);
+        zeroize::Zeroize::zeroize(&mut self.scratch.0);
+        Ok(result)
+    }
+
+    /// Stores the PIN key (at claim); returns once it is in flash.
+    pub fn save_pin_key(&mut self, pin_key: &SecretKey) -> Result<(), StoreError> {
+        let result = self.put(key::PIN_KEY, &PinKeyRecord(Some(pin_key.0)));
+        zeroize::Zeroize::zeroize(&mut self.scratch.0);
+        result
+    }
+
+    /// Factory reset of the store: erases the lock keys, the PIN key and every user, keeping
+    /// the settings, the setup code (and the event log). Power-cut safe: a flag written first
+    /// makes the next mount finish an interrupted wipe.
+    pub fn factory_reset(&mut self) -> Result<(), StoreError> {
+        self.put(key::WIPE_PENDING, &true)?;
+        self.finish_wipe()
+    }
+
+    fn finish_wipe(&mut self) -> Result<(), StoreError> {
+        self.put(key::KEYS, &KeysRecord(None))?;
+        self.put(key::PIN_KEY, &PinKeyRecord(None))?;
+        erase_region(&mut self.flash, layout::CREDENTIALS)?;
+        self.put(key::WIPE_PENDING, &false)
+    }
+
+    /// User `id`, if the slot holds one.
+    pub fn user(&mut self, id: u16) -> Result<Option<StoredUser>, StoreError> {
+        let mut map = users_map(&mut self.flash);
+        let Some(bytes) = block_on(map.fetch_item::<&[u8]>(&mut self.scratch.0, &id))? else {
+            return Ok(None);
+        };
+        match postcard::from_bytes::<UserRecord>(bytes).map_err(|_| StoreError::Value)? {
+            UserRecord::Removed => Ok(None),
+            UserRecord::V1(user) => Ok(Some(user)),
+        }
+    }
+
+    /// Stores user `id`; returns once it is in flash. A full region is [`StoreError::Full`].
+    pub fn save_user(&mut self, id: u16, user: &StoredUser) -> Result<(), StoreError> {
+        self.put_user(id, &UserRecordRef::V1(user))
+    }
+
+    /// Empties slot `id`; returns once that is in flash.
+    pub fn remove_user(&mut self, id: u16) -> Result<(), StoreError> {
+        self.put_user(id, &UserRecordRef::Removed)
+    }
+
+    fn put_user(&mut self, id: u16, record: &UserRecordRef<'_>) -> Result<(), StoreError> {
+        let mut value = [0u8; USER_RECORD_MAX];
+        let bytes = postcard::to_slice(record, &mut value).map_err(|_| StoreError::Value)?;
+        let mut map = users_map(&mut self.flash);
+        Ok(block_on(map.store_item::<&[u8]>(&mut self.scratch.0, &id, &&*bytes))?)
+    }
+
+    /// Calls `f` with every user, in slot order... of the flash, not of the number: the
+    /// map's items are read twice, first to find each slot's newest record, then to decode
+    /// those. Two scans of the region, however many users; no RAM beyond a slot table.
+    pub fn for_each_user(&mut self, mut f: impl FnMut(u16, &StoredUser)) -> Result<(), StoreError> {
+        // newest[id] = ordinal (from 1) of the newest record of slot `id`.
+        let mut newest = [0u16; MAX_USERS as usize + 1];
+        let mut map = users_map(&mut self.flash);
+        {
+            let mut items = block_on(map.fetch_all_items(&mut self.scratch.0))?;
+            let mut ordinal = 0u16;
+            while let Some((id, _)) = block_on(items.next::<&[u8]>(&mut self.scratch.0))? {
+                ordinal = ordinal.saturating_add(1);
+                if let Some(slot) = newest.get_mut(usize::from(id)) {
+                    *slot = ordinal;
+                }
+            }
+        }
+        let mut items = block_on(map.fetch_all_items(&mut self.scratch.0))?;
+        let mut ordinal = 0u16;
+        while let Some((id, bytes)) = block_on(items.next::<&[u8]>(&mut self.scratch.0))? {
+            ordinal = ordinal.saturating_add(1);
+            if newest.get(usize::from(id)) != Some(&ordinal) || id == 0 {
+                continue;
+            }
+            match postcard::from_bytes::<UserRecord>(bytes).map_err(|_| StoreError::Value)? {
+                UserRecord::Removed => {}
+                UserRecord::V1(user) => f(id, &user),
+            }
+        }
+        Ok(())
+    }
+
     fn fetch<V>(&mut self, key: u8) -> Result<Option<V>, StoreError>
     where
         V: for<'d> sequential_storage::map::Value<'d>,
     {
-        Ok(block_on(self.map.fetch_item::<V>(&mut self.scratch.0, &key))?)
+        let mut map = settings_map(&mut self.flash);
+        Ok(block_on(map.fetch_item::<V>(&mut self.scratch.0, &key))?)
     }
 
     fn put<V>(&mut self, key: u8, value: &V) -> Result<(), StoreError>
     where
         V: for<'d> sequential_storage::map::Value<'d>,
     {
-        Ok(block_on(self.map.store_item(&mut self.scratch.0, &key, value))?)
+        let mut map = settings_map(&mut self.flash);
+        Ok(block_on(map.store_item(&mut self.scratch.0, &key, value))?)
     }
+}
+
+/// Erases `range` page by page, as the library does, so a cut leaves whole pages in either
+/// state.
+fn erase_region<F: NorFlash>(
+    flash: &mut F,
+    range: core::ops::Range<u32>,
+) -> Result<(), StoreError> {
+    let mut page = range.start;
+    while page < range.end {
+        flash.erase(page, page + layout::PAGE_SIZE).map_err(|e| StoreError::Flash(e.kind()))?;
+        page += layout::PAGE_SIZE;
+    }
+    Ok(())
 }
 
 #[derive(Debug, PartialEq, Eq)]

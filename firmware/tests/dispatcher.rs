@@ -230,7 +230,10 @@ fn diagnostics_report_boots_and_store_writes() {
         panic!("expected diagnostics");
     };
     assert_eq!(d.boot_count, 2);
-    assert_eq!(d.store_writes, 3, "boot counter, the claim's keys and one settings write");
+    assert_eq!(
+        d.store_writes, 4,
+        "boot counter, the claim's PIN key and lock keys, and one settings write"
+    );
     // Claim (2 frames each way) and handshake (2), then three sealed requests, the last of
     // which is being answered.
     assert_eq!((d.frames_received, d.frames_sent), (7, 6));

@@ -261,3 +261,187 @@ fn baud_pacing_slows_the_line_like_a_cable() {
     assert!(elapsed >= line_time * 9 / 10, "{elapsed:?} < line time {line_time:?}");
     assert!(elapsed < line_time * 3 + Duration::from_millis(200), "{elapsed:?} vs {line_time:?}");
 }
+
+/// Adds user 1 "Ann" with PIN 058213 over the pty.
+fn add_ann(port: &mut TTYPort, s: &mut HostSession) {
+    use latchkey_protocol::{Pin, UserKind, UserName, UserSpec, UserWrite};
+    let spec = UserSpec {
+        name: UserName::try_from("Ann").unwrap(),
+        kind: UserKind::Owner,
+        enabled: true,
+        valid_from: None,
+        valid_until: None,
+        use_limit: None,
+        weekly: heapless::Vec::new(),
+    };
+    let added = ask_sealed(port, s, &Request::PutUser { id: 1, write: UserWrite::Add, spec });
+    assert!(matches!(added, Response::User(_)), "{added:?}");
+    let pin = Pin::try_from("058213").unwrap();
+    let set = ask_sealed(port, s, &Request::SetPin { user: 1, pin });
+    assert_eq!(set, Response::Status(Status::Success));
+}
+
+/// Reads from the port until an event frame arrives that `want` accepts.
+fn wait_event(port: &mut TTYPort, want: impl Fn(&latchkey_protocol::Event) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut received = Vec::new();
+    let mut buf = [0u8; 512];
+    while Instant::now() < deadline {
+        if let Ok(n) = port.read(&mut buf) {
+            received.extend_from_slice(&buf[..n]);
+        }
+        for (header, body) in split_frames(&received) {
+            if header.kind == Kind::Event
+                && decode_body::<latchkey_protocol::Event>(&body).is_ok_and(|e| want(&e))
+            {
+                return;
+            }
+        }
+    }
+    panic!("no such event");
+}
+
+#[test]
+fn act_drives_decisions_events_and_a_power_cut() {
+    use latchkey_protocol::{AccessPath, AccessReason, Event};
+    let sim = RunningSim::start(SimConfig::default()).unwrap();
+    let mut port = open(sim.port_path());
+    let mut s = installer(&mut port, &sim, "SIM-000001", true);
+    add_ann(&mut port, &mut s);
+
+    let lines = sim.act_report("pin 058213").unwrap();
+    assert_eq!(lines, ["latchkey-sim: access granted user 1 via keypad"]);
+    wait_event(
+        &mut port,
+        |e| matches!(e, Event::Access(r) if r.granted && r.user == Some(1) && r.path == AccessPath::Keypad),
+    );
+    let lines = sim.act_report("card 04A1B2C3").unwrap();
+    assert_eq!(lines, ["latchkey-sim: access refused via rfid: unknown_credential"]);
+    assert_eq!(sim.act_report("key").unwrap(), ["latchkey-sim: access granted via mechanical_key"]);
+    assert_eq!(sim.act_report("tamper on").unwrap(), ["latchkey-sim: alarm tamper"]);
+    assert!(
+        sim.act_report("battery 4400")
+            .unwrap()
+            .contains(&"latchkey-sim: alarm critical_battery".to_owned())
+    );
+    sim.act("battery 6000").unwrap();
+    // Bad lines are errors that say why, never a crash.
+    let err = sim.act("pin 12x4").unwrap_err().to_string();
+    assert!(err.contains("digits") && err.contains("expected") && !err.contains("12x4"), "{err}");
+    assert!(sim.act("levitate").unwrap_err().to_string().contains("unknown action"));
+
+    let last = ask_sealed(&mut port, &mut s, &Request::GetLastAccess);
+    assert!(
+        matches!(last, Response::LastAccess(Some(r)) if r.reason == AccessReason::MechanicalKey)
+    );
+    // The lock loses power: RAM is gone (session, last access), the flash stays.
+    let lines = sim.act_report("power-cut").unwrap();
+    assert!(lines[0].starts_with("latchkey-sim: booted (boot 2)"), "{lines:?}");
+    wait_event(&mut port, |e| matches!(e, Event::Booted { boot_count: 2 }));
+    let seq = s.next_seq();
+    let (kind, body) = roundtrip(&mut port, seq, &s.seal(seq, &Request::GetLastAccess));
+    assert_eq!(kind, Kind::Response, "no session after the cut: a plaintext refusal");
+    assert_eq!(decode_body::<Response>(&body).unwrap(), Response::Status(Status::NotAuthorized));
+    let mut s = installer(&mut port, &sim, "SIM-000001", false);
+    assert_eq!(ask_sealed(&mut port, &mut s, &Request::GetLastAccess), Response::LastAccess(None));
+    assert_eq!(
+        sim.act_report("pin 058213").unwrap(),
+        ["latchkey-sim: access granted user 1 via keypad"],
+        "the user is in flash"
+    );
+    sim.stop().unwrap();
+}
+
+#[test]
+fn finger_templates_survive_a_simulator_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let flash = dir.path().join("lock.bin");
+    let config = SimConfig { flash_path: Some(flash.clone()), ..SimConfig::default() };
+    {
+        let sim = RunningSim::start(config.clone()).unwrap();
+        let mut port = open(sim.port_path());
+        let mut s = installer(&mut port, &sim, "SIM-000001", true);
+        add_ann(&mut port, &mut s);
+        let started = ask_sealed(&mut port, &mut s, &Request::EnrollFinger { user: 1 });
+        assert!(matches!(started, Response::Enrollment(_)), "{started:?}");
+        assert_eq!(
+            sim.act_report("finger ann-thumb 20").unwrap(),
+            ["latchkey-sim: enrollment fingerprint user 1: 0/5 (last quality 20)"]
+        );
+        for _ in 0..4 {
+            sim.act("finger ann-thumb").unwrap();
+        }
+        let lines = sim.act_report("finger ann-thumb 95").unwrap();
+        assert_eq!(
+            lines.last().unwrap(),
+            "latchkey-sim: enrollment done user 1: fingerprint slot 0"
+        );
+        sim.stop().unwrap();
+    }
+    assert!(dir.path().join("lock.bin.fingers").exists());
+    let sim = RunningSim::start(config).unwrap();
+    assert_eq!(
+        sim.act_report("finger ann-thumb 70").unwrap(),
+        ["latchkey-sim: access granted user 1 via fingerprint"]
+    );
+    assert_eq!(
+        sim.act_report("finger bob-thumb").unwrap(),
+        ["latchkey-sim: access refused via fingerprint: unknown_credential"]
+    );
+}
+
+#[test]
+fn the_binary_takes_actions_on_stdin() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_latchkey-sim"))
+        .args(["--setup-code", "7K2M-9QXA-4RTD", "--serial", "SIM-000009"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let port_path = first.strip_prefix("latchkey-sim: listening on ").unwrap().to_owned();
+    assert_eq!(lines.next().unwrap().unwrap(), "latchkey-sim: setup code 7K2M-9QXA-4RTD");
+
+    // Claim over the pty as a host would, add Ann, then act as a person at the door.
+    let mut port = open(Path::new(&port_path));
+    let mut seq = 0x5000;
+    let mut plain = |request: &Request| {
+        seq += 1;
+        ask(&mut port, seq, request)
+    };
+    let code = SetupCode::parse("7K2M-9QXA-4RTD").unwrap();
+    let payload = claim_payload(&test_keys());
+    let claimed = claim_exchange(&mut plain, "SIM-000009", ClaimIntent::Claim, &code, &payload);
+    assert_eq!(claimed, Response::Status(Status::Success));
+    let mut s =
+        HostSession::open(&mut plain, "SIM-000009", Role::Installer, &test_keys().installer)
+            .unwrap();
+    add_ann(&mut port, &mut s);
+
+    writeln!(stdin, "pin 058213\nwave hands\npin 111111\ncard 01020304\nkey").unwrap();
+    stdin.flush().unwrap();
+    let mut got = Vec::new();
+    for _ in 0..4 {
+        got.push(lines.next().unwrap().unwrap());
+    }
+    assert_eq!(
+        got,
+        [
+            "latchkey-sim: access granted user 1 via keypad",
+            "latchkey-sim: access refused via keypad: unknown_credential",
+            "latchkey-sim: access refused via rfid: unknown_credential",
+            "latchkey-sim: access granted via mechanical_key",
+        ]
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert!(stderr.contains("unknown action `wave`") && stderr.contains("expected"), "{stderr}");
+    assert!(!stderr.contains("111111") && !stderr.contains("058213"));
+}

@@ -272,6 +272,9 @@ pub struct Settings {
 }
 
 /// Lock to host, in answer to the request with the same sequence number.
+// Variants differ in size (a whole user vs. a status), but there is no heap to box into:
+// one response exists at a time, built and encoded in place.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Response {
     /// The request was refused, or done with nothing to report ([`Status::Success`]).
@@ -851,4 +854,142 @@ pub enum Event {
     Enrollment(Enrollment),
     /// An alarm was raised.
     AlarmRaised(Alarm),
+}
+
+// ---- the lock's event log -------------------------------------------------------------------
+
+/// One record of the lock's own event log. Sequence numbers start at 1, never repeat (not
+/// across restarts, power cuts or a full log), and a gap shows records lost to capacity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogRecord {
+    /// Sequence number.
+    pub seq: u32,
+    /// The lock's clock when it happened (Unix seconds); 0 when the clock was not set.
+    pub at: u64,
+    /// What happened.
+    pub entry: LogEntry,
+}
+
+/// What a log record says. Never a secret: no PIN, no key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LogEntry {
+    /// An access attempt and its decision.
+    Access {
+        /// How.
+        path: AccessPath,
+        /// Opened or not.
+        granted: bool,
+        /// Whose credential, if someone's.
+        user: Option<u16>,
+        /// Why.
+        reason: AccessReason,
+    },
+    /// A change made over the cable, and by whom.
+    Change {
+        /// What changed.
+        what: ChangeKind,
+        /// Installer or technician.
+        role: Role,
+        /// The user it concerns, if any.
+        user: Option<u16>,
+    },
+    /// An alarm was raised or cleared.
+    Alarm {
+        /// Which.
+        alarm: Alarm,
+        /// Raised (true) or cleared (false).
+        raised: bool,
+    },
+    /// The battery crossed a threshold or was replaced.
+    Battery {
+        /// Voltage at rest, millivolts.
+        millivolts: u16,
+        /// State now.
+        state: BatteryState,
+        /// True when a fresh battery was detected.
+        replaced: bool,
+    },
+    /// The lock started.
+    PowerUp {
+        /// Boot counter.
+        boot_count: u32,
+        /// Why it (re)started.
+        reason: ResetReason,
+    },
+    /// The clock was set over the cable.
+    ClockSet {
+        /// Reading before (Unix seconds; 0 if it was not set).
+        from: u64,
+        /// Reading after.
+        to: u64,
+    },
+    /// A management session opened or closed.
+    Session {
+        /// As whom.
+        role: Role,
+        /// Opened (true) or closed (false).
+        opened: bool,
+    },
+    /// An authentication failed (wrong setup code, wrong session proof).
+    AuthFailed {
+        /// During a claim or factory-reset exchange (true) or a session handshake (false).
+        claim: bool,
+    },
+    /// The log was cleared by an installer (this is the first record after).
+    Cleared {
+        /// Records that were removed.
+        removed: u32,
+    },
+}
+
+/// A change made over the cable, as the log records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    /// The lock was claimed.
+    Claimed,
+    /// The lock was factory-reset.
+    FactoryReset,
+    /// The keys were rotated.
+    KeysRotated,
+    /// A setting changed.
+    Setting,
+    /// A user was added.
+    UserAdded,
+    /// A user was changed (name, rules, enabled).
+    UserChanged,
+    /// A user was removed.
+    UserRemoved,
+    /// A PIN was set.
+    PinSet,
+    /// A PIN was removed.
+    PinRemoved,
+    /// A card was added.
+    CardAdded,
+    /// A card was removed.
+    CardRemoved,
+    /// A finger was enrolled.
+    FingerAdded,
+    /// A finger was removed.
+    FingerRemoved,
+    /// A phone key was added.
+    PhoneAdded,
+    /// A phone key was removed.
+    PhoneRemoved,
+    /// Alarms were cleared.
+    AlarmsCleared,
+    /// The time zone rule changed.
+    TimeZone,
+}
+
+/// Why the lock (re)started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResetReason {
+    /// Power was applied (first boot, new battery, a power cut).
+    PowerOn,
+    /// A watchdog or software reset.
+    Reset,
+    /// The firmware panicked; the reason was recorded.
+    Panic,
 }

@@ -169,6 +169,16 @@ pub(super) fn dispatch(context: &Context, command: Command) -> Result<(), CliErr
         Command::Tui => crate::tui::run(context),
         Command::Claim { setup_code } => super::security::claim(context, setup_code),
         Command::Key(command) => super::security::key(context, command),
+        Command::User(command) => super::users::user(context, command),
+        Command::Pin(command) => super::users::pin(context, command),
+        Command::Card(command) => super::users::card(context, command),
+        Command::Finger(command) => super::users::finger(context, command),
+        Command::Phone(command) => super::users::phone(context, command),
+        Command::Schedule(command) => super::users::schedule(context, command),
+        Command::Guest(command) => super::users::guest(context, command),
+        Command::Checksum { verify } => super::users::checksum(context, verify.as_deref()),
+        Command::Access => super::users::access(context),
+        Command::Alarms => super::users::alarms(context),
         Command::FactoryReset { setup_code, yes } => {
             super::security::factory_reset(context, setup_code, yes)
         }

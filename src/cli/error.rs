@@ -219,7 +219,9 @@ fn refusal_hint(status: Status) -> &'static str {
         Status::Duplicate => "the lock already holds that value elsewhere",
         Status::Occupied => "that slot is in use",
         Status::BadFrame => "the request was damaged on the line; run the command again",
-        Status::Weak => "choose a PIN that is not one digit repeated, a straight run (1234, 9876) or a repeated pair",
+        Status::Weak => {
+            "choose a PIN that is not one digit repeated, a straight run (1234, 9876) or a repeated pair"
+        }
         Status::Failure | Status::Success => {
             "the lock could not complete it; run `latchkey info` for its diagnostics"
         }

@@ -14,6 +14,7 @@ pub mod commands;
 mod error;
 mod security;
 mod settings;
+pub mod users;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -101,6 +102,38 @@ pub enum Command {
     /// Manage site keys: create, list, export, import, rotate.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Users of the lock: add, list, show, edit, enable, disable, remove.
+    #[command(subcommand)]
+    User(users::UserCommand),
+    /// A user's PIN: set (hidden prompt, --stdin or --generate) or remove.
+    #[command(subcommand)]
+    Pin(users::PinCommand),
+    /// A user's RFID cards: add (tap it on the lock, or give the UID) or remove.
+    #[command(subcommand)]
+    Card(users::CardCommand),
+    /// A user's fingerprints: enroll on the lock's sensor, or remove.
+    #[command(subcommand)]
+    Finger(users::FingerCommand),
+    /// A user's phone keys: add or remove by public key.
+    #[command(subcommand)]
+    Phone(users::PhoneCommand),
+    /// A user's weekly windows: set or clear.
+    #[command(subcommand)]
+    Schedule(users::ScheduleCommand),
+    /// Temporary codes the lock itself refuses outside their dates.
+    #[command(subcommand)]
+    Guest(users::GuestCommand),
+    /// The lock's checksum of its users and credentials, to compare without reading secrets.
+    Checksum {
+        /// A provisioning file (JSON) describing what the lock should hold: exit 0 when the
+        /// lock holds exactly that, 1 when not.
+        #[arg(long, value_name = "FILE")]
+        verify: Option<PathBuf>,
+    },
+    /// How the lock decided its last access attempt (who, which path, why).
+    Access,
+    /// The alarms the lock has raised.
+    Alarms,
     /// Return a lock to factory-new: erases its keys, users and credentials (not its log).
     /// Needs the setup code printed inside the lock.
     FactoryReset {

@@ -13,6 +13,9 @@ use latchkey_protocol::crypto::{
     proofs_match, x25519_public, x25519_shared,
 };
 use latchkey_protocol::{
+    AccessRecord, ActiveAlarm, CardUid, Enrollment, Pin, User, UserSpec, UserSummary, UserWrite,
+};
+use latchkey_protocol::{
     BatteryReport, ClaimIntent, ClockReading, Diagnostics, Event, FrameAccumulator, Header, Kind,
     LockInfo, MAX_BODY_LEN, MAX_ENCODED_LEN, PROTOCOL_VERSION, Request, Response, Role, Setting,
     Settings, Status, decode_body, encode_frame,
@@ -454,6 +457,153 @@ impl Client {
     pub fn diagnostics(&mut self) -> Result<Diagnostics, ClientError> {
         match self.request(&Request::GetDiagnostics)? {
             Response::Diagnostics(diagnostics) => Ok(diagnostics),
+            other => Err(unexpected(other)),
+        }
+    }
+}
+
+// ---- users and credentials -----------------------------------------------------------------
+
+impl Client {
+    fn expect_success(&mut self, request: &Request) -> Result<(), ClientError> {
+        match self.request(request)? {
+            Response::Status(Status::Success) => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    fn expect_user(&mut self, request: &Request) -> Result<User, ClientError> {
+        match self.request(request)? {
+            Response::User(user) => Ok(user),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Creates or changes user `id`; returns the user as the lock now holds it.
+    pub fn put_user(
+        &mut self,
+        id: u16,
+        write: UserWrite,
+        spec: UserSpec,
+    ) -> Result<User, ClientError> {
+        self.expect_user(&Request::PutUser { id, write, spec })
+    }
+
+    /// One user.
+    pub fn user(&mut self, id: u16) -> Result<User, ClientError> {
+        self.expect_user(&Request::GetUser { id })
+    }
+
+    /// Every user, page by page.
+    pub fn users(&mut self) -> Result<Vec<UserSummary>, ClientError> {
+        let mut all = Vec::new();
+        let mut after = 0;
+        loop {
+            match self.request(&Request::ListUsers { after })? {
+                Response::Users { users, more } => {
+                    let Some(last) = users.last().map(|u| u.id) else { return Ok(all) };
+                    all.extend(users);
+                    if !more || last <= after {
+                        return Ok(all);
+                    }
+                    after = last;
+                }
+                other => return Err(unexpected(other)),
+            }
+        }
+    }
+
+    /// Deletes a user and their credentials.
+    pub fn remove_user(&mut self, id: u16) -> Result<(), ClientError> {
+        self.expect_success(&Request::RemoveUser { id })
+    }
+
+    /// Sets a user's PIN (sent sealed; the lock keeps a keyed hash).
+    pub fn set_pin(&mut self, user: u16, pin: Pin) -> Result<(), ClientError> {
+        self.expect_success(&Request::SetPin { user, pin })
+    }
+
+    /// Removes a user's PIN.
+    pub fn remove_pin(&mut self, user: u16) -> Result<(), ClientError> {
+        self.expect_success(&Request::RemovePin { user })
+    }
+
+    /// Gives a user a card.
+    pub fn add_card(&mut self, user: u16, uid: CardUid) -> Result<(), ClientError> {
+        self.expect_success(&Request::AddCard { user, uid })
+    }
+
+    /// Takes a card from a user.
+    pub fn remove_card(&mut self, user: u16, uid: CardUid) -> Result<(), ClientError> {
+        self.expect_success(&Request::RemoveCard { user, uid })
+    }
+
+    /// Starts learning the next card tapped on the lock.
+    pub fn learn_card(&mut self, user: u16) -> Result<(), ClientError> {
+        self.expect_started(&Request::LearnCard { user })
+    }
+
+    /// Starts enrolling a finger on the lock's sensor.
+    pub fn enroll_finger(&mut self, user: u16) -> Result<(), ClientError> {
+        self.expect_started(&Request::EnrollFinger { user })
+    }
+
+    /// A learning or enrollment start is answered with its first state (or plain success).
+    fn expect_started(&mut self, request: &Request) -> Result<(), ClientError> {
+        match self.request(request)? {
+            Response::Status(Status::Success) | Response::Enrollment(_) => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Where a card learning or finger enrollment stands.
+    pub fn enrollment(&mut self) -> Result<Enrollment, ClientError> {
+        match self.request(&Request::GetEnrollment)? {
+            Response::Enrollment(state) => Ok(state),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Stops a card learning or finger enrollment.
+    pub fn cancel_enrollment(&mut self) -> Result<(), ClientError> {
+        self.expect_success(&Request::CancelEnrollment)
+    }
+
+    /// Removes an enrolled finger.
+    pub fn remove_finger(&mut self, user: u16, slot: u8) -> Result<(), ClientError> {
+        self.expect_success(&Request::RemoveFinger { user, slot })
+    }
+
+    /// Gives a user a phone key.
+    pub fn add_phone(&mut self, user: u16, public_key: [u8; 32]) -> Result<(), ClientError> {
+        self.expect_success(&Request::AddPhone { user, public_key })
+    }
+
+    /// Takes a phone key from a user.
+    pub fn remove_phone(&mut self, user: u16, public_key: [u8; 32]) -> Result<(), ClientError> {
+        self.expect_success(&Request::RemovePhone { user, public_key })
+    }
+
+    /// The lock's checksum of its users and credentials: (users, credentials, digest).
+    pub fn checksum(&mut self) -> Result<(u16, u16, [u8; 16]), ClientError> {
+        match self.request(&Request::GetChecksum)? {
+            Response::Checksum { users, credentials, digest } => Ok((users, credentials, digest)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// The last access attempt, as the lock decided it.
+    pub fn last_access(&mut self) -> Result<Option<AccessRecord>, ClientError> {
+        match self.request(&Request::GetLastAccess)? {
+            Response::LastAccess(record) => Ok(record),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// The alarms now raised.
+    pub fn alarms(&mut self) -> Result<Vec<ActiveAlarm>, ClientError> {
+        match self.request(&Request::GetAlarms)? {
+            Response::Alarms(alarms) => Ok(alarms.into_iter().collect()),
             other => Err(unexpected(other)),
         }
     }

@@ -63,6 +63,10 @@ pub struct Sim {
     pub setup_code: String,
     /// This test's keystore (kept across simulator restarts in the same folder).
     pub keystore: PathBuf,
+    /// Every line the simulator printed after its first two, as it printed them.
+    pub lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// The simulated person's hands: the simulator's standard input.
+    stdin: std::sync::Mutex<Option<std::process::ChildStdin>>,
 }
 
 impl Sim {
@@ -77,11 +81,12 @@ impl Sim {
             .arg("--flash")
             .arg(&flash)
             .args(extra)
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start latchkey-sim");
+        let stdin = child.stdin.take();
         let stdout = child.stdout.take().expect("sim stdout");
         let mut reader = BufReader::new(stdout);
         let mut banner = String::new();
@@ -94,11 +99,14 @@ impl Sim {
             .strip_prefix("latchkey-sim: setup code ")
             .unwrap_or_else(|| panic!("unexpected simulator setup code line: {code_line:?}"))
             .to_string();
-        // Keep draining stdout so the simulator never blocks on a full pipe.
+        // Keep draining stdout (so the simulator never blocks on a full pipe) into `lines`.
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = lines.clone();
         std::thread::spawn(move || {
-            let mut sink = String::new();
-            while reader.read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {
-                sink.clear();
+            let mut line = String::new();
+            while reader.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
+                sink.lock().unwrap().push(line.trim_end().to_string());
+                line.clear();
             }
         });
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -106,7 +114,46 @@ impl Sim {
             assert!(Instant::now() < deadline, "simulator made no link at {}", link.display());
             std::thread::sleep(Duration::from_millis(10));
         }
-        Sim { child, link, flash, banner, setup_code, keystore: dir.join("keys") }
+        Sim {
+            child,
+            link,
+            flash,
+            banner,
+            setup_code,
+            keystore: dir.join("keys"),
+            lines,
+            stdin: std::sync::Mutex::new(stdin),
+        }
+    }
+
+    /// The simulated person does something at the lock (`pin 1234`, `card 04a1b2c3`, ...).
+    pub fn act(&self, action: &str) {
+        use std::io::Write;
+        let mut stdin = self.stdin.lock().unwrap();
+        let stdin = stdin.as_mut().expect("simulator stdin");
+        writeln!(stdin, "{action}").expect("write to the simulator's stdin");
+        stdin.flush().unwrap();
+    }
+
+    /// Lines printed so far that contain `needle`.
+    pub fn lines_with(&self, needle: &str) -> Vec<String> {
+        self.lines.lock().unwrap().iter().filter(|l| l.contains(needle)).cloned().collect()
+    }
+
+    /// Does `action` and waits for the simulator's line about the access decision it caused;
+    /// returns that line.
+    pub fn attempt(&self, action: &str) -> String {
+        let before = self.lines_with("access").len();
+        self.act(action);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let lines = self.lines_with("access");
+            if lines.len() > before {
+                return lines[before].clone();
+            }
+            assert!(Instant::now() < deadline, "no access decision printed after {action:?}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// Starts the simulator and claims it with a site key in this test's keystore.

@@ -1,16 +1,22 @@
 //! `latchkey-sim`: a simulated lock on a pseudo-terminal.
 
-use std::io::Write;
+use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::mpsc;
 
 use clap::Parser;
-use latchkey_firmware::sim::{DEFAULT_BATTERY_MV, DEFAULT_SERIAL, RunningSim, SimConfig, SimError};
+use latchkey_firmware::sim::{
+    ACTIONS_HELP, DEFAULT_BATTERY_MV, DEFAULT_SERIAL, RunningSim, SimConfig, SimError,
+};
 
 /// Run a simulated latchkey lock on a pseudo-terminal.
+///
+/// The first line of output names the port, the second the setup code. Then the simulated
+/// person's actions are read from standard input, one per line, and each access decision,
+/// enrollment step and alarm is printed as a line.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version, about, after_help = ACTIONS_HELP)]
 struct Args {
     /// Keep the lock's flash in this file (created erased if missing); default: in memory.
     #[arg(long, value_name = "FILE")]
@@ -58,7 +64,7 @@ fn run(args: Args) -> Result<(), SimError> {
             "latchkey-sim: warning: cannot handle SIGINT/SIGTERM ({e}); the link may be left behind"
         );
     }
-    let sim = RunningSim::start(SimConfig {
+    let mut sim = RunningSim::start(SimConfig {
         flash_path: args.flash,
         link: args.link,
         baud: args.baud,
@@ -80,6 +86,32 @@ fn run(args: Args) -> Result<(), SimError> {
     let _ = writeln!(out, "latchkey-sim: setup code {}", sim.setup_code());
     let _ = out.flush();
     drop(out);
+    // What the lock does, one line each, after the two lines above.
+    if let Some(notices) = sim.take_notices() {
+        std::thread::spawn(move || {
+            for line in notices {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{line}");
+                let _ = out.flush();
+            }
+        });
+    }
+    // The simulated person: actions on standard input. At its end the lock keeps running.
+    let control = sim.control();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            if line.trim().is_empty() || line.trim_start().starts_with('#') {
+                continue;
+            }
+            if let Err(e) = control.act_report(&line) {
+                eprintln!("latchkey-sim: cannot do that: {e}");
+                if matches!(e, SimError::Stopped) {
+                    break;
+                }
+            }
+        }
+    });
     // Wait for a signal; if the handler could not be installed, the sender is gone and we
     // would return at once, so then wait forever (the default signal action ends us).
     if stop_rx.recv().is_err() {

@@ -4,6 +4,8 @@
 //! [`RunningSim::port_path`] like any serial port. The `latchkey-sim` binary is a thin wrapper
 //! over it, and `latchkey --sim` and the tests run it in-process.
 
+mod actions;
+mod devices;
 mod flash;
 
 use std::io::{self, Read, Write};
@@ -18,6 +20,8 @@ use latchkey_protocol::crypto::{SetupCode, SetupCodeError};
 use latchkey_protocol::{Event, Ident};
 use serialport::{SerialPort, TTYPort};
 
+pub use actions::{ACTIONS_HELP, Action, ActionError, access_line, event_line};
+pub use devices::{SIM_SENSOR_SLOTS, SimDevices, SimFingerprint, SimMotor, SimPhone};
 pub use flash::{FlashFileError, SimFlash, SimFlashError};
 
 use crate::hal::{Battery, Clock, Rng};
@@ -127,6 +131,20 @@ pub enum SimError {
     /// The flash file could not be synced at exit.
     #[error("cannot flush the flash file: {0}")]
     FlashSync(io::Error),
+    /// An action line was not understood.
+    #[error("{0}")]
+    Action(#[from] ActionError),
+    /// The simulated lock is not running (stopped, or it could not boot after a power cut).
+    #[error("the simulated lock is not running")]
+    Stopped,
+    /// The fingerprint sensor's memory file could not be read.
+    #[error("cannot read the fingerprint sensor's memory {}: {source}", path.display())]
+    SensorFile {
+        /// The sidecar file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
 }
 
 impl SimError {
@@ -159,8 +177,40 @@ impl SimError {
 /// `TTYPort::pair` is not thread-safe (ptsname and friends); serialize it process-wide.
 static PTY_PAIR: Mutex<()> = Mutex::new(());
 
+/// An action for the lock thread, and where to send the lines it produced.
+struct Command {
+    action: Action,
+    reply: SyncSender<Vec<String>>,
+}
+
+/// A handle that acts on a running simulator from any thread (the `latchkey-sim` binary's
+/// standard-input reader holds one).
+#[derive(Clone)]
+pub struct SimControl {
+    commands: SyncSender<Command>,
+}
+
+impl SimControl {
+    /// Does what `line` says (`pin 058213`, `card 04A1B2C3`, ... see [`ACTIONS_HELP`]) and
+    /// returns once the lock has reacted, with the lines describing what it did (an access
+    /// decision, an enrollment step, an alarm).
+    pub fn act_report(&self, line: &str) -> Result<Vec<String>, SimError> {
+        let action = Action::parse(line)?;
+        self.perform(action)
+    }
+
+    /// Does `action`; see [`Self::act_report`].
+    pub fn perform(&self, action: Action) -> Result<Vec<String>, SimError> {
+        let (reply, answer) = mpsc::sync_channel(1);
+        self.commands.send(Command { action, reply }).map_err(|_| SimError::Stopped)?;
+        answer.recv().map_err(|_| SimError::Stopped)
+    }
+}
+
 /// A simulated lock running on background threads.
 pub struct RunningSim {
+    control: SimControl,
+    notices: Option<Receiver<String>>,
     port_path: PathBuf,
     link: Option<PathBuf>,
     stop: Arc<AtomicBool>,
@@ -209,8 +259,17 @@ impl RunningSim {
             max_in_flight: SIM_MAX_IN_FLIGHT,
             setup_code,
         };
-        let lock =
-            Lock::boot(store, SimClock::new(), SimBattery(battery_mv.clone()), rng, identity)?;
+        let fingerprint = match &config.flash_path {
+            Some(path) => {
+                let sidecar = SimFingerprint::sidecar_for(path);
+                SimFingerprint::with_file(&sidecar)
+                    .map_err(|source| SimError::SensorFile { path: sidecar, source })?
+            }
+            None => SimFingerprint::new(),
+        };
+        let devices = SimDevices { fingerprint, ..SimDevices::default() };
+        let battery = SimBattery(battery_mv.clone());
+        let lock = Lock::boot(store, SimClock::new(), battery.clone(), rng, devices, identity)?;
 
         let (master, slave) = {
             let _guard = PTY_PAIR.lock().unwrap_or_else(|e| e.into_inner());
@@ -236,6 +295,8 @@ impl RunningSim {
         let stop = Arc::new(AtomicBool::new(false));
         // A few frames of output queue; when full the reader waits, as a UART would.
         let (frames_tx, frames_rx) = mpsc::sync_channel::<Vec<u8>>(16);
+        let (commands_tx, commands_rx) = mpsc::sync_channel::<Command>(4);
+        let (notices_tx, notices_rx) = mpsc::sync_channel::<String>(256);
 
         let writer = thread::Builder::new()
             .name("latchkey-sim-tx".into())
@@ -247,11 +308,12 @@ impl RunningSim {
         let reader = thread::Builder::new().name("latchkey-sim-rx".into()).spawn({
             let stop = stop.clone();
             move || {
-                read_loop(rx_port, lock, frames_tx, byte_time, &stop);
-                match flash_file {
-                    Some(file) => file.sync_all().map_err(SimError::FlashSync),
-                    None => Ok(()),
+                let world = World { battery, commands: commands_rx, notices: notices_tx };
+                let result = read_loop(rx_port, lock, world, frames_tx, byte_time, &stop);
+                if let Some(file) = flash_file {
+                    file.sync_all().map_err(SimError::FlashSync)?;
                 }
+                result
             }
         });
         let reader = match reader {
@@ -264,6 +326,8 @@ impl RunningSim {
         };
 
         Ok(RunningSim {
+            control: SimControl { commands: commands_tx },
+            notices: Some(notices_rx),
             port_path,
             link: config.link,
             stop,
@@ -289,6 +353,32 @@ impl RunningSim {
     /// claim or factory-reset it.
     pub fn setup_code(&self) -> String {
         self.setup_code.clone()
+    }
+
+    /// Does what `line` says, as the simulated person at the door (`pin 058213`,
+    /// `card 04A1B2C3`, `finger ann-thumb 80`, `phone SEED_HEX`, `key`, `tamper on`,
+    /// `door open`, `battery 4400`, `jam on`, `power-cut`; see [`ACTIONS_HELP`]). Returns once
+    /// the lock has reacted.
+    pub fn act(&self, line: &str) -> Result<(), SimError> {
+        self.control.act_report(line).map(drop)
+    }
+
+    /// Like [`Self::act`], returning the lines that describe what the lock did, e.g.
+    /// `latchkey-sim: access granted user 3 via keypad`.
+    pub fn act_report(&self, line: &str) -> Result<Vec<String>, SimError> {
+        self.control.act_report(line)
+    }
+
+    /// A handle to act from another thread.
+    pub fn control(&self) -> SimControl {
+        self.control.clone()
+    }
+
+    /// Every line the simulator reports (access decisions, enrollment steps, alarms, boots),
+    /// including those that happen without an action (an enrollment timing out); once. Lines
+    /// nobody takes are dropped after a few hundred.
+    pub fn take_notices(&mut self) -> Option<Receiver<String>> {
+        self.notices.take()
     }
 
     /// Changes the simulated battery voltage (millivolts at rest).
@@ -371,7 +461,15 @@ fn make_link(link: &Path, target: &Path) -> Result<(), SimError> {
     std::os::unix::fs::symlink(target, link).map_err(err)
 }
 
-type SimLock = Lock<SimFlash, SimClock, SimBattery, SimRng>;
+type SimLock = Lock<SimFlash, SimClock, SimBattery, SimRng, SimDevices>;
+
+/// What the lock thread needs besides the lock: the battery it can change, the actions to
+/// carry out, and where to report.
+struct World {
+    battery: SimBattery,
+    commands: Receiver<Command>,
+    notices: SyncSender<String>,
+}
 
 /// Whether an I/O error means "no host has the port open": keep waiting for the next one.
 fn host_gone(e: &io::Error) -> bool {
@@ -394,18 +492,22 @@ fn sleep_until(at: Instant) {
 
 fn read_loop(
     mut port: TTYPort,
-    mut lock: SimLock,
+    lock: SimLock,
+    world: World,
     frames: SyncSender<Vec<u8>>,
     byte_time: Option<Duration>,
     stop: &AtomicBool,
-) {
+) -> Result<(), SimError> {
+    let mut lock = Some(lock);
     let mut link = Link::new();
     let mut send = |frame: &[u8]| {
         // The writer only goes away when we stop.
         let _ = frames.send(frame.to_vec());
     };
-    let boot_count = lock.boot_count();
-    link.send_event(&Event::Booted { boot_count }, &mut send);
+    if let Some(lock) = &lock {
+        let boot_count = lock.boot_count();
+        link.send_event(&Event::Booted { boot_count }, &mut send);
+    }
 
     let mut buf = [0u8; 256];
     // Paced, read at most ~50 ms of line time at once, so `stop` is noticed promptly.
@@ -415,6 +517,30 @@ fn read_loop(
     // When the last received byte finished arriving on the simulated line.
     let mut line_clock = Instant::now();
     while !stop.load(Ordering::SeqCst) {
+        // The person's actions, then time passing, then what the lock has to say about them.
+        while let Ok(command) = world.commands.try_recv() {
+            let mut lines = Vec::new();
+            let current = lock.take().ok_or(SimError::Stopped)?;
+            let next = act(current, &command.action, &world, &mut link, &mut send, &mut lines);
+            let next = match next {
+                Ok(next) => next,
+                Err(e) => {
+                    drop(command.reply);
+                    return Err(e);
+                }
+            };
+            let mut current = next;
+            current.tick();
+            flush_events(&mut current, &mut link, &mut send, &world, &mut lines);
+            lock = Some(current);
+            let _ = command.reply.send(lines);
+        }
+        let Some(current) = lock.as_mut() else {
+            return Err(SimError::Stopped);
+        };
+        current.tick();
+        flush_events(current, &mut link, &mut send, &world, &mut Vec::new());
+
         let n = match port.read(&mut buf[..read_len]) {
             Ok(0) => {
                 thread::sleep(Duration::from_millis(20));
@@ -434,7 +560,7 @@ fn read_loop(
         };
         let bytes = &buf[..n];
         match byte_time {
-            None => link.receive(bytes, &mut lock, &mut send),
+            None => link.receive(bytes, current, &mut send),
             Some(byte_time) => {
                 // Each byte is "received" one byte time after the previous one, and a frame is
                 // answered only once its last byte would have arrived.
@@ -442,7 +568,7 @@ fn read_loop(
                 for &byte in bytes {
                     line_clock += byte_time;
                     let arrived = line_clock;
-                    link.receive(&[byte], &mut lock, &mut |frame| {
+                    link.receive(&[byte], current, &mut |frame| {
                         sleep_until(arrived);
                         send(frame);
                     });
@@ -450,7 +576,85 @@ fn read_loop(
                 sleep_until(line_clock);
             }
         }
+        flush_events(current, &mut link, &mut send, &world, &mut Vec::new());
     }
+    Ok(())
+}
+
+/// Sends the lock's pending events on the link and reports each as a line.
+fn flush_events(
+    lock: &mut SimLock,
+    link: &mut Link,
+    send: &mut impl FnMut(&[u8]),
+    world: &World,
+    lines: &mut Vec<String>,
+) {
+    while let Some(event) = lock.next_event() {
+        link.send_event(&event, send);
+        if let Some(line) = event_line(&event) {
+            let _ = world.notices.try_send(line.clone());
+            lines.push(line);
+        }
+    }
+}
+
+/// Carries out one action of the simulated person; returns the lock (a new one after a power
+/// cut).
+fn act(
+    mut lock: SimLock,
+    action: &Action,
+    world: &World,
+    link: &mut Link,
+    send: &mut impl FnMut(&[u8]),
+    lines: &mut Vec<String>,
+) -> Result<SimLock, SimError> {
+    match action {
+        Action::Pin(digits) => {
+            lock.keypad_entry(digits);
+        }
+        Action::Card(uid) => {
+            lock.card_tapped(uid);
+        }
+        Action::Finger { name, quality } => {
+            let capture = lock.devices().fingerprint.place(name, *quality);
+            lock.finger_placed(capture);
+        }
+        Action::Phone(seed) => {
+            lock.phone_presented(&mut SimPhone::from_seed(seed));
+        }
+        Action::Key => {
+            lock.mechanical_key();
+        }
+        Action::Tamper(on) => lock.tamper_changed(*on),
+        Action::Door(open) => lock.door_changed(*open),
+        Action::Jam(on) => lock.devices().motor.jammed = *on,
+        Action::Battery(mv) => world.battery.set_millivolts(*mv),
+        Action::PowerCut => {
+            // Whatever was in RAM (sessions, the last access, alarms, the clock) is gone; the
+            // flash and the sensor's own memory stay.
+            let identity = lock.identity.clone();
+            let (flash, devices) = lock.power_off();
+            let store = Store::mount(flash)?;
+            let mut rebooted = Lock::boot(
+                store,
+                SimClock::new(),
+                world.battery.clone(),
+                SimRng::new()?,
+                devices,
+                identity,
+            )?;
+            *link = Link::new();
+            let booted = Event::Booted { boot_count: rebooted.boot_count() };
+            link.send_event(&booted, send);
+            if let Some(line) = event_line(&booted) {
+                let _ = world.notices.try_send(line.clone());
+                lines.push(line);
+            }
+            flush_events(&mut rebooted, link, send, world, lines);
+            return Ok(rebooted);
+        }
+    }
+    Ok(lock)
 }
 
 fn write_loop(

@@ -2,13 +2,16 @@
 //! for requests and responses, and the host's side of the claim exchange and of a session,
 //! written with the protocol crate's crypto as a real host does. Everything on the lock's
 //! side is the real core; nothing is mocked.
-#![allow(dead_code)] // each test binary uses a different part
+#![allow(dead_code)]
+// each test binary uses a different part
+// A refused handshake returns the lock's answer as it came; tests are no hot path.
+#![allow(clippy::result_large_err)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use latchkey_firmware::hal::Clock;
-use latchkey_firmware::sim::{SimBattery, SimClock, SimFlash, SimRng};
+use latchkey_firmware::sim::{SimBattery, SimClock, SimDevices, SimFlash, SimRng};
 use latchkey_firmware::{Handler, Identity, Link, Lock, LockKeys, Store};
 use latchkey_protocol::crypto::{
     self, ClaimKeys, Opener, Sealer, SecretKey, SessionKeys, SetupCode,
@@ -18,7 +21,7 @@ use latchkey_protocol::{
     PROTOCOL_VERSION, Request, Response, Role, Status, decode_body, encode_frame,
 };
 
-pub type TestLock<'a> = Lock<&'a mut SimFlash, TestClock, SimBattery, SimRng>;
+pub type TestLock<'a> = Lock<&'a mut SimFlash, TestClock, SimBattery, SimRng, SimDevices>;
 
 pub const SERIAL: &str = "TEST-0001";
 pub const SETUP_CODE: &str = "ABCD-EFGH-JK01";
@@ -98,7 +101,8 @@ fn boot_full(flash: &mut SimFlash, battery: SimBattery) -> (TestLock<'_>, ClockH
     let store = Store::mount(flash).expect("store mounts");
     let (clock, handle) = TestClock::new();
     let rng = SimRng::new().expect("the OS RNG works");
-    (Lock::boot(store, clock, battery, rng, identity()).expect("lock boots"), handle)
+    let devices = SimDevices::default();
+    (Lock::boot(store, clock, battery, rng, devices, identity()).expect("lock boots"), handle)
 }
 
 /// One encoded frame.

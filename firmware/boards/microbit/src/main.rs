@@ -15,6 +15,7 @@ mod rng;
 mod uart;
 
 use cortex_m_rt::entry;
+use latchkey_firmware::hal::{NoFingerprintSensor, NoMotor, Parts};
 use latchkey_firmware::{Identity, Link, Lock, Store};
 use latchkey_protocol::crypto::SetupCode;
 use latchkey_protocol::{Event, Ident};
@@ -57,7 +58,10 @@ fn main() -> ! {
         Ok(store) => store,
         Err(e) => panic!("cannot mount the store: {e}"),
     };
-    let mut lock = match Lock::boot(store, clock, battery::board_battery(), rng, identity) {
+    // QEMU's micro:bit has no motor, sensor, keypad or reader: no hands at this door yet.
+    let devices = Parts { motor: NoMotor, fingerprint: NoFingerprintSensor };
+    let mut lock = match Lock::boot(store, clock, battery::board_battery(), rng, devices, identity)
+    {
         Ok(lock) => lock,
         Err(e) => panic!("cannot boot the lock: {e}"),
     };
@@ -69,9 +73,17 @@ fn main() -> ! {
 
     let mut buf = [0u8; 64];
     loop {
-        // Sleeps (WFI) until the UART has bytes, so an idle lock costs no host CPU under QEMU.
+        // Sleeps (WFI) until the UART has bytes or the clock's second ticks, so an idle lock
+        // costs no host CPU under QEMU.
         let n = uart::read(&mut buf);
-        link.receive(&buf[..n], &mut lock, &mut send);
+        if n > 0 {
+            link.receive(&buf[..n], &mut lock, &mut send);
+        }
+        // Time-outs and the auto-relock; then whatever the lock has to report.
+        lock.tick();
+        while let Some(event) = lock.next_event() {
+            link.send_event(&event, &mut send);
+        }
     }
 }
 

@@ -69,9 +69,11 @@ fn UART0() {
     });
 }
 
-/// Fills `buf` with received bytes, sleeping until at least one has arrived. Returns how many.
+/// Fills `buf` with received bytes, sleeping until at least one has arrived or another
+/// interrupt (the clock's once a second) wakes the core. Returns how many: 0 after such a
+/// wake, so the caller can let time pass (`Lock::tick`) and sleep again.
 pub fn read(buf: &mut [u8]) -> usize {
-    loop {
+    {
         let n = critical_section::with(|cs| {
             let mut rx = RX.borrow_ref_mut(cs);
             let mut n = 0;
@@ -95,8 +97,8 @@ pub fn read(buf: &mut [u8]) -> usize {
             // The ring has room again; a receive interrupt masked while it was full resumes
             // (its event is still pending, so it fires at once).
             regs().intenset.write(|w| w.rxdrdy().set());
-            return n;
         }
+        n
     }
 }
 

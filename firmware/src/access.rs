@@ -1,0 +1,559 @@
+//! Access decisions, card learning and finger enrollment, alarms and the bolt.
+//!
+//! The board feeds the core what happens at the door ([`Lock::keypad_entry`],
+//! [`Lock::card_tapped`], [`Lock::finger_placed`], [`Lock::phone_presented`],
+//! [`Lock::mechanical_key`], [`Lock::door_changed`], [`Lock::tamper_changed`]) and calls
+//! [`Lock::tick`] periodically; the core decides by its rules ([`users::check_rules`]), counts
+//! a limited use in flash *before* it drives the motor, and reports each decision as the last
+//! access, an [`Event::Access`] and (later) an event-log record. Events wait in a small queue
+//! the board drains with [`Lock::next_event`] and sends with `Link::send_event`.
+//!
+//! No PIN, digit or digest ever enters a record, an event or a debug print.
+
+use latchkey_protocol::checksum;
+use latchkey_protocol::{
+    ALARMS_MAX, AccessPath, AccessReason, AccessRecord, ActiveAlarm, Alarm, BatteryState,
+    Credential, EnrollFailure, EnrollKind, Enrollment, Event, LEARN_SECONDS, PIN_MAX, Response,
+    Status, UserKind,
+};
+
+use crate::battery;
+use crate::directory::store_status;
+use crate::hal::{
+    Battery, BoltDirection, Clock, Devices, FingerCapture, FingerprintSensor, Motor, NorFlash,
+    PHONE_SIGNATURE_LABEL, Phone, Rng,
+};
+use crate::lock::Lock;
+use crate::users::{self, StoredCredential, StoredUser};
+
+/// Good captures a finger enrollment needs.
+pub const FINGER_CAPTURES: u8 = 5;
+/// A capture below this quality does not count ("lift and place again").
+pub const CAPTURE_MIN_QUALITY: u8 = 40;
+/// The good captures' average quality must reach this, or the enrollment fails.
+pub const ENROLL_MIN_AVERAGE: u8 = 60;
+/// Events kept for the board to send; the oldest is dropped when full.
+pub const EVENT_QUEUE: usize = 8;
+
+/// What the lock keeps in RAM about the door: lost on a power cut, like on a real lock.
+pub(crate) struct AccessState {
+    last_access: Option<AccessRecord>,
+    pub(crate) alarms: heapless::Vec<ActiveAlarm, ALARMS_MAX>,
+    events: heapless::Deque<Event, EVENT_QUEUE>,
+    enrollment: Enrollment,
+    /// Uptime when an enrollment in progress times out.
+    enroll_deadline_ms: u64,
+    /// Sum of the good captures' qualities.
+    enroll_quality_sum: u16,
+    /// Unknown PINs in a row.
+    wrong_codes: u8,
+    /// Uptime until which the keypad is locked out.
+    lockout_until_ms: Option<u64>,
+    bolt_locked: bool,
+    relock_at_ms: Option<u64>,
+    door_open: bool,
+}
+
+impl AccessState {
+    pub(crate) const fn new() -> Self {
+        Self {
+            last_access: None,
+            alarms: heapless::Vec::new(),
+            events: heapless::Deque::new(),
+            enrollment: Enrollment::Idle,
+            enroll_deadline_ms: 0,
+            enroll_quality_sum: 0,
+            wrong_codes: 0,
+            lockout_until_ms: None,
+            // A lock boots with its bolt thrown.
+            bolt_locked: true,
+            relock_at_ms: None,
+            door_open: false,
+        }
+    }
+
+    /// After a factory reset: nothing about the old users lingers.
+    pub(crate) fn forget_users(&mut self) {
+        if matches!(self.enrollment, Enrollment::InProgress { .. }) {
+            self.enrollment = Enrollment::Idle;
+        }
+        self.wrong_codes = 0;
+    }
+
+    fn push_event(&mut self, event: Event) {
+        if self.events.is_full() {
+            self.events.pop_front();
+        }
+        // Room was made above.
+        let _ = self.events.push_back(event);
+    }
+}
+
+impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> {
+    /// The next event for the host, if any: decisions, enrollment progress, alarms.
+    pub fn next_event(&mut self) -> Option<Event> {
+        self.access.events.pop_front()
+    }
+
+    /// The last access decision since boot.
+    pub fn last_access(&self) -> Option<AccessRecord> {
+        self.access.last_access
+    }
+
+    /// The alarms now raised.
+    pub fn alarms(&self) -> &[ActiveAlarm] {
+        &self.access.alarms
+    }
+
+    /// Whether the bolt is thrown.
+    pub fn bolt_locked(&self) -> bool {
+        self.access.bolt_locked
+    }
+
+    /// Where a card learning or finger enrollment stands, with the seconds left.
+    pub fn enrollment(&self) -> Enrollment {
+        let mut state = self.access.enrollment.clone();
+        if let Enrollment::InProgress { seconds_left, .. } = &mut state {
+            let left_ms = self.access.enroll_deadline_ms.saturating_sub(self.clock.uptime_ms());
+            *seconds_left = u16::try_from(left_ms.div_ceil(1000)).unwrap_or(LEARN_SECONDS);
+        }
+        state
+    }
+
+    /// Time passes: ends a keypad lockout, relocks the bolt, times out an enrollment, checks
+    /// the battery (a reading per tick). The board calls it periodically (the simulator every 50 ms, the micro:bit
+    /// every second).
+    pub fn tick(&mut self) {
+        let now = self.clock.uptime_ms();
+        if self.access.lockout_until_ms.is_some_and(|until| now >= until) {
+            self.access.lockout_until_ms = None;
+            self.clear_alarm(Alarm::WrongCodeLimit);
+        }
+        // The bolt waits for the door to close before it throws.
+        if self.access.relock_at_ms.is_some_and(|at| now >= at) && !self.access.door_open {
+            self.access.relock_at_ms = None;
+            self.drive(BoltDirection::Lock);
+        }
+        if matches!(self.access.enrollment, Enrollment::InProgress { .. })
+            && now >= self.access.enroll_deadline_ms
+        {
+            self.fail_enrollment(EnrollFailure::TimedOut);
+        }
+        {
+            let state = battery::report(self.battery.millivolts()).state;
+            let (low, critical) = match state {
+                BatteryState::Ok => (false, false),
+                BatteryState::Low => (true, false),
+                BatteryState::Critical => (false, true),
+            };
+            self.set_alarm(Alarm::LowBattery, low);
+            self.set_alarm(Alarm::CriticalBattery, critical);
+        }
+    }
+
+    /// A PIN entered on the keypad (digits as typed, leading zeros kept). The entry is hashed
+    /// at once and never kept.
+    pub fn keypad_entry(&mut self, digits: &str) -> AccessRecord {
+        let now = self.clock.uptime_ms();
+        if self.access.lockout_until_ms.is_some_and(|until| now >= until) {
+            self.access.lockout_until_ms = None;
+            self.clear_alarm(Alarm::WrongCodeLimit);
+        }
+        if self.access.lockout_until_ms.is_some() {
+            return self.record(AccessPath::Keypad, None, Err(AccessReason::KeypadLockedOut));
+        }
+        let well_formed = !digits.is_empty()
+            && digits.len() <= PIN_MAX
+            && digits.bytes().all(|b| b.is_ascii_digit());
+        let found = match (&self.pin_key, well_formed) {
+            (Some(key), true) => {
+                let digest = checksum::pin_digest(key, digits);
+                // A flash that cannot be read opens for nobody.
+                self.holder(&StoredCredential::Pin(digest)).ok().flatten()
+            }
+            _ => None,
+        };
+        match found {
+            Some((id, user)) => {
+                self.access.wrong_codes = 0;
+                self.decide(AccessPath::Keypad, id, user)
+            }
+            None => {
+                self.access.wrong_codes = self.access.wrong_codes.saturating_add(1);
+                let record =
+                    self.record(AccessPath::Keypad, None, Err(AccessReason::UnknownCredential));
+                if self.access.wrong_codes >= self.settings.wrong_code_limit {
+                    self.access.wrong_codes = 0;
+                    let lockout_ms = u64::from(self.settings.lockout_seconds) * 1000;
+                    self.access.lockout_until_ms = Some(now + lockout_ms);
+                    self.raise_alarm(Alarm::WrongCodeLimit);
+                }
+                record
+            }
+        }
+    }
+
+    /// A card tapped on the reader. While a card is being learned the tap is the learning's
+    /// (no access decision: `None`).
+    pub fn card_tapped(&mut self, uid: &[u8]) -> Option<AccessRecord> {
+        if let Enrollment::InProgress { kind: EnrollKind::Card, user, .. } = self.access.enrollment
+        {
+            self.learn_card(user, uid);
+            return None;
+        }
+        let found = match heapless::Vec::from_slice(uid) {
+            Ok(uid) if users::card_uid_is_valid(&uid) => {
+                self.holder(&StoredCredential::Card(uid)).ok().flatten()
+            }
+            _ => None,
+        };
+        Some(self.decide_found(AccessPath::Rfid, found))
+    }
+
+    /// A finger placed on the sensor. While a finger is being enrolled it is a capture (no
+    /// access decision: `None`); otherwise the sensor's match decides.
+    pub fn finger_placed(&mut self, capture: FingerCapture) -> Option<AccessRecord> {
+        if let Enrollment::InProgress { kind: EnrollKind::Fingerprint, user, .. } =
+            self.access.enrollment
+        {
+            self.finger_capture(user, capture);
+            return None;
+        }
+        let found = match capture.matched_slot {
+            Some(slot) => self.holder(&StoredCredential::Fingerprint(slot)).ok().flatten(),
+            None => None,
+        };
+        Some(self.decide_found(AccessPath::Fingerprint, found))
+    }
+
+    /// A phone presents itself: the lock challenges it with 32 fresh random bytes, checks its
+    /// Ed25519 signature over `"latchkey/v1/phone" ‖ serial ‖ challenge`, then looks its key up.
+    pub fn phone_presented(&mut self, phone: &mut impl Phone) -> AccessRecord {
+        let mut challenge = [0u8; 32];
+        self.rng.fill_bytes(&mut challenge);
+        let Some(answer) = phone.sign_challenge(&self.identity.serial, &challenge) else {
+            return self.record(AccessPath::Phone, None, Err(AccessReason::BadSignature));
+        };
+        let mut message = [0u8; PHONE_SIGNATURE_LABEL.len() + latchkey_protocol::IDENT_MAX + 32];
+        let serial = self.identity.serial.as_bytes();
+        let parts = [PHONE_SIGNATURE_LABEL, serial, &challenge];
+        let mut len = 0;
+        for part in parts {
+            message[len..len + part.len()].copy_from_slice(part);
+            len += part.len();
+        }
+        let signature = ed25519_dalek::Signature::from_bytes(&answer.signature);
+        let verified = ed25519_dalek::VerifyingKey::from_bytes(&answer.public_key)
+            .is_ok_and(|key| key.verify_strict(&message[..len], &signature).is_ok());
+        if !verified {
+            return self.record(AccessPath::Phone, None, Err(AccessReason::BadSignature));
+        }
+        let found = self.holder(&StoredCredential::Phone(answer.public_key)).ok().flatten();
+        self.decide_found(AccessPath::Phone, found)
+    }
+
+    /// The mechanical key turned the bolt: it always opens, and is recorded.
+    pub fn mechanical_key(&mut self) -> AccessRecord {
+        self.access.bolt_locked = false;
+        self.schedule_relock();
+        self.record(AccessPath::MechanicalKey, None, Ok(AccessReason::MechanicalKey))
+    }
+
+    /// The door switch changed. A door opening while the bolt is thrown was forced.
+    pub fn door_changed(&mut self, open: bool) {
+        self.access.door_open = open;
+        if open && self.access.bolt_locked {
+            self.raise_alarm(Alarm::ForcedOpen);
+        } else if !open {
+            self.clear_alarm(Alarm::ForcedOpen);
+            self.clear_alarm(Alarm::DoorAjar);
+        }
+    }
+
+    /// The tamper switch changed (the escutcheon removed, or put back).
+    pub fn tamper_changed(&mut self, tripped: bool) {
+        if tripped {
+            self.raise_alarm(Alarm::Tamper);
+        } else {
+            self.clear_alarm(Alarm::Tamper);
+        }
+    }
+
+    fn decide_found(&mut self, path: AccessPath, found: Option<(u16, StoredUser)>) -> AccessRecord {
+        match found {
+            Some((id, user)) => self.decide(path, id, user),
+            None => self.record(path, None, Err(AccessReason::UnknownCredential)),
+        }
+    }
+
+    /// The lock's rules for user `id`, whose credential was presented; on a grant the use is
+    /// counted in flash first, then the bolt moves.
+    fn decide(&mut self, path: AccessPath, id: u16, user: StoredUser) -> AccessRecord {
+        let now = self.clock.now();
+        if let Err(reason) = users::check_rules(&user, now, self.clock.is_set()) {
+            return self.record(path, Some(id), Err(reason));
+        }
+        let mut counted = user.clone();
+        if let Some(left) = counted.uses_left {
+            counted.uses_left = Some(left.saturating_sub(1));
+        }
+        if matches!(counted.spec.kind, UserKind::Expiring { .. }) && counted.first_used.is_none() {
+            counted.first_used = Some(now);
+        }
+        // Durable before the motor: a power cut must not give a use for free. A use that
+        // cannot be counted is not given.
+        if counted != user && self.write_user(id, &counted).is_err() {
+            return self.record(path, Some(id), Err(AccessReason::UsesExhausted));
+        }
+        let duress = user.spec.kind == UserKind::Duress;
+        let reason = if duress { AccessReason::Duress } else { AccessReason::Granted };
+        self.drive(BoltDirection::Unlock);
+        let record = self.record(path, Some(id), Ok(reason));
+        if duress {
+            // Silent at the door; the host and (later) the log hear of it.
+            self.raise_alarm(Alarm::Duress);
+        }
+        record
+    }
+
+    /// Keeps a decision as the last access and sends it as an event.
+    fn record(
+        &mut self,
+        path: AccessPath,
+        user: Option<u16>,
+        outcome: Result<AccessReason, AccessReason>,
+    ) -> AccessRecord {
+        let (granted, reason) = match outcome {
+            Ok(reason) => (true, reason),
+            Err(reason) => (false, reason),
+        };
+        let record = AccessRecord { at: self.clock.now(), path, granted, user, reason };
+        self.access.last_access = Some(record);
+        // EVENT LOG HOOK (event-log issue): append `record` to the flash event log here. It
+        // carries no secret: the path, the user number and the reason, never a PIN.
+        self.access.push_event(Event::Access(record));
+        record
+    }
+
+    fn schedule_relock(&mut self) {
+        let seconds = self.settings.auto_relock_seconds;
+        self.access.relock_at_ms =
+            (seconds > 0).then(|| self.clock.uptime_ms() + u64::from(seconds) * 1000);
+    }
+
+    fn drive(&mut self, direction: BoltDirection) {
+        match self.devices.motor().drive(direction) {
+            Ok(()) => {
+                self.access.bolt_locked = direction == BoltDirection::Lock;
+                self.clear_alarm(Alarm::Jammed);
+                if direction == BoltDirection::Unlock {
+                    self.schedule_relock();
+                }
+            }
+            // The bolt did not move: its state stays as it was.
+            Err(_) => self.raise_alarm(Alarm::Jammed),
+        }
+    }
+
+    /// Raises `alarm` (listed once, since its first raising) and sends it as an event.
+    pub(crate) fn raise_alarm(&mut self, alarm: Alarm) {
+        if !self.access.alarms.iter().any(|a| a.alarm == alarm) {
+            let since = self.clock.now();
+            // One entry per kind of alarm, and ALARMS_MAX covers every kind.
+            let _ = self.access.alarms.push(ActiveAlarm { alarm, since });
+        }
+        // EVENT LOG HOOK (event-log issue): append the alarm to the flash event log here.
+        self.access.push_event(Event::AlarmRaised(alarm));
+    }
+
+    fn clear_alarm(&mut self, alarm: Alarm) {
+        self.access.alarms.retain(|a| a.alarm != alarm);
+    }
+
+    /// Raises `alarm` if `on` and it is not yet raised; clears it if not `on`.
+    fn set_alarm(&mut self, alarm: Alarm, on: bool) {
+        let active = self.access.alarms.iter().any(|a| a.alarm == alarm);
+        if on && !active {
+            self.raise_alarm(alarm);
+        } else if !on && active {
+            self.clear_alarm(alarm);
+        }
+    }
+
+    // --- Card learning and finger enrollment -------------------------------------------
+
+    fn set_enrollment(&mut self, state: Enrollment) {
+        self.access.enrollment = state;
+        let reported = self.enrollment();
+        self.access.push_event(Event::Enrollment(reported));
+    }
+
+    fn start_enrollment(&mut self, kind: EnrollKind, user: u16, needed: u8) -> Response {
+        self.access.enroll_deadline_ms = self.clock.uptime_ms() + u64::from(LEARN_SECONDS) * 1000;
+        self.access.enroll_quality_sum = 0;
+        self.set_enrollment(Enrollment::InProgress {
+            kind,
+            user,
+            captures: 0,
+            needed,
+            last_quality: None,
+            seconds_left: LEARN_SECONDS,
+        });
+        Response::Enrollment(self.enrollment())
+    }
+
+    /// `LearnCard`: the next card tapped within [`LEARN_SECONDS`] becomes user `id`'s. A new
+    /// start replaces one in progress.
+    pub(crate) fn start_learn_card(&mut self, id: u16) -> Response {
+        match self.load_user(id) {
+            Ok(user) if Self::has_room(&user) => self.start_enrollment(EnrollKind::Card, id, 1),
+            Ok(_) => Response::Status(Status::ResourceExhausted),
+            Err(status) => Response::Status(status),
+        }
+    }
+
+    /// `EnrollFinger`: [`FINGER_CAPTURES`] good captures make a template in a free slot.
+    pub(crate) fn start_enroll_finger(&mut self, id: u16) -> Response {
+        match self.load_user(id) {
+            Ok(user) if Self::has_room(&user) => {}
+            Ok(_) => return Response::Status(Status::ResourceExhausted),
+            Err(status) => return Response::Status(status),
+        }
+        match self.free_sensor_slot() {
+            Ok(Some(_)) => {}
+            Ok(None) => return Response::Status(Status::ResourceExhausted),
+            Err(status) => return Response::Status(status),
+        }
+        self.devices.fingerprint().begin_enrollment();
+        self.start_enrollment(EnrollKind::Fingerprint, id, FINGER_CAPTURES)
+    }
+
+    /// `CancelEnrollment`: stops one in progress; with none, there is nothing to stop.
+    pub(crate) fn cancel_enrollment(&mut self) -> Status {
+        self.fail_enrollment(EnrollFailure::Cancelled);
+        Status::Success
+    }
+
+    /// A user was removed: an enrollment for them stops.
+    pub(crate) fn user_removed(&mut self, id: u16) {
+        if matches!(self.access.enrollment, Enrollment::InProgress { user, .. } if user == id) {
+            self.fail_enrollment(EnrollFailure::Cancelled);
+        }
+    }
+
+    fn fail_enrollment(&mut self, reason: EnrollFailure) {
+        if let Enrollment::InProgress { kind, user, .. } = self.access.enrollment {
+            self.set_enrollment(Enrollment::Failed { kind, user, reason });
+        }
+    }
+
+    /// The lowest sensor slot no user holds, if any.
+    fn free_sensor_slot(&mut self) -> Result<Option<u8>, Status> {
+        let mut used = [0u8; 32];
+        self.store
+            .for_each_user(|_, user| {
+                for c in &user.credentials {
+                    if let StoredCredential::Fingerprint(slot) = c {
+                        used[usize::from(*slot / 8)] |= 1 << (slot % 8);
+                    }
+                }
+            })
+            .map_err(store_status)?;
+        let slots = self.devices.fingerprint().slots();
+        Ok((0..slots).find(|slot| used[usize::from(slot / 8)] & (1 << (slot % 8)) == 0))
+    }
+
+    /// Adds `credential` to user `id` as the end of an enrollment.
+    fn enroll(&mut self, id: u16, credential: StoredCredential) {
+        let mut user = match self.load_user(id) {
+            Ok(user) => user,
+            Err(_) => return self.fail_enrollment(EnrollFailure::Cancelled),
+        };
+        let public = credential.public();
+        if !user.holds(&credential) {
+            if user.credentials.push(credential).is_err() {
+                return self.fail_enrollment(EnrollFailure::Full);
+            }
+            if self.write_user(id, &user).is_err() {
+                if let Credential::Fingerprint { slot } = public {
+                    let _ = self.devices.fingerprint().delete_template(slot);
+                }
+                return self.fail_enrollment(EnrollFailure::Full);
+            }
+        }
+        self.set_enrollment(Enrollment::Done { user: id, credential: public });
+    }
+
+    fn learn_card(&mut self, id: u16, uid: &[u8]) {
+        let uid = match heapless::Vec::from_slice(uid) {
+            Ok(uid) if users::card_uid_is_valid(&uid) => uid,
+            // Not a card UID the lock can keep: the reader misread; wait for another tap.
+            _ => return,
+        };
+        let credential = StoredCredential::Card(uid);
+        match self.holder(&credential) {
+            Ok(Some((holder, _))) if holder != id => self.fail_enrollment(EnrollFailure::Duplicate),
+            Ok(_) => self.enroll(id, credential),
+            Err(_) => self.fail_enrollment(EnrollFailure::Full),
+        }
+    }
+
+    fn finger_capture(&mut self, id: u16, capture: FingerCapture) {
+        // A finger the sensor already knows: someone else's is a duplicate; this user's is
+        // already enrolled.
+        if let Some(slot) = capture.matched_slot {
+            match self.holder(&StoredCredential::Fingerprint(slot)) {
+                Ok(Some((holder, _))) if holder != id => {
+                    return self.fail_enrollment(EnrollFailure::Duplicate);
+                }
+                Ok(Some(_)) => {
+                    return self.set_enrollment(Enrollment::Done {
+                        user: id,
+                        credential: Credential::Fingerprint { slot },
+                    });
+                }
+                // A template nobody holds (left by a cut): its slot is free, enroll as new.
+                Ok(None) => {}
+                Err(_) => return self.fail_enrollment(EnrollFailure::Full),
+            }
+        }
+        let Enrollment::InProgress { kind, user, captures, needed, seconds_left, .. } =
+            self.access.enrollment
+        else {
+            return;
+        };
+        let quality = capture.quality.min(100);
+        let good = quality >= CAPTURE_MIN_QUALITY;
+        let captures = captures + u8::from(good);
+        if good {
+            self.devices.fingerprint().keep_capture();
+            self.access.enroll_quality_sum += u16::from(quality);
+            // Progress: the time-out starts again.
+            self.access.enroll_deadline_ms =
+                self.clock.uptime_ms() + u64::from(LEARN_SECONDS) * 1000;
+        }
+        self.set_enrollment(Enrollment::InProgress {
+            kind,
+            user,
+            captures,
+            needed,
+            last_quality: Some(quality),
+            seconds_left,
+        });
+        if captures < needed {
+            return;
+        }
+        let average = self.access.enroll_quality_sum / u16::from(needed.max(1));
+        if average < u16::from(ENROLL_MIN_AVERAGE) {
+            return self.fail_enrollment(EnrollFailure::PoorQuality);
+        }
+        let slot = match self.free_sensor_slot() {
+            Ok(Some(slot)) => slot,
+            _ => return self.fail_enrollment(EnrollFailure::Full),
+        };
+        if self.devices.fingerprint().store_template(slot).is_err() {
+            return self.fail_enrollment(EnrollFailure::PoorQuality);
+        }
+        self.enroll(id, StoredCredential::Fingerprint(slot));
+    }
+}

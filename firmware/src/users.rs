@@ -1,0 +1,425 @@
+//! Users and credentials: how the lock keeps them, and the rules that apply to them.
+//!
+//! Everything here is a pure function of its arguments (no flash, no clock), so each rule has
+//! one definition and its own unit tests: which [`UserSpec`] is valid, which PIN is weak,
+//! and whether a user may open the door at a given time ([`check_rules`]).
+
+use core::fmt;
+
+use latchkey_protocol::checksum::{ChecksumCredential, PIN_DIGEST_LEN};
+use latchkey_protocol::{
+    AccessReason, CREDENTIALS_MAX, Capabilities, CardUid, Credential, User, UserKind, UserSpec,
+    UserSummary,
+};
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+
+/// Users a lock holds, numbered `1..=MAX_USERS`.
+pub const MAX_USERS: u16 = 100;
+/// Credentials each user may hold.
+pub const CREDENTIALS_PER_USER: usize = 8;
+const _: () = assert!(CREDENTIALS_PER_USER <= CREDENTIALS_MAX);
+
+/// A credential as the lock stores it. A PIN is only its keyed digest
+/// (`checksum::pin_digest`), never its digits.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StoredCredential {
+    /// A PIN, by its 16-byte keyed digest.
+    Pin([u8; PIN_DIGEST_LEN]),
+    /// An RFID card, by its UID.
+    Card(CardUid),
+    /// An enrolled finger, by its template slot on the sensor.
+    Fingerprint(u8),
+    /// A phone, by its Ed25519 public key.
+    Phone([u8; 32]),
+}
+
+impl fmt::Debug for StoredCredential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            // Not even the digest: a debug print has no business with PIN material.
+            Self::Pin(_) => f.write_str("Pin(..)"),
+            Self::Card(uid) => f.debug_tuple("Card").field(uid).finish(),
+            Self::Fingerprint(slot) => f.debug_tuple("Fingerprint").field(slot).finish(),
+            Self::Phone(key) => f.debug_tuple("Phone").field(key).finish(),
+        }
+    }
+}
+
+impl StoredCredential {
+    /// The same credential, compared in constant time for PIN digests.
+    pub fn same_as(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Pin(a), Self::Pin(b)) => bool::from(a.ct_eq(b)),
+            (a, b) => a == b,
+        }
+    }
+
+    /// As the host sees it: a PIN only as "there is one".
+    pub fn public(&self) -> Credential {
+        match self {
+            Self::Pin(_) => Credential::Pin,
+            Self::Card(uid) => Credential::Card { uid: uid.clone() },
+            Self::Fingerprint(slot) => Credential::Fingerprint { slot: *slot },
+            Self::Phone(key) => Credential::Phone { public_key: *key },
+        }
+    }
+
+    /// As the checksum sees it.
+    pub fn checksum(&self) -> ChecksumCredential<'_> {
+        match self {
+            Self::Pin(digest) => ChecksumCredential::Pin(digest),
+            Self::Card(uid) => ChecksumCredential::Card(uid),
+            Self::Fingerprint(_) => ChecksumCredential::Fingerprint,
+            Self::Phone(key) => ChecksumCredential::Phone(key),
+        }
+    }
+}
+
+/// A user as the lock stores it: the spec as written, the counters the lock keeps, and the
+/// credentials.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredUser {
+    /// As written by the installer.
+    pub spec: UserSpec,
+    /// Uses left, when limited.
+    pub uses_left: Option<u16>,
+    /// First successful use (Unix seconds), for expiring users.
+    pub first_used: Option<u64>,
+    /// Credentials.
+    pub credentials: heapless::Vec<StoredCredential, CREDENTIALS_PER_USER>,
+}
+
+impl StoredUser {
+    /// A new user with no credentials and a full use allowance.
+    pub fn new(spec: UserSpec) -> Self {
+        let uses_left = use_limit(&spec);
+        Self { spec, uses_left, first_used: None, credentials: heapless::Vec::new() }
+    }
+
+    /// Whether this user holds `credential`.
+    pub fn holds(&self, credential: &StoredCredential) -> bool {
+        // Every credential is compared, so the time taken does not tell which one matched.
+        self.credentials.iter().fold(false, |found, c| found | c.same_as(credential))
+    }
+
+    /// The index of the user's PIN, if any.
+    pub fn pin_index(&self) -> Option<usize> {
+        self.credentials.iter().position(|c| matches!(c, StoredCredential::Pin(_)))
+    }
+
+    /// The user as the host sees it.
+    pub fn to_user(&self, id: u16) -> User {
+        let mut credentials = heapless::Vec::new();
+        for c in &self.credentials {
+            // CREDENTIALS_PER_USER <= CREDENTIALS_MAX: it always fits.
+            let _ = credentials.push(c.public());
+        }
+        User {
+            id,
+            spec: self.spec.clone(),
+            uses_left: self.uses_left,
+            first_used: self.first_used,
+            credentials,
+        }
+    }
+
+    /// A line of the user list.
+    pub fn summary(&self, id: u16) -> UserSummary {
+        UserSummary {
+            id,
+            name: self.spec.name.clone(),
+            kind: self.spec.kind,
+            enabled: self.spec.enabled,
+            credentials: self.credentials.len() as u8,
+        }
+    }
+}
+
+/// The uses a user gets: a one-time user 1, otherwise the spec's limit.
+pub fn use_limit(spec: &UserSpec) -> Option<u16> {
+    match spec.kind {
+        UserKind::OneTime => Some(1),
+        _ => spec.use_limit,
+    }
+}
+
+/// Whether `spec` is one the lock accepts (`InvalidField` otherwise): a name of 1 to 24
+/// printable bytes; a scheduled user has a weekly window; windows have days and
+/// `start < end <= 1440`; a guest has `valid_from < valid_until`; a one-time user's limit is
+/// 1; an expiring user's time is 1 to 2880 minutes; a use limit is at least 1.
+pub fn spec_is_valid(spec: &UserSpec) -> bool {
+    if spec.name.is_empty() || spec.name.chars().any(char::is_control) {
+        return false;
+    }
+    let kind_ok = match spec.kind {
+        UserKind::Scheduled => !spec.weekly.is_empty(),
+        UserKind::Guest => spec.valid_from.is_some() && spec.valid_until.is_some(),
+        UserKind::OneTime => matches!(spec.use_limit, None | Some(1)),
+        UserKind::Expiring { minutes } => (1..=2880).contains(&minutes),
+        UserKind::Owner | UserKind::Duress | UserKind::NonAccess => true,
+    };
+    let range_ok = match (spec.valid_from, spec.valid_until) {
+        (Some(from), Some(until)) => from < until,
+        _ => true,
+    };
+    let windows_ok = spec.weekly.iter().all(|w| {
+        w.days != 0 && w.days & 0x80 == 0 && w.start_minute < w.end_minute && w.end_minute <= 1440
+    });
+    kind_ok && range_ok && windows_ok && spec.use_limit != Some(0)
+}
+
+/// Why a PIN is refused before it is hashed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinProblem {
+    /// Not digits only, or outside the lock's length range.
+    Invalid,
+    /// Too easy to guess.
+    Weak,
+}
+
+/// Checks a PIN against the lock's format (digits only, length within `capabilities`) and
+/// its weak-PIN rule ([`pin_is_weak`]).
+pub fn check_pin(pin: &str, capabilities: &Capabilities) -> Result<(), PinProblem> {
+    let len = pin.len();
+    let length_ok = (usize::from(capabilities.pin_length_min)
+        ..=usize::from(capabilities.pin_length_max))
+        .contains(&len);
+    if !length_ok || !pin.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(PinProblem::Invalid);
+    }
+    if pin_is_weak(pin) {
+        return Err(PinProblem::Weak);
+    }
+    Ok(())
+}
+
+/// The weak-PIN rule, in one place. Weak: one digit repeated (`0000`); a straight run up or
+/// down, wrapping past 9/0 (`1234`, `9876`, `34567`, `7890`); a repeated pair (`1212`,
+/// `121212`). Expects digits only.
+pub fn pin_is_weak(pin: &str) -> bool {
+    let digits = pin.as_bytes();
+    if digits.len() < 2 {
+        return true;
+    }
+    let step = |i: usize| (i16::from(digits[i + 1]) - i16::from(digits[i])).rem_euclid(10);
+    let steps_all = |s: i16| (0..digits.len() - 1).all(|i| step(i) == s);
+    let repeated_pair = digits.len().is_multiple_of(2)
+        && digits.iter().enumerate().all(|(i, &d)| d == digits[i % 2]);
+    steps_all(0) || steps_all(1) || steps_all(9) || repeated_pair
+}
+
+/// Day of the week (0 Monday ... 6 Sunday) and minute of the day (UTC) of `unix_seconds`.
+/// 1970-01-01 was a Thursday.
+pub fn weekday_and_minute(unix_seconds: u64) -> (u8, u16) {
+    let days = unix_seconds / 86_400;
+    let weekday = ((days + 3) % 7) as u8;
+    let minute = ((unix_seconds % 86_400) / 60) as u16;
+    (weekday, minute)
+}
+
+/// Whether a user's access depends on the clock.
+pub fn is_time_limited(spec: &UserSpec) -> bool {
+    spec.valid_from.is_some()
+        || spec.valid_until.is_some()
+        || !spec.weekly.is_empty()
+        || matches!(spec.kind, UserKind::Expiring { .. })
+}
+
+/// The lock's rules for a user whose credential was presented, in their order: disabled,
+/// non-access, clock not set (for a time-limited user), not yet valid, expired (date range or
+/// expiring time), outside every weekly window, uses exhausted. `Ok` grants access.
+pub fn check_rules(user: &StoredUser, now: u64, clock_set: bool) -> Result<(), AccessReason> {
+    let spec = &user.spec;
+    if !spec.enabled {
+        return Err(AccessReason::UserDisabled);
+    }
+    if spec.kind == UserKind::NonAccess {
+        return Err(AccessReason::NonAccessUser);
+    }
+    if is_time_limited(spec) && !clock_set {
+        return Err(AccessReason::ClockNotSet);
+    }
+    if spec.valid_from.is_some_and(|from| now < from) {
+        return Err(AccessReason::NotYetValid);
+    }
+    if spec.valid_until.is_some_and(|until| now > until) {
+        return Err(AccessReason::Expired);
+    }
+    if let (UserKind::Expiring { minutes }, Some(first)) = (spec.kind, user.first_used)
+        && now >= first.saturating_add(u64::from(minutes) * 60)
+    {
+        return Err(AccessReason::Expired);
+    }
+    if !spec.weekly.is_empty() {
+        let (weekday, minute) = weekday_and_minute(now);
+        let inside = spec.weekly.iter().any(|w| {
+            w.days & (1 << weekday) != 0 && w.start_minute <= minute && minute < w.end_minute
+        });
+        if !inside {
+            return Err(AccessReason::OutsideSchedule);
+        }
+    }
+    if user.uses_left == Some(0) {
+        return Err(AccessReason::UsesExhausted);
+    }
+    Ok(())
+}
+
+/// Whether a card UID has a length ISO 14443 allows: 4, 7 or 10 bytes.
+pub fn card_uid_is_valid(uid: &[u8]) -> bool {
+    matches!(uid.len(), 4 | 7 | 10)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use latchkey_protocol::{UserName, WeeklyWindow};
+
+    fn spec(kind: UserKind) -> UserSpec {
+        UserSpec {
+            name: UserName::try_from("Ann").unwrap(),
+            kind,
+            enabled: true,
+            valid_from: None,
+            valid_until: None,
+            use_limit: None,
+            weekly: heapless::Vec::new(),
+        }
+    }
+
+    #[test]
+    fn weak_pins() {
+        for weak in ["0000", "1111", "1234", "9876", "34567", "7890", "3210", "1212", "121212"] {
+            assert!(pin_is_weak(weak), "{weak} is weak");
+        }
+        for strong in ["058213", "1235", "2580", "1213", "12121", "9875", "4711", "123123"] {
+            assert!(!pin_is_weak(strong), "{strong} is not weak");
+        }
+    }
+
+    #[test]
+    fn pin_format() {
+        let caps = crate::lock::capabilities(1);
+        assert_eq!(check_pin("058213", &caps), Ok(()));
+        assert_eq!(check_pin("123", &caps), Err(PinProblem::Invalid));
+        assert_eq!(check_pin("12345678901", &caps), Err(PinProblem::Invalid));
+        assert_eq!(check_pin("12a4", &caps), Err(PinProblem::Invalid));
+        assert_eq!(check_pin("12 45", &caps), Err(PinProblem::Invalid));
+        assert_eq!(check_pin("4444", &caps), Err(PinProblem::Weak));
+    }
+
+    #[test]
+    fn weekdays() {
+        assert_eq!(weekday_and_minute(0), (3, 0)); // Thursday
+        // 2024-01-01T10:30Z was a Monday.
+        assert_eq!(weekday_and_minute(1_704_105_000), (0, 630));
+        // 2024-01-07T23:59Z a Sunday.
+        assert_eq!(weekday_and_minute(1_704_671_940), (6, 1439));
+    }
+
+    #[test]
+    fn spec_validation() {
+        assert!(spec_is_valid(&spec(UserKind::Owner)));
+        assert!(!spec_is_valid(&spec(UserKind::Scheduled)));
+        assert!(!spec_is_valid(&spec(UserKind::Guest)));
+        assert!(!spec_is_valid(&spec(UserKind::Expiring { minutes: 0 })));
+        assert!(!spec_is_valid(&spec(UserKind::Expiring { minutes: 2881 })));
+        assert!(spec_is_valid(&spec(UserKind::Expiring { minutes: 2880 })));
+        let mut s = spec(UserKind::OneTime);
+        s.use_limit = Some(2);
+        assert!(!spec_is_valid(&s));
+        s.use_limit = Some(1);
+        assert!(spec_is_valid(&s));
+        let mut s = spec(UserKind::Owner);
+        s.use_limit = Some(0);
+        assert!(!spec_is_valid(&s));
+        s.use_limit = None;
+        s.name = UserName::new();
+        assert!(!spec_is_valid(&s));
+        s.name = UserName::try_from("a\u{7}b").unwrap();
+        assert!(!spec_is_valid(&s));
+        let mut s = spec(UserKind::Scheduled);
+        for (days, start, end, ok) in
+            [(1, 0, 1440, true), (0, 0, 10, false), (1, 10, 10, false), (1, 0, 1441, false)]
+        {
+            s.weekly.clear();
+            s.weekly.push(WeeklyWindow { days, start_minute: start, end_minute: end }).unwrap();
+            assert_eq!(spec_is_valid(&s), ok, "{days} {start} {end}");
+        }
+        let mut g = spec(UserKind::Guest);
+        g.valid_from = Some(10);
+        g.valid_until = Some(10);
+        assert!(!spec_is_valid(&g));
+        g.valid_until = Some(11);
+        assert!(spec_is_valid(&g));
+    }
+
+    #[test]
+    fn rules_in_order() {
+        let now = 1_704_105_000; // Monday 10:30
+        let mut u = StoredUser::new(spec(UserKind::Owner));
+        assert_eq!(check_rules(&u, now, false), Ok(()), "an owner needs no clock");
+        u.spec.enabled = false;
+        u.spec.kind = UserKind::NonAccess;
+        assert_eq!(check_rules(&u, now, true), Err(AccessReason::UserDisabled));
+        u.spec.enabled = true;
+        assert_eq!(check_rules(&u, now, true), Err(AccessReason::NonAccessUser));
+        let mut g = StoredUser::new(spec(UserKind::Guest));
+        g.spec.valid_from = Some(now + 1);
+        g.spec.valid_until = Some(now + 100);
+        assert_eq!(check_rules(&g, now, false), Err(AccessReason::ClockNotSet));
+        assert_eq!(check_rules(&g, now, true), Err(AccessReason::NotYetValid));
+        assert_eq!(check_rules(&g, now + 100, true), Ok(()));
+        assert_eq!(check_rules(&g, now + 101, true), Err(AccessReason::Expired));
+        let mut e = StoredUser::new(spec(UserKind::Expiring { minutes: 2 }));
+        assert_eq!(check_rules(&e, now, true), Ok(()));
+        e.first_used = Some(now);
+        assert_eq!(check_rules(&e, now + 119, true), Ok(()));
+        assert_eq!(check_rules(&e, now + 120, true), Err(AccessReason::Expired));
+        let mut s = StoredUser::new(spec(UserKind::Scheduled));
+        // Weekdays 09:00-17:00.
+        s.spec
+            .weekly
+            .push(WeeklyWindow { days: 0x1F, start_minute: 540, end_minute: 1020 })
+            .unwrap();
+        assert_eq!(check_rules(&s, now, true), Ok(()));
+        assert_eq!(check_rules(&s, now + 5 * 86_400, true), Err(AccessReason::OutsideSchedule));
+        assert_eq!(check_rules(&s, now + 7 * 3600, true), Err(AccessReason::OutsideSchedule));
+        let mut o = StoredUser::new(spec(UserKind::OneTime));
+        assert_eq!(o.uses_left, Some(1));
+        o.uses_left = Some(0);
+        assert_eq!(check_rules(&o, now, false), Err(AccessReason::UsesExhausted));
+    }
+
+    #[test]
+    fn largest_user_fits_the_store_buffer() {
+        let mut s = spec(UserKind::Guest);
+        s.name = UserName::try_from("x".repeat(24).as_str()).unwrap();
+        s.kind = UserKind::Expiring { minutes: 2880 };
+        s.valid_from = Some(u64::MAX);
+        s.valid_until = Some(u64::MAX);
+        s.use_limit = Some(u16::MAX);
+        for _ in 0..4 {
+            s.weekly
+                .push(WeeklyWindow { days: 0x7F, start_minute: 1439, end_minute: 1440 })
+                .unwrap();
+        }
+        let mut u = StoredUser::new(s);
+        u.uses_left = Some(u16::MAX);
+        u.first_used = Some(u64::MAX);
+        for _ in 0..CREDENTIALS_PER_USER {
+            u.credentials.push(StoredCredential::Phone([0xFF; 32])).unwrap();
+        }
+        let mut buf = [0u8; crate::store::USER_RECORD_MAX];
+        let len = postcard::to_slice(&crate::store::UserRecord::V1(u), &mut buf).unwrap().len();
+        assert!(len + 2 <= crate::store::USER_RECORD_MAX, "{len}");
+    }
+
+    #[test]
+    fn debug_never_shows_pin_digests() {
+        let c = StoredCredential::Pin([0xAB; 16]);
+        let text = format!("{c:?}");
+        assert_eq!(text, "Pin(..)");
+    }
+}

@@ -1,0 +1,395 @@
+//! End to end, users and credentials: the real `latchkey` binary and the real `latchkey-sim`,
+//! with the simulated person's hands on the simulator's standard input. Every decision is the
+//! lock's: the tool is not running while the person tries the door.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Sim, json};
+use predicates::prelude::*;
+use serde_json::Value;
+
+/// The simulated person does `action`; returns the lock's decision (`latchkey access --json`).
+fn decide(sim: &Sim, action: &str) -> Value {
+    let line = sim.attempt(action);
+    let out = sim.cli().args(["access", "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc = json(&out);
+    assert_eq!(doc["granted"], line.contains("granted"), "sim said {line:?}, lock said {doc}");
+    doc
+}
+
+fn granted(sim: &Sim, action: &str) -> Value {
+    let d = decide(sim, action);
+    assert_eq!(d["granted"], true, "{action}: {d}");
+    d
+}
+
+fn refused(sim: &Sim, action: &str, reason: &str) -> Value {
+    let d = decide(sim, action);
+    assert_eq!(d["granted"], false, "{action}: {d}");
+    assert_eq!(d["reason"], reason, "{action}: {d}");
+    d
+}
+
+fn add_user(sim: &Sim, args: &[&str]) -> u64 {
+    let out = sim.cli().args(["user", "add"]).args(args).arg("--json").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    json(&out)["user"].as_u64().unwrap()
+}
+
+fn set_pin(sim: &Sim, user: u64, pin: &str) -> std::process::Output {
+    sim.cli()
+        .args(["--json", "pin", "set", &user.to_string(), "--stdin"])
+        .write_stdin(format!("{pin}\n"))
+        .output()
+        .unwrap()
+}
+
+fn phone_public_key(seed: [u8; 32]) -> String {
+    let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+    key.verifying_key().to_bytes().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn every_path_opens_for_the_user_and_refuses_a_stranger() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start_claimed(dir.path(), &[]);
+    let ann = add_user(&sim, &["Ann"]);
+    assert_eq!(ann, 1);
+    assert!(set_pin(&sim, ann, "582917").status.success());
+    sim.cli().args(["card", "add", "1", "04a1b2c3"]).assert().success();
+    let seed = [7u8; 32];
+    sim.cli().args(["phone", "add", "1", &phone_public_key(seed)]).assert().success();
+
+    // Enroll a finger: five captures on the sensor while the tool follows them.
+    let enroll = std::process::Command::new(common::latchkey_path())
+        .env("LATCHKEY_CONFIG", "/nonexistent/x.toml")
+        .env("LATCHKEY_KEYSTORE", &sim.keystore)
+        .args(["--port", sim.link_str(), "--json", "finger", "enroll", "1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    sim.act("finger ann-thumb 25"); // poor: lift and place again
+    for _ in 0..5 {
+        std::thread::sleep(Duration::from_millis(250));
+        sim.act("finger ann-thumb 90");
+    }
+    let out = enroll.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let progress: Vec<Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let captures: Vec<u64> =
+        progress.iter().filter_map(|p| p["progress"]["captures"].as_u64()).collect();
+    assert!(
+        captures.windows(2).all(|w| w[0] <= w[1]) && captures.contains(&2),
+        "captures followed: {stdout}"
+    );
+    assert!(
+        progress.iter().any(|p| p["progress"]["last_quality"] == 25),
+        "the poor capture was reported: {stdout}"
+    );
+    assert_eq!(progress.last().unwrap()["done"], true);
+
+    // Each path opens for Ann...
+    assert_eq!(granted(&sim, "pin 582917")["path"], "keypad");
+    assert_eq!(granted(&sim, "card 04a1b2c3")["path"], "rfid");
+    assert_eq!(granted(&sim, "finger ann-thumb")["path"], "fingerprint");
+    assert_eq!(granted(&sim, &format!("phone {}", hex(&seed)))["path"], "phone");
+    // ...and refuses a stranger on each, for the right reason.
+    refused(&sim, "pin 391746", "unknown_credential");
+    refused(&sim, "card 0badcafe", "unknown_credential");
+    refused(&sim, "finger stranger-thumb", "unknown_credential");
+    refused(&sim, &format!("phone {}", hex(&[9u8; 32])), "unknown_credential");
+
+    let user = json(&sim.cli().args(["user", "show", "1", "--json"]).output().unwrap());
+    let kinds: Vec<&str> = user["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["type"].as_str().unwrap())
+        .collect();
+    for kind in ["pin", "card", "fingerprint", "phone"] {
+        assert!(kinds.contains(&kind), "{user}");
+    }
+    // No PIN anywhere: not in the tool's output, not in the simulator's.
+    for line in sim.lines.lock().unwrap().iter() {
+        assert!(!line.contains("582917"), "the simulator printed a PIN: {line}");
+    }
+    assert!(!user.to_string().contains("582917"));
+    sim.stop();
+}
+
+#[test]
+fn pins_are_checked_by_the_lock_weak_duplicate_length_and_leading_zeros() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start_claimed(dir.path(), &[]);
+    let a = add_user(&sim, &["A"]);
+    let b = add_user(&sim, &["B"]);
+    for weak in ["1234", "0000", "987654", "121212"] {
+        let out = set_pin(&sim, a, weak);
+        assert_eq!(out.status.code(), Some(1), "{weak}");
+        assert_eq!(json(&out)["error"]["status"], "weak", "{weak}");
+    }
+    for bad_length in ["058", "05821305821"] {
+        let out = set_pin(&sim, a, bad_length);
+        assert_eq!(out.status.code(), Some(1), "{bad_length}");
+        assert_eq!(json(&out)["error"]["status"], "invalid_field", "{bad_length}");
+    }
+    assert!(set_pin(&sim, a, "058213").status.success());
+    let out = set_pin(&sim, b, "058213");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json(&out)["error"]["status"], "duplicate");
+    // The leading zero is part of the PIN: 58213 is another (unknown) code.
+    granted(&sim, "pin 058213");
+    refused(&sim, "pin 58213", "unknown_credential");
+    // Not digits: the tool says so before asking.
+    sim.cli().args(["pin", "set", "1", "--stdin"]).write_stdin("12ab\n").assert().code(2);
+    sim.stop();
+}
+
+#[test]
+fn guest_one_time_use_limit_and_schedule_are_enforced_by_the_lock_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start_claimed(dir.path(), &[]);
+    sim.cli().args(["time", "sync"]).assert().success();
+
+    // A guest whose code ends in 6 seconds.
+    let out = sim
+        .cli()
+        .args(["--json", "guest", "add", "Visitor", "--until", "+6s", "--stdin"])
+        .write_stdin("640271\n")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    granted(&sim, "pin 640271");
+    std::thread::sleep(Duration::from_millis(7200));
+    refused(&sim, "pin 640271", "expired");
+
+    // One-time: once, then refused.
+    let once = add_user(&sim, &["Courier", "--kind", "one-time"]);
+    assert!(set_pin(&sim, once, "739164").status.success());
+    granted(&sim, "pin 739164");
+    refused(&sim, "pin 739164", "uses_exhausted");
+
+    // A use limit of 3 really counts down, and survives a restart of the simulator.
+    let limited = add_user(&sim, &["Cleaner", "--uses", "3"]);
+    assert!(set_pin(&sim, limited, "815302").status.success());
+    granted(&sim, "pin 815302");
+    granted(&sim, "pin 815302");
+    let left =
+        json(&sim.cli().args(["user", "show", &limited.to_string(), "--json"]).output().unwrap());
+    assert_eq!(left["uses_left"], 1);
+    sim.stop();
+    let sim = Sim::start(dir.path(), &[]);
+    sim.cli().args(["time", "sync"]).assert().success();
+    granted(&sim, "pin 815302");
+    refused(&sim, "pin 815302", "uses_exhausted");
+
+    // A scheduled user outside their window (a window on another day than today).
+    let today =
+        (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+            / 86_400
+            + 3)
+            % 7;
+    let other_day = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"][((today + 2) % 7) as usize];
+    let window = format!("{other_day} 00:00-24:00");
+    let night = add_user(&sim, &["Night guard", "--kind", "scheduled", "--window", &window]);
+    assert!(set_pin(&sim, night, "260491").status.success());
+    refused(&sim, "pin 260491", "outside_schedule");
+    sim.cli()
+        .args(["schedule", "set", &night.to_string(), "--window", "daily 00:00-24:00"])
+        .assert()
+        .success();
+    granted(&sim, "pin 260491");
+    sim.stop();
+}
+
+#[test]
+fn the_wrong_code_limit_locks_the_keypad_then_it_recovers_and_the_alarm_is_raised() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start_claimed(dir.path(), &[]);
+    sim.cli().args(["config", "set", "wrong-code-limit", "3"]).assert().success();
+    sim.cli().args(["config", "set", "lockout", "2"]).assert().success();
+    let u = add_user(&sim, &["Ann"]);
+    assert!(set_pin(&sim, u, "582917").status.success());
+    for wrong in ["111222", "333444", "555666"] {
+        refused(&sim, &format!("pin {wrong}"), "unknown_credential");
+    }
+    // Locked out: even the right PIN is refused.
+    refused(&sim, "pin 582917", "keypad_locked_out");
+    let alarms = json(&sim.cli().args(["alarms", "--json"]).output().unwrap());
+    assert!(
+        alarms.as_array().unwrap().iter().any(|a| a["alarm"] == "wrong_code_limit"),
+        "{alarms}"
+    );
+    std::thread::sleep(Duration::from_millis(2300));
+    granted(&sim, "pin 582917");
+    sim.stop();
+}
+
+#[test]
+fn disabling_a_user_refuses_all_their_credentials_and_enabling_restores_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start_claimed(dir.path(), &[]);
+    let u = add_user(&sim, &["Ann"]);
+    assert!(set_pin(&sim, u, "582917").status.success());
+    sim.cli().args(["card", "add", "1", "04a1b2c3d4e5f6"]).assert().success();
+    sim.cli().args(["user", "disable", "1"]).assert().success();
+    refused(&sim, "pin 582917", "user_disabled");
+    refused(&sim, "card 04a1b2c3d4e5f6", "user_disabled");
+    sim.cli().args(["user", "enable", "1"]).assert().success();
+    granted(&sim, "pin 582917");
+    granted(&sim, "card 04a1b2c3d4e5f6");
+    sim.stop();
+}
+
+#[test]
+fn a_card_can_be_learned_by_tapping_it_on_the_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start_claimed(dir.path(), &[]);
+    add_user(&sim, &["Ann"]);
+    let learn = std::process::Command::new(common::latchkey_path())
+        .env("LATCHKEY_CONFIG", "/nonexistent/x.toml")
+        .env("LATCHKEY_KEYSTORE", &sim.keystore)
+        .args(["--port", sim.link_str(), "--json", "card", "add", "1"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(600));
+    sim.act("card 04112233");
+    let out = learn.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("04112233"));
+    granted(&sim, "card 04112233");
+    sim.stop();
+}
+
+#[test]
+fn capacity_is_enforced_with_resource_exhausted_and_a_duplicate_card_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start_claimed(dir.path(), &[]);
+    add_user(&sim, &["Ann"]);
+    add_user(&sim, &["Bob"]);
+    let per_user = json(&sim.cli().args(["info", "--json"]).output().unwrap())["capabilities"]["credentials_per_user"].as_u64().unwrap();
+    for i in 0..per_user {
+        sim.cli().args(["card", "add", "1", &format!("0400{i:04x}")]).assert().success();
+    }
+    let out = sim.cli().args(["--json", "card", "add", "1", "04ffffff"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json(&out)["error"]["status"], "resource_exhausted");
+    let out = sim.cli().args(["--json", "card", "add", "2", "04000000"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json(&out)["error"]["status"], "duplicate");
+    sim.stop();
+}
+
+#[test]
+fn the_checksum_verifies_what_a_script_wrote_without_reading_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start_claimed(dir.path(), &[]);
+    let u = add_user(&sim, &["Ann", "--uses", "10"]);
+    assert!(set_pin(&sim, u, "058213").status.success());
+    sim.cli().args(["card", "add", "1", "04a1b2c3"]).assert().success();
+    let file = dir.path().join("provision.json");
+    let write = |pin: &str| {
+        std::fs::write(
+            &file,
+            format!(r#"[{{"user": 1, "name": "Ann", "use_limit": 10, "pin": "{pin}", "cards": ["04a1b2c3"]}}]"#),
+        )
+        .unwrap();
+    };
+    write("058213");
+    sim.cli().arg("checksum").arg("--verify").arg(&file).assert().success();
+    // Using a code does not change what was written.
+    granted(&sim, "pin 058213");
+    sim.cli().arg("checksum").arg("--verify").arg(&file).assert().success();
+    // A different PIN in the file: mismatch, exit 1.
+    write("058214");
+    sim.cli()
+        .arg("checksum")
+        .arg("--verify")
+        .arg(&file)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("does not hold"));
+    sim.stop();
+}
+
+#[test]
+fn users_survive_a_restart_and_a_power_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start_claimed(dir.path(), &[]);
+    let u = add_user(&sim, &["Ann"]);
+    assert!(set_pin(&sim, u, "582917").status.success());
+    sim.act("power-cut");
+    std::thread::sleep(Duration::from_millis(300));
+    granted(&sim, "pin 582917");
+    sim.stop();
+    let sim = Sim::start(dir.path(), &[]);
+    granted(&sim, "pin 582917");
+    let users = json(&sim.cli().args(["user", "list", "--json"]).output().unwrap());
+    assert_eq!(users.as_array().unwrap().len(), 1);
+    sim.stop();
+}
+
+#[test]
+fn destructive_commands_confirm_and_scripts_pass_yes() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start_claimed(dir.path(), &[]);
+    add_user(&sim, &["Ann"]);
+    sim.cli()
+        .args(["user", "remove", "1"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--yes"));
+    sim.cli().args(["user", "remove", "1", "--yes"]).assert().success();
+    sim.cli()
+        .args(["--json", "user", "show", "1"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("not_found"));
+    sim.stop();
+}
+
+#[test]
+fn a_finger_enrollment_can_be_cancelled_and_adds_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start_claimed(dir.path(), &[]);
+    add_user(&sim, &["Ann"]);
+    let enroll = std::process::Command::new(common::latchkey_path())
+        .env("LATCHKEY_CONFIG", "/nonexistent/x.toml")
+        .env("LATCHKEY_KEYSTORE", &sim.keystore)
+        .args(["--port", sim.link_str(), "--json", "finger", "enroll", "1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(600));
+    sim.act("finger ann-thumb 90");
+    std::thread::sleep(Duration::from_millis(400));
+    // Ctrl-C, as the installer would.
+    std::process::Command::new("kill").args(["-INT", &enroll.id().to_string()]).status().unwrap();
+    let out = enroll.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("\"captures\":1"), "the first capture was reported: {stdout}");
+    assert_eq!(json_last(&stdout)["error"]["kind"], "cancelled");
+    let user = json(&sim.cli().args(["user", "show", "1", "--json"]).output().unwrap());
+    assert_eq!(user["credentials"].as_array().unwrap().len(), 0, "{user}");
+    // The finger was not enrolled: it does not open.
+    let line = sim.attempt("finger ann-thumb");
+    assert!(line.contains("refused"), "{line}");
+    sim.stop();
+}
+
+fn json_last(stdout: &str) -> Value {
+    serde_json::from_str(stdout.lines().last().unwrap_or("null")).unwrap()
+}
