@@ -3,7 +3,7 @@
 //! # On flash
 //!
 //! The log is a `sequential-storage` queue ([`QueueStorage`]) over
-//! [`layout::EVENT_LOG`](crate::store::layout::EVENT_LOG): 84 pages of 1 KiB. Like the store,
+//! [`layout::EVENT_LOG`]: 84 pages of 1 KiB. Like the store,
 //! the log never owns the flash: every method takes `flash: &mut F` and builds the queue for
 //! that one call, so the log and the store share the one flash.
 //!
@@ -63,7 +63,7 @@
 //!
 //! # RAM
 //!
-//! The [`EventLog`] is 56 bytes; each call uses a 64-byte item buffer and an HMAC state on the
+//! The [`EventLog`] is 60 bytes; each call uses a 64-byte item buffer and an HMAC state on the
 //! stack. No cache: a scan of the region is cheaper than a cache's RAM.
 
 use core::ops::ControlFlow;
@@ -506,30 +506,43 @@ impl EventLog {
     }
 
     /// Copies the records with seq ≥ `from_seq` into `out`, oldest first, as many as fit, and
-    /// returns how many. Reads only. One pass over the region from its oldest record; to read
-    /// the log out, pass the seq after the last one returned.
+    /// returns how many. Reads only. Each call is one pass over the region from its oldest
+    /// record (see [`Self::for_each`] to stream them all in one pass); to page through the log,
+    /// pass the seq after the last one returned.
     pub fn read<F: NorFlash>(
         &mut self,
         flash: &mut F,
         from_seq: u32,
         out: &mut [LogRecord],
     ) -> Result<usize, LogError> {
-        let from = from_seq.max(self.first_seq);
         let mut n = 0;
         if out.is_empty() {
             return Ok(0);
         }
-        walk(flash, |stored| {
-            if let Stored::Record { record, .. } = stored
-                && record.seq >= from
-                && let Some(slot) = out.get_mut(n)
-            {
-                *slot = record;
+        self.for_each(flash, from_seq, |record| match out.get_mut(n) {
+            Some(slot) => {
+                *slot = *record;
                 n += 1;
+                if n == out.len() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
             }
-            if n == out.len() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+            None => ControlFlow::Break(()),
         })?;
         Ok(n)
+    }
+
+    /// Calls `f` with every record with seq ≥ `from_seq`, oldest first, until it breaks: one
+    /// pass over the region, no buffer. Reads only.
+    pub fn for_each<F: NorFlash>(
+        &mut self,
+        flash: &mut F,
+        from_seq: u32,
+        mut f: impl FnMut(&LogRecord) -> ControlFlow<()>,
+    ) -> Result<(), LogError> {
+        let from = from_seq.max(self.first_seq);
+        walk(flash, |stored| match stored {
+            Stored::Record { record, .. } if record.seq >= from => f(&record),
+            _ => ControlFlow::Continue(()),
+        })
     }
 
     /// Recomputes the chain over every record of the log and reports the first break.
@@ -546,7 +559,8 @@ impl EventLog {
             let (record, tag, encoded) = match stored {
                 Stored::Record { record, tag, encoded } => (record, tag, encoded),
                 Stored::Undecodable => {
-                    if report.first_seq.is_some() {
+                    // Unless it is among records hidden by a clear.
+                    if previous.is_none_or(|(seq, _)| seq.saturating_add(1) >= first) {
                         let after = previous.map_or(0, |(seq, _)| seq);
                         breaks(&mut report, ChainBreak::Undecodable { after });
                     }

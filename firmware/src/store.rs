@@ -46,9 +46,9 @@ pub mod layout {
     /// Reserved for users and credentials (a later issue): 40 pages, room for 100 users with
     /// 8 credentials of up to ~40 bytes each plus migration headroom.
     pub const CREDENTIALS: Range<u32> = 0x2_1000..0x2_B000;
-    /// Reserved for the event log (a later issue): the remaining 84 pages, a
-    /// sequential-storage queue of 2048 records of up to 16 bytes (24 with item header, 48 KiB)
-    /// with room to spare for page headers and wear.
+    /// The event log ([`crate::log`]): the remaining 84 pages, a sequential-storage queue of
+    /// hash-chained records. A typical record is a 32-byte item (31 a page): 2,573 records
+    /// are kept once the log is full (see `log::CAPACITY`).
     pub const EVENT_LOG: Range<u32> = 0x2_B000..FLASH_SIZE;
     /// End of the store: the end of flash.
     pub const STORE_END: u32 = FLASH_SIZE;

@@ -345,8 +345,46 @@ pub const USER_NAME_MAX: usize = 24;
 pub type UserName = String<USER_NAME_MAX>;
 /// Longest PIN the wire carries (the lock's own range is in [`Capabilities`]).
 pub const PIN_MAX: usize = 12;
-/// A PIN: digits, as a string so leading zeros are kept.
-pub type Pin = String<PIN_MAX>;
+/// A PIN: digits, as a string so leading zeros are kept. Its `Debug` never shows the digits,
+/// so a request printed in a log or a panic message cannot leak it. On the wire it is a plain
+/// string.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Pin(String<PIN_MAX>);
+
+impl Pin {
+    /// The digits.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl core::ops::Deref for Pin {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl TryFrom<&str> for Pin {
+    type Error = ();
+    fn try_from(text: &str) -> Result<Self, ()> {
+        String::try_from(text).map(Self).map_err(|_| ())
+    }
+}
+
+impl core::fmt::Debug for Pin {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Pin(<{} digits>)", self.0.len())
+    }
+}
+
+impl core::fmt::Display for Pin {
+    /// The digits, for the one place that must show them: a PIN the tool generated.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.0.as_str())
+    }
+}
 /// Longest RFID card UID.
 pub const CARD_UID_MAX: usize = 10;
 /// An RFID card's UID: 4, 7 or 10 bytes.
