@@ -5,7 +5,7 @@
 //! [`Lock::mechanical_key`], [`Lock::door_changed`], [`Lock::tamper_changed`]) and calls
 //! [`Lock::tick`] periodically; the core decides by its rules ([`users::check_rules`]), counts
 //! a limited use in flash *before* it drives the motor, and reports each decision as the last
-//! access, an [`Event::Access`] and (later) an event-log record. Events wait in a small queue
+//! access, an [`Event::Access`] and an event-log record. Events wait in a small queue
 //! the board drains with [`Lock::next_event`] and sends with `Link::send_event`.
 //!
 //! No PIN, digit or digest ever enters a record, an event or a debug print.
@@ -13,11 +13,10 @@
 use latchkey_protocol::checksum;
 use latchkey_protocol::{
     ALARMS_MAX, AccessPath, AccessReason, AccessRecord, ActiveAlarm, Alarm, BatteryState,
-    Credential, EnrollFailure, EnrollKind, Enrollment, Event, LEARN_SECONDS, PIN_MAX, Response,
-    Status, UserKind,
+    ChangeKind, Credential, EnrollFailure, EnrollKind, Enrollment, Event, LEARN_SECONDS, LogEntry,
+    PIN_MAX, Response, Role, Status, UserKind,
 };
 
-use crate::battery;
 use crate::directory::store_status;
 use crate::hal::{
     Battery, BoltDirection, Clock, Devices, FingerCapture, FingerprintSensor, Motor, NorFlash,
@@ -33,7 +32,7 @@ pub const CAPTURE_MIN_QUALITY: u8 = 40;
 /// The good captures' average quality must reach this, or the enrollment fails.
 pub const ENROLL_MIN_AVERAGE: u8 = 60;
 /// Events kept for the board to send; the oldest is dropped when full.
-pub const EVENT_QUEUE: usize = 8;
+pub const EVENT_QUEUE: usize = 16;
 
 /// What the lock keeps in RAM about the door: lost on a power cut, like on a real lock.
 pub(crate) struct AccessState {
@@ -49,9 +48,9 @@ pub(crate) struct AccessState {
     wrong_codes: u8,
     /// Uptime until which the keypad is locked out.
     lockout_until_ms: Option<u64>,
-    bolt_locked: bool,
+    pub(crate) bolt_locked: bool,
     relock_at_ms: Option<u64>,
-    door_open: bool,
+    pub(crate) door_open: bool,
 }
 
 impl AccessState {
@@ -80,7 +79,7 @@ impl AccessState {
         self.wrong_codes = 0;
     }
 
-    fn push_event(&mut self, event: Event) {
+    pub(crate) fn push_event(&mut self, event: Event) {
         if self.events.is_full() {
             self.events.pop_front();
         }
@@ -139,16 +138,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         {
             self.fail_enrollment(EnrollFailure::TimedOut);
         }
-        {
-            let state = battery::report(self.battery.millivolts()).state;
-            let (low, critical) = match state {
-                BatteryState::Ok => (false, false),
-                BatteryState::Low => (true, false),
-                BatteryState::Critical => (false, true),
-            };
-            self.set_alarm(Alarm::LowBattery, low);
-            self.set_alarm(Alarm::CriticalBattery, critical);
-        }
+        self.check_battery();
     }
 
     /// A PIN entered on the keypad (digits as typed, leading zeros kept). The entry is hashed
@@ -310,8 +300,17 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         self.drive(BoltDirection::Unlock);
         let record = self.record(path, Some(id), Ok(reason));
         if duress {
-            // Silent at the door; the host and (later) the log hear of it.
+            // Silent at the door; the host and the log hear of it.
             self.raise_alarm(Alarm::Duress);
+        }
+        if self.battery_monitor.state == BatteryState::Critical {
+            // Still opening on a critical battery, as long as the motor can: the log says so.
+            let millivolts = self.battery_monitor.last_mv.unwrap_or(0);
+            self.log(LogEntry::Battery {
+                millivolts,
+                state: BatteryState::Critical,
+                replaced: false,
+            });
         }
         record
     }
@@ -329,9 +328,10 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         };
         let record = AccessRecord { at: self.clock.now(), path, granted, user, reason };
         self.access.last_access = Some(record);
-        // EVENT LOG HOOK (event-log issue): append `record` to the flash event log here. It
-        // carries no secret: the path, the user number and the reason, never a PIN.
         self.access.push_event(Event::Access(record));
+        // No secret: the path, the user number and the reason, never a PIN. A log that
+        // cannot be written is counted; the decision stands.
+        self.log(LogEntry::Access { path, granted, user, reason });
         record
     }
 
@@ -342,7 +342,10 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
     }
 
     fn drive(&mut self, direction: BoltDirection) {
-        match self.devices.motor().drive(direction) {
+        let result = self.devices.motor().drive(direction);
+        let run = self.devices.motor().last_run();
+        self.motor_ran(run, result.is_ok());
+        match result {
             Ok(()) => {
                 self.access.bolt_locked = direction == BoltDirection::Lock;
                 self.clear_alarm(Alarm::Jammed);
@@ -356,27 +359,24 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
     }
 
     /// Raises `alarm` (listed once, since its first raising) and sends it as an event.
+    /// Raises `alarm` (listed once, since its first raising; logged when it is newly
+    /// raised) and sends it as an event.
     pub(crate) fn raise_alarm(&mut self, alarm: Alarm) {
         if !self.access.alarms.iter().any(|a| a.alarm == alarm) {
             let since = self.clock.now();
             // One entry per kind of alarm, and ALARMS_MAX covers every kind.
             let _ = self.access.alarms.push(ActiveAlarm { alarm, since });
+            self.log(LogEntry::Alarm { alarm, raised: true });
         }
-        // EVENT LOG HOOK (event-log issue): append the alarm to the flash event log here.
         self.access.push_event(Event::AlarmRaised(alarm));
     }
 
-    fn clear_alarm(&mut self, alarm: Alarm) {
+    /// Clears `alarm` if it is raised, and logs the clearing.
+    pub(crate) fn clear_alarm(&mut self, alarm: Alarm) {
+        let before = self.access.alarms.len();
         self.access.alarms.retain(|a| a.alarm != alarm);
-    }
-
-    /// Raises `alarm` if `on` and it is not yet raised; clears it if not `on`.
-    fn set_alarm(&mut self, alarm: Alarm, on: bool) {
-        let active = self.access.alarms.iter().any(|a| a.alarm == alarm);
-        if on && !active {
-            self.raise_alarm(alarm);
-        } else if !on && active {
-            self.clear_alarm(alarm);
+        if self.access.alarms.len() != before {
+            self.log(LogEntry::Alarm { alarm, raised: false });
         }
     }
 
@@ -470,7 +470,8 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
             Err(_) => return self.fail_enrollment(EnrollFailure::Cancelled),
         };
         let public = credential.public();
-        if !user.holds(&credential) {
+        let added = !user.holds(&credential);
+        if added {
             if user.credentials.push(credential).is_err() {
                 return self.fail_enrollment(EnrollFailure::Full);
             }
@@ -480,6 +481,14 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
                 }
                 return self.fail_enrollment(EnrollFailure::Full);
             }
+        }
+        // Enrollments are started by installers only (the role table).
+        if added {
+            let what = match public {
+                Credential::Fingerprint { .. } => ChangeKind::FingerAdded,
+                _ => ChangeKind::CardAdded,
+            };
+            self.log(LogEntry::Change { what, role: Role::Installer, user: Some(id) });
         }
         self.set_enrollment(Enrollment::Done { user: id, credential: public });
     }

@@ -38,6 +38,14 @@ pub trait Rng {
 pub trait Battery {
     /// Pack voltage at rest (motor idle), in millivolts.
     fn millivolts(&mut self) -> u16;
+    /// Pack voltage under load, in millivolts: the lowest the board sampled while the motor
+    /// drew `load_ma` (its peak, [`MotorRun::peak_ma`]) during the run that just ended. The
+    /// core asks right after each motor run. A board that cannot sample under load reports
+    /// the rest voltage (the default).
+    fn loaded_millivolts(&mut self, load_ma: u16) -> u16 {
+        let _ = load_ma;
+        self.millivolts()
+    }
 }
 
 /// Which way the motor drives the bolt.
@@ -62,6 +70,20 @@ pub trait Motor {
     /// Drives the bolt all the way in `direction` and stops the motor; returns once the bolt
     /// is there (the board watches its bolt switch and a time-out), or why it is not.
     fn drive(&mut self, direction: BoltDirection) -> Result<(), MotorFault>;
+    /// How the last drive went: how long the motor ran and its peak current (all zeros for a
+    /// board that does not measure, the default).
+    fn last_run(&self) -> MotorRun {
+        MotorRun::default()
+    }
+}
+
+/// One motor run as the board measured it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MotorRun {
+    /// How long the motor ran, milliseconds (to the end position, or to the stall time-out).
+    pub ms: u16,
+    /// Peak current, milliamps (a stalled motor draws its stall current).
+    pub peak_ma: u16,
 }
 
 /// Why the fingerprint sensor refused an operation.

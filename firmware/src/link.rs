@@ -6,7 +6,7 @@
 //! its [`Session`]; what each request may do is the lock's [`authorize`].
 
 use latchkey_protocol::{
-    DropReason, Event, FrameAccumulator, Header, Kind, MAX_BODY_LEN, MAX_ENCODED_LEN,
+    DropReason, Event, FrameAccumulator, Header, Kind, LogEntry, MAX_BODY_LEN, MAX_ENCODED_LEN,
     PROTOCOL_VERSION, Request, Response, Role, Status, decode_body, encode_frame,
 };
 use zeroize::Zeroize;
@@ -196,9 +196,16 @@ fn receive_sealed(
 ) -> Option<Response> {
     let mut plain = [0u8; MAX_BODY_LEN];
     let now = handler.uptime_ms();
+    let role_before = session.role();
     let body = match session.open(header, body, now, &mut plain, stats) {
         // In clear, so a host whose session is gone learns to re-handshake.
-        Opened::NoSession => return Some(Response::Status(Status::NotAuthorized)),
+        Opened::NoSession => {
+            if let Some(role) = role_before {
+                // It expired (idle): its end is logged now, when it is noticed.
+                handler.log_link(LogEntry::Session { role, opened: false });
+            }
+            return Some(Response::Status(Status::NotAuthorized));
+        }
         Opened::Dropped => return None,
         Opened::Resend => {
             if let Some(wire) = session.cached() {
@@ -226,14 +233,18 @@ fn receive_sealed(
             (Response::Status(Status::BadFrame), false)
         }
     };
+    let role = session.role();
     let Some(wire) = session.seal(header.seq, &response, &mut plain) else {
         // The session could seal no more and is closed: say so in clear.
+        if let Some(role) = role {
+            handler.log_link(LogEntry::Session { role, opened: false });
+        }
         return Some(Response::Status(Status::NotAuthorized));
     };
     stats.frames_sent = stats.frames_sent.saturating_add(1);
     emit(wire);
     if ended {
-        session.close();
+        session.end(handler);
     }
     None
 }

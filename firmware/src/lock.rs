@@ -5,19 +5,36 @@
 //! claimed. The handshakes and sealed frames that establish *how* a request arrived are the
 //! link's (`session`); what that allows is decided here.
 
+use core::ops::ControlFlow;
+
 use latchkey_protocol::checksum;
-use latchkey_protocol::crypto::{SecretKey, SetupCode};
+use latchkey_protocol::crypto::{MAX_SEALED_PLAINTEXT, SecretKey, SetupCode};
 use latchkey_protocol::{
-    AccessPaths, Capabilities, ClockReading, Diagnostics, Ident, LockInfo, MAX_FRAME_LEN,
-    PROTOCOL_VERSION, Request, Response, Role, Setting, Settings, Status,
+    AccessPaths, ActiveAlarm, Alarm, BatteryReport, BatteryState, Capabilities, ChangeKind,
+    ClockReading, Diagnostics, Event, Ident, LOG_PAGE, LockInfo, LogBreak, LogEntry, LogRecord,
+    LogReport, MAX_FRAME_LEN, PROTOCOL_VERSION, Request, ResetReason, Response, Role, Setting,
+    Settings, Status, UserWrite,
 };
 
 use crate::access::AccessState;
 use crate::battery;
-use crate::hal::{Battery, Clock, Devices, FingerprintSensor, NorFlash, Rng};
+use crate::hal::{Battery, Clock, Devices, FingerprintSensor, MotorRun, NorFlash, Rng};
 use crate::link::LinkStats;
-use crate::store::{LockKeys, Store, StoreError};
+use crate::log::{ChainBreak, EventLog};
+use crate::store::{BatteryMemo, LockKeys, Store, StoreError};
 use crate::users::{CREDENTIALS_PER_USER, MAX_USERS};
+
+/// The event log's sequence high-water mark is stored every this many records (see
+/// `log.rs`): a log region found wiped at boot goes on from the mark plus this, so its
+/// numbers never repeat. One settings write per 64 records.
+pub const LOG_MARK_EVERY: u32 = 64;
+
+// The largest `Log` page must fit a sealed frame: variant, length, LOG_PAGE records of the
+// largest encoding, and two seqs (5-byte varints). A test encodes the worst case too.
+const _: () = assert!(
+    1 + 1 + LOG_PAGE * crate::log::MAX_RECORD_LEN + 5 + 5 <= MAX_SEALED_PLAINTEXT,
+    "a page of log records must fit a sealed frame"
+);
 
 /// 2020-01-01T00:00:00Z: an earlier time is a clock that was never set, refused.
 pub const EARLIEST_TIME: u64 = 1_577_836_800;
@@ -116,6 +133,8 @@ pub fn authorize(access: Access, claimed: bool, request: &Request) -> Result<(),
                 | R::GetLastAccess
                 | R::GetAlarms
                 | R::GetEnrollment
+                | R::ReadLog { .. }
+                | R::VerifyLog
         ),
     };
     if allowed { Ok(()) } else { Err(Status::NotAuthorized) }
@@ -144,6 +163,9 @@ pub trait Handler {
     /// Returns the lock to unclaimed: erases the keys (later also users and credentials; not
     /// the settings, the event log or the setup code). `Success` once in flash.
     fn factory_reset(&mut self) -> Status;
+    /// Records what the link saw (a session opened or closed, a failed authentication) in
+    /// the event log.
+    fn log_link(&mut self, entry: LogEntry);
 }
 
 /// The lock core.
@@ -165,18 +187,42 @@ pub struct Lock<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> {
     /// What lives in RAM only: the last access, the alarms, the enrollment, the keypad
     /// lockout, the bolt, the events not yet sent.
     pub(crate) access: AccessState,
+    /// The event log; `None` if its region could not be mounted (corrupted): the lock keeps
+    /// working without it, and diagnostics say so (`log_capacity` 0).
+    log: Option<EventLog>,
+    /// The sequence high-water mark last stored.
+    log_mark: u32,
+    /// Log writes that failed since boot (and 1 for a log that could not be mounted).
+    log_failures: u32,
+    reset_reason: ResetReason,
+    /// The battery's state with hysteresis.
+    pub(crate) battery_monitor: battery::Monitor,
+    /// When fresh batteries were last detected.
+    replaced_at: Option<u64>,
+    /// Lowest voltage under load since the last battery report.
+    loaded_min: Option<u16>,
+    /// The last loaded figure reported (or the rest voltage before any motor run).
+    last_loaded: u16,
+    /// The motor's charge per run, µAh, from the last good run.
+    motor_uah: u32,
+    pub(crate) motor_runs: u32,
+    pub(crate) motor_last: MotorRun,
 }
 
 impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> {
-    /// Boots the core: counts the boot in flash and loads the settings and keys. `devices`
-    /// are what the core drives (the bolt motor) and asks (the fingerprint sensor).
+    /// Boots the core: counts the boot in flash, loads the settings and keys, mounts the
+    /// event log and records the power-up in it (`reset_reason`: why the board started).
+    /// `devices` are what the core drives (the bolt motor) and asks (the fingerprint sensor).
+    ///
+    /// An event log that cannot be mounted does not stop the lock: it runs without one.
     pub fn boot(
         mut store: Store<F>,
         clock: C,
-        battery: B,
-        rng: R,
+        mut battery: B,
+        mut rng: R,
         devices: D,
         identity: Identity,
+        reset_reason: ResetReason,
     ) -> Result<Self, StoreError> {
         let boot_count = store.increment_boot_count()?;
         let mut store_writes = 1;
@@ -190,7 +236,54 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
             store_writes += 1;
             pin_key = Some(key);
         }
-        Ok(Self {
+        // The log key is factory data: made once, by this lock's RNG, and never erased.
+        let mut log_key = match store.log_key()? {
+            Some(key) => key,
+            None => {
+                let mut key = [0u8; 32];
+                rng.fill_bytes(&mut key);
+                store.save_log_key(&key)?;
+                store_writes += 1;
+                key
+            }
+        };
+        let mut log_failures = 0;
+        let mut log_mark = store.log_seq_mark()?;
+        let log = match EventLog::mount(store.flash_mut(), log_key) {
+            Ok(mut log) => {
+                // Only an empty log may have been wiped; raising a non-empty one's floor
+                // would open a gap that looks like lost records (log.rs).
+                if log.is_empty() && log_mark > 0 {
+                    log.bump_floor(log_mark.saturating_add(LOG_MARK_EVERY));
+                    // Stored at once, so a second wipe goes on from here too.
+                    if store.save_log_seq_mark(log.next_seq()).is_ok() {
+                        store_writes += 1;
+                        log_mark = log.next_seq();
+                    }
+                }
+                Some(log)
+            }
+            Err(_) => {
+                log_failures += 1;
+                None
+            }
+        };
+        zeroize::Zeroize::zeroize(&mut log_key);
+        let memo = store.battery_memo()?.unwrap_or_default();
+        let battery_monitor =
+            battery::Monitor::new(battery::state_from_code(memo.state), memo.millivolts);
+        let rest = battery.millivolts();
+        let mut access = AccessState::new();
+        // A battery found low before the cut is still low: listed, not raised again.
+        let standing = match battery_monitor.state {
+            BatteryState::Ok => None,
+            BatteryState::Low => Some(Alarm::LowBattery),
+            BatteryState::Critical => Some(Alarm::CriticalBattery),
+        };
+        if let Some(alarm) = standing {
+            let _ = access.alarms.push(ActiveAlarm { alarm, since: clock.now() });
+        }
+        let mut lock = Self {
             store,
             clock,
             battery,
@@ -202,8 +295,234 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
             pin_key,
             boot_count,
             store_writes,
-            access: AccessState::new(),
+            access,
+            log,
+            log_mark,
+            log_failures,
+            reset_reason,
+            battery_monitor,
+            replaced_at: memo.replaced_at,
+            loaded_min: None,
+            last_loaded: rest,
+            motor_uah: battery::DEFAULT_MOTOR_UAH,
+            motor_runs: 0,
+            motor_last: MotorRun::default(),
+        };
+        lock.log(LogEntry::PowerUp { boot_count, reason: reset_reason });
+        Ok(lock)
+    }
+
+    /// The lock's clock for the log: 0 while it is not set.
+    fn log_time(&self) -> u64 {
+        if self.clock.is_set() { self.clock.now() } else { 0 }
+    }
+
+    /// Appends `entry` to the event log at the lock's time and sends it as an event; returns
+    /// its seq. A failure is counted, never passed on: no log write may block a decision.
+    pub(crate) fn log(&mut self, entry: LogEntry) -> Option<u32> {
+        let at = self.log_time();
+        let log = self.log.as_mut()?;
+        let seq = match log.append(self.store.flash_mut(), at, entry) {
+            Ok(seq) => seq,
+            Err(_) => {
+                self.log_failures = self.log_failures.saturating_add(1);
+                return None;
+            }
+        };
+        let next = log.next_seq();
+        self.access.push_event(Event::Logged(LogRecord { seq, at, entry }));
+        if next >= self.log_mark.saturating_add(LOG_MARK_EVERY) {
+            match self.store.save_log_seq_mark(next) {
+                Ok(()) => {
+                    self.log_mark = next;
+                    self.note_store_write();
+                }
+                Err(_) => self.log_failures = self.log_failures.saturating_add(1),
+            }
+        }
+        Some(seq)
+    }
+
+    /// The event log, if mounted.
+    pub fn event_log(&self) -> Option<&EventLog> {
+        self.log.as_ref()
+    }
+
+    /// Log writes that failed since boot (1 more if the log could not be mounted at all).
+    pub fn log_failures(&self) -> u32 {
+        self.log_failures
+    }
+
+    /// Why the lock last started.
+    pub fn reset_reason(&self) -> ResetReason {
+        self.reset_reason
+    }
+
+    fn read_log(&mut self, from_seq: u32) -> Response {
+        let Some(log) = self.log.as_mut() else {
+            return Response::Status(Status::Failure);
+        };
+        let mut records = heapless::Vec::<LogRecord, LOG_PAGE>::new();
+        let result = log.for_each(self.store.flash_mut(), from_seq, |record| {
+            // Room is checked first: the closure breaks once the page is full.
+            let _ = records.push(*record);
+            if records.is_full() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+        });
+        match result {
+            Ok(()) => {
+                Response::Log { records, first_seq: log.first_seq(), next_seq: log.next_seq() }
+            }
+            Err(_) => Response::Status(Status::Failure),
+        }
+    }
+
+    fn verify_log(&mut self) -> Response {
+        let Some(log) = self.log.as_mut() else {
+            return Response::Status(Status::Failure);
+        };
+        let report = match log.verify(self.store.flash_mut()) {
+            Ok(report) => report,
+            Err(_) => return Response::Status(Status::Failure),
+        };
+        let broken = report.first_break.map(|found| match found {
+            ChainBreak::Gap { after, next } => LogBreak::Gap { after, next },
+            ChainBreak::OutOfOrder { after, next } => LogBreak::OutOfOrder { after, next },
+            ChainBreak::TagMismatch { seq } => LogBreak::TagMismatch { seq },
+            ChainBreak::Undecodable { after } => LogBreak::Undecodable { after },
+        });
+        Response::LogReport(LogReport {
+            records: report.records,
+            first_seq: report.first_seq.unwrap_or(log.first_seq()),
+            last_seq: report.last_seq.unwrap_or(log.next_seq().saturating_sub(1)),
+            anchored: report.anchored,
+            broken,
         })
+    }
+
+    fn clear_log(&mut self) -> Status {
+        let at = self.log_time();
+        let Some(log) = self.log.as_mut() else {
+            return Status::Failure;
+        };
+        let seq = log.next_seq();
+        match log.clear(self.store.flash_mut(), at) {
+            Ok(removed) => {
+                let record = LogRecord { seq, at, entry: LogEntry::Cleared { removed } };
+                self.access.push_event(Event::Logged(record));
+                Status::Success
+            }
+            Err(_) => {
+                self.log_failures = self.log_failures.saturating_add(1);
+                Status::Failure
+            }
+        }
+    }
+
+    fn clear_alarms(&mut self, role: Role) -> Status {
+        let alarms = core::mem::take(&mut self.access.alarms);
+        for active in &alarms {
+            self.log(LogEntry::Alarm { alarm: active.alarm, raised: false });
+        }
+        self.log(LogEntry::Change { what: ChangeKind::AlarmsCleared, role, user: None });
+        Status::Success
+    }
+
+    /// Reads the battery at rest and acts on what changed: raises or clears its alarms and
+    /// logs the crossing (once per crossing: the state has hysteresis) or the replacement.
+    pub(crate) fn check_battery(&mut self) -> u16 {
+        let mv = self.battery.millivolts();
+        let Some(change) = self.battery_monitor.observe(mv) else {
+            return mv;
+        };
+        let (state, replaced) = match change {
+            battery::Change::Replaced { .. } => {
+                self.replaced_at = Some(self.log_time());
+                (BatteryState::Ok, true)
+            }
+            battery::Change::State { to, .. } => (to, false),
+        };
+        self.log(LogEntry::Battery { millivolts: mv, state, replaced });
+        match state {
+            BatteryState::Ok => {
+                self.clear_alarm(Alarm::LowBattery);
+                self.clear_alarm(Alarm::CriticalBattery);
+            }
+            BatteryState::Low => {
+                self.clear_alarm(Alarm::CriticalBattery);
+                self.raise_alarm(Alarm::LowBattery);
+            }
+            BatteryState::Critical => {
+                self.clear_alarm(Alarm::LowBattery);
+                self.raise_alarm(Alarm::CriticalBattery);
+            }
+        }
+        let memo = BatteryMemo {
+            state: battery::state_code(state),
+            millivolts: mv,
+            replaced_at: self.replaced_at,
+        };
+        // Without it a replacement across a power cut goes unnoticed; nothing else is lost.
+        if self.store.save_battery_memo(&memo).is_ok() {
+            self.note_store_write();
+        }
+        mv
+    }
+
+    /// A motor run ended: counts it and samples the battery under its load.
+    pub(crate) fn motor_ran(&mut self, run: MotorRun, moved: bool) {
+        self.motor_runs = self.motor_runs.saturating_add(1);
+        self.motor_last = run;
+        let loaded = self.battery.loaded_millivolts(run.peak_ma);
+        self.loaded_min = Some(self.loaded_min.map_or(loaded, |min| min.min(loaded)));
+        if moved && run.ms > 0 {
+            self.motor_uah = battery::run_uah(run.ms, run.peak_ma);
+        }
+    }
+
+    fn battery_report(&mut self) -> BatteryReport {
+        let mv = self.check_battery();
+        if let Some(min) = self.loaded_min.take() {
+            self.last_loaded = min;
+        }
+        BatteryReport {
+            millivolts: mv,
+            percent: battery::percent(mv),
+            state: self.battery_monitor.state,
+            loaded_millivolts: self.last_loaded,
+            operations_left: battery::operations_left(mv, self.motor_uah),
+            replaced_at: self.replaced_at,
+        }
+    }
+
+    fn diagnostics(&mut self, link: &LinkStats) -> Diagnostics {
+        let mut users = 0u16;
+        // A store that cannot be read shows no users rather than no diagnostics.
+        let _ = self.store.for_each_user(|_, _| users = users.saturating_add(1));
+        let (log_records, log_capacity) =
+            self.log.as_ref().map_or((0, 0), |log| (log.len(), log.capacity()));
+        Diagnostics {
+            uptime_ms: self.clock.uptime_ms(),
+            boot_count: self.boot_count,
+            frames_received: link.frames_received,
+            frames_sent: link.frames_sent,
+            dropped_too_long: link.dropped_too_long,
+            dropped_malformed: link.dropped_malformed,
+            dropped_bad_crc: link.dropped_bad_crc,
+            dropped_undecodable: link.dropped_undecodable,
+            wrong_version: link.wrong_version,
+            store_writes: self.store_writes,
+            sealed_rejected: link.sealed_rejected,
+            auth_failures: link.auth_failures,
+            reset_reason: self.reset_reason,
+            log_records,
+            log_capacity,
+            users,
+            bolt_locked: self.access.bolt_locked,
+            door_open: self.access.door_open,
+            motor_runs: self.motor_runs,
+            motor_last_ms: self.motor_last.ms,
+            motor_last_ma: self.motor_last.peak_ma,
+        }
     }
 
     /// The board's devices (the simulator reaches its sensor through this).
@@ -315,69 +634,20 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Handler for Lock<F, 
         if let Err(status) = authorize(access, self.is_claimed(), request) {
             return Response::Status(status);
         }
-        match request {
-            Request::Hello => Response::Hello(self.info()),
-            Request::Ping { nonce } => Response::Pong { nonce: *nonce },
-            Request::GetTime => Response::Time(self.time()),
-            Request::SetTime { unix_seconds } => {
-                if *unix_seconds < EARLIEST_TIME {
-                    return Response::Status(Status::InvalidField);
-                }
-                self.clock.set(*unix_seconds);
-                Response::Time(self.time())
-            }
-            Request::GetBattery => Response::Battery(battery::report(self.battery.millivolts())),
-            Request::GetSettings => Response::Settings(self.settings.clone()),
-            Request::SetSetting(setting) => self.set_setting(setting),
-            Request::GetDiagnostics => Response::Diagnostics(Diagnostics {
-                uptime_ms: self.clock.uptime_ms(),
-                boot_count: self.boot_count,
-                frames_received: link.frames_received,
-                frames_sent: link.frames_sent,
-                dropped_too_long: link.dropped_too_long,
-                dropped_malformed: link.dropped_malformed,
-                dropped_bad_crc: link.dropped_bad_crc,
-                dropped_undecodable: link.dropped_undecodable,
-                wrong_version: link.wrong_version,
-                store_writes: self.store_writes,
-                sealed_rejected: link.sealed_rejected,
-                auth_failures: link.auth_failures,
-            }),
-            Request::RotateKeys { installer_key, technician_key } => {
-                Response::Status(self.rotate_keys(installer_key, technician_key))
-            }
-            // The link closes the session once this answer is sealed.
-            Request::EndSession => Response::Status(Status::Success),
-            Request::PutUser { id, write, spec } => self.put_user(*id, *write, spec),
-            Request::GetUser { id } => self.get_user(*id),
-            Request::ListUsers { after } => self.list_users(*after),
-            Request::RemoveUser { id } => Response::Status(self.remove_user(*id)),
-            Request::SetPin { user, pin } => Response::Status(self.set_pin(*user, pin)),
-            Request::RemovePin { user } => Response::Status(self.remove_pin(*user)),
-            Request::AddCard { user, uid } => Response::Status(self.add_card(*user, uid)),
-            Request::RemoveCard { user, uid } => Response::Status(self.remove_card(*user, uid)),
-            Request::AddPhone { user, public_key } => {
-                Response::Status(self.add_phone(*user, public_key))
-            }
-            Request::RemovePhone { user, public_key } => {
-                Response::Status(self.remove_phone(*user, public_key))
-            }
-            Request::RemoveFinger { user, slot } => {
-                Response::Status(self.remove_finger(*user, *slot))
-            }
-            Request::GetChecksum => self.checksum(),
-            Request::LearnCard { user } => self.start_learn_card(*user),
-            Request::EnrollFinger { user } => self.start_enroll_finger(*user),
-            Request::GetEnrollment => Response::Enrollment(self.enrollment()),
-            Request::CancelEnrollment => Response::Status(self.cancel_enrollment()),
-            Request::GetLastAccess => Response::LastAccess(self.last_access()),
-            Request::GetAlarms => Response::Alarms(self.access.alarms.clone()),
-            // Answered by the link's session layer; one that reaches here was misrouted.
-            Request::ClaimStart { .. }
-            | Request::ClaimFinish { .. }
-            | Request::SessionStart { .. }
-            | Request::SessionConfirm { .. } => Response::Status(Status::InvalidField),
+        // A change is logged when it reached flash: a resend that finds it already there
+        // writes nothing and logs nothing.
+        let writes = self.store_writes;
+        let response = self.answer(request, access, link);
+        let done = matches!(
+            response,
+            Response::Status(Status::Success) | Response::User(_) | Response::Settings(_)
+        );
+        if let (true, true, Access::Session(role), Some((what, user))) =
+            (done, self.store_writes != writes, access, change_kind(request))
+        {
+            self.log(LogEntry::Change { what, role, user });
         }
+        response
     }
 
     fn is_claimed(&self) -> bool {
@@ -420,7 +690,13 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Handler for Lock<F, 
         }
         self.note_store_write();
         self.pin_key = Some(pin_key);
-        self.save_keys(keys)
+        let status = self.save_keys(keys);
+        if status == Status::Success {
+            // Proven by the setup code: the installer's act.
+            let what = ChangeKind::Claimed;
+            self.log(LogEntry::Change { what, role: Role::Installer, user: None });
+        }
+        status
     }
 
     fn factory_reset(&mut self) -> Status {
@@ -439,8 +715,99 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Handler for Lock<F, 
                 let _ = sensor.delete_template(slot);
             }
             self.access.forget_users();
+            let what = ChangeKind::FactoryReset;
+            self.log(LogEntry::Change { what, role: Role::Installer, user: None });
         }
         Status::Success
+    }
+
+    fn log_link(&mut self, entry: LogEntry) {
+        self.log(entry);
+    }
+}
+
+/// What a request changes, as the log records it, and the user it concerns.
+fn change_kind(request: &Request) -> Option<(ChangeKind, Option<u16>)> {
+    use ChangeKind as K;
+    Some(match request {
+        Request::SetSetting(_) => (K::Setting, None),
+        Request::RotateKeys { .. } => (K::KeysRotated, None),
+        Request::PutUser { id, write: UserWrite::Add, .. } => (K::UserAdded, Some(*id)),
+        Request::PutUser { id, write: UserWrite::Modify, .. } => (K::UserChanged, Some(*id)),
+        Request::RemoveUser { id } => (K::UserRemoved, Some(*id)),
+        Request::SetPin { user, .. } => (K::PinSet, Some(*user)),
+        Request::RemovePin { user } => (K::PinRemoved, Some(*user)),
+        Request::AddCard { user, .. } => (K::CardAdded, Some(*user)),
+        Request::RemoveCard { user, .. } => (K::CardRemoved, Some(*user)),
+        Request::AddPhone { user, .. } => (K::PhoneAdded, Some(*user)),
+        Request::RemovePhone { user, .. } => (K::PhoneRemoved, Some(*user)),
+        Request::RemoveFinger { user, .. } => (K::FingerRemoved, Some(*user)),
+        _ => return None,
+    })
+}
+
+impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> {
+    /// Carries out `request`, already authorized.
+    fn answer(&mut self, request: &Request, access: Access, link: &LinkStats) -> Response {
+        match request {
+            Request::Hello => Response::Hello(self.info()),
+            Request::Ping { nonce } => Response::Pong { nonce: *nonce },
+            Request::GetTime => Response::Time(self.time()),
+            Request::SetTime { unix_seconds } => {
+                if *unix_seconds < EARLIEST_TIME {
+                    return Response::Status(Status::InvalidField);
+                }
+                let from = self.log_time();
+                self.clock.set(*unix_seconds);
+                self.log(LogEntry::ClockSet { from, to: *unix_seconds });
+                Response::Time(self.time())
+            }
+            Request::GetBattery => Response::Battery(self.battery_report()),
+            Request::GetSettings => Response::Settings(self.settings.clone()),
+            Request::SetSetting(setting) => self.set_setting(setting),
+            Request::GetDiagnostics => Response::Diagnostics(self.diagnostics(link)),
+            Request::RotateKeys { installer_key, technician_key } => {
+                Response::Status(self.rotate_keys(installer_key, technician_key))
+            }
+            // The link closes the session once this answer is sealed.
+            Request::EndSession => Response::Status(Status::Success),
+            Request::PutUser { id, write, spec } => self.put_user(*id, *write, spec),
+            Request::GetUser { id } => self.get_user(*id),
+            Request::ListUsers { after } => self.list_users(*after),
+            Request::RemoveUser { id } => Response::Status(self.remove_user(*id)),
+            Request::SetPin { user, pin } => Response::Status(self.set_pin(*user, pin)),
+            Request::RemovePin { user } => Response::Status(self.remove_pin(*user)),
+            Request::AddCard { user, uid } => Response::Status(self.add_card(*user, uid)),
+            Request::RemoveCard { user, uid } => Response::Status(self.remove_card(*user, uid)),
+            Request::AddPhone { user, public_key } => {
+                Response::Status(self.add_phone(*user, public_key))
+            }
+            Request::RemovePhone { user, public_key } => {
+                Response::Status(self.remove_phone(*user, public_key))
+            }
+            Request::RemoveFinger { user, slot } => {
+                Response::Status(self.remove_finger(*user, *slot))
+            }
+            Request::GetChecksum => self.checksum(),
+            Request::LearnCard { user } => self.start_learn_card(*user),
+            Request::EnrollFinger { user } => self.start_enroll_finger(*user),
+            Request::GetEnrollment => Response::Enrollment(self.enrollment()),
+            Request::CancelEnrollment => Response::Status(self.cancel_enrollment()),
+            Request::GetLastAccess => Response::LastAccess(self.last_access()),
+            Request::GetAlarms => Response::Alarms(self.access.alarms.clone()),
+            Request::ReadLog { from_seq } => self.read_log(*from_seq),
+            Request::VerifyLog => self.verify_log(),
+            Request::ClearLog => Response::Status(self.clear_log()),
+            Request::ClearAlarms => match access {
+                Access::Session(role) => Response::Status(self.clear_alarms(role)),
+                Access::Plaintext => Response::Status(Status::NotAuthorized),
+            },
+            // Answered by the link's session layer; one that reaches here was misrouted.
+            Request::ClaimStart { .. }
+            | Request::ClaimFinish { .. }
+            | Request::SessionStart { .. }
+            | Request::SessionConfirm { .. } => Response::Status(Status::InvalidField),
+        }
     }
 }
 

@@ -15,8 +15,8 @@ use latchkey_protocol::crypto::{
     self, ClaimKeys, Opener, SealError, Sealer, SecretKey, SessionKeys, TAG_LEN,
 };
 use latchkey_protocol::{
-    ClaimIntent, EncodeError, Header, Kind, MAX_BODY_LEN, MAX_ENCODED_LEN, Request, Response, Role,
-    Status, encode_raw,
+    ClaimIntent, EncodeError, Header, Kind, LogEntry, MAX_BODY_LEN, MAX_ENCODED_LEN, Request,
+    Response, Role, Status, encode_raw,
 };
 use zeroize::Zeroize;
 
@@ -147,7 +147,7 @@ impl Session {
         if let Some(retry_after_ms) = self.backoff(now) {
             return Response::Backoff { retry_after_ms };
         }
-        self.abandon_pending(now, stats);
+        self.abandon_pending(lock, stats);
         let mut secret = [0u8; 32];
         lock.fill_random(&mut secret);
         let lock_public = crypto::x25519_public(&secret);
@@ -193,7 +193,7 @@ impl Session {
         payload.copy_from_slice(ciphertext);
         if !keys.open(payload, tag) {
             // The wrong setup code (or a tampered payload).
-            self.fail(lock.uptime_ms(), stats);
+            self.fail(lock, stats, true);
             return Status::NotAuthorized;
         }
         // The host proved it knows the code: whatever the payload, that resets the back-off.
@@ -217,7 +217,7 @@ impl Session {
             },
             ClaimIntent::FactoryReset if payload.is_empty() => {
                 // A reset ends whatever session the previous owner had open.
-                self.close();
+                self.end(lock);
                 lock.factory_reset()
             }
             ClaimIntent::FactoryReset => Status::InvalidField,
@@ -237,12 +237,12 @@ impl Session {
             return Response::Status(Status::NotAuthorized);
         }
         // One host at a time: whoever starts a handshake has taken over the line.
-        self.close();
+        self.end(lock);
         let now = lock.uptime_ms();
         if let Some(retry_after_ms) = self.backoff(now) {
             return Response::Backoff { retry_after_ms };
         }
-        self.abandon_pending(now, stats);
+        self.abandon_pending(lock, stats);
         let mut lock_nonce = [0u8; 16];
         lock.fill_random(&mut lock_nonce);
         let Some(key) = lock.lock_key(role) else {
@@ -269,14 +269,15 @@ impl Session {
         };
         let now = lock.uptime_ms();
         if !crypto::proofs_match(host_proof, &keys.host_proof()) {
-            self.fail(now, stats);
+            self.fail(lock, stats, false);
             return Status::NotAuthorized;
         }
         let (sealer, opener) = keys.lock_ends();
-        self.close();
+        self.end(lock);
         self.active =
             Some(Active { role, sealer, opener, last_activity_ms: now, last_tag: [0; TAG_LEN] });
         self.succeed();
+        lock.log_link(LogEntry::Session { role, opened: true });
         Status::Success
     }
 
@@ -290,9 +291,9 @@ impl Session {
     /// challenge lets its host test setup-code guesses offline against `lock_proof`, so
     /// collecting challenges is slowed like guessing. An unfinished session handshake is
     /// merely dropped: its proof is keyed by a 256-bit lock key, nothing to guess.
-    fn abandon_pending(&mut self, now: u64, stats: &mut LinkStats) {
+    fn abandon_pending(&mut self, lock: &mut impl Handler, stats: &mut LinkStats) {
         if let Pending::Claim { .. } = core::mem::replace(&mut self.pending, Pending::None) {
-            self.fail(now, stats);
+            self.fail(lock, stats, true);
         }
     }
 
@@ -303,13 +304,23 @@ impl Session {
     }
 
     /// Records a failed authentication at `now` and starts its back-off.
-    fn fail(&mut self, now: u64, stats: &mut LinkStats) {
+    /// `claim`: during a claim or factory-reset exchange (else a session handshake).
+    fn fail(&mut self, lock: &mut impl Handler, stats: &mut LinkStats, claim: bool) {
+        let now = lock.uptime_ms();
         self.failures = self.failures.saturating_add(1);
         let doublings = self.failures.saturating_sub(1).min(6); // 2^6 s already exceeds the cap
         let wait = (BACKOFF_BASE_MS << doublings).min(BACKOFF_MAX_MS);
         self.backoff_until_ms = now.saturating_add(wait);
         stats.auth_failures = stats.auth_failures.saturating_add(1);
-        // Hook for the event-log issue: record an "authentication failed" event here.
+        lock.log_link(LogEntry::AuthFailed { claim });
+    }
+
+    /// Closes the open session, if any, and logs its end.
+    pub(crate) fn end(&mut self, lock: &mut impl Handler) {
+        if let Some(role) = self.role() {
+            self.close();
+            lock.log_link(LogEntry::Session { role, opened: false });
+        }
     }
 
     /// Opens a sealed request frame at uptime `now` into `out`.

@@ -84,6 +84,13 @@ mod key {
     /// `true` while a factory reset is wiping the users: a mount that finds it set finishes
     /// the wipe, so a power cut cannot leave half the users behind.
     pub const WIPE_PENDING: u8 = 6;
+    /// Factory data: the key the event log's records are chained with, made by the lock's
+    /// RNG at its first boot. A factory reset keeps it (the log stays too).
+    pub const LOG_KEY: u8 = 7;
+    /// The event log's sequence high-water mark (see [`super::Store::log_seq_mark`]).
+    pub const LOG_SEQ_MARK: u8 = 8;
+    /// What the battery monitor must remember across a power cut ([`super::BatteryMemo`]).
+    pub const BATTERY: u8 = 9;
 }
 
 /// Format marker value: "LK" and the layout version of the settings region. A change to the
@@ -188,6 +195,31 @@ impl Drop for PinKeyRecord {
         }
     }
 }
+
+#[derive(Serialize, Deserialize)]
+struct LogKeyRecord([u8; KEY_LEN]);
+impl PostcardValue<'_> for LogKeyRecord {}
+
+impl Drop for LogKeyRecord {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
+/// What the battery monitor keeps in flash, written only when the battery's state changes:
+/// the state last announced, the rest voltage then, and when fresh batteries were last
+/// detected. Batteries are usually changed with the power off, so telling a replacement needs
+/// the reading from before the cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct BatteryMemo {
+    /// 0 ok, 1 low, 2 critical.
+    pub state: u8,
+    /// Rest voltage when the state was announced, millivolts.
+    pub millivolts: u16,
+    /// The lock's clock when fresh batteries were last detected.
+    pub replaced_at: Option<u64>,
+}
+impl PostcardValue<'_> for BatteryMemo {}
 
 /// A user slot in the credentials map. A removed user is a `Removed` record (flash that
 /// cannot rewrite a word in place has no cheaper delete), so the newest record of a slot
@@ -368,6 +400,46 @@ impl<F: NorFlash> Store<F> {
         let result = self.put(key::PIN_KEY, &PinKeyRecord(Some(pin_key.0)));
         zeroize::Zeroize::zeroize(&mut self.scratch.0);
         result
+    }
+
+    /// The event log's key, if one was made.
+    pub fn log_key(&mut self) -> Result<Option<[u8; KEY_LEN]>, StoreError> {
+        let result = self.fetch::<LogKeyRecord>(key::LOG_KEY)?.map(|r| r.0);
+        zeroize::Zeroize::zeroize(&mut self.scratch.0);
+        Ok(result)
+    }
+
+    /// Stores the event log's key (factory data: once, at the first boot).
+    pub fn save_log_key(&mut self, log_key: &[u8; KEY_LEN]) -> Result<(), StoreError> {
+        let result = self.put(key::LOG_KEY, &LogKeyRecord(*log_key));
+        zeroize::Zeroize::zeroize(&mut self.scratch.0);
+        result
+    }
+
+    /// The event log's sequence high-water mark: a `next_seq` the log had reached (stored
+    /// every [`crate::log`]-defined interval), 0 if none.
+    pub fn log_seq_mark(&mut self) -> Result<u32, StoreError> {
+        Ok(self.fetch::<u32>(key::LOG_SEQ_MARK)?.unwrap_or(0))
+    }
+
+    /// Stores the event log's sequence high-water mark.
+    pub fn save_log_seq_mark(&mut self, next_seq: u32) -> Result<(), StoreError> {
+        self.put(key::LOG_SEQ_MARK, &next_seq)
+    }
+
+    /// What the battery monitor stored, if anything.
+    pub fn battery_memo(&mut self) -> Result<Option<BatteryMemo>, StoreError> {
+        self.fetch::<BatteryMemo>(key::BATTERY)
+    }
+
+    /// Stores what the battery monitor must remember.
+    pub fn save_battery_memo(&mut self, memo: &BatteryMemo) -> Result<(), StoreError> {
+        self.put(key::BATTERY, memo)
+    }
+
+    /// The flash, for the event log (which shares it, in its own region).
+    pub(crate) fn flash_mut(&mut self) -> &mut F {
+        &mut self.flash
     }
 
     /// Factory reset of the store: erases the lock keys, the PIN key and every user, keeping

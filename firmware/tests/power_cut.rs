@@ -235,6 +235,7 @@ fn power_cuts_lose_nothing_acknowledged() {
                         rng,
                         SimDevices::default(),
                         identity(),
+                        latchkey_protocol::ResetReason::PowerOn,
                     )
                 });
                 if let Ok(mut lock) = booted {
@@ -305,6 +306,7 @@ fn a_failed_flash_write_is_answered_failure_and_changes_nothing() {
             rng,
             SimDevices::default(),
             identity(),
+            latchkey_protocol::ResetReason::PowerOn,
         )
         .unwrap()
     }
@@ -501,6 +503,7 @@ fn power_cuts_during_user_writes_and_use_counts_lose_nothing() {
                     rng,
                     devices,
                     identity(),
+                    latchkey_protocol::ResetReason::PowerOn,
                 )
             });
             if let Ok(mut lock) = booted {

@@ -445,3 +445,40 @@ fn the_binary_takes_actions_on_stdin() {
     assert!(stderr.contains("unknown action `wave`") && stderr.contains("expected"), "{stderr}");
     assert!(!stderr.contains("111111") && !stderr.contains("058213"));
 }
+
+#[test]
+fn the_binary_logs_a_power_up_after_a_power_cut() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_latchkey-sim"))
+        .args(["--setup-code", "7K2M-9QXA-4RTD", "--serial", "SIM-000010"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let port_path = first.strip_prefix("latchkey-sim: listening on ").unwrap().to_owned();
+    lines.next().unwrap().unwrap();
+    let mut port = open(Path::new(&port_path));
+    writeln!(stdin, "power-cut").unwrap();
+    stdin.flush().unwrap();
+    // The stdout lines stay as they were: the reboot, nothing for the log record.
+    assert_eq!(lines.next().unwrap().unwrap(), "latchkey-sim: booted (boot 2)");
+    wait_event(&mut port, |event| {
+        matches!(
+            event,
+            latchkey_protocol::Event::Logged(latchkey_protocol::LogRecord {
+                entry: latchkey_protocol::LogEntry::PowerUp {
+                    boot_count: 2,
+                    reason: latchkey_protocol::ResetReason::PowerOn
+                },
+                ..
+            })
+        )
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

@@ -180,6 +180,19 @@ pub enum Request {
     GetLastAccess,
     /// The alarms now raised: [`Response::Alarms`].
     GetAlarms,
+    /// Log records with `seq >= from_seq`, oldest first, a page at a time: [`Response::Log`].
+    /// Reading never erases. Allowed to technicians.
+    ReadLog {
+        /// First sequence number wanted (1 for everything the lock still holds).
+        from_seq: u32,
+    },
+    /// Check the log's hash chain: [`Response::LogReport`]. Allowed to technicians.
+    VerifyLog,
+    /// Erase the log (installer). The sequence goes on; the first record after says how many
+    /// were removed, and by whom the log was cleared is recorded.
+    ClearLog,
+    /// Clear the raised alarms (installer); each clearing is logged.
+    ClearAlarms,
 }
 
 impl Request {
@@ -213,7 +226,13 @@ impl Request {
             | Self::RemovePhone { .. }
             | Self::GetChecksum
             | Self::GetLastAccess
-            | Self::GetAlarms => true,
+            | Self::GetAlarms
+            | Self::ReadLog { .. }
+            | Self::VerifyLog
+            | Self::ClearAlarms => true,
+            // Clearing twice would log a second clearing; an exact resend is answered from the
+            // lock's cache instead.
+            Self::ClearLog => false,
             // Starting again would restart a capture the person may be half-way through; an
             // exact resend is answered from the lock's cache instead.
             Self::LearnCard { .. } | Self::EnrollFinger { .. } => false,
@@ -337,6 +356,68 @@ pub enum Response {
     LastAccess(Option<AccessRecord>),
     /// Answer to [`Request::GetAlarms`].
     Alarms(heapless::Vec<ActiveAlarm, ALARMS_MAX>),
+    /// Answer to [`Request::ReadLog`].
+    Log {
+        /// Up to [`LOG_PAGE`] records, oldest first. Empty when nothing is at or after
+        /// `from_seq`.
+        records: heapless::Vec<LogRecord, LOG_PAGE>,
+        /// The oldest record the lock still holds (a `from_seq` below it means records were
+        /// dropped for room: the gap).
+        first_seq: u32,
+        /// The sequence number the next record will get.
+        next_seq: u32,
+    },
+    /// Answer to [`Request::VerifyLog`].
+    LogReport(LogReport),
+}
+
+/// Log records in one [`Response::Log`] page.
+pub const LOG_PAGE: usize = 8;
+
+/// What checking the log's hash chain found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogReport {
+    /// Records checked.
+    pub records: u32,
+    /// Oldest record.
+    pub first_seq: u32,
+    /// Newest record.
+    pub last_seq: u32,
+    /// Whether the oldest record's own tag could be checked (it is record 1, or its
+    /// predecessor is still held).
+    pub anchored: bool,
+    /// Where the chain breaks, if it does.
+    pub broken: Option<LogBreak>,
+}
+
+/// Where and how a log's chain breaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogBreak {
+    /// Records are missing between `after` and `next` (erased or damaged).
+    Gap {
+        /// Last good record.
+        after: u32,
+        /// The record found next.
+        next: u32,
+    },
+    /// Record `seq` was altered (its tag does not follow from its predecessor).
+    TagMismatch {
+        /// The altered record.
+        seq: u32,
+    },
+    /// Records are out of order after `after`.
+    OutOfOrder {
+        /// Last good record.
+        after: u32,
+        /// The record found next.
+        next: u32,
+    },
+    /// Something that is not a record follows `after`.
+    Undecodable {
+        /// Last good record.
+        after: u32,
+    },
 }
 
 /// Longest user name, in UTF-8 bytes.
@@ -840,6 +921,13 @@ pub struct BatteryReport {
     pub percent: u8,
     /// Ok, low or critical.
     pub state: BatteryState,
+    /// Lowest voltage seen under motor load since the last reading at rest, millivolts (the
+    /// figure that tells whether the motor will still move the bolt).
+    pub loaded_millivolts: u16,
+    /// Estimated bolt operations left before the battery is critical.
+    pub operations_left: u32,
+    /// When fresh batteries were last detected (the lock's clock), if ever.
+    pub replaced_at: Option<u64>,
 }
 
 /// Counters that tell a technician how the lock and its link are doing.
@@ -869,6 +957,24 @@ pub struct Diagnostics {
     pub sealed_rejected: u32,
     /// Failed authentications (wrong setup code, wrong key) since boot.
     pub auth_failures: u32,
+    /// Why the lock last started.
+    pub reset_reason: ResetReason,
+    /// Records in the event log.
+    pub log_records: u32,
+    /// Records the event log keeps.
+    pub log_capacity: u32,
+    /// Users held.
+    pub users: u16,
+    /// Whether the bolt is thrown.
+    pub bolt_locked: bool,
+    /// Whether the door is open.
+    pub door_open: bool,
+    /// Bolt operations since boot.
+    pub motor_runs: u32,
+    /// Duration of the last bolt operation, milliseconds.
+    pub motor_last_ms: u16,
+    /// Peak motor current of the last bolt operation, milliamps.
+    pub motor_last_ma: u16,
 }
 
 /// Unsolicited, lock to host.
@@ -892,6 +998,8 @@ pub enum Event {
     Enrollment(Enrollment),
     /// An alarm was raised.
     AlarmRaised(Alarm),
+    /// A record was added to the event log (for `latchkey log follow`).
+    Logged(LogRecord),
 }
 
 // ---- the lock's event log -------------------------------------------------------------------
@@ -1021,10 +1129,11 @@ pub enum ChangeKind {
 }
 
 /// Why the lock (re)started.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ResetReason {
     /// Power was applied (first boot, new battery, a power cut).
+    #[default]
     PowerOn,
     /// A watchdog or software reset.
     Reset,

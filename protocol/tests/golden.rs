@@ -55,6 +55,14 @@ fn guest() -> UserSpec {
     }
 }
 
+fn log_record() -> LogRecord {
+    LogRecord {
+        seq: 1234,
+        at: 1_795_000_100,
+        entry: LogEntry::Change { what: ChangeKind::PinSet, role: Role::Installer, user: Some(3) },
+    }
+}
+
 fn access() -> AccessRecord {
     AccessRecord {
         at: 1_795_000_100,
@@ -171,7 +179,11 @@ fn vectors() -> Vec<(&'static str, u16, Msg)> {
         ),
         ("req_end_session", 17, Req(Request::EndSession)),
         ("req_put_user", 18, Req(Request::PutUser { id: 3, write: UserWrite::Add, spec: guest() })),
-        ("req_set_pin", 19, Req(Request::SetPin { user: 3, pin: Pin::try_from("058213").unwrap() })),
+        (
+            "req_set_pin",
+            19,
+            Req(Request::SetPin { user: 3, pin: Pin::try_from("058213").unwrap() }),
+        ),
         (
             "req_add_card",
             20,
@@ -184,6 +196,10 @@ fn vectors() -> Vec<(&'static str, u16, Msg)> {
         ("req_add_phone", 22, Req(Request::AddPhone { user: 3, public_key: [0xCC; 32] })),
         ("req_get_checksum", 23, Req(Request::GetChecksum)),
         ("req_get_last_access", 24, Req(Request::GetLastAccess)),
+        ("req_read_log", 25, Req(Request::ReadLog { from_seq: 1200 })),
+        ("req_verify_log", 26, Req(Request::VerifyLog)),
+        ("req_clear_log", 27, Req(Request::ClearLog)),
+        ("req_clear_alarms", 28, Req(Request::ClearAlarms)),
         ("resp_success", 1, Resp(Response::Status(Status::Success))),
         ("resp_not_authorized", 1, Resp(Response::Status(Status::NotAuthorized))),
         ("resp_bad_frame", 1, Resp(Response::Status(Status::BadFrame))),
@@ -205,6 +221,9 @@ fn vectors() -> Vec<(&'static str, u16, Msg)> {
                 millivolts: 5_820,
                 percent: 87,
                 state: BatteryState::Ok,
+                loaded_millivolts: 5_310,
+                operations_left: 21_000,
+                replaced_at: Some(1_790_000_000),
             })),
         ),
         (
@@ -234,6 +253,15 @@ fn vectors() -> Vec<(&'static str, u16, Msg)> {
                 store_writes: 6,
                 sealed_rejected: 8,
                 auth_failures: 9,
+                reset_reason: ResetReason::Panic,
+                log_records: 1234,
+                log_capacity: 2573,
+                users: 12,
+                bolt_locked: true,
+                door_open: false,
+                motor_runs: 40,
+                motor_last_ms: 480,
+                motor_last_ma: 900,
             })),
         ),
         (
@@ -281,9 +309,30 @@ fn vectors() -> Vec<(&'static str, u16, Msg)> {
             Resp(Response::Checksum { users: 3, credentials: 7, digest: [0xDD; 16] }),
         ),
         ("resp_last_access", 24, Resp(Response::LastAccess(Some(access())))),
+        (
+            "resp_log",
+            25,
+            Resp(Response::Log {
+                records: heapless::Vec::from_slice(&[log_record()]).unwrap(),
+                first_seq: 1001,
+                next_seq: 1235,
+            }),
+        ),
+        (
+            "resp_log_report",
+            26,
+            Resp(Response::LogReport(LogReport {
+                records: 2573,
+                first_seq: 1001,
+                last_seq: 3573,
+                anchored: false,
+                broken: Some(LogBreak::Gap { after: 1500, next: 1502 }),
+            })),
+        ),
         ("event_booted", 1, Ev(Event::Booted { boot_count: 7 })),
         ("event_access", 4, Ev(Event::Access(access()))),
         ("event_alarm", 5, Ev(Event::AlarmRaised(Alarm::WrongCodeLimit))),
+        ("event_logged", 6, Ev(Event::Logged(log_record()))),
         ("event_setting_changed", 2, Ev(Event::SettingChanged(Setting::WrongCodeLimit(3)))),
         ("event_clock_set", 3, Ev(Event::ClockSet { unix_seconds: 1_795_000_000 })),
     ]

@@ -178,7 +178,9 @@ pub(super) fn dispatch(context: &Context, command: Command) -> Result<(), CliErr
         Command::Guest(command) => super::users::guest(context, command),
         Command::Checksum { verify } => super::users::checksum(context, verify.as_deref()),
         Command::Access => super::users::access(context),
-        Command::Alarms => super::users::alarms(context),
+        Command::Alarms { action } => super::log::alarms(context, action),
+        Command::Log(command) => super::log::log(context, command),
+        Command::Diag => super::log::diag(context),
         Command::FactoryReset { setup_code, yes } => {
             super::security::factory_reset(context, setup_code, yes)
         }
@@ -379,7 +381,12 @@ fn battery(context: &Context) -> Result<(), CliError> {
         BatteryState::Low => "low: replace the batteries soon",
         BatteryState::Critical => "CRITICAL: replace the batteries now",
     };
-    say!("battery  {}, {} %, {}", volts(report.millivolts), report.percent, advice);
+    say!("battery      {}, {} %, {advice}", volts(report.millivolts), report.percent);
+    say!("under load   {} (lowest while the motor ran)", volts(report.loaded_millivolts));
+    say!("operations   about {} left before critical", report.operations_left);
+    if let Some(at) = report.replaced_at {
+        say!("replaced     {}", format_unix(at));
+    }
     Ok(())
 }
 

@@ -12,6 +12,7 @@ macro_rules! say {
 
 pub mod commands;
 mod error;
+pub mod log;
 mod security;
 mod settings;
 pub mod users;
@@ -132,8 +133,18 @@ pub enum Command {
     },
     /// How the lock decided its last access attempt (who, which path, why).
     Access,
-    /// The alarms the lock has raised.
-    Alarms,
+    /// The alarms the lock has raised: list (the default) or clear.
+    Alarms {
+        /// What to do.
+        #[command(subcommand)]
+        action: Option<log::AlarmsCommand>,
+    },
+    /// The lock's own event log: read, verify, follow, clear.
+    #[command(subcommand)]
+    Log(log::LogCommand),
+    /// A technician's summary: firmware, uptime and reset reason, battery under load, bolt and
+    /// door, motor, storage and log use, link and security counters.
+    Diag,
     /// Return a lock to factory-new: erases its keys, users and credentials (not its log).
     /// Needs the setup code printed inside the lock.
     FactoryReset {

@@ -1282,29 +1282,6 @@ pub(super) fn access(context: &Context) -> Result<(), CliError> {
     Ok(())
 }
 
-pub(super) fn alarms(context: &Context) -> Result<(), CliError> {
-    let mut c = session(context)?;
-    let alarms = c.client.alarms().map_err(|e| c.explain(e))?;
-    if context.json {
-        let docs: Vec<Value> = alarms
-            .iter()
-            .map(|a| json!({ "alarm": a.alarm, "since": format_unix(a.since) }))
-            .collect();
-        say!("{}", json!(docs));
-    } else if alarms.is_empty() {
-        say!("no alarms");
-    } else {
-        for a in &alarms {
-            let name = serde_json::to_value(a.alarm)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
-            say!("{name:<18} since {}", format_unix(a.since));
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

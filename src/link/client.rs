@@ -13,7 +13,8 @@ use latchkey_protocol::crypto::{
     proofs_match, x25519_public, x25519_shared,
 };
 use latchkey_protocol::{
-    AccessRecord, ActiveAlarm, CardUid, Enrollment, Pin, User, UserSpec, UserSummary, UserWrite,
+    AccessRecord, ActiveAlarm, CardUid, Enrollment, LogRecord, LogReport, Pin, User, UserSpec,
+    UserSummary, UserWrite,
 };
 use latchkey_protocol::{
     BatteryReport, ClaimIntent, ClockReading, Diagnostics, Event, FrameAccumulator, Header, Kind,
@@ -606,6 +607,49 @@ impl Client {
             Response::Alarms(alarms) => Ok(alarms.into_iter().collect()),
             other => Err(unexpected(other)),
         }
+    }
+}
+
+// ---- the event log, alarms --------------------------------------------------------------------
+
+/// One page of the lock's log.
+#[derive(Debug, Clone)]
+pub struct LogPage {
+    /// Records, oldest first.
+    pub records: Vec<LogRecord>,
+    /// The oldest record the lock still holds.
+    pub first_seq: u32,
+    /// The sequence number of the next record.
+    pub next_seq: u32,
+}
+
+impl Client {
+    /// Log records with `seq >= from_seq`, one page.
+    pub fn read_log(&mut self, from_seq: u32) -> Result<LogPage, ClientError> {
+        match self.request(&Request::ReadLog { from_seq })? {
+            Response::Log { records, first_seq, next_seq } => {
+                Ok(LogPage { records: records.into_iter().collect(), first_seq, next_seq })
+            }
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Checks the log's hash chain on the lock.
+    pub fn verify_log(&mut self) -> Result<LogReport, ClientError> {
+        match self.request(&Request::VerifyLog)? {
+            Response::LogReport(report) => Ok(report),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Erases the log (installer); the clearing itself is logged.
+    pub fn clear_log(&mut self) -> Result<(), ClientError> {
+        self.expect_success(&Request::ClearLog)
+    }
+
+    /// Clears the raised alarms (installer).
+    pub fn clear_alarms(&mut self) -> Result<(), ClientError> {
+        self.expect_success(&Request::ClearAlarms)
     }
 }
 

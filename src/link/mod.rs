@@ -6,6 +6,7 @@ mod ports;
 
 pub use client::{
     Client, ClientError, DEFAULT_ATTEMPTS, DEFAULT_BAUD, DEFAULT_TIMEOUT, LinkOptions, LinkStats,
+    LogPage,
 };
 pub use ports::{
     KNOWN_ADAPTERS, KnownAdapter, PortInfo, PortPicker, PortSource, ResolveError, auto_detect,

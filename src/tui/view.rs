@@ -180,7 +180,14 @@ mod tests {
         Reading {
             clock: ClockReading { unix_seconds: 1_795_000_000, is_set: false, uptime_ms: 61_000 },
             host_unix_seconds: 1_795_000_090,
-            battery: BatteryReport { millivolts, percent, state },
+            battery: BatteryReport {
+                millivolts,
+                percent,
+                state,
+                loaded_millivolts: millivolts.saturating_sub(400),
+                operations_left: 1000,
+                replaced_at: None,
+            },
             diagnostics: Diagnostics {
                 uptime_ms: 61_000,
                 boot_count: 3,

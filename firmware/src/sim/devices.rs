@@ -8,29 +8,55 @@ use std::path::{Path, PathBuf};
 use ed25519_dalek::{Signer, SigningKey};
 
 use crate::hal::{
-    BoltDirection, Devices, FingerCapture, FingerprintSensor, Motor, MotorFault,
+    Battery, BoltDirection, Devices, FingerCapture, FingerprintSensor, Motor, MotorFault, MotorRun,
     PHONE_SIGNATURE_LABEL, Phone, PhoneAnswer, SensorFault,
 };
+use crate::sim::SimBattery;
 
 /// Template slots of the simulated sensor.
 pub const SIM_SENSOR_SLOTS: u8 = 50;
 
-/// The bolt motor: moves the bolt, unless jammed.
+/// A free run of the simulated motor at 6.0 V: 350 ms at a 600 mA peak.
+pub const MOTOR_RUN_MS: u16 = 350;
+/// Peak current of a free run at 6.0 V, mA.
+pub const MOTOR_RUN_MA: u16 = 600;
+/// A jammed bolt: the motor stalls at its stall current until the 1 s time-out.
+pub const MOTOR_STALL_MS: u16 = 1000;
+/// Stall current at 6.0 V, mA.
+pub const MOTOR_STALL_MA: u16 = 1500;
+
+/// The bolt motor: moves the bolt, unless jammed. A weaker battery makes a run slower and
+/// draws more current (the motor needs the same work done); a jam runs to the stall time-out
+/// at stall current.
 #[derive(Debug, Default, Clone)]
 pub struct SimMotor {
     /// While set, every drive fails and the bolt stays where it is.
     pub jammed: bool,
     /// Drives that moved the bolt, oldest first.
     pub moves: Vec<BoltDirection>,
+    /// The battery it runs from (6.0 V if none).
+    pub battery: Option<SimBattery>,
+    /// The last run.
+    pub last: MotorRun,
 }
 
 impl Motor for SimMotor {
     fn drive(&mut self, direction: BoltDirection) -> Result<(), MotorFault> {
+        let supply = u32::from(self.battery.as_mut().map_or(6000, |b| b.millivolts()).max(1000));
+        let scale =
+            |value: u16| u16::try_from(u32::from(value) * 6000 / supply).unwrap_or(u16::MAX);
         if self.jammed {
+            self.last =
+                MotorRun { ms: MOTOR_STALL_MS, peak_ma: MOTOR_STALL_MA.min(scale(MOTOR_STALL_MA)) };
             return Err(MotorFault::Jammed);
         }
+        self.last = MotorRun { ms: scale(MOTOR_RUN_MS), peak_ma: scale(MOTOR_RUN_MA) };
         self.moves.push(direction);
         Ok(())
+    }
+
+    fn last_run(&self) -> MotorRun {
+        self.last
     }
 }
 

@@ -17,7 +17,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use latchkey_protocol::crypto::{SetupCode, SetupCodeError};
-use latchkey_protocol::{Event, Ident};
+use latchkey_protocol::{Event, Ident, ResetReason};
 use serialport::{SerialPort, TTYPort};
 
 pub use actions::{ACTIONS_HELP, Action, ActionError, access_line, event_line};
@@ -267,9 +267,19 @@ impl RunningSim {
             }
             None => SimFingerprint::new(),
         };
-        let devices = SimDevices { fingerprint, ..SimDevices::default() };
         let battery = SimBattery(battery_mv.clone());
-        let lock = Lock::boot(store, SimClock::new(), battery.clone(), rng, devices, identity)?;
+        let motor = SimMotor { battery: Some(battery.clone()), ..SimMotor::default() };
+        let devices = SimDevices { fingerprint, motor };
+        // The simulator starts as a lock does when its batteries go in.
+        let lock = Lock::boot(
+            store,
+            SimClock::new(),
+            battery.clone(),
+            rng,
+            devices,
+            identity,
+            ResetReason::PowerOn,
+        )?;
 
         let (master, slave) = {
             let _guard = PTY_PAIR.lock().unwrap_or_else(|e| e.into_inner());
@@ -294,7 +304,7 @@ impl RunningSim {
         let byte_time = config.baud.map(|baud| Duration::from_secs(10) / baud);
         let stop = Arc::new(AtomicBool::new(false));
         // A few frames of output queue; when full the reader waits, as a UART would.
-        let (frames_tx, frames_rx) = mpsc::sync_channel::<Vec<u8>>(16);
+        let (frames_tx, frames_rx) = mpsc::sync_channel::<Vec<u8>>(64);
         let (commands_tx, commands_rx) = mpsc::sync_channel::<Command>(4);
         let (notices_tx, notices_rx) = mpsc::sync_channel::<String>(256);
 
@@ -501,8 +511,9 @@ fn read_loop(
     let mut lock = Some(lock);
     let mut link = Link::new();
     let mut send = |frame: &[u8]| {
-        // The writer only goes away when we stop.
-        let _ = frames.send(frame.to_vec());
+        // Like a UART's transmit FIFO: when nobody drains the line (no host plugged in), what
+        // does not fit is lost rather than stopping the lock. A host that reads never fills it.
+        let _ = frames.try_send(frame.to_vec());
     };
     if let Some(lock) = &lock {
         let boot_count = lock.boot_count();
@@ -518,7 +529,15 @@ fn read_loop(
     let mut line_clock = Instant::now();
     while !stop.load(Ordering::SeqCst) {
         // The person's actions, then time passing, then what the lock has to say about them.
-        while let Ok(command) = world.commands.try_recv() {
+        // A person (or a script on stdin) acting in a burst sends the next action as soon as
+        // the last is answered: wait a moment for it rather than a whole port-read timeout.
+        let mut acted = false;
+        while let Some(command) = if acted {
+            world.commands.recv_timeout(Duration::from_millis(2)).ok()
+        } else {
+            world.commands.try_recv().ok()
+        } {
+            acted = true;
             let mut lines = Vec::new();
             let current = lock.take().ok_or(SimError::Stopped)?;
             let next = act(current, &command.action, &world, &mut link, &mut send, &mut lines);
@@ -642,6 +661,7 @@ fn act(
                 SimRng::new()?,
                 devices,
                 identity,
+                ResetReason::PowerOn,
             )?;
             *link = Link::new();
             let booted = Event::Booted { boot_count: rebooted.boot_count() };
@@ -759,9 +779,24 @@ impl SimBattery {
     }
 }
 
+/// Internal resistance of the simulated 4 x AA pack, milliohms: about 0.2 Ω a fresh alkaline
+/// cell, more as it empties.
+pub fn internal_milliohms(rest_mv: u16) -> u32 {
+    // 800 mΩ at 6.0 V and above, rising to 2 Ω at 4.4 V.
+    let below = u32::from(6000u16.saturating_sub(rest_mv));
+    800 + below * 1200 / 1600
+}
+
 impl Battery for SimBattery {
     fn millivolts(&mut self) -> u16 {
         self.0.load(Ordering::Relaxed)
+    }
+
+    /// The pack sags under the motor's current: rest − I · R_internal.
+    fn loaded_millivolts(&mut self, load_ma: u16) -> u16 {
+        let rest = self.millivolts();
+        let drop = u32::from(load_ma) * internal_milliohms(rest) / 1000;
+        rest.saturating_sub(u16::try_from(drop).unwrap_or(u16::MAX))
     }
 }
 

@@ -18,7 +18,7 @@ use latchkey_protocol::crypto::{
 };
 use latchkey_protocol::{
     CRC, ClaimIntent, FrameAccumulator, Header, Ident, Kind, MAX_BODY_LEN, MAX_ENCODED_LEN,
-    PROTOCOL_VERSION, Request, Response, Role, Status, decode_body, encode_frame,
+    PROTOCOL_VERSION, Request, ResetReason, Response, Role, Status, decode_body, encode_frame,
 };
 
 pub type TestLock<'a> = Lock<&'a mut SimFlash, TestClock, SimBattery, SimRng, SimDevices>;
@@ -97,12 +97,16 @@ pub fn boot_clocked(flash: &mut SimFlash) -> (TestLock<'_>, ClockHandle) {
     boot_full(flash, SimBattery::new(6000))
 }
 
-fn boot_full(flash: &mut SimFlash, battery: SimBattery) -> (TestLock<'_>, ClockHandle) {
+pub fn boot_full(flash: &mut SimFlash, battery: SimBattery) -> (TestLock<'_>, ClockHandle) {
     let store = Store::mount(flash).expect("store mounts");
     let (clock, handle) = TestClock::new();
     let rng = SimRng::new().expect("the OS RNG works");
     let devices = SimDevices::default();
-    (Lock::boot(store, clock, battery, rng, devices, identity()).expect("lock boots"), handle)
+    (
+        Lock::boot(store, clock, battery, rng, devices, identity(), ResetReason::PowerOn)
+            .expect("lock boots"),
+        handle,
+    )
 }
 
 /// One encoded frame.

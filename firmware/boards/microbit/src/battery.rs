@@ -6,6 +6,11 @@ use latchkey_firmware::hal::Battery;
 #[cfg(feature = "simulation")]
 const SIMULATED_MILLIVOLTS: u16 = 6000;
 
+/// What a simulation build reports under the motor's load: the same pack sagging by 480 mV
+/// (600 mA through 0.8 Ω), as `latchkey-sim` computes for a free run at 6.0 V.
+#[cfg(feature = "simulation")]
+const SIMULATED_LOADED_MILLIVOLTS: u16 = 5520;
+
 /// QEMU emulates no ADC, so a simulation build reports a fixed voltage (and the lock's
 /// identity says `simulation`).
 #[cfg(feature = "simulation")]
@@ -15,6 +20,10 @@ pub struct FixedBattery(u16);
 impl Battery for FixedBattery {
     fn millivolts(&mut self) -> u16 {
         self.0
+    }
+
+    fn loaded_millivolts(&mut self, _load_ma: u16) -> u16 {
+        SIMULATED_LOADED_MILLIVOLTS
     }
 }
 

@@ -18,7 +18,7 @@ use cortex_m_rt::entry;
 use latchkey_firmware::hal::{NoFingerprintSensor, NoMotor, Parts};
 use latchkey_firmware::{Identity, Link, Lock, Store};
 use latchkey_protocol::crypto::SetupCode;
-use latchkey_protocol::{Event, Ident};
+use latchkey_protocol::{Event, Ident, ResetReason};
 use nrf51_pac as pac;
 
 /// Model name reported in `Hello`.
@@ -60,8 +60,11 @@ fn main() -> ! {
     };
     // QEMU's micro:bit has no motor, sensor, keypad or reader: no hands at this door yet.
     let devices = Parts { motor: NoMotor, fingerprint: NoFingerprintSensor };
-    let mut lock = match Lock::boot(store, clock, battery::board_battery(), rng, devices, identity)
-    {
+    // A reset the panic handler made says so; anything else here is a power-up (QEMU's
+    // system_reset included: the nRF51's RESETREAS is not emulated).
+    let reason = if panic::reset_by_panic() { ResetReason::Panic } else { ResetReason::PowerOn };
+    let battery = battery::board_battery();
+    let mut lock = match Lock::boot(store, clock, battery, rng, devices, identity, reason) {
         Ok(lock) => lock,
         Err(e) => panic!("cannot boot the lock: {e}"),
     };

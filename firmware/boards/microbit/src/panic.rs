@@ -81,6 +81,12 @@ pub fn boot_started() {
     }
 }
 
+/// Whether this start follows a panic (one recorded since the last completed boot). Ask
+/// before [`boot_completed`], which starts a new count.
+pub fn reset_by_panic() -> bool {
+    read_header().is_some_and(|(consecutive, _)| consecutive > 0)
+}
+
 /// The lock booted: a later panic starts a new count of panics in a row.
 pub fn boot_completed() {
     let len = read_header().map_or(0, |(_, len)| len);

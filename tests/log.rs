@@ -1,0 +1,293 @@
+//! End to end, the lock's own event log, battery and alarms: the real `latchkey` binary and
+//! the real `latchkey-sim`, the simulated person on the simulator's standard input.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Sim, json};
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn json_lines(out: &std::process::Output) -> Vec<Value> {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+fn add_user_with_pin(sim: &Sim, name: &str, pin: &str, extra: &[&str]) -> u64 {
+    let out = sim.cli().args(["user", "add", name, "--json"]).args(extra).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let id = json(&out)["user"].as_u64().unwrap();
+    sim.cli()
+        .args(["pin", "set", &id.to_string(), "--stdin"])
+        .write_stdin(format!("{pin}\n"))
+        .assert()
+        .success();
+    id
+}
+
+#[test]
+fn a_day_at_the_door_is_recorded_in_order_with_users_and_reasons_and_no_pin() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start_claimed(dir.path(), &[]);
+    sim.cli().args(["time", "sync"]).assert().success();
+    sim.cli().args(["config", "set", "wrong-code-limit", "2"]).assert().success();
+    sim.cli().args(["config", "set", "lockout", "1"]).assert().success();
+    let ann = add_user_with_pin(&sim, "Ann", "582917", &[]);
+    sim.cli().args(["card", "add", &ann.to_string(), "04a1b2c3"]).assert().success();
+    let guest = add_user_with_pin(
+        &sim,
+        "Guest",
+        "640271",
+        &["--kind", "guest", "--from", "2020-01-01", "--until", "2021-01-01"],
+    );
+    let start =
+        json(&sim.cli().args(["log", "read", "--last", "1", "--json"]).output().unwrap())["seq"]
+            .as_u64()
+            .unwrap()
+            + 1;
+
+    // The day, by the simulated person alone.
+    sim.attempt("pin 582917");
+    sim.attempt("pin 111111");
+    sim.attempt("pin 222222");
+    sim.attempt("pin 582917"); // locked out
+    std::thread::sleep(Duration::from_millis(1300));
+    sim.attempt("card 04a1b2c3");
+    sim.attempt("pin 640271"); // expired guest
+    sim.act("tamper on");
+    sim.act("battery 4700");
+    sim.act("jam on");
+    sim.attempt("card 04a1b2c3");
+    std::thread::sleep(Duration::from_millis(300));
+
+    let out =
+        sim.cli().args(["log", "read", "--since", &start.to_string(), "--json"]).output().unwrap();
+    let records = json_lines(&out);
+    let seqs: Vec<u64> = records.iter().map(|r| r["seq"].as_u64().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "sequence has holes: {seqs:?}");
+    let access: Vec<(bool, Option<u64>, String)> = records
+        .iter()
+        .filter(|r| r["kind"] == "access")
+        .map(|r| {
+            (
+                r["granted"].as_bool().unwrap(),
+                r["user"].as_u64(),
+                r["reason"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected = vec![
+        (true, Some(ann), "granted".to_string()),
+        (false, None, "unknown_credential".to_string()),
+        (false, None, "unknown_credential".to_string()),
+        (false, None, "keypad_locked_out".to_string()),
+        (true, Some(ann), "granted".to_string()),
+        (false, Some(guest), "expired".to_string()),
+        (true, Some(ann), "granted".to_string()),
+    ];
+    assert_eq!(access, expected, "{records:#?}");
+    let alarms: Vec<&str> = records
+        .iter()
+        .filter(|r| r["kind"] == "alarm" && r["raised"] == true)
+        .map(|r| r["alarm"].as_str().unwrap())
+        .collect();
+    for alarm in ["wrong_code_limit", "tamper", "low_battery", "jammed"] {
+        assert!(alarms.contains(&alarm), "no {alarm} alarm in {alarms:?}");
+    }
+    assert!(records.iter().any(|r| r["kind"] == "battery" && r["state"] == "low"), "{records:#?}");
+    // No PIN anywhere in the log, in any form.
+    let text = String::from_utf8_lossy(&out.stdout);
+    for pin in ["582917", "640271", "111111", "222222"] {
+        assert!(!text.contains(pin), "a PIN is in the log: {pin}");
+    }
+    // Changes over the cable are there too, with the role, and never a secret.
+    let all = json_lines(
+        &sim.cli().args(["log", "read", "--json", "--kind", "change"]).output().unwrap(),
+    );
+    assert!(
+        all.iter().any(|r| r["what"] == "pin_set" && r["role"] == "installer" && r["user"] == ann),
+        "{all:#?}"
+    );
+    assert!(all.iter().any(|r| r["what"] == "claimed"));
+    sim.stop();
+}
+
+#[test]
+fn log_read_gives_json_lines_csv_and_resumes_with_since() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start_claimed(dir.path(), &[]);
+    for _ in 0..30 {
+        sim.attempt("key");
+    }
+    let all = json_lines(&sim.cli().args(["log", "read", "--json"]).output().unwrap());
+    assert!(all.len() >= 30);
+    // Every command opens a session, which the log records too: compare up to what was read.
+    let mid = all[all.len() / 2]["seq"].as_u64().unwrap();
+    let rest = json_lines(
+        &sim.cli().args(["log", "read", "--json", "--since", &mid.to_string()]).output().unwrap(),
+    );
+    let expected: Vec<&Value> = all.iter().filter(|r| r["seq"].as_u64().unwrap() >= mid).collect();
+    assert_eq!(rest[0]["seq"].as_u64().unwrap(), mid);
+    assert!(rest.len() >= expected.len());
+    assert_eq!(rest.iter().take(expected.len()).collect::<Vec<_>>(), expected);
+    let last5 =
+        json_lines(&sim.cli().args(["log", "read", "--json", "--last", "5"]).output().unwrap());
+    assert_eq!(last5.len(), 5);
+    let seqs: Vec<u64> = last5.iter().map(|r| r["seq"].as_u64().unwrap()).collect();
+    assert!(
+        seqs.windows(2).all(|w| w[1] == w[0] + 1)
+            && seqs[4] > all.last().unwrap()["seq"].as_u64().unwrap()
+    );
+    let keys = json_lines(
+        &sim.cli().args(["log", "read", "--json", "--path", "mechanical_key"]).output().unwrap(),
+    );
+    assert_eq!(keys.len(), 30);
+
+    // CSV: a header and one row per record, all with the same number of columns.
+    let out = sim.cli().args(["log", "read", "--csv"]).output().unwrap();
+    assert!(out.status.success());
+    let mut reader = csv::Reader::from_reader(out.stdout.as_slice());
+    let header = reader.headers().unwrap().clone();
+    assert_eq!(&header[0], "seq");
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+    assert!(rows.len() >= all.len());
+    assert!(rows.iter().all(|r| r.len() == header.len()));
+    sim.stop();
+}
+
+/// The capacity case (5,000 events into a log that keeps ~2,600) runs in the firmware tests
+/// (`lock_log.rs`), where it takes seconds; here the sequence is followed across a restart.
+#[test]
+fn the_sequence_goes_on_across_a_restart_and_never_repeats() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start_claimed(dir.path(), &[]);
+    for _ in 0..40 {
+        sim.attempt("key");
+    }
+    let before = json_lines(&sim.cli().args(["log", "read", "--json"]).output().unwrap());
+    let newest = before.last().unwrap()["seq"].as_u64().unwrap();
+    sim.act("power-cut");
+    sim.attempt("key");
+    sim.stop();
+    let sim = Sim::start(dir.path(), &[]);
+    sim.attempt("key");
+    let after = json_lines(&sim.cli().args(["log", "read", "--json"]).output().unwrap());
+    let seqs: Vec<u64> = after.iter().map(|r| r["seq"].as_u64().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
+    assert!(*seqs.last().unwrap() > newest + 2);
+    let power_ups = after.iter().filter(|r| r["kind"] == "power_up").count();
+    assert!(power_ups >= 3, "claim boot, power cut, restart: {power_ups}");
+    sim.cli().args(["log", "verify"]).assert().success();
+    sim.stop();
+}
+
+#[test]
+fn log_verify_passes_on_an_intact_log_and_names_the_place_of_an_altered_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start_claimed(dir.path(), &[]);
+    for _ in 0..60 {
+        sim.attempt("key");
+    }
+    sim.cli().args(["log", "verify"]).assert().success().stdout(predicate::str::contains("intact"));
+    let flash_path = sim.flash.clone();
+    sim.stop();
+
+    // Someone edits the flash file: one byte in the middle of the log's records.
+    let mut flash = std::fs::read(&flash_path).unwrap();
+    let region = 0x2_B000usize..0x4_0000;
+    let used: Vec<usize> = region.clone().filter(|&i| flash[i] != 0xFF).collect();
+    let target = used[used.len() / 2];
+    flash[target] ^= 0x01;
+    std::fs::write(&flash_path, &flash).unwrap();
+
+    let sim = Sim::start(dir.path(), &[]);
+    let out = sim.cli().args(["--json", "log", "verify"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("broken") && stderr.chars().any(|c| c.is_ascii_digit()), "{stderr}");
+    let doc: Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().next().unwrap()).unwrap();
+    assert_eq!(doc["intact"], false);
+    assert!(doc["broken"].is_object(), "{doc}");
+    sim.stop();
+}
+
+#[test]
+fn clearing_is_an_installer_action_that_is_itself_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start_claimed(dir.path(), &[]);
+    for _ in 0..10 {
+        sim.attempt("key");
+    }
+    let before =
+        json_lines(&sim.cli().args(["log", "read", "--json", "--last", "1"]).output().unwrap())[0]
+            ["seq"]
+            .as_u64()
+            .unwrap();
+    let tech = dir.path().join("tech.toml");
+    sim.cli()
+        .args(["key", "export", "default", "--technician", "--out"])
+        .arg(&tech)
+        .assert()
+        .success();
+    sim.cli().arg("--key").arg(&tech).args(["log", "read"]).assert().success();
+    sim.cli().arg("--key").arg(&tech).args(["log", "clear", "--yes"]).assert().code(1);
+    sim.cli().args(["log", "clear"]).assert().code(2).stderr(predicate::str::contains("--yes"));
+    sim.cli().args(["log", "clear", "--yes"]).assert().success();
+    let after = json_lines(&sim.cli().args(["log", "read", "--json"]).output().unwrap());
+    assert!(after[0]["seq"].as_u64().unwrap() > before, "the sequence went back: {after:#?}");
+    assert_eq!(after[0]["kind"], "cleared");
+    sim.stop();
+}
+
+#[test]
+fn battery_shows_load_and_crossing_thresholds_raises_events_once_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start_claimed(dir.path(), &[]);
+    sim.attempt("key");
+    let doc = json(&sim.cli().args(["battery", "--json"]).output().unwrap());
+    for field in ["millivolts", "loaded_millivolts", "percent", "operations_left"] {
+        assert!(doc[field].is_u64(), "{field}: {doc}");
+    }
+    assert_eq!(doc["state"], "ok");
+    for mv in ["4800", "4750", "4400", "4350"] {
+        sim.act(&format!("battery {mv}"));
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let doc = json(&sim.cli().args(["battery", "--json"]).output().unwrap());
+    assert_eq!(doc["state"], "critical");
+    let battery = json_lines(
+        &sim.cli().args(["log", "read", "--json", "--kind", "battery"]).output().unwrap(),
+    );
+    let states: Vec<&str> = battery.iter().map(|r| r["state"].as_str().unwrap()).collect();
+    assert_eq!(states.iter().filter(|s| **s == "low").count(), 1, "{states:?}");
+    assert_eq!(states.iter().filter(|s| **s == "critical").count(), 1, "{states:?}");
+    // Critical still opens.
+    let u = add_user_with_pin(&sim, "Ann", "582917", &[]);
+    let line = sim.attempt("pin 582917");
+    assert!(line.contains("granted"), "{line} (user {u})");
+    sim.cli().args(["diag"]).assert().success().stdout(predicate::str::contains("under load"));
+    sim.stop();
+}
+
+#[test]
+fn alarms_are_listed_and_cleared_by_an_installer() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start_claimed(dir.path(), &[]);
+    sim.act("tamper on");
+    std::thread::sleep(Duration::from_millis(300));
+    let list = json(&sim.cli().args(["alarms", "list", "--json"]).output().unwrap());
+    assert!(list.as_array().unwrap().iter().any(|a| a["alarm"] == "tamper"), "{list}");
+    sim.cli().args(["alarms", "clear", "--yes"]).assert().success();
+    let list = json(&sim.cli().args(["alarms", "--json"]).output().unwrap());
+    assert!(list.as_array().unwrap().is_empty(), "{list}");
+    let changes = json_lines(
+        &sim.cli().args(["log", "read", "--json", "--kind", "change"]).output().unwrap(),
+    );
+    assert!(changes.iter().any(|r| r["what"] == "alarms_cleared"));
+    sim.stop();
+}
