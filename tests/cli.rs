@@ -2,77 +2,66 @@
 
 mod common;
 
-use std::io::Write;
+use std::time::{Duration, Instant};
 
-use serialport::SerialPort;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
+use common::scenarios::{self, Expected, Target};
 use common::{Sim, json, latchkey};
 use predicates::prelude::*;
+use serialport::SerialPort;
+
+/// The scenarios every lock host must pass (`tests/common/scenarios.rs`), here against
+/// `latchkey-sim`; `tests/qemu.rs` runs the same ones against the micro:bit image.
+fn on(sim: &Sim, scenario: impl FnOnce(&Target)) {
+    let cli = || sim.cli();
+    scenario(&Target { port: sim.link_str(), cli: &cli });
+}
 
 #[test]
 fn info_json_reports_identity_and_capabilities() {
     let dir = tempfile::tempdir().unwrap();
     let sim = Sim::start_claimed(dir.path(), &["--serial", "SIM-TEST-01"]);
+    let expected =
+        Expected { serial: Some("SIM-TEST-01"), model_contains: "sim", simulation: true };
+    on(&sim, |t| scenarios::info_reports_identity_and_capabilities(t, &expected));
     let out = sim.cli().args(["info", "--json"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let doc = json(&out);
-    assert_eq!(doc["serial"], "SIM-TEST-01");
-    assert!(doc["model"].as_str().is_some_and(|m| !m.is_empty()));
-    assert_eq!(doc["firmware_version"], env!("CARGO_PKG_VERSION"));
-    assert_eq!(doc["protocol_version"], latchkey_protocol::PROTOCOL_VERSION);
-    assert_eq!(doc["simulation"], true);
-    assert_eq!(doc["claimed"], true);
-    let caps = &doc["capabilities"];
-    assert!(caps["max_users"].as_u64().unwrap() > 0);
-    assert!(caps["pin_length_min"].as_u64().unwrap() <= caps["pin_length_max"].as_u64().unwrap());
-    assert!(caps["log_capacity"].as_u64().unwrap() >= 2000);
-    assert!(caps["max_in_flight"].as_u64().unwrap() >= 1);
-    assert_eq!(caps["access_paths"]["keypad"], true);
+    assert_eq!(json(&out)["claimed"], true);
     sim.stop();
 }
 
 #[test]
 fn label_survives_a_simulator_restart_on_the_same_flash() {
     let dir = tempfile::tempdir().unwrap();
-    let sim = Sim::start_claimed(dir.path(), &[]);
-    sim.cli()
-        .args(["config", "set", "label", "Front door"])
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("Front door"));
-    sim.stop();
-
-    let sim = Sim::start(dir.path(), &[]);
-    sim.cli().args(["config", "get", "label"]).assert().success().stdout("Front door\n");
-    let out = sim.cli().args(["config", "get", "--json"]).output().unwrap();
-    assert_eq!(json(&out)["label"], "Front door");
-    sim.stop();
+    let sim = std::cell::RefCell::new(Some(Sim::start_claimed(dir.path(), &[])));
+    let (link, keystore) = {
+        let s = sim.borrow();
+        let s = s.as_ref().unwrap();
+        (s.link_str().to_string(), s.keystore.clone())
+    };
+    // The port's name and the keystore outlive the simulator process, as a cable and a
+    // laptop outlive a lock's reboot.
+    let cli = || {
+        let mut cmd = latchkey();
+        cmd.env("LATCHKEY_KEYSTORE", &keystore).args(["--port", &link]);
+        cmd
+    };
+    let mut restart = || {
+        if let Some(old) = sim.borrow_mut().take() {
+            old.stop();
+        }
+        *sim.borrow_mut() = Some(Sim::start(dir.path(), &[]));
+    };
+    scenarios::label_survives_a_restart(&Target { port: &link, cli: &cli }, &mut restart);
+    if let Some(s) = sim.borrow_mut().take() {
+        s.stop();
+    }
 }
 
 #[test]
 fn time_sync_then_get_agree_with_the_host_clock() {
     let dir = tempfile::tempdir().unwrap();
     let sim = Sim::start_claimed(dir.path(), &[]);
-    sim.cli().args(["time", "sync"]).assert().success();
-    let out = sim.cli().args(["time", "get", "--json"]).output().unwrap();
-    assert!(out.status.success());
-    let doc = json(&out);
-    let host = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
-    let lock = doc["unix_seconds"].as_i64().unwrap();
-    assert!((lock - host).abs() <= 2, "lock {lock} vs host {host}");
-    assert_eq!(doc["is_set"], true);
-    sim.stop();
-}
-
-#[test]
-fn a_fresh_clock_is_reported_as_not_set_and_drifting() {
-    let dir = tempfile::tempdir().unwrap();
-    let sim = Sim::start_claimed(dir.path(), &[]);
-    let out = sim.cli().args(["time", "get", "--json"]).output().unwrap();
-    let doc = json(&out);
-    assert_eq!(doc["is_set"], false);
-    assert_ne!(doc["drift_seconds"], 0);
+    on(&sim, scenarios::a_fresh_clock_is_reported_as_not_set_and_drifting);
+    on(&sim, scenarios::time_sync_then_get_agree_with_the_host_clock);
     sim.stop();
 }
 
@@ -80,34 +69,8 @@ fn a_fresh_clock_is_reported_as_not_set_and_drifting() {
 fn garbage_on_the_line_is_dropped_counted_and_survived() {
     let dir = tempfile::tempdir().unwrap();
     let sim = Sim::start_claimed(dir.path(), &[]);
-    {
-        let mut port = serialport::new(sim.link_str(), 115_200)
-            .timeout(Duration::from_millis(100))
-            .open_native()
-            .unwrap();
-        // xorshift: reproducible noise without a dependency.
-        let mut state: u32 = 0x9E37_79B9;
-        let noise: Vec<u8> = (0..1024)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 17;
-                state ^= state << 5;
-                state as u8
-            })
-            .collect();
-        port.write_all(&noise).unwrap();
-        port.flush().unwrap();
-    }
-    let out = sim.cli().args(["info", "--json"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let d = &json(&out)["diagnostics"];
-    let dropped: u64 =
-        ["dropped_bad_crc", "dropped_malformed", "dropped_too_long", "dropped_undecodable"]
-            .iter()
-            .map(|k| d[k].as_u64().unwrap())
-            .sum();
-    assert!(dropped > 0, "no dropped frames counted: {d}");
-    // And the human form shows them too.
+    on(&sim, scenarios::garbage_on_the_line_is_dropped_counted_and_survived);
+    // And the human form shows the counts too.
     sim.cli().args(["info"]).assert().success().stdout(predicate::str::contains("dropped"));
     sim.stop();
 }
@@ -161,14 +124,7 @@ fn nothing_answering_is_a_timeout_with_exit_code_4_within_the_timeout() {
 fn a_value_out_of_range_is_refused_by_the_lock_with_exit_code_1() {
     let dir = tempfile::tempdir().unwrap();
     let sim = Sim::start_claimed(dir.path(), &[]);
-    let out =
-        sim.cli().args(["--json", "config", "set", "wrong-code-limit", "0"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = &json(&out)["error"];
-    assert_eq!(err["status"], "invalid_field");
-    // Nothing was changed.
-    let out = sim.cli().args(["config", "get", "wrong-code-limit", "--json"]).output().unwrap();
-    assert_ne!(json(&out)["wrong-code-limit"], 0);
+    on(&sim, scenarios::a_value_out_of_range_is_refused_by_the_lock_with_exit_code_1);
     sim.stop();
 }
 

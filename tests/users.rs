@@ -47,6 +47,19 @@ fn set_pin(sim: &Sim, user: u64, pin: &str) -> std::process::Output {
         .unwrap()
 }
 
+/// `latchkey --port SIM ARGS` started in the background (it waits for the person at the lock).
+fn spawn(sim: &Sim, args: &[&str]) -> std::process::Child {
+    std::process::Command::new(common::latchkey_path())
+        .env("LATCHKEY_CONFIG", "/nonexistent/x.toml")
+        .env("LATCHKEY_KEYSTORE", &sim.keystore)
+        .args(["--port", sim.link_str()])
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 fn phone_public_key(seed: [u8; 32]) -> String {
     let key = ed25519_dalek::SigningKey::from_bytes(&seed);
     key.verifying_key().to_bytes().iter().map(|b| format!("{b:02x}")).collect()
@@ -68,14 +81,7 @@ fn every_path_opens_for_the_user_and_refuses_a_stranger() {
     sim.cli().args(["phone", "add", "1", &phone_public_key(seed)]).assert().success();
 
     // Enroll a finger: five captures on the sensor while the tool follows them.
-    let enroll = std::process::Command::new(common::latchkey_path())
-        .env("LATCHKEY_CONFIG", "/nonexistent/x.toml")
-        .env("LATCHKEY_KEYSTORE", &sim.keystore)
-        .args(["--port", sim.link_str(), "--json", "finger", "enroll", "1"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let enroll = spawn(&sim, &["--json", "finger", "enroll", "1"]);
     std::thread::sleep(Duration::from_millis(500));
     sim.act("finger ann-thumb 25"); // poor: lift and place again
     for _ in 0..5 {
@@ -256,13 +262,7 @@ fn a_card_can_be_learned_by_tapping_it_on_the_lock() {
     let dir = tempfile::tempdir().unwrap();
     let sim = Sim::start_claimed(dir.path(), &[]);
     add_user(&sim, &["Ann"]);
-    let learn = std::process::Command::new(common::latchkey_path())
-        .env("LATCHKEY_CONFIG", "/nonexistent/x.toml")
-        .env("LATCHKEY_KEYSTORE", &sim.keystore)
-        .args(["--port", sim.link_str(), "--json", "card", "add", "1"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let learn = spawn(&sim, &["--json", "card", "add", "1"]);
     std::thread::sleep(Duration::from_millis(600));
     sim.act("card 04112233");
     let out = learn.wait_with_output().unwrap();
@@ -364,14 +364,7 @@ fn a_finger_enrollment_can_be_cancelled_and_adds_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let sim = Sim::start_claimed(dir.path(), &[]);
     add_user(&sim, &["Ann"]);
-    let enroll = std::process::Command::new(common::latchkey_path())
-        .env("LATCHKEY_CONFIG", "/nonexistent/x.toml")
-        .env("LATCHKEY_KEYSTORE", &sim.keystore)
-        .args(["--port", sim.link_str(), "--json", "finger", "enroll", "1"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let enroll = spawn(&sim, &["--json", "finger", "enroll", "1"]);
     std::thread::sleep(Duration::from_millis(600));
     sim.act("finger ann-thumb 90");
     std::thread::sleep(Duration::from_millis(400));
