@@ -62,7 +62,7 @@ pub const fn capabilities(max_in_flight: u8) -> Capabilities {
         credentials_per_user: CREDENTIALS_PER_USER as u8,
         pin_length_min: 4,
         pin_length_max: 10,
-        log_capacity: 2048,
+        log_capacity: crate::log::CAPACITY,
         access_paths: AccessPaths {
             keypad: true,
             rfid: true,

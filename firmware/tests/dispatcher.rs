@@ -40,7 +40,8 @@ fn hello_reports_identity_and_capabilities() {
     let caps = info.capabilities;
     assert_eq!((caps.max_users, caps.credentials_per_user), (100, 8));
     assert_eq!((caps.pin_length_min, caps.pin_length_max), (4, 10));
-    assert_eq!(caps.log_capacity, 2048);
+    assert_eq!(caps.log_capacity, latchkey_firmware::log::CAPACITY);
+    assert!(caps.log_capacity >= 2000);
     assert_eq!(caps.max_in_flight, 8);
     assert_eq!(usize::from(caps.max_frame_len), MAX_FRAME_LEN);
     assert!(
