@@ -77,7 +77,7 @@ use sequential_storage::queue::{QueueConfig, QueueStorage};
 use sha2::Sha256;
 
 use crate::hal::{NorFlash, NorFlashError, NorFlashErrorKind};
-use crate::store::layout;
+use crate::store::{Contents, erase_region, layout, scan};
 
 /// Bytes of a chain tag.
 pub const TAG_LEN: usize = 8;
@@ -363,9 +363,9 @@ impl EventLog {
             assert!(F::WRITE_SIZE <= layout::WORD_SIZE as usize);
             assert!(F::READ_SIZE <= MARKER_READ_MAX);
         }
-        match contents(flash)? {
+        match scan(flash, layout::EVENT_LOG).map_err(LogError::Flash)? {
             Contents::Erased => {}
-            Contents::Blank => erase_pages(flash, layout::EVENT_LOG)?,
+            Contents::Blank => erase_region(flash, layout::EVENT_LOG).map_err(LogError::Flash)?,
             Contents::Data => check_pages(flash)?,
         }
         let mut log = Self {
@@ -384,7 +384,7 @@ impl EventLog {
     /// of [`LogError::Corrupted`], when the caller decides the records are lost. Numbering
     /// restarts at 1: call [`Self::bump_floor`] with the caller's high-water mark.
     pub fn format<F: NorFlash>(flash: &mut F, log_key: [u8; 32]) -> Result<Self, LogError> {
-        erase_pages(flash, layout::EVENT_LOG)?;
+        erase_region(flash, layout::EVENT_LOG).map_err(LogError::Flash)?;
         Self::mount(flash, log_key)
     }
 
@@ -724,47 +724,6 @@ fn check_pages<F: NorFlash>(flash: &mut F) -> Result<(), LogError> {
     }
     if partial > 1 || half_erased > 1 || closed == pages || descents > 1 {
         return Err(LogError::Corrupted);
-    }
-    Ok(())
-}
-
-#[derive(Debug, PartialEq, Eq)]
-enum Contents {
-    /// Every byte 0xFF.
-    Erased,
-    /// Only 0x00 and 0xFF, some 0x00.
-    Blank,
-    /// Anything else.
-    Data,
-}
-
-fn contents<F: NorFlash>(flash: &mut F) -> Result<Contents, LogError> {
-    let mut chunk = [0u8; 64];
-    let mut any_zero = false;
-    let mut at = layout::EVENT_LOG.start;
-    while at < layout::EVENT_LOG.end {
-        let len = chunk.len().min((layout::EVENT_LOG.end - at) as usize);
-        let part = &mut chunk[..len];
-        flash.read(at, part).map_err(|e| LogError::Flash(e.kind()))?;
-        for &byte in part.iter() {
-            match byte {
-                0xFF => {}
-                0x00 => any_zero = true,
-                _ => return Ok(Contents::Data),
-            }
-        }
-        at += len as u32;
-    }
-    Ok(if any_zero { Contents::Blank } else { Contents::Erased })
-}
-
-/// Erases `range` page by page, so a cut leaves whole pages in either state (and at most one
-/// half-erased).
-fn erase_pages<F: NorFlash>(flash: &mut F, range: core::ops::Range<u32>) -> Result<(), LogError> {
-    let mut page = range.start;
-    while page < range.end {
-        flash.erase(page, page + layout::PAGE_SIZE).map_err(|e| LogError::Flash(e.kind()))?;
-        page += layout::PAGE_SIZE;
     }
     Ok(())
 }

@@ -296,8 +296,8 @@ impl<F: NorFlash> Store<F> {
             assert!(F::WRITE_SIZE <= layout::WORD_SIZE as usize);
         }
         for region in [layout::SETTINGS, layout::CREDENTIALS] {
-            if scan(&mut flash, region.clone())? == Contents::Blank {
-                erase_region(&mut flash, region)?;
+            if scan(&mut flash, region.clone()).map_err(StoreError::Flash)? == Contents::Blank {
+                erase_region(&mut flash, region).map_err(StoreError::Flash)?;
             }
         }
         let mut store = Self { flash, scratch: Scratch([0; USER_RECORD_MAX]) };
@@ -453,7 +453,7 @@ impl<F: NorFlash> Store<F> {
     fn finish_wipe(&mut self) -> Result<(), StoreError> {
         self.put(key::KEYS, &KeysRecord(None))?;
         self.put(key::PIN_KEY, &PinKeyRecord(None))?;
-        erase_region(&mut self.flash, layout::CREDENTIALS)?;
+        erase_region(&mut self.flash, layout::CREDENTIALS).map_err(StoreError::Flash)?;
         self.put(key::WIPE_PENDING, &false)
     }
 
@@ -537,20 +537,23 @@ impl<F: NorFlash> Store<F> {
 
 /// Erases `range` page by page, as the library does, so a cut leaves whole pages in either
 /// state.
-fn erase_region<F: NorFlash>(
+/// Erases `range` page by page, so a cut leaves whole pages in either state (and at most one
+/// half-erased). Shared by the store's regions and the event log.
+pub(crate) fn erase_region<F: NorFlash>(
     flash: &mut F,
     range: core::ops::Range<u32>,
-) -> Result<(), StoreError> {
+) -> Result<(), NorFlashErrorKind> {
     let mut page = range.start;
     while page < range.end {
-        flash.erase(page, page + layout::PAGE_SIZE).map_err(|e| StoreError::Flash(e.kind()))?;
+        flash.erase(page, page + layout::PAGE_SIZE).map_err(|e| e.kind())?;
         page += layout::PAGE_SIZE;
     }
     Ok(())
 }
 
+/// What a region holds, to tell a region that was never formatted from one with data.
 #[derive(Debug, PartialEq, Eq)]
-enum Contents {
+pub(crate) enum Contents {
     /// Every byte 0xFF.
     Erased,
     /// Only 0x00 and 0xFF bytes, some 0x00: unprogrammed (QEMU) or an interrupted format.
@@ -560,14 +563,17 @@ enum Contents {
 }
 
 /// Classifies the bytes of `range`.
-fn scan<F: NorFlash>(flash: &mut F, range: core::ops::Range<u32>) -> Result<Contents, StoreError> {
+pub(crate) fn scan<F: NorFlash>(
+    flash: &mut F,
+    range: core::ops::Range<u32>,
+) -> Result<Contents, NorFlashErrorKind> {
     let mut chunk = [0u8; 64];
     let mut any_zero = false;
     let mut at = range.start;
     while at < range.end {
         let len = chunk.len().min((range.end - at) as usize);
         let part = &mut chunk[..len];
-        flash.read(at, part).map_err(|e| StoreError::Flash(e.kind()))?;
+        flash.read(at, part).map_err(|e| e.kind())?;
         for &byte in part.iter() {
             match byte {
                 0xFF => {}
