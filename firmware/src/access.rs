@@ -280,7 +280,9 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
     /// counted in flash first, then the bolt moves.
     fn decide(&mut self, path: AccessPath, id: u16, user: StoredUser) -> AccessRecord {
         let now = self.clock.now();
-        if let Err(reason) = users::check_rules(&user, now, self.clock.is_set()) {
+        if let Err(reason) =
+            users::check_rules(&user, now, self.clock.is_set(), &self.settings.time_zone)
+        {
             return self.record(path, Some(id), Err(reason));
         }
         let mut counted = user.clone();

@@ -826,6 +826,8 @@ pub fn apply(settings: &Settings, setting: &Setting) -> Option<Settings> {
         Setting::WrongCodeLimit(n) if *n >= 1 => new.wrong_code_limit = *n,
         Setting::LockoutSeconds(s) if (1..=3600).contains(s) => new.lockout_seconds = *s,
         Setting::BeeperVolume(v) => new.beeper_volume = *v,
+        Setting::TimeZone(rule) if rule.check().is_ok() => new.time_zone = *rule,
+        Setting::DoorAjarSeconds(s) if *s <= 3600 => new.door_ajar_seconds = *s,
         _ => return None,
     }
     Some(new)

@@ -14,7 +14,7 @@
 use embassy_embedded_hal::adapter::BlockingAsync;
 use embassy_futures::block_on;
 use latchkey_protocol::crypto::{KEY_LEN, SETUP_CODE_LEN, SecretKey, SetupCode};
-use latchkey_protocol::{BeeperVolume, DoorLabel, Settings};
+use latchkey_protocol::{BeeperVolume, DoorLabel, Settings, TimeZoneRule};
 use sequential_storage::cache::{Cache, Uncached};
 use sequential_storage::map::{MapConfig, MapStorage, PostcardValue};
 use serde::{Deserialize, Serialize};
@@ -147,6 +147,8 @@ pub fn default_settings() -> Settings {
         wrong_code_limit: 5,
         lockout_seconds: 180,
         beeper_volume: BeeperVolume::Medium,
+        time_zone: TimeZoneRule::utc(),
+        door_ajar_seconds: 60,
     }
 }
 

@@ -8,8 +8,8 @@ use core::fmt;
 
 use latchkey_protocol::checksum::{ChecksumCredential, PIN_DIGEST_LEN};
 use latchkey_protocol::{
-    AccessReason, CREDENTIALS_MAX, Capabilities, CardUid, Credential, User, UserKind, UserSpec,
-    UserSummary,
+    AccessReason, CREDENTIALS_MAX, Capabilities, CardUid, Credential, TimeZoneRule, User, UserKind,
+    UserSpec, UserSummary,
 };
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
@@ -209,12 +209,13 @@ pub fn pin_is_weak(pin: &str) -> bool {
     steps_all(0) || steps_all(1) || steps_all(9) || repeated_pair
 }
 
-/// Day of the week (0 Monday ... 6 Sunday) and minute of the day (UTC) of `unix_seconds`.
+/// Day of the week (0 Monday ... 6 Sunday) and minute of the day of `seconds` since
+/// 1970-01-01T00:00 (UTC, or local time from [`TimeZoneRule::local_seconds`]).
 /// 1970-01-01 was a Thursday.
-pub fn weekday_and_minute(unix_seconds: u64) -> (u8, u16) {
-    let days = unix_seconds / 86_400;
+pub fn weekday_and_minute(seconds: u64) -> (u8, u16) {
+    let days = seconds / 86_400;
     let weekday = ((days + 3) % 7) as u8;
-    let minute = ((unix_seconds % 86_400) / 60) as u16;
+    let minute = ((seconds % 86_400) / 60) as u16;
     (weekday, minute)
 }
 
@@ -228,8 +229,14 @@ pub fn is_time_limited(spec: &UserSpec) -> bool {
 
 /// The lock's rules for a user whose credential was presented, in their order: disabled,
 /// non-access, clock not set (for a time-limited user), not yet valid, expired (date range or
-/// expiring time), outside every weekly window, uses exhausted. `Ok` grants access.
-pub fn check_rules(user: &StoredUser, now: u64, clock_set: bool) -> Result<(), AccessReason> {
+/// expiring time), outside every weekly window (in `zone`'s local time), uses exhausted.
+/// `now` is UTC. `Ok` grants access.
+pub fn check_rules(
+    user: &StoredUser,
+    now: u64,
+    clock_set: bool,
+    zone: &TimeZoneRule,
+) -> Result<(), AccessReason> {
     let spec = &user.spec;
     if !spec.enabled {
         return Err(AccessReason::UserDisabled);
@@ -252,7 +259,7 @@ pub fn check_rules(user: &StoredUser, now: u64, clock_set: bool) -> Result<(), A
         return Err(AccessReason::Expired);
     }
     if !spec.weekly.is_empty() {
-        let (weekday, minute) = weekday_and_minute(now);
+        let (weekday, minute) = weekday_and_minute(zone.local_seconds(now));
         let inside = spec.weekly.iter().any(|w| {
             w.days & (1 << weekday) != 0 && w.start_minute <= minute && minute < w.end_minute
         });
@@ -358,38 +365,55 @@ mod tests {
     #[test]
     fn rules_in_order() {
         let now = 1_704_105_000; // Monday 10:30
+        let utc = TimeZoneRule::utc();
         let mut u = StoredUser::new(spec(UserKind::Owner));
-        assert_eq!(check_rules(&u, now, false), Ok(()), "an owner needs no clock");
+        assert_eq!(check_rules(&u, now, false, &utc), Ok(()), "an owner needs no clock");
         u.spec.enabled = false;
         u.spec.kind = UserKind::NonAccess;
-        assert_eq!(check_rules(&u, now, true), Err(AccessReason::UserDisabled));
+        assert_eq!(check_rules(&u, now, true, &utc), Err(AccessReason::UserDisabled));
         u.spec.enabled = true;
-        assert_eq!(check_rules(&u, now, true), Err(AccessReason::NonAccessUser));
+        assert_eq!(check_rules(&u, now, true, &utc), Err(AccessReason::NonAccessUser));
         let mut g = StoredUser::new(spec(UserKind::Guest));
         g.spec.valid_from = Some(now + 1);
         g.spec.valid_until = Some(now + 100);
-        assert_eq!(check_rules(&g, now, false), Err(AccessReason::ClockNotSet));
-        assert_eq!(check_rules(&g, now, true), Err(AccessReason::NotYetValid));
-        assert_eq!(check_rules(&g, now + 100, true), Ok(()));
-        assert_eq!(check_rules(&g, now + 101, true), Err(AccessReason::Expired));
+        assert_eq!(check_rules(&g, now, false, &utc), Err(AccessReason::ClockNotSet));
+        assert_eq!(check_rules(&g, now, true, &utc), Err(AccessReason::NotYetValid));
+        assert_eq!(check_rules(&g, now + 100, true, &utc), Ok(()));
+        assert_eq!(check_rules(&g, now + 101, true, &utc), Err(AccessReason::Expired));
         let mut e = StoredUser::new(spec(UserKind::Expiring { minutes: 2 }));
-        assert_eq!(check_rules(&e, now, true), Ok(()));
+        assert_eq!(check_rules(&e, now, true, &utc), Ok(()));
         e.first_used = Some(now);
-        assert_eq!(check_rules(&e, now + 119, true), Ok(()));
-        assert_eq!(check_rules(&e, now + 120, true), Err(AccessReason::Expired));
+        assert_eq!(check_rules(&e, now + 119, true, &utc), Ok(()));
+        assert_eq!(check_rules(&e, now + 120, true, &utc), Err(AccessReason::Expired));
         let mut s = StoredUser::new(spec(UserKind::Scheduled));
         // Weekdays 09:00-17:00.
         s.spec
             .weekly
             .push(WeeklyWindow { days: 0x1F, start_minute: 540, end_minute: 1020 })
             .unwrap();
-        assert_eq!(check_rules(&s, now, true), Ok(()));
-        assert_eq!(check_rules(&s, now + 5 * 86_400, true), Err(AccessReason::OutsideSchedule));
-        assert_eq!(check_rules(&s, now + 7 * 3600, true), Err(AccessReason::OutsideSchedule));
+        assert_eq!(check_rules(&s, now, true, &utc), Ok(()));
+        assert_eq!(
+            check_rules(&s, now + 5 * 86_400, true, &utc),
+            Err(AccessReason::OutsideSchedule)
+        );
+        assert_eq!(check_rules(&s, now + 7 * 3600, true, &utc), Err(AccessReason::OutsideSchedule));
+        // The same window in New York: 10:30 UTC is 05:30 there, before opening; 15:30 UTC is
+        // 10:30 there. In July (daylight saving) 13:30 UTC is 09:30 there.
+        let new_york = TimeZoneRule::parse("EST5EDT,M3.2.0,M11.1.0").unwrap();
+        assert_eq!(check_rules(&s, now, true, &new_york), Err(AccessReason::OutsideSchedule));
+        assert_eq!(check_rules(&s, now + 5 * 3600, true, &new_york), Ok(()));
+        let july_1330 = 1_719_840_600; // Monday 2024-07-01T13:30Z
+        assert_eq!(check_rules(&s, july_1330, true, &new_york), Ok(()));
+        assert_eq!(check_rules(&s, july_1330, true, &utc), Ok(()));
+        assert_eq!(
+            check_rules(&s, july_1330 - 3600, true, &new_york),
+            Err(AccessReason::OutsideSchedule),
+            "08:30 in New York"
+        );
         let mut o = StoredUser::new(spec(UserKind::OneTime));
         assert_eq!(o.uses_left, Some(1));
         o.uses_left = Some(0);
-        assert_eq!(check_rules(&o, now, false), Err(AccessReason::UsesExhausted));
+        assert_eq!(check_rules(&o, now, false, &utc), Err(AccessReason::UsesExhausted));
     }
 
     #[test]

@@ -12,6 +12,8 @@ fn big_response() -> Response {
         wrong_code_limit: 5,
         lockout_seconds: 300,
         beeper_volume: BeeperVolume::Medium,
+        time_zone: TimeZoneRule::parse("CET-1CEST,M3.5.0,M10.5.0/3").expect("valid rule"),
+        door_ajar_seconds: 60,
     })
 }
 

@@ -22,6 +22,7 @@ pub mod checksum;
 pub mod crypto;
 pub mod frame;
 pub mod message;
+pub mod tz;
 
 pub use frame::{
     CRC, CRC_LEN, DropReason, EncodeError, Frame, FrameAccumulator, HEADER_LEN, Header, Kind,
@@ -29,3 +30,4 @@ pub use frame::{
     encode_raw,
 };
 pub use message::*;
+pub use tz::{TZ_RULE_MAX, TimeZoneRule, TimeZoneRuleError};

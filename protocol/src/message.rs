@@ -8,6 +8,8 @@
 use heapless::String;
 use serde::{Deserialize, Serialize};
 
+use crate::tz::TimeZoneRule;
+
 /// Longest door label, in UTF-8 bytes.
 pub const DOOR_LABEL_MAX: usize = 32;
 /// A door label, e.g. "Front door".
@@ -259,6 +261,11 @@ pub enum Setting {
     LockoutSeconds(u16),
     /// Beeper loudness.
     BeeperVolume(BeeperVolume),
+    /// The lock's time zone, a POSIX TZ rule: schedules are in the local time it gives.
+    TimeZone(TimeZoneRule),
+    /// Seconds the door may stand open after an unlock before the door-ajar alarm; 0
+    /// disables, at most 3600.
+    DoorAjarSeconds(u16),
 }
 
 /// Beeper loudness.
@@ -288,6 +295,10 @@ pub struct Settings {
     pub lockout_seconds: u16,
     /// See [`Setting::BeeperVolume`].
     pub beeper_volume: BeeperVolume,
+    /// See [`Setting::TimeZone`].
+    pub time_zone: TimeZoneRule,
+    /// See [`Setting::DoorAjarSeconds`].
+    pub door_ajar_seconds: u16,
 }
 
 /// Lock to host, in answer to the request with the same sequence number.
@@ -515,7 +526,7 @@ pub enum UserKind {
 }
 
 /// A weekly window: these days, from `start_minute` up to (not including) `end_minute`, in
-/// the lock's local time (UTC until the lock has a time zone).
+/// the lock's local time (its [`Setting::TimeZone`] rule; UTC until one is set).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WeeklyWindow {
     /// Bit 0 Monday ... bit 6 Sunday.

@@ -152,6 +152,14 @@ fn vectors() -> Vec<(&'static str, u16, Msg)> {
         ("req_set_wrong_code_limit", 9, Req(Request::SetSetting(Setting::WrongCodeLimit(5)))),
         ("req_set_lockout", 10, Req(Request::SetSetting(Setting::LockoutSeconds(300)))),
         ("req_set_volume", 11, Req(Request::SetSetting(Setting::BeeperVolume(BeeperVolume::High)))),
+        (
+            "req_set_time_zone",
+            12,
+            Req(Request::SetSetting(Setting::TimeZone(
+                TimeZoneRule::parse("CET-1CEST,M3.5.0,M10.5.0/3").expect("valid rule"),
+            ))),
+        ),
+        ("req_set_door_ajar", 13, Req(Request::SetSetting(Setting::DoorAjarSeconds(90)))),
         ("req_get_diagnostics", 0x1234, Req(Request::GetDiagnostics)),
         (
             "req_claim_start",
@@ -235,6 +243,8 @@ fn vectors() -> Vec<(&'static str, u16, Msg)> {
                 wrong_code_limit: 5,
                 lockout_seconds: 300,
                 beeper_volume: BeeperVolume::Medium,
+                time_zone: TimeZoneRule::utc(),
+                door_ajar_seconds: 60,
             })),
         ),
         (
