@@ -13,14 +13,14 @@
 use latchkey_protocol::checksum;
 use latchkey_protocol::{
     ALARMS_MAX, AccessPath, AccessReason, AccessRecord, ActiveAlarm, Alarm, BatteryState,
-    ChangeKind, Credential, EnrollFailure, EnrollKind, Enrollment, Event, LEARN_SECONDS, LogEntry,
-    PIN_MAX, Response, Role, Status, UserKind,
+    BeeperVolume, ChangeKind, Credential, EnrollFailure, EnrollKind, Enrollment, Event,
+    LEARN_SECONDS, LogEntry, PIN_MAX, Response, Role, Status, UserKind,
 };
 
 use crate::directory::store_status;
 use crate::hal::{
-    Battery, BoltDirection, Clock, Devices, FingerCapture, FingerprintSensor, Motor, NorFlash,
-    PHONE_SIGNATURE_LABEL, Phone, Rng,
+    Battery, Beep, Beeper, BoltDirection, Clock, Devices, FingerCapture, FingerprintSensor, Motor,
+    NorFlash, PHONE_SIGNATURE_LABEL, Phone, Rng,
 };
 use crate::lock::Lock;
 use crate::users::{self, StoredCredential, StoredUser};
@@ -51,6 +51,8 @@ pub(crate) struct AccessState {
     pub(crate) bolt_locked: bool,
     relock_at_ms: Option<u64>,
     pub(crate) door_open: bool,
+    /// Uptime when the door opened, until the door-ajar alarm is raised or it closes.
+    door_opened_ms: Option<u64>,
 }
 
 impl AccessState {
@@ -68,6 +70,7 @@ impl AccessState {
             bolt_locked: true,
             relock_at_ms: None,
             door_open: false,
+            door_opened_ms: None,
         }
     }
 
@@ -137,6 +140,12 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
             && now >= self.access.enroll_deadline_ms
         {
             self.fail_enrollment(EnrollFailure::TimedOut);
+        }
+        let ajar_ms = u64::from(self.settings.door_ajar_seconds) * 1000;
+        if ajar_ms > 0 && self.access.door_opened_ms.is_some_and(|at| now >= at + ajar_ms) {
+            // Once per opening: cleared alarms stay cleared until the door opens again.
+            self.access.door_opened_ms = None;
+            self.raise_alarm(Alarm::DoorAjar);
         }
         self.check_battery();
     }
@@ -250,7 +259,14 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
     }
 
     /// The door switch changed. A door opening while the bolt is thrown was forced.
+    /// A door left open longer than the `door_ajar_seconds` setting raises the door-ajar
+    /// alarm (from [`Self::tick`]); closing it clears both.
     pub fn door_changed(&mut self, open: bool) {
+        if open && !self.access.door_open {
+            self.access.door_opened_ms = Some(self.clock.uptime_ms());
+        } else if !open {
+            self.access.door_opened_ms = None;
+        }
         self.access.door_open = open;
         if open && self.access.bolt_locked {
             self.raise_alarm(Alarm::ForcedOpen);
@@ -353,6 +369,12 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
                 self.clear_alarm(Alarm::Jammed);
                 if direction == BoltDirection::Unlock {
                     self.schedule_relock();
+                    // Whoever just came in hears that the batteries need changing.
+                    match self.battery_monitor.state {
+                        BatteryState::Ok => {}
+                        BatteryState::Low => self.beep(Beep::LowBattery),
+                        BatteryState::Critical => self.beep(Beep::CriticalBattery),
+                    }
                 }
             }
             // The bolt did not move: its state stays as it was.
@@ -360,7 +382,13 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         }
     }
 
-    /// Raises `alarm` (listed once, since its first raising) and sends it as an event.
+    /// Plays `beep` unless the beeper is set to off.
+    pub(crate) fn beep(&mut self, beep: Beep) {
+        if self.settings.beeper_volume != BeeperVolume::Off {
+            self.devices.beeper().play(beep, self.settings.beeper_volume);
+        }
+    }
+
     /// Raises `alarm` (listed once, since its first raising; logged when it is newly
     /// raised) and sends it as an event.
     pub(crate) fn raise_alarm(&mut self, alarm: Alarm) {

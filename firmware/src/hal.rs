@@ -131,30 +131,76 @@ pub trait Devices {
     type Motor: Motor;
     /// The fingerprint sensor.
     type Fingerprint: FingerprintSensor;
+    /// The beeper.
+    type Beeper: Beeper;
     /// The bolt motor.
     fn motor(&mut self) -> &mut Self::Motor;
     /// The fingerprint sensor.
     fn fingerprint(&mut self) -> &mut Self::Fingerprint;
+    /// The beeper.
+    fn beeper(&mut self) -> &mut Self::Beeper;
 }
 
 /// A board's devices from their parts.
 #[derive(Debug, Clone, Default)]
-pub struct Parts<M, S> {
+pub struct Parts<M, S, Z> {
     /// The bolt motor.
     pub motor: M,
     /// The fingerprint sensor.
     pub fingerprint: S,
+    /// The beeper.
+    pub beeper: Z,
 }
 
-impl<M: Motor, S: FingerprintSensor> Devices for Parts<M, S> {
+impl<M: Motor, S: FingerprintSensor, Z: Beeper> Devices for Parts<M, S, Z> {
     type Motor = M;
     type Fingerprint = S;
+    type Beeper = Z;
     fn motor(&mut self) -> &mut M {
         &mut self.motor
     }
     fn fingerprint(&mut self) -> &mut S {
         &mut self.fingerprint
     }
+    fn beeper(&mut self) -> &mut Z {
+        &mut self.beeper
+    }
+}
+
+/// What the lock says out loud. The core picks the pattern (so every board warns the same
+/// way); [`Beep::steps`] is how it sounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Beep {
+    /// The battery is low: after each unlock, three short beeps.
+    LowBattery,
+    /// The battery is critical: after each unlock, one long beep and three short ones.
+    CriticalBattery,
+}
+
+impl Beep {
+    /// The pattern as (sound ms, silence ms) steps.
+    pub fn steps(self) -> &'static [(u16, u16)] {
+        match self {
+            Self::LowBattery => &[(80, 120), (80, 120), (80, 0)],
+            Self::CriticalBattery => &[(600, 200), (80, 120), (80, 120), (80, 0)],
+        }
+    }
+}
+
+/// The beeper. [`Beeper::play`] starts a pattern and returns at once: the board plays the
+/// steps from its timer, so the lock never stalls on a sound.
+pub trait Beeper {
+    /// Starts `beep` at `volume` (never called with `BeeperVolume::Off`).
+    fn play(&mut self, beep: Beep, volume: latchkey_protocol::BeeperVolume);
+}
+
+/// A beeper that is not there (a board without one): the warning is still in the log and the
+/// alarms; only the sound is missing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoBeeper;
+
+impl Beeper for NoBeeper {
+    fn play(&mut self, _beep: Beep, _volume: latchkey_protocol::BeeperVolume) {}
 }
 
 /// A motor that is not there (a board without one yet): every drive "succeeds" at once.

@@ -18,7 +18,7 @@ use latchkey_protocol::{
 
 use crate::access::AccessState;
 use crate::battery;
-use crate::hal::{Battery, Clock, Devices, FingerprintSensor, MotorRun, NorFlash, Rng};
+use crate::hal::{Battery, Beep, Clock, Devices, FingerprintSensor, MotorRun, NorFlash, Rng};
 use crate::link::LinkStats;
 use crate::log::{ChainBreak, EventLog};
 use crate::store::{BatteryMemo, LockKeys, Store, StoreError};
@@ -399,7 +399,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         })
     }
 
-    fn clear_log(&mut self) -> Status {
+    fn clear_log(&mut self, role: Role) -> Status {
         let at = self.log_time();
         let Some(log) = self.log.as_mut() else {
             return Status::Failure;
@@ -409,6 +409,8 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
             Ok(removed) => {
                 let record = LogRecord { seq, at, entry: LogEntry::Cleared { removed } };
                 self.access.push_event(Event::Logged(record));
+                // Who cleared it, right after: the Cleared record itself predates roles.
+                self.log(LogEntry::Change { what: ChangeKind::LogCleared, role, user: None });
                 Status::Success
             }
             Err(_) => {
@@ -450,10 +452,12 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
             BatteryState::Low => {
                 self.clear_alarm(Alarm::CriticalBattery);
                 self.raise_alarm(Alarm::LowBattery);
+                self.beep(Beep::LowBattery);
             }
             BatteryState::Critical => {
                 self.clear_alarm(Alarm::LowBattery);
                 self.raise_alarm(Alarm::CriticalBattery);
+                self.beep(Beep::CriticalBattery);
             }
         }
         let memo = BatteryMemo {
@@ -730,6 +734,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Handler for Lock<F, 
 fn change_kind(request: &Request) -> Option<(ChangeKind, Option<u16>)> {
     use ChangeKind as K;
     Some(match request {
+        Request::SetSetting(Setting::TimeZone(_)) => (K::TimeZone, None),
         Request::SetSetting(_) => (K::Setting, None),
         Request::RotateKeys { .. } => (K::KeysRotated, None),
         Request::PutUser { id, write: UserWrite::Add, .. } => (K::UserAdded, Some(*id)),
@@ -797,7 +802,10 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
             Request::GetAlarms => Response::Alarms(self.access.alarms.clone()),
             Request::ReadLog { from_seq } => self.read_log(*from_seq),
             Request::VerifyLog => self.verify_log(),
-            Request::ClearLog => Response::Status(self.clear_log()),
+            Request::ClearLog => match access {
+                Access::Session(role) => Response::Status(self.clear_log(role)),
+                Access::Plaintext => Response::Status(Status::NotAuthorized),
+            },
             Request::ClearAlarms => match access {
                 Access::Session(role) => Response::Status(self.clear_alarms(role)),
                 Access::Plaintext => Response::Status(Status::NotAuthorized),

@@ -360,10 +360,15 @@ fn clearing_keeps_seqs_increasing_and_is_recorded() {
     let (records, first_seq, next_seq) = r.page(1);
     assert_eq!(first_seq, before, "the Cleared record is the first after");
     assert_eq!(records[0], LogRecord { seq: before, at: 0, entry: LogEntry::Cleared { removed } });
-    assert_eq!(next_seq, before + 1);
+    // Who cleared it comes right after.
+    assert_eq!(
+        records[1].entry,
+        LogEntry::Change { what: ChangeKind::LogCleared, role: Role::Installer, user: None }
+    );
+    assert_eq!(next_seq, before + 2);
     r.lock.mechanical_key();
     let (records, _, _) = r.page(1);
-    assert_eq!(records.iter().map(|r| r.seq).collect::<Vec<_>>(), [before, before + 1]);
+    assert_eq!(records.iter().map(|r| r.seq).collect::<Vec<_>>(), [before, before + 1, before + 2]);
     let report = r.verify();
     assert!(report.broken.is_none() && report.anchored, "{report:?}");
     // And after a restart.
@@ -371,7 +376,92 @@ fn clearing_keeps_seqs_increasing_and_is_recorded() {
     let mut r = Rig::new(&mut flash);
     let (records, first_seq, _) = r.page(1);
     assert_eq!(first_seq, before);
-    assert!(matches!(records[2].entry, LogEntry::PowerUp { boot_count: 2, .. }));
+    assert!(matches!(records[3].entry, LogEntry::PowerUp { boot_count: 2, .. }));
+}
+
+#[test]
+fn a_door_left_open_raises_door_ajar_once_per_opening() {
+    let mut flash = SimFlash::erased();
+    let mut r = Rig::new(&mut flash);
+    r.ok(&Request::SetSetting(Setting::DoorAjarSeconds(5)));
+    let from = r.next_seq();
+    let ajar = |r: &Rig| r.lock.alarms().iter().any(|a| a.alarm == Alarm::DoorAjar);
+    r.lock.mechanical_key();
+    r.lock.door_changed(true);
+    r.clock.advance(4_900);
+    r.lock.tick();
+    assert!(!ajar(&r), "raised before its time");
+    r.clock.advance(100);
+    r.lock.tick();
+    assert!(ajar(&r));
+    // Cleared by an installer while the door still stands open: stays cleared.
+    r.ok(&Request::ClearAlarms);
+    r.clock.advance(20_000);
+    r.lock.tick();
+    assert!(!ajar(&r));
+    // Closing and leaving it open again raises it again.
+    r.lock.door_changed(false);
+    r.lock.door_changed(true);
+    r.clock.advance(5_000);
+    r.lock.tick();
+    assert!(ajar(&r));
+    r.lock.door_changed(false);
+    assert!(!ajar(&r), "closing the door clears it");
+    // 0 turns it off.
+    r.ok(&Request::SetSetting(Setting::DoorAjarSeconds(0)));
+    r.lock.door_changed(true);
+    r.clock.advance(20_000);
+    r.lock.tick();
+    assert!(!ajar(&r));
+    let raised = r
+        .read_all(from)
+        .into_iter()
+        .filter(|rec| rec.entry == alarm(Alarm::DoorAjar, true))
+        .count();
+    assert_eq!(raised, 2, "once per opening");
+    assert_eq!(
+        r.ask(&Request::SetSetting(Setting::DoorAjarSeconds(3601))),
+        Response::Status(Status::InvalidField)
+    );
+}
+
+#[test]
+fn a_low_battery_beeps_when_it_turns_low_and_after_each_unlock() {
+    use latchkey_firmware::hal::Beep;
+    let mut flash = SimFlash::erased();
+    let mut r = Rig::new(&mut flash);
+    let played = |r: &mut Rig| {
+        std::mem::take(&mut r.lock.devices().beeper.played)
+            .into_iter()
+            .map(|(beep, _)| beep)
+            .collect::<Vec<_>>()
+    };
+    r.ok(&Request::PutUser { id: 1, write: UserWrite::Add, spec: spec("Ann", UserKind::Owner) });
+    r.ok(&Request::SetPin { user: 1, pin: Pin::try_from(ANN_PIN).unwrap() });
+    let open = |r: &mut Rig| {
+        assert!(r.lock.keypad_entry(ANN_PIN).granted);
+        r.lock.tick();
+    };
+    open(&mut r);
+    assert_eq!(played(&mut r), [], "a good battery is silent");
+    r.battery.set_millivolts(4800);
+    r.lock.tick();
+    r.lock.tick();
+    assert_eq!(played(&mut r), [Beep::LowBattery], "once on turning low");
+    open(&mut r);
+    assert_eq!(played(&mut r), [Beep::LowBattery], "after an unlock");
+    r.battery.set_millivolts(4400);
+    r.lock.tick();
+    open(&mut r);
+    assert_eq!(played(&mut r), [Beep::CriticalBattery, Beep::CriticalBattery]);
+    // A mechanical key opens without the motor: nothing to say after it.
+    r.lock.mechanical_key();
+    assert_eq!(played(&mut r), []);
+    // Volume off: silent, but the log and the alarms still tell.
+    r.ok(&Request::SetSetting(Setting::BeeperVolume(latchkey_protocol::BeeperVolume::Off)));
+    open(&mut r);
+    assert_eq!(played(&mut r), []);
+    assert!(r.lock.alarms().iter().any(|a| a.alarm == Alarm::CriticalBattery));
 }
 
 #[test]

@@ -1137,6 +1137,8 @@ pub enum ChangeKind {
     AlarmsCleared,
     /// The time zone rule changed.
     TimeZone,
+    /// The event log was cleared (the record right after its `Cleared` record).
+    LogCleared,
 }
 
 /// Why the lock (re)started.

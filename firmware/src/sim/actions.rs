@@ -4,9 +4,10 @@
 
 use std::fmt;
 
+use crate::hal::Beep;
 use latchkey_protocol::{
-    AccessPath, AccessReason, AccessRecord, Alarm, Credential, EnrollFailure, EnrollKind,
-    Enrollment, Event, PIN_MAX,
+    AccessPath, AccessReason, AccessRecord, Alarm, BeeperVolume, Credential, EnrollFailure,
+    EnrollKind, Enrollment, Event, PIN_MAX,
 };
 
 /// The actions, as `latchkey-sim --help` lists them.
@@ -26,7 +27,9 @@ Actions, one per line on standard input (what a person does at the door):
   power-cut             the lock loses power and boots again from its flash
 Each access decision prints one line, e.g.
   latchkey-sim: access granted user 3 via keypad
-  latchkey-sim: access refused via rfid: unknown_credential";
+  latchkey-sim: access refused via rfid: unknown_credential
+and each beep pattern the lock plays, e.g.
+  latchkey-sim: beep low_battery (medium)";
 
 /// One thing the simulated person does.
 #[derive(Clone, PartialEq, Eq)]
@@ -280,6 +283,21 @@ fn failure_name(reason: EnrollFailure) -> &'static str {
 }
 
 /// The line for an access decision:
+/// The line for a beep pattern the lock played, e.g. `latchkey-sim: beep low_battery (medium)`.
+pub fn beep_line(beep: Beep, volume: BeeperVolume) -> String {
+    let name = match beep {
+        Beep::LowBattery => "low_battery",
+        Beep::CriticalBattery => "critical_battery",
+    };
+    let volume = match volume {
+        BeeperVolume::Off => "off",
+        BeeperVolume::Low => "low",
+        BeeperVolume::Medium => "medium",
+        BeeperVolume::High => "high",
+    };
+    format!("latchkey-sim: beep {name} ({volume})")
+}
+
 /// `latchkey-sim: access granted user 3 via keypad`,
 /// `latchkey-sim: access refused user 3 via keypad: outside_schedule`,
 /// `latchkey-sim: access refused via rfid: unknown_credential`.

@@ -7,9 +7,11 @@ use std::path::{Path, PathBuf};
 
 use ed25519_dalek::{Signer, SigningKey};
 
+use latchkey_protocol::BeeperVolume;
+
 use crate::hal::{
-    Battery, BoltDirection, Devices, FingerCapture, FingerprintSensor, Motor, MotorFault, MotorRun,
-    PHONE_SIGNATURE_LABEL, Phone, PhoneAnswer, SensorFault,
+    Battery, Beep, Beeper, BoltDirection, Devices, FingerCapture, FingerprintSensor, Motor,
+    MotorFault, MotorRun, PHONE_SIGNATURE_LABEL, Phone, PhoneAnswer, SensorFault,
 };
 use crate::sim::SimBattery;
 
@@ -171,6 +173,19 @@ impl FingerprintSensor for SimFingerprint {
     }
 }
 
+/// A beeper that remembers what it played, for the simulator to print and tests to check.
+#[derive(Debug, Default, Clone)]
+pub struct SimBeeper {
+    /// Patterns played and not yet taken, oldest first.
+    pub played: Vec<(Beep, BeeperVolume)>,
+}
+
+impl Beeper for SimBeeper {
+    fn play(&mut self, beep: Beep, volume: BeeperVolume) {
+        self.played.push((beep, volume));
+    }
+}
+
 /// The simulator's devices.
 #[derive(Debug, Default)]
 pub struct SimDevices {
@@ -178,16 +193,22 @@ pub struct SimDevices {
     pub motor: SimMotor,
     /// The fingerprint sensor.
     pub fingerprint: SimFingerprint,
+    /// The beeper.
+    pub beeper: SimBeeper,
 }
 
 impl Devices for SimDevices {
     type Motor = SimMotor;
     type Fingerprint = SimFingerprint;
+    type Beeper = SimBeeper;
     fn motor(&mut self) -> &mut SimMotor {
         &mut self.motor
     }
     fn fingerprint(&mut self) -> &mut SimFingerprint {
         &mut self.fingerprint
+    }
+    fn beeper(&mut self) -> &mut SimBeeper {
+        &mut self.beeper
     }
 }
 

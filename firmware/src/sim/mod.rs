@@ -20,8 +20,8 @@ use latchkey_protocol::crypto::{SetupCode, SetupCodeError};
 use latchkey_protocol::{Event, Ident, ResetReason};
 use serialport::{SerialPort, TTYPort};
 
-pub use actions::{ACTIONS_HELP, Action, ActionError, access_line, event_line};
-pub use devices::{SIM_SENSOR_SLOTS, SimDevices, SimFingerprint, SimMotor, SimPhone};
+pub use actions::{ACTIONS_HELP, Action, ActionError, access_line, beep_line, event_line};
+pub use devices::{SIM_SENSOR_SLOTS, SimBeeper, SimDevices, SimFingerprint, SimMotor, SimPhone};
 pub use flash::{FlashFileError, SimFlash, SimFlashError};
 
 use crate::hal::{Battery, Clock, Rng};
@@ -269,7 +269,7 @@ impl RunningSim {
         };
         let battery = SimBattery(battery_mv.clone());
         let motor = SimMotor { battery: Some(battery.clone()), ..SimMotor::default() };
-        let devices = SimDevices { fingerprint, motor };
+        let devices = SimDevices { fingerprint, motor, beeper: SimBeeper::default() };
         // The simulator starts as a lock does when its batteries go in.
         let lock = Lock::boot(
             store,
@@ -614,6 +614,11 @@ fn flush_events(
             let _ = world.notices.try_send(line.clone());
             lines.push(line);
         }
+    }
+    for (beep, volume) in std::mem::take(&mut lock.devices().beeper.played) {
+        let line = beep_line(beep, volume);
+        let _ = world.notices.try_send(line.clone());
+        lines.push(line);
     }
 }
 

@@ -15,7 +15,7 @@ mod rng;
 mod uart;
 
 use cortex_m_rt::entry;
-use latchkey_firmware::hal::{NoFingerprintSensor, NoMotor, Parts};
+use latchkey_firmware::hal::{NoBeeper, NoFingerprintSensor, NoMotor, Parts};
 use latchkey_firmware::{Identity, Link, Lock, Store};
 use latchkey_protocol::crypto::SetupCode;
 use latchkey_protocol::{Event, Ident, ResetReason};
@@ -58,8 +58,8 @@ fn main() -> ! {
         Ok(store) => store,
         Err(e) => panic!("cannot mount the store: {e}"),
     };
-    // QEMU's micro:bit has no motor, sensor, keypad or reader: no hands at this door yet.
-    let devices = Parts { motor: NoMotor, fingerprint: NoFingerprintSensor };
+    // QEMU's micro:bit has no motor, sensor, beeper, keypad or reader: no hands at this door yet.
+    let devices = Parts { motor: NoMotor, fingerprint: NoFingerprintSensor, beeper: NoBeeper };
     // A reset the panic handler made says so; anything else here is a power-up (QEMU's
     // system_reset included: the nRF51's RESETREAS is not emulated).
     let reason = if panic::reset_by_panic() { ResetReason::Panic } else { ResetReason::PowerOn };
