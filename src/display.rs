@@ -2,7 +2,8 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use latchkey_protocol::ClockReading;
+use latchkey_protocol::tz::{Transition, TransitionDay};
+use latchkey_protocol::{ClockReading, TimeZoneRule};
 
 /// Seconds the lock's clock is ahead of this computer's (negative: behind).
 pub fn drift_seconds(reading: &ClockReading, host_unix: u64) -> i64 {
@@ -30,4 +31,183 @@ pub fn describe_drift(drift: i64) -> String {
 /// Millivolts as volts with two decimals: "5.82 V".
 pub fn volts(millivolts: u16) -> String {
     format!("{}.{:02} V", millivolts / 1000, (millivolts % 1000) / 10)
+}
+
+/// An offset from UTC: "UTC+01:00", "UTC-03:30", "UTC+05:45", "UTC" for zero.
+pub fn format_offset(seconds_east: i32) -> String {
+    if seconds_east == 0 {
+        return "UTC".to_string();
+    }
+    let sign = if seconds_east < 0 { '-' } else { '+' };
+    let s = seconds_east.unsigned_abs();
+    let (h, m, sec) = (s / 3600, s / 60 % 60, s % 60);
+    if sec == 0 {
+        format!("UTC{sign}{h:02}:{m:02}")
+    } else {
+        format!("UTC{sign}{h:02}:{m:02}:{sec:02}")
+    }
+}
+
+/// A time zone rule in words: "UTC+01:00, daylight saving UTC+02:00 from the last Sunday of
+/// March 02:00 to the last Sunday of October 03:00".
+pub fn describe_time_zone(rule: &TimeZoneRule) -> String {
+    let standard = format_offset(rule.std_offset);
+    match &rule.dst {
+        None => standard,
+        Some(dst) => format!(
+            "{standard}, daylight saving {} from {} to {}",
+            format_offset(dst.offset),
+            describe_transition(&dst.start),
+            describe_transition(&dst.end)
+        ),
+    }
+}
+
+/// "the last Sunday of March 02:00"; "the day before the last Sunday of March 23:00" for a
+/// POSIX time past either end of the day (`/-1`, `/25`).
+fn describe_transition(at: &Transition) -> String {
+    let day = describe_transition_day(&at.day);
+    let (days, second) = (at.second.div_euclid(86_400), at.second.rem_euclid(86_400));
+    let time = format!("{:02}:{:02}", second / 3600, second / 60 % 60);
+    let time = if second % 60 == 0 { time } else { format!("{time}:{:02}", second % 60) };
+    match days {
+        0 => format!("{day} {time}"),
+        -1 => format!("the day before {day} {time}"),
+        1 => format!("the day after {day} {time}"),
+        n if n < 0 => format!("{} days before {day} {time}", -n),
+        n => format!("{n} days after {day} {time}"),
+    }
+}
+
+/// `Mm.w.d` as "the last Sunday of March"; `Jn` as a date ("March 1": February 29 is never
+/// counted, so the date is the same every year); `n` as "day n+1 of the year" (counting
+/// February 29).
+pub fn describe_transition_day(day: &TransitionDay) -> String {
+    const MONTHS: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
+    const WEEKDAYS: [&str; 7] =
+        ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+    const DAYS_IN_MONTH: [u16; 12] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    match *day {
+        TransitionDay::WeekdayOfMonth { month, week, weekday } => {
+            let which = match week {
+                1 => "first",
+                2 => "second",
+                3 => "third",
+                4 => "fourth",
+                _ => "last",
+            };
+            let month = MONTHS.get(usize::from(month).wrapping_sub(1)).unwrap_or(&"?");
+            let weekday = WEEKDAYS.get(usize::from(weekday)).unwrap_or(&"?");
+            format!("the {which} {weekday} of {month}")
+        }
+        TransitionDay::JulianOne(n) => {
+            let mut left = n;
+            for (month, days) in MONTHS.iter().zip(DAYS_IN_MONTH) {
+                if left <= days {
+                    return format!("{month} {left}");
+                }
+                left -= days;
+            }
+            format!("day {n} of the year")
+        }
+        TransitionDay::JulianZero(n) => format!("day {} of the year", u32::from(n) + 1),
+    }
+}
+
+/// The local time of `unix_seconds` by `rule`, RFC 3339 with its offset:
+/// "2026-11-29T14:05:00+01:00".
+pub fn format_local(unix_seconds: u64, rule: &TimeZoneRule) -> String {
+    let offset = rule.offset_seconds(unix_seconds);
+    let local = format_unix(rule.local_seconds(unix_seconds));
+    let Some(local) = local.strip_suffix('Z') else { return local };
+    let s = offset.unsigned_abs();
+    let sign = if offset < 0 { '-' } else { '+' };
+    let (h, m) = (s / 3600, s / 60 % 60);
+    // RFC 3339 offsets have no seconds; no real zone has had them since 1972.
+    format!("{local}{sign}{h:02}:{m:02}")
+}
+
+/// The local time of `unix_seconds` by `rule` for a person, beside its UTC time:
+/// "14:05:00 local, UTC+01:00", with the date when it differs from the UTC date.
+pub fn describe_local(unix_seconds: u64, rule: &TimeZoneRule) -> String {
+    let utc = format_unix(unix_seconds);
+    let local = format_unix(rule.local_seconds(unix_seconds));
+    let offset = format_offset(rule.offset_seconds(unix_seconds));
+    match (utc.split_once('T'), local.split_once('T')) {
+        (Some((utc_date, _)), Some((date, time))) => {
+            let time = time.trim_end_matches('Z');
+            if date == utc_date {
+                format!("{time} local, {offset}")
+            } else {
+                format!("{date} {time} local, {offset}")
+            }
+        }
+        _ => format!("{local} local, {offset}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(text: &str) -> TimeZoneRule {
+        TimeZoneRule::parse(text).unwrap()
+    }
+
+    #[test]
+    fn time_zone_rules_in_words() {
+        assert_eq!(describe_time_zone(&TimeZoneRule::utc()), "UTC");
+        assert_eq!(describe_time_zone(&rule("<+0545>-5:45")), "UTC+05:45");
+        assert_eq!(describe_time_zone(&rule("<-0330>3:30")), "UTC-03:30");
+        assert_eq!(
+            describe_time_zone(&rule("CET-1CEST,M3.5.0,M10.5.0/3")),
+            "UTC+01:00, daylight saving UTC+02:00 from the last Sunday of March 02:00 to the \
+             last Sunday of October 03:00"
+        );
+        assert_eq!(
+            describe_time_zone(&rule("EST5EDT,M3.2.0,M11.1.0")),
+            "UTC-05:00, daylight saving UTC-04:00 from the second Sunday of March 02:00 to the \
+             first Sunday of November 02:00"
+        );
+        // Times past either end of the day, and the two Julian forms.
+        assert_eq!(
+            describe_time_zone(&rule("<-02>2<-01>1,M3.5.0/-1,M10.5.0/25")),
+            "UTC-02:00, daylight saving UTC-01:00 from the day before the last Sunday of March \
+             23:00 to the day after the last Sunday of October 01:00"
+        );
+        assert_eq!(
+            describe_time_zone(&rule("XST3XDT,J60/2:30,300")),
+            "UTC-03:00, daylight saving UTC-02:00 from March 1 02:30 to day 301 of the year 02:00"
+        );
+        assert_eq!(describe_transition_day(&TransitionDay::JulianOne(365)), "December 31");
+        assert_eq!(describe_transition_day(&TransitionDay::JulianOne(1)), "January 1");
+    }
+
+    #[test]
+    fn local_time_beside_utc() {
+        // 2026-11-29T13:05:00Z: CET, +01:00.
+        let berlin = rule("CET-1CEST,M3.5.0,M10.5.0/3");
+        assert_eq!(format_local(1_795_957_500, &berlin), "2026-11-29T14:05:00+01:00");
+        assert_eq!(describe_local(1_795_957_500, &berlin), "14:05:00 local, UTC+01:00");
+        // The local date differs from the UTC date: show it.
+        let auckland = rule("NZST-12NZDT,M9.5.0,M4.1.0/3");
+        assert_eq!(
+            describe_local(1_795_957_500, &auckland),
+            "2026-11-30 02:05:00 local, UTC+13:00"
+        );
+        assert_eq!(format_local(1_795_957_500, &TimeZoneRule::utc()), "2026-11-29T13:05:00+00:00");
+    }
 }

@@ -66,6 +66,14 @@ fn time_sync_then_get_agree_with_the_host_clock() {
 }
 
 #[test]
+fn the_log_records_changes_with_the_role_and_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start_claimed(dir.path(), &[]);
+    on(&sim, scenarios::the_log_records_changes_with_the_role_and_verifies);
+    sim.stop();
+}
+
+#[test]
 fn garbage_on_the_line_is_dropped_counted_and_survived() {
     let dir = tempfile::tempdir().unwrap();
     let sim = Sim::start_claimed(dir.path(), &[]);

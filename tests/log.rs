@@ -17,6 +17,24 @@ fn json_lines(out: &std::process::Output) -> Vec<Value> {
         .collect()
 }
 
+/// What `latchkey log read` said on stderr: the gap note, if any, and the human summary.
+fn notes(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// `2,573`: how the notes write a count.
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
+}
+
 fn add_user_with_pin(sim: &Sim, name: &str, pin: &str, extra: &[&str]) -> u64 {
     let out = sim.cli().args(["user", "add", name, "--json"]).args(extra).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -123,8 +141,27 @@ fn log_read_gives_json_lines_csv_and_resumes_with_since() {
     for _ in 0..30 {
         sim.attempt("key");
     }
-    let all = json_lines(&sim.cli().args(["log", "read", "--json"]).output().unwrap());
+    let out = sim.cli().args(["log", "read", "--json"]).output().unwrap();
+    let all = json_lines(&out);
     assert!(all.len() >= 30);
+    // Nothing was dropped: the log starts at 1 and no read or verify speaks of a gap.
+    assert_eq!(all[0]["seq"], 1, "{:?}", all[0]);
+    assert!(!notes(&out).contains("gone"), "a gap note on a fresh lock: {}", notes(&out));
+    for args in [&["log", "read"][..], &["log", "read", "--csv"], &["log", "read", "--last", "5"]] {
+        let out = sim.cli().args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", notes(&out));
+        assert!(!notes(&out).contains("gone"), "{args:?} on a fresh lock: {}", notes(&out));
+    }
+    let report = json(&sim.cli().args(["--json", "log", "verify"]).output().unwrap());
+    assert_eq!(report["dropped_before"], 0, "{report}");
+    assert_eq!(report["dropped_because"], Value::Null, "{report}");
+    assert_eq!(report["anchored"], true, "{report}");
+    let out = sim.cli().args(["log", "verify"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("seq 1 to") && !text.contains("gone") && !text.contains("dropped"),
+        "{text}"
+    );
     // Every command opens a session, which the log records too: compare up to what was read.
     let mid = all[all.len() / 2]["seq"].as_u64().unwrap();
     let rest = json_lines(
@@ -216,6 +253,39 @@ fn log_verify_passes_on_an_intact_log_and_names_the_place_of_an_altered_record()
     sim.stop();
 }
 
+/// The log's flash wiped behind the lock's back: numbering goes on from the lock's high-water
+/// mark, and the gap that leaves is not passed off as records dropped for room.
+#[test]
+fn a_wiped_log_leaves_a_gap_named_as_not_dropped_for_room() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start_claimed(dir.path(), &[]);
+    for _ in 0..80 {
+        sim.attempt("key");
+    }
+    let flash_path = sim.flash.clone();
+    sim.stop();
+    let mut flash = std::fs::read(&flash_path).unwrap();
+    flash[0x2_B000..0x4_0000].fill(0xFF);
+    std::fs::write(&flash_path, &flash).unwrap();
+
+    let sim = Sim::start(dir.path(), &[]);
+    let out = sim.cli().args(["log", "read", "--json"]).output().unwrap();
+    let records = json_lines(&out);
+    let first = seq_of(&records[0]);
+    assert!(first > 80, "numbering went back after the wipe: {first}");
+    let note = notes(&out);
+    assert!(
+        note.contains(&format!("records 1 to {} are gone", first - 1))
+            && note.contains("not dropped for room")
+            && note.contains("erased"),
+        "{note}"
+    );
+    let report = json(&sim.cli().args(["--json", "log", "verify"]).output().unwrap());
+    assert_eq!(report["dropped_before"].as_u64(), Some(first - 1), "{report}");
+    assert_eq!(report["dropped_because"], "erased", "{report}");
+    sim.stop();
+}
+
 #[test]
 fn clearing_is_an_installer_action_that_is_itself_logged() {
     let dir = tempfile::tempdir().unwrap();
@@ -238,9 +308,30 @@ fn clearing_is_an_installer_action_that_is_itself_logged() {
     sim.cli().arg("--key").arg(&tech).args(["log", "clear", "--yes"]).assert().code(1);
     sim.cli().args(["log", "clear"]).assert().code(2).stderr(predicate::str::contains("--yes"));
     sim.cli().args(["log", "clear", "--yes"]).assert().success();
-    let after = json_lines(&sim.cli().args(["log", "read", "--json"]).output().unwrap());
-    assert!(after[0]["seq"].as_u64().unwrap() > before, "the sequence went back: {after:#?}");
+    let out = sim.cli().args(["log", "read", "--json"]).output().unwrap();
+    let after = json_lines(&out);
+    let cleared = after[0]["seq"].as_u64().unwrap();
+    assert!(cleared > before, "the sequence went back: {after:#?}");
     assert_eq!(after[0]["kind"], "cleared");
+    // The gap a clearing leaves is named as one, not as records dropped for room.
+    let note = notes(&out);
+    assert!(
+        note.contains(&format!("records 1 to {} are gone", cleared - 1))
+            && note.contains("an installer cleared the log")
+            && !note.contains("for room"),
+        "{note}"
+    );
+    let report = json(&sim.cli().args(["--json", "log", "verify"]).output().unwrap());
+    assert_eq!(report["intact"], true, "{report}");
+    assert_eq!(report["first_seq"].as_u64(), Some(cleared), "{report}");
+    assert_eq!(report["dropped_before"].as_u64(), Some(cleared - 1), "{report}");
+    assert_eq!(report["dropped_because"], "cleared", "{report}");
+    sim.cli().args(["log", "verify"]).assert().success().stdout(
+        predicate::str::contains("cleared the log").and(predicate::str::contains("for room").not()),
+    );
+    // Asked from the clearing on, nothing asked for is gone.
+    let out = sim.cli().args(["log", "read", "--since", &cleared.to_string()]).output().unwrap();
+    assert!(out.status.success() && !notes(&out).contains("gone"), "{}", notes(&out));
     sim.stop();
 }
 
@@ -318,14 +409,20 @@ fn turn_key(sim: &Sim, turns: usize, seen_before: usize) -> usize {
 
 /// The whole log as the real binary reads it, checked to be consecutive.
 fn read_whole_log(sim: &Sim) -> Vec<Value> {
-    let records = json_lines(&sim.cli().args(["log", "read", "--json"]).output().unwrap());
+    read_whole_log_and_note(sim).0
+}
+
+/// [`read_whole_log`], and what the read said on stderr.
+fn read_whole_log_and_note(sim: &Sim) -> (Vec<Value>, String) {
+    let out = sim.cli().args(["log", "read", "--json"]).output().unwrap();
+    let records = json_lines(&out);
     let seqs: Vec<u64> = records.iter().map(|r| r["seq"].as_u64().unwrap()).collect();
     assert!(
         seqs.windows(2).all(|w| w[1] == w[0] + 1),
         "the log read is not consecutive: {:?}",
         seqs.windows(2).find(|w| w[1] != w[0] + 1)
     );
-    records
+    (records, notes(&out))
 }
 
 fn seq_of(r: &Value) -> u64 {
@@ -371,7 +468,9 @@ fn five_thousand_events_keep_the_newest_report_the_gap_and_never_repeat_a_seq() 
 
     // Batch 1, then the power goes (the simulator reboots from its flash).
     let seen = turn_key(&sim, BATCHES[0], 0);
-    let read1 = read_whole_log(&sim);
+    let (read1, note1) = read_whole_log_and_note(&sim);
+    assert_eq!(seq_of(&read1[0]), 1, "1,500 events and something was dropped?");
+    assert!(!note1.contains("gone"), "a gap note with nothing dropped: {note1}");
     assert_eq!(read1.iter().filter(|r| is_key_turn(r)).count(), BATCHES[0]);
     sim.act("power-cut");
 
@@ -391,7 +490,7 @@ fn five_thousand_events_keep_the_newest_report_the_gap_and_never_repeat_a_seq() 
     turn_key(&sim, BATCHES[3], seen);
 
     // The whole log, as a technician's script would read it.
-    let all = read_whole_log(&sim);
+    let (all, note) = read_whole_log_and_note(&sim);
     check_across_reboot(&read3, &all, boot0 + 3, "second power cut");
     let first = seq_of(&all[0]);
     let last = seq_of(all.last().unwrap());
@@ -401,6 +500,13 @@ fn five_thousand_events_keep_the_newest_report_the_gap_and_never_repeat_a_seq() 
     assert!(count >= capacity, "{count} records kept, the lock says it keeps {capacity}");
     assert!(count < total_turns as u64, "{count} kept of {total_turns} events: nothing dropped?");
     assert_eq!(count, last - first + 1);
+    // The plain read says so on stderr (stdout stays one record a line).
+    assert!(
+        note.contains(&format!("records 1 to {} are gone", first - 1))
+            && note.contains(&format!("the log keeps the newest ~{}", grouped(capacity)))
+            && note.contains("dropped for room"),
+        "log read --json does not report the gap before {first}: {note:?}"
+    );
     // The newest: the last records read are the last batch's key turns (and the session this
     // read opened).
     let tail_turns = all
@@ -458,11 +564,26 @@ fn five_thousand_events_keep_the_newest_report_the_gap_and_never_repeat_a_seq() 
     assert!(from >= first && from <= last, "--since 1 starts at {from}, not at the oldest kept");
     let overlap = (last + 1 - from) as usize;
     assert_eq!(from_one[..overlap], all[all.len() - overlap..], "--since 1 and the whole log");
-    let note = String::from_utf8_lossy(&out.stderr);
+    let note = notes(&out);
     assert!(
-        note.contains(&format!("records 1 to {} were dropped", from - 1)),
+        note.contains(&format!("records 1 to {} are gone", from - 1)),
         "log read --since 1 does not name the records lost to wrap-around: {note:?}"
     );
+    // So does a --last reaching back past the oldest record, and a table; a --since within
+    // what is kept, or a --last that does not reach back, says nothing of it.
+    for args in [&["log", "read", "--json", "--last", "100000"][..], &["log", "read", "--csv"]] {
+        let out = sim.cli().args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", notes(&out));
+        assert!(notes(&out).contains("records 1 to "), "{args:?}: {}", notes(&out));
+        assert!(notes(&out).contains("dropped for room"), "{args:?}: {}", notes(&out));
+    }
+    let kept = (last - 10).to_string();
+    for args in [&["log", "read", "--json", "--last", "10"][..], &["log", "read", "--since", &kept]]
+    {
+        let out = sim.cli().args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", notes(&out));
+        assert!(!notes(&out).contains("gone"), "{args:?}: {}", notes(&out));
+    }
     let out = sim.cli().args(["--json", "log", "verify"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let report = json(&out);
@@ -472,11 +593,24 @@ fn five_thousand_events_keep_the_newest_report_the_gap_and_never_repeat_a_seq() 
         (report["first_seq"].as_u64().unwrap(), report["last_seq"].as_u64().unwrap());
     assert!(v_first >= from && v_last > last, "{report}");
     assert_eq!(report["records"].as_u64(), Some(v_last - v_first + 1), "{report}");
-    sim.cli()
-        .args(["log", "verify"])
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("intact").and(predicate::str::contains("dropped")));
+    assert_eq!(report["dropped_before"].as_u64(), Some(v_first - 1), "{report}");
+    assert_eq!(report["dropped_because"], "full", "{report}");
+    let out = sim.cli().args(["log", "verify"]).output().unwrap();
+    assert!(out.status.success(), "{}", notes(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    // Each command's session is a record: the oldest may have moved up a page since.
+    let dropped: u64 = text
+        .split("; ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .map(|n| n.replace(',', "").parse().unwrap())
+        .unwrap_or_else(|| panic!("log verify does not count the dropped records: {text}"));
+    assert!(dropped >= v_first - 1 && dropped < v_first + 64, "{text}");
+    assert!(
+        text.starts_with("log intact: ")
+            && text.contains(&format!("{} older records were dropped for room", grouped(dropped))),
+        "{text}"
+    );
 
     println!(
         "{total_turns} key turns: {count} records kept (seqs {first} to {last}), {} of them key \

@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use common::qemu::{self, ImageSize, Qemu, RAM_SIZE, RAM_START};
 use common::scenarios::{self, Expected, Target};
@@ -110,15 +110,30 @@ fn qemu_a_value_out_of_range_is_refused_by_the_lock_with_exit_code_1() {
 }
 
 #[test]
-fn qemu_first_request_after_start_answers_promptly() {
+fn qemu_the_log_records_changes_with_the_role_and_verifies() {
+    let Some(lock) = start() else { return };
+    on(&lock, scenarios::the_log_records_changes_with_the_role_and_verifies);
+    lock.quit();
+}
+
+#[test]
+fn qemu_first_request_after_start_answers_within_the_default_timeout() {
     let Some(lock) = start() else { return };
     // `start` waited for the lock to answer over its held descriptor; a new `latchkey`
-    // process opening the port now must not pay QEMU's one-second reader poll again.
+    // process opening the port now must not pay QEMU's one-second reader poll again, or a
+    // command with the tool's default timeout and no retry would fail. The behaviour is the
+    // tool's own time-out; the figure is printed, not asserted.
     let started = Instant::now();
-    lk(lock.port()).args(["ping", "--count", "1"]).assert().success();
-    let took = started.elapsed();
-    eprintln!("first answer after cont: {:?}; latchkey ping: {took:?}", lock.first_answer);
-    assert!(took < Duration::from_secs(2), "took {took:?}");
+    let mut ping = common::latchkey();
+    ping.env("LATCHKEY_KEYSTORE", keystore())
+        .args(["--port", lock.port(), "ping", "--count", "1"])
+        .assert()
+        .success();
+    eprintln!(
+        "first answer after cont: {:?}; latchkey ping: {:?}",
+        lock.first_answer,
+        started.elapsed()
+    );
     lock.quit();
 }
 

@@ -7,7 +7,9 @@ use latchkey_protocol::{BatteryState, LockInfo};
 use serde_json::{Value, json};
 
 use super::{CliError, Command, ConfigCommand, Context, PortChoice, SettingKey, TimeCommand};
-use crate::display::{describe_drift, drift_seconds, format_unix, volts};
+use crate::display::{
+    describe_drift, describe_local, drift_seconds, format_local, format_unix, volts,
+};
 use crate::keys::{self, KeyFile};
 use crate::link::{self, Client, ClientError, LinkOptions};
 use latchkey_protocol::Role;
@@ -320,10 +322,15 @@ fn time_get(context: &Context) -> Result<(), CliError> {
     let reading = connection.client.time().map_err(|e| connection.explain(e))?;
     let host = host_now().as_secs();
     let drift = drift_seconds(&reading, host);
+    // Schedules are in the lock's local time, by its own rule.
+    let zone = connection.client.settings().map_err(|e| connection.explain(e))?.time_zone;
     if context.json {
         print_json(&json!({
             "unix_seconds": reading.unix_seconds,
             "time": format_unix(reading.unix_seconds),
+            "local_time": format_local(reading.unix_seconds, &zone),
+            "utc_offset_seconds": zone.offset_seconds(reading.unix_seconds),
+            "time_zone": zone.to_string(),
             "is_set": reading.is_set,
             "uptime_ms": reading.uptime_ms,
             "host_unix_seconds": host,
@@ -332,8 +339,9 @@ fn time_get(context: &Context) -> Result<(), CliError> {
         return Ok(());
     }
     say!(
-        "lock   {}{}",
+        "lock   {} ({}){}",
         format_unix(reading.unix_seconds),
+        describe_local(reading.unix_seconds, &zone),
         if reading.is_set { "" } else { "  (never set since power-up: run `latchkey time sync`)" }
     );
     say!("host   {}", format_unix(host));
@@ -345,6 +353,7 @@ fn time_sync(context: &Context) -> Result<(), CliError> {
     let mut connection = connect_authorized(context)?;
     let before = connection.client.time().map_err(|e| connection.explain(e))?;
     let drift_before = drift_seconds(&before, host_now().as_secs());
+    let zone = connection.client.settings().map_err(|e| connection.explain(e))?.time_zone;
     // The lock keeps whole seconds: send the next whole second at the moment it begins, so
     // the lock starts in step rather than up to a second behind.
     let now = host_now();
@@ -356,14 +365,17 @@ fn time_sync(context: &Context) -> Result<(), CliError> {
         print_json(&json!({
             "unix_seconds": after.unix_seconds,
             "time": format_unix(after.unix_seconds),
+            "local_time": format_local(after.unix_seconds, &zone),
+            "utc_offset_seconds": zone.offset_seconds(after.unix_seconds),
             "drift_before_seconds": drift_before,
             "drift_after_seconds": drift_after,
         }));
         return Ok(());
     }
     say!(
-        "lock clock set to {} (was {})",
+        "lock clock set to {} ({}; was {})",
         format_unix(after.unix_seconds),
+        describe_local(after.unix_seconds, &zone),
         describe_drift(drift_before)
     );
     Ok(())
@@ -415,10 +427,21 @@ fn config_get(context: &Context, key: Option<SettingKey>) -> Result<(), CliError
 
 fn config_set(context: &Context, key: SettingKey, value: &str) -> Result<(), CliError> {
     let setting = key.parse(value)?;
+    // A zone name is resolved here; the lock keeps only its rule, so say where it came from.
+    let zone_name = match key {
+        SettingKey::TimeZone => super::settings::resolve_time_zone(value)?.name,
+        _ => None,
+    };
     let mut connection = connect_authorized(context)?;
     let settings = connection.client.set_setting(setting).map_err(|e| connection.explain(e))?;
     if context.json {
-        print_json(&json!({ key.name(): key.value(&settings) }));
+        let mut doc = json!({ key.name(): key.value(&settings) });
+        if let Some(name) = zone_name {
+            doc["zone_name"] = json!(name);
+        }
+        print_json(&doc);
+    } else if let Some(name) = zone_name {
+        say!("{} = {} ({name}'s rule today)", key.name(), key.display(&settings));
     } else {
         say!("{} = {}", key.name(), key.display(&settings));
     }

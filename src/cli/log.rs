@@ -333,11 +333,26 @@ fn read(
         (None, Some(n)) => bounds.next_seq.saturating_sub(n).max(bounds.first_seq).max(1),
         (None, None) => bounds.first_seq.max(1),
     };
-    if start < bounds.first_seq {
-        eprintln!(
-            "note: records {start} to {} were dropped for room before they were read (the log keeps the newest)",
-            bounds.first_seq - 1
-        );
+    // The gap: the lowest seq asked for, when the range asked reaches back to the oldest
+    // record kept (no `--since`, `--since` below it, or `--last` reaching back to it).
+    let asked_from = match (since, last) {
+        (Some(s), _) => Some(s.max(1)),
+        (None, Some(n)) => (bounds.next_seq.saturating_sub(n) <= bounds.first_seq).then_some(1),
+        (None, None) => Some(1),
+    };
+    // The first page is read here when the note needs it (its oldest record says why older
+    // ones are gone), so the note comes before the records.
+    let mut first_page = None;
+    if let Some(from) = asked_from
+        && from < bounds.first_seq
+    {
+        let page = c.client.read_log(start).map_err(|e| c.explain(e))?;
+        let capacity = c.info()?.capabilities.log_capacity;
+        let gap = Gap::of(page.first_seq, page.next_seq, page.records.first(), capacity);
+        if let Some(note) = gap.and_then(|g| g.note(from)) {
+            eprintln!("note: {note}");
+        }
+        first_page = Some(page);
     }
     let total = u64::from(bounds.next_seq.saturating_sub(start.max(bounds.first_seq)));
     let bar = (!context.json && !csv && std::io::stderr().is_terminal() && total > 50).then(|| {
@@ -362,7 +377,10 @@ fn read(
         if interrupted.load(Ordering::SeqCst) {
             break;
         }
-        let page = c.client.read_log(next).map_err(|e| c.explain(e))?;
+        let page = match first_page.take() {
+            Some(page) => page,
+            None => c.client.read_log(next).map_err(|e| c.explain(e))?,
+        };
         let Some(tail) = page.records.last().map(|r| r.seq) else { break };
         for r in &page.records {
             last_read = Some(r.seq);
@@ -426,6 +444,23 @@ fn break_text(b: &LogBreak) -> String {
 
 fn verify(context: &Context, c: &mut Connection) -> Result<(), CliError> {
     let report = c.client.verify_log().map_err(|e| c.explain(e))?;
+    // Why the records before the oldest one are gone: its own record says if it is a clearing.
+    // Only a reading aid, so a failed read leaves the cause unknown rather than the command.
+    let gap = if report.first_seq > 1 {
+        let page = c.client.read_log(report.first_seq).ok();
+        let capacity = c.info()?.capabilities.log_capacity;
+        let (first, next) =
+            page.as_ref().map_or((report.first_seq, report.last_seq.saturating_add(1)), |p| {
+                (p.first_seq, p.next_seq)
+            });
+        let oldest = page.as_ref().and_then(|p| p.records.first());
+        // The page answers a moment later than the report: name the report's oldest record.
+        Gap::of(first, next, oldest, capacity)
+            .filter(|g| g.gone == report.first_seq - 1)
+            .or(Some(Gap { gone: report.first_seq - 1, cause: GapCause::Unknown }))
+    } else {
+        None
+    };
     if context.json {
         say!(
             "{}",
@@ -435,6 +470,8 @@ fn verify(context: &Context, c: &mut Connection) -> Result<(), CliError> {
                 "first_seq": report.first_seq,
                 "last_seq": report.last_seq,
                 "anchored": report.anchored,
+                "dropped_before": report.first_seq.saturating_sub(1),
+                "dropped_because": gap.as_ref().map(Gap::cause_name),
                 "broken": report.broken,
             })
         );
@@ -442,19 +479,158 @@ fn verify(context: &Context, c: &mut Connection) -> Result<(), CliError> {
     match report.broken {
         None => {
             if !context.json {
-                say!(
-                    "log intact: {} records, {} to {}{}",
-                    report.records,
-                    report.first_seq,
-                    report.last_seq,
-                    if report.anchored { "" } else { " (older records were dropped for room)" }
-                );
+                let range = if report.records == 0 {
+                    "no records".to_string()
+                } else {
+                    format!(
+                        "{} record{}, seq {} to {}",
+                        grouped(report.records),
+                        if report.records == 1 { "" } else { "s" },
+                        report.first_seq,
+                        report.last_seq
+                    )
+                };
+                let gap = gap.map(|g| format!("; {}", g.summary())).unwrap_or_default();
+                say!("log intact: {range}{gap}");
             }
             Ok(())
         }
         Some(b) => Err(CliError::refused("log_broken", format!("the log's chain is broken: {}", break_text(&b)), None)
             .with_hint("someone removed or changed records in the lock's flash; keep this lock's log as evidence")),
     }
+}
+
+/// A count for a person: `1,512`.
+fn grouped(n: u32) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
+}
+
+/// Why the records before the oldest one the lock holds are gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GapCause {
+    /// The log filled up and dropped its oldest records (it keeps about `capacity`).
+    Full { capacity: u32 },
+    /// An installer cleared the log: the oldest record is the clearing, `seq`, at `at`,
+    /// which removed the `removed` records before it.
+    Cleared { seq: u32, at: u64, removed: u32 },
+    /// The log is far from full yet numbering does not start at 1: its flash was wiped and
+    /// numbering went on from the lock's high-water mark.
+    Erased { held: u32, capacity: u32 },
+    /// Not told: the oldest record changed between the chain check and reading it.
+    Unknown,
+}
+
+/// The records before the oldest one kept: seqs `1..=gone`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Gap {
+    gone: u32,
+    cause: GapCause,
+}
+
+impl Gap {
+    /// The gap of a log whose oldest record is `first_seq` (that record, when read, is
+    /// `oldest`) and whose next is `next_seq`; `None` when nothing is gone.
+    fn of(first_seq: u32, next_seq: u32, oldest: Option<&LogRecord>, capacity: u32) -> Option<Gap> {
+        let gone = first_seq.checked_sub(1).filter(|&n| n > 0)?;
+        let held = next_seq.saturating_sub(first_seq);
+        let cause = match oldest {
+            Some(&LogRecord { seq, at, entry: LogEntry::Cleared { removed } })
+                if seq == first_seq =>
+            {
+                GapCause::Cleared { seq, at, removed }
+            }
+            // A log that dropped records for room is full: at least 83 of its 84 pages,
+            // 1,577 records in the very worst case of the largest records (firmware log.rs).
+            // Far fewer, and nothing cleared: the records were not dropped for room.
+            _ if held < capacity / 2 => GapCause::Erased { held, capacity },
+            _ => GapCause::Full { capacity },
+        };
+        Some(Gap { gone, cause })
+    }
+
+    /// For `dropped_because` in JSON.
+    fn cause_name(&self) -> &'static str {
+        match self.cause {
+            GapCause::Full { .. } => "full",
+            GapCause::Cleared { .. } => "cleared",
+            GapCause::Erased { .. } => "erased",
+            GapCause::Unknown => "unknown",
+        }
+    }
+
+    /// Why, in words, right after "records ... are gone".
+    fn why(&self) -> String {
+        match self.cause {
+            GapCause::Full { capacity } => format!(
+                " (the log keeps the newest ~{}; older ones were dropped for room)",
+                grouped(capacity)
+            ),
+            GapCause::Cleared { seq, at, removed } => {
+                let when = if at == 0 { String::new() } else { format!(" on {}", format_unix(at)) };
+                let before = self.gone.saturating_sub(removed);
+                if before == 0 {
+                    format!(": an installer cleared the log{when} (record {seq})")
+                } else {
+                    format!(
+                        ": an installer cleared the log{when} (record {seq}), removing {}; the \
+                         {} before {} had already gone",
+                        plural(removed, "record"),
+                        grouped(before),
+                        if before == 1 { "it" } else { "them" }
+                    )
+                }
+            }
+            GapCause::Erased { held, capacity } => format!(
+                ", not dropped for room: the log holds only {} of the ~{} it keeps, so its \
+                 storage was erased or reformatted",
+                grouped(held),
+                grouped(capacity)
+            ),
+            GapCause::Unknown => " (dropped for room or cleared)".to_string(),
+        }
+    }
+
+    /// The note for a read that asked for records from `from` on; `None` when none of those
+    /// is gone.
+    fn note(&self, from: u32) -> Option<String> {
+        if from > self.gone {
+            return None;
+        }
+        let range = if from == self.gone {
+            format!("record {from} is")
+        } else {
+            format!("records {from} to {} are", self.gone)
+        };
+        Some(format!("{range} gone{}", self.why()))
+    }
+
+    /// One clause for `log verify`.
+    fn summary(&self) -> String {
+        let older = plural(self.gone, "older record");
+        match self.cause {
+            GapCause::Full { capacity } => format!(
+                "{older} {} dropped for room (the log keeps the newest ~{})",
+                if self.gone == 1 { "was" } else { "were" },
+                grouped(capacity)
+            ),
+            _ => {
+                format!("{older} {} gone{}", if self.gone == 1 { "is" } else { "are" }, self.why())
+            }
+        }
+    }
+}
+
+/// `1 record`, `1,512 records`.
+fn plural(n: u32, what: &str) -> String {
+    format!("{} {what}{}", grouped(n), if n == 1 { "" } else { "s" })
 }
 
 fn follow(context: &Context, c: &mut Connection) -> Result<(), CliError> {

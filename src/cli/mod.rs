@@ -209,13 +209,15 @@ pub enum TimeCommand {
 pub enum ConfigCommand {
     /// Show one setting, or all of them.
     Get {
-        /// label, auto-relock, wrong-code-limit, lockout or volume.
+        /// label, auto-relock, wrong-code-limit, lockout, volume, time-zone or door-ajar.
         key: Option<SettingKey>,
     },
     /// Change one setting; done only once the lock has it in flash.
     Set {
         /// label (1-32 characters), auto-relock (seconds, 0 = off, at most 3600),
-        /// wrong-code-limit (1-255), lockout (seconds, 1-3600), volume (off|low|medium|high).
+        /// wrong-code-limit (1-255), lockout (seconds, 1-3600), volume (off|low|medium|high),
+        /// time-zone (a zone name like Europe/Berlin, or a POSIX rule like
+        /// CET-1CEST,M3.5.0,M10.5.0/3), door-ajar (seconds, 0 = off, at most 3600).
         key: SettingKey,
         /// The new value.
         value: String,

@@ -105,8 +105,9 @@ pub struct UserRules {
     /// Successful uses allowed; the lock counts them down.
     #[arg(long)]
     pub uses: Option<u16>,
-    /// A weekly window, e.g. `mon-fri 08:00-18:00`, `sat,sun 10:00-14:00`, `daily 06:00-22:00`
-    /// (UTC). Repeat for up to 4.
+    /// A weekly window, e.g. `mon-fri 08:00-18:00`, `sat,sun 10:00-14:00`, `daily 06:00-22:00`,
+    /// in the lock's local time (`latchkey config set time-zone`; UTC until set). Repeat for up
+    /// to 4.
     #[arg(long, value_name = "DAYS HH:MM-HH:MM")]
     pub window: Vec<String>,
 }
@@ -544,7 +545,7 @@ fn print_user(user: &User) {
         );
     }
     for w in &s.weekly {
-        say!("  window    {} (UTC)", describe_window(w));
+        say!("  window    {} (lock local time)", describe_window(w));
     }
     if let Some(limit) = s.use_limit {
         say!("  uses      {} of {limit} left", user.uses_left.unwrap_or(limit));

@@ -147,3 +147,40 @@ pub fn a_value_out_of_range_is_refused_by_the_lock_with_exit_code_1(lock: &Targe
     let out = lock.cli().args(["config", "get", "wrong-code-limit", "--json"]).output().unwrap();
     assert_ne!(json(&out)["wrong-code-limit"], 0);
 }
+
+/// The lock's own log on its own flash: the claim and a setting change are there with the
+/// role, sessions open and close, `log verify` finds the chain intact, and `diag`, `battery`
+/// and `alarms` answer in JSON. (Run right after the claim.)
+pub fn the_log_records_changes_with_the_role_and_verifies(lock: &Target) {
+    lock.cli().args(["config", "set", "label", "Log check"]).assert().success();
+    let out = lock.cli().args(["log", "read", "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let records: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let seqs: Vec<u64> = records.iter().map(|r| r["seq"].as_u64().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "holes or repeats: {seqs:?}");
+    let change = |what: &str| {
+        records
+            .iter()
+            .any(|r| r["kind"] == "change" && r["what"] == what && r["role"] == "installer")
+    };
+    assert!(change("claimed") && change("setting"), "{records:#?}");
+    assert!(records.iter().any(|r| r["kind"] == "power_up"), "{records:#?}");
+    assert!(records.iter().any(|r| r["kind"] == "session" && r["opened"] == true));
+
+    lock.cli()
+        .args(["log", "verify"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("intact"));
+    let diag = json(&lock.cli().args(["diag", "--json"]).output().unwrap());
+    let d = &diag["diagnostics"];
+    assert!(d["log_records"].as_u64().unwrap() >= records.len() as u64, "{diag}");
+    assert!(d["log_capacity"].as_u64().unwrap() >= 2000, "{diag}");
+    assert!(d["boot_count"].as_u64().unwrap() >= 1);
+    assert!(diag["battery"]["millivolts"].as_u64().unwrap() > 0, "{diag}");
+    let alarms = json(&lock.cli().args(["alarms", "list", "--json"]).output().unwrap());
+    assert!(alarms.is_array(), "{alarms}");
+}
