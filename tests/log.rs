@@ -2,6 +2,8 @@
 //! the real `latchkey-sim`, the simulated person on the simulator's standard input.
 
 mod common;
+#[path = "../firmware/tests/support/log_items.rs"]
+mod log_items;
 
 use std::time::{Duration, Instant};
 
@@ -251,6 +253,61 @@ fn log_verify_passes_on_an_intact_log_and_names_the_place_of_an_altered_record()
     assert_eq!(doc["intact"], false);
     assert!(doc["broken"].is_object(), "{doc}");
     sim.stop();
+}
+
+/// Someone with the flash chip removes one record, or rewrites one (who came in) and fixes its
+/// CRC so it still reads: `log verify` names the very record, by its seq.
+#[test]
+fn log_verify_names_a_removed_and_a_rewritten_record_by_seq() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start_claimed(dir.path(), &[]);
+    for _ in 0..40 {
+        sim.attempt("key");
+    }
+    let records = json_lines(&sim.cli().args(["log", "read", "--json"]).output().unwrap());
+    let target = records[records.len() / 2]["seq"].as_u64().unwrap() as u32;
+    let flash_path = sim.flash.clone();
+    sim.stop();
+    let original = std::fs::read(&flash_path).unwrap();
+
+    let verify = |bytes: &[u8]| {
+        std::fs::write(&flash_path, bytes).unwrap();
+        let sim = Sim::start(dir.path(), &[]);
+        let out = sim.cli().args(["log", "verify"]).output().unwrap();
+        sim.stop();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+
+    // Removed: a zero CRC is how the flash queue marks an item erased.
+    let mut removed = original.clone();
+    let item = log_items::raw_item_of(&removed, target);
+    removed[item.address..item.address + 4].fill(0);
+    let (code, stderr) = verify(&removed);
+    assert_eq!(code, Some(1), "{stderr}");
+    let place = format!("missing between {} and {}", target - 1, target + 1);
+    assert!(stderr.contains(&place), "{stderr}");
+
+    // Rewritten: the key turn now reads as a keypad entry, its CRC made to match.
+    let mut rewritten = original.clone();
+    let item = log_items::raw_item_of(&rewritten, target);
+    let mut record = item.record.unwrap();
+    record.entry = latchkey_protocol::LogEntry::Access {
+        path: latchkey_protocol::AccessPath::Keypad,
+        granted: true,
+        user: None,
+        reason: latchkey_protocol::AccessReason::Granted,
+    };
+    let mut buf = [0u8; 64];
+    let mut data = postcard::to_slice(&record, &mut buf).unwrap().to_vec();
+    data.extend_from_slice(&item.data[item.data.len() - latchkey_firmware::log::TAG_LEN..]);
+    log_items::rewrite_item(&mut rewritten, &item, &data);
+    let (code, stderr) = verify(&rewritten);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains(&format!("record {target} was altered")), "{stderr}");
+
+    // The original verifies again: nothing else was touched.
+    let (code, stderr) = verify(&original);
+    assert_eq!(code, Some(0), "{stderr}");
 }
 
 /// The log's flash wiped behind the lock's back: numbering goes on from the lock's high-water
