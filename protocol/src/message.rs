@@ -874,7 +874,8 @@ pub struct Capabilities {
     pub pin_length_min: u8,
     /// Longest PIN, in digits.
     pub pin_length_max: u8,
-    /// Event-log records it keeps.
+    /// Event-log records it keeps at least, once full (records of typical size; smaller ones,
+    /// e.g. without a time after a power cut, fit more).
     pub log_capacity: u32,
     /// Which access paths the hardware has.
     pub access_paths: AccessPaths,
@@ -972,7 +973,7 @@ pub struct Diagnostics {
     pub reset_reason: ResetReason,
     /// Records in the event log.
     pub log_records: u32,
-    /// Records the event log keeps.
+    /// Records the event log keeps at least (see [`Capabilities::log_capacity`]).
     pub log_capacity: u32,
     /// Users held.
     pub users: u16,

@@ -238,7 +238,7 @@ fn info(context: &Context) -> Result<(), CliError> {
     ];
     let paths: Vec<&str> = paths.iter().filter(|(_, has)| *has).map(|(name, _)| *name).collect();
     say!(
-        "capacity     {} users, {} credentials each, log of {} records",
+        "capacity     {} users, {} credentials each, log of at least {} records",
         c.max_users,
         c.credentials_per_user,
         c.log_capacity

@@ -732,7 +732,7 @@ pub(super) fn diag(context: &Context) -> Result<(), CliError> {
         d.motor_last_ma
     );
     say!(
-        "storage      {} users; log {} of {} records; {} flash writes since start",
+        "storage      {} users; log {} records (keeps at least {}); {} flash writes since start",
         d.users,
         d.log_records,
         d.log_capacity,
