@@ -25,23 +25,12 @@ fn alarms(sim: &Sim) -> Vec<String> {
     list.as_array().unwrap().iter().map(|a| a["alarm"].as_str().unwrap().to_owned()).collect()
 }
 
-fn add_user_with_pin(sim: &Sim, name: &str, pin: &str) {
-    let out = sim.cli().args(["user", "add", name, "--json"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let id = json(&out)["user"].as_u64().unwrap().to_string();
-    sim.cli()
-        .args(["pin", "set", &id, "--stdin"])
-        .write_stdin(format!("{pin}\n"))
-        .assert()
-        .success();
-}
-
 #[test]
 fn a_door_left_open_raises_door_ajar_once_and_closing_it_clears_it() {
     let dir = tempfile::tempdir().unwrap();
     let sim = Sim::start_claimed(dir.path(), &[]);
     sim.cli().args(["config", "set", "door-ajar", "1"]).assert().success();
-    add_user_with_pin(&sim, "Ann", "582917");
+    sim.add_user_with_pin("Ann", "582917", &[]);
     assert!(sim.attempt("pin 582917").contains("granted"));
     sim.act("door open");
     wait_for_lines(&sim, "alarm door_ajar", 1);
@@ -71,7 +60,7 @@ fn a_door_left_open_raises_door_ajar_once_and_closing_it_clears_it() {
 fn a_low_battery_beeps_on_turning_low_and_after_each_unlock_unless_silenced() {
     let dir = tempfile::tempdir().unwrap();
     let sim = Sim::start_claimed(dir.path(), &[]);
-    add_user_with_pin(&sim, "Ann", "582917");
+    sim.add_user_with_pin("Ann", "582917", &[]);
     assert!(sim.attempt("pin 582917").contains("granted"));
     assert!(sim.lines_with("beep").is_empty(), "a good battery beeped");
     sim.act("battery 4800");

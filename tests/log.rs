@@ -37,18 +37,6 @@ fn grouped(n: u64) -> String {
     out
 }
 
-fn add_user_with_pin(sim: &Sim, name: &str, pin: &str, extra: &[&str]) -> u64 {
-    let out = sim.cli().args(["user", "add", name, "--json"]).args(extra).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let id = json(&out)["user"].as_u64().unwrap();
-    sim.cli()
-        .args(["pin", "set", &id.to_string(), "--stdin"])
-        .write_stdin(format!("{pin}\n"))
-        .assert()
-        .success();
-    id
-}
-
 #[test]
 fn a_day_at_the_door_is_recorded_in_order_with_users_and_reasons_and_no_pin() {
     let dir = tempfile::tempdir().unwrap();
@@ -56,10 +44,9 @@ fn a_day_at_the_door_is_recorded_in_order_with_users_and_reasons_and_no_pin() {
     sim.cli().args(["time", "sync"]).assert().success();
     sim.cli().args(["config", "set", "wrong-code-limit", "2"]).assert().success();
     sim.cli().args(["config", "set", "lockout", "1"]).assert().success();
-    let ann = add_user_with_pin(&sim, "Ann", "582917", &[]);
+    let ann = sim.add_user_with_pin("Ann", "582917", &[]);
     sim.cli().args(["card", "add", &ann.to_string(), "04a1b2c3"]).assert().success();
-    let guest = add_user_with_pin(
-        &sim,
+    let guest = sim.add_user_with_pin(
         "Guest",
         "640271",
         &["--kind", "guest", "--from", "2020-01-01", "--until", "2021-01-01"],
@@ -415,7 +402,7 @@ fn battery_shows_load_and_crossing_thresholds_raises_events_once_each() {
     assert_eq!(states.iter().filter(|s| **s == "low").count(), 1, "{states:?}");
     assert_eq!(states.iter().filter(|s| **s == "critical").count(), 1, "{states:?}");
     // Critical still opens.
-    let u = add_user_with_pin(&sim, "Ann", "582917", &[]);
+    let u = sim.add_user_with_pin("Ann", "582917", &[]);
     let line = sim.attempt("pin 582917");
     assert!(line.contains("granted"), "{line} (user {u})");
     sim.cli().args(["diag"]).assert().success().stdout(predicate::str::contains("under load"));

@@ -241,16 +241,8 @@ impl fmt::Display for TimeZoneRule {
 
 /// A numeric zone name, `<+01>`, `<-0330>`, `<+054530>`.
 fn write_name(f: &mut fmt::Formatter<'_>, east: i32) -> fmt::Result {
-    let sign = if east < 0 { '-' } else { '+' };
-    let s = east.unsigned_abs();
-    let (h, m, sec) = (s / 3600, s / 60 % 60, s % 60);
-    write!(f, "<{sign}{h:02}")?;
-    if m != 0 || sec != 0 {
-        write!(f, "{m:02}")?;
-    }
-    if sec != 0 {
-        write!(f, "{sec:02}")?;
-    }
+    f.write_str(if east < 0 { "<-" } else { "<+" })?;
+    write_parts(f, east.unsigned_abs(), "")?;
     f.write_str(">")
 }
 
@@ -259,14 +251,23 @@ fn write_hms(f: &mut fmt::Formatter<'_>, seconds: i32) -> fmt::Result {
     if seconds < 0 {
         f.write_str("-")?;
     }
-    let s = seconds.unsigned_abs();
-    let (h, m, sec) = (s / 3600, s / 60 % 60, s % 60);
-    write!(f, "{h}")?;
-    if m != 0 || sec != 0 {
-        write!(f, ":{m:02}")?;
+    write_parts(f, seconds.unsigned_abs(), ":")
+}
+
+/// Hours, then minutes and seconds only where not zero, joined by `sep`: a name pads its
+/// hours to two digits (`01`), a time does not (`1:30`).
+fn write_parts(f: &mut fmt::Formatter<'_>, seconds: u32, sep: &str) -> fmt::Result {
+    let (h, m, s) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
+    if sep.is_empty() {
+        write!(f, "{h:02}")?;
+    } else {
+        write!(f, "{h}")?;
     }
-    if sec != 0 {
-        write!(f, ":{sec:02}")?;
+    if m != 0 || s != 0 {
+        write!(f, "{sep}{m:02}")?;
+    }
+    if s != 0 {
+        write!(f, "{sep}{s:02}")?;
     }
     Ok(())
 }

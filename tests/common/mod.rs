@@ -156,6 +156,19 @@ impl Sim {
         }
     }
 
+    /// `user add NAME EXTRA... --json`, then `pin set` from stdin; the user's number.
+    pub fn add_user_with_pin(&self, name: &str, pin: &str, extra: &[&str]) -> u64 {
+        let out = self.cli().args(["user", "add", name, "--json"]).args(extra).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let id = json(&out)["user"].as_u64().unwrap();
+        self.cli()
+            .args(["pin", "set", &id.to_string(), "--stdin"])
+            .write_stdin(format!("{pin}\n"))
+            .assert()
+            .success();
+        id
+    }
+
     /// Starts the simulator and claims it with a site key in this test's keystore.
     pub fn start_claimed(dir: &Path, extra: &[&str]) -> Sim {
         let sim = Sim::start(dir, extra);
