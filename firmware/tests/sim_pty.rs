@@ -258,8 +258,9 @@ fn baud_pacing_slows_the_line_like_a_cable() {
     );
     let bytes = (request_len + response.len()) as u32;
     let line_time = Duration::from_secs(10) * bytes / baud;
+    // The behaviour is the floor: the bytes cannot cross faster than the line allows. How
+    // close to it the simulator comes is a figure for a benchmark, not an assertion here.
     assert!(elapsed >= line_time * 9 / 10, "{elapsed:?} < line time {line_time:?}");
-    assert!(elapsed < line_time * 3 + Duration::from_millis(200), "{elapsed:?} vs {line_time:?}");
 }
 
 /// Adds user 1 "Ann" with PIN 058213 over the pty.
