@@ -16,7 +16,7 @@ use embassy_futures::block_on;
 use latchkey_protocol::crypto::{KEY_LEN, SETUP_CODE_LEN, SecretKey, SetupCode};
 use latchkey_protocol::{BeeperVolume, DoorLabel, Settings, TimeZoneRule};
 use sequential_storage::cache::{Cache, Uncached};
-use sequential_storage::map::{MapConfig, MapStorage, PostcardValue};
+use sequential_storage::map::{MapConfig, MapStorage, PostcardValue, SerializationError, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::hal::{NorFlash, NorFlashError, NorFlashErrorKind};
@@ -152,9 +152,42 @@ pub fn default_settings() -> Settings {
     }
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 struct SettingsRecord(Settings);
-impl PostcardValue<'_> for SettingsRecord {}
+
+/// The settings as locks wrote them before the time zone and the door-ajar time existed:
+/// such a record still loads, the two new settings at their defaults, so a firmware update
+/// keeps the door's label and rules.
+#[derive(Deserialize)]
+struct SettingsRecordV1 {
+    door_label: DoorLabel,
+    auto_relock_seconds: u16,
+    wrong_code_limit: u8,
+    lockout_seconds: u16,
+    beeper_volume: BeeperVolume,
+}
+
+impl Value<'_> for SettingsRecord {
+    fn serialize_into(&self, buffer: &mut [u8]) -> Result<usize, SerializationError> {
+        Ok(postcard::to_slice(self, buffer).map(|s| s.len())?)
+    }
+
+    fn deserialize_from(buffer: &[u8]) -> Result<(Self, usize), SerializationError> {
+        if let Ok(settings) = postcard::from_bytes::<Settings>(buffer) {
+            return Ok((Self(settings), buffer.len()));
+        }
+        let old: SettingsRecordV1 = postcard::from_bytes(buffer)?;
+        let settings = Settings {
+            door_label: old.door_label,
+            auto_relock_seconds: old.auto_relock_seconds,
+            wrong_code_limit: old.wrong_code_limit,
+            lockout_seconds: old.lockout_seconds,
+            beeper_volume: old.beeper_volume,
+            ..default_settings()
+        };
+        Ok((Self(settings), buffer.len()))
+    }
+}
 
 /// The two keys a claimed lock holds: the installer's and the technician's lock keys. The
 /// lock never sees the site keys they are derived from.
@@ -537,8 +570,6 @@ impl<F: NorFlash> Store<F> {
     }
 }
 
-/// Erases `range` page by page, as the library does, so a cut leaves whole pages in either
-/// state.
 /// Erases `range` page by page, so a cut leaves whole pages in either state (and at most one
 /// half-erased). Shared by the store's regions and the event log.
 pub(crate) fn erase_region<F: NorFlash>(
@@ -586,4 +617,50 @@ pub(crate) fn scan<F: NorFlash>(
         at += len as u32;
     }
     Ok(if any_zero { Contents::Blank } else { Contents::Erased })
+}
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::*;
+    use crate::sim::SimFlash;
+
+    /// The settings record as the first firmware wrote it.
+    #[derive(Serialize, Deserialize)]
+    struct FirstSettings {
+        door_label: DoorLabel,
+        auto_relock_seconds: u16,
+        wrong_code_limit: u8,
+        lockout_seconds: u16,
+        beeper_volume: BeeperVolume,
+    }
+    impl PostcardValue<'_> for FirstSettings {}
+
+    #[test]
+    fn settings_written_before_the_time_zone_existed_still_load() {
+        let mut flash = SimFlash::erased();
+        let mut store = Store::mount(&mut flash).unwrap();
+        let first = FirstSettings {
+            door_label: DoorLabel::try_from("Back door").unwrap(),
+            auto_relock_seconds: 10,
+            wrong_code_limit: 3,
+            lockout_seconds: 60,
+            beeper_volume: BeeperVolume::High,
+        };
+        store.put(key::SETTINGS, &first).unwrap();
+        let loaded = store.settings().unwrap();
+        assert_eq!(loaded.door_label.as_str(), "Back door");
+        assert_eq!(
+            (loaded.auto_relock_seconds, loaded.wrong_code_limit, loaded.lockout_seconds),
+            (10, 3, 60)
+        );
+        assert_eq!(loaded.beeper_volume, BeeperVolume::High);
+        assert_eq!(loaded.time_zone, TimeZoneRule::utc());
+        assert_eq!(loaded.door_ajar_seconds, default_settings().door_ajar_seconds);
+
+        // Saved again, it is in today's layout and reads back whole.
+        let mut changed = loaded;
+        changed.time_zone = TimeZoneRule::parse("CET-1CEST,M3.5.0,M10.5.0/3").unwrap();
+        store.save_settings(&changed).unwrap();
+        assert_eq!(store.settings().unwrap(), changed);
+    }
 }
