@@ -156,14 +156,22 @@ impl Link {
         }
     }
 
-    /// Sends an unsolicited event, e.g. [`Event::Booted`] at boot.
+    /// Sends an unsolicited event: sealed inside a session; outside one only
+    /// [`Event::Booted`], in clear. Who came in, and when, is not for whoever holds the cable.
     pub fn send_event(&mut self, event: &Event, emit: &mut impl FnMut(&[u8])) {
         let seq = self.event_seq;
-        self.event_seq = self.event_seq.wrapping_add(1);
         let mut out = [0u8; MAX_ENCODED_LEN];
-        if let Ok(wire) = encode_frame(Header::new(Kind::Event, seq), event, &mut out) {
+        let len = if self.session.role().is_some() {
+            self.session.seal_event(seq, event, &mut out)
+        } else if matches!(event, Event::Booted { .. }) {
+            encode_frame(Header::new(Kind::Event, seq), event, &mut out).ok().map(|w| w.len())
+        } else {
+            None
+        };
+        if let Some(len) = len {
+            self.event_seq = self.event_seq.wrapping_add(1);
             self.stats.frames_sent = self.stats.frames_sent.saturating_add(1);
-            emit(wire);
+            emit(&out[..len]);
         }
     }
 

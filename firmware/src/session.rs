@@ -15,8 +15,8 @@ use latchkey_protocol::crypto::{
     self, ClaimKeys, Opener, SealError, Sealer, SecretKey, SessionKeys, TAG_LEN,
 };
 use latchkey_protocol::{
-    ClaimIntent, EncodeError, Header, Kind, LogEntry, MAX_BODY_LEN, MAX_ENCODED_LEN, Request,
-    Response, Role, Status, encode_raw,
+    ClaimIntent, EncodeError, Event, Header, Kind, LogEntry, MAX_BODY_LEN, MAX_ENCODED_LEN,
+    Request, Response, Role, Status, encode_raw,
 };
 use zeroize::Zeroize;
 
@@ -45,6 +45,8 @@ struct Active {
     role: Role,
     sealer: Sealer,
     opener: Opener,
+    /// Seals events, with a counter of their own (answers keep theirs for exact resends).
+    events: Sealer,
     /// Uptime of the last accepted sealed frame (or of the handshake).
     last_activity_ms: u64,
     /// Tag of the last accepted sealed frame, to tell a resend of it from a replay.
@@ -273,9 +275,16 @@ impl Session {
             return Status::NotAuthorized;
         }
         let (sealer, opener) = keys.lock_ends();
+        let events = keys.lock_event_sealer();
         self.end(lock);
-        self.active =
-            Some(Active { role, sealer, opener, last_activity_ms: now, last_tag: [0; TAG_LEN] });
+        self.active = Some(Active {
+            role,
+            sealer,
+            opener,
+            events,
+            last_activity_ms: now,
+            last_tag: [0; TAG_LEN],
+        });
         self.succeed();
         lock.log_link(LogEntry::Session { role, opened: true });
         Status::Success
@@ -404,6 +413,23 @@ impl Session {
                 None
             }
         }
+    }
+
+    /// Seals `event` as event `seq` into `out`; the frame's length. `None` without a
+    /// session (or should it not fit, which no event does).
+    pub(crate) fn seal_event(&mut self, seq: u16, event: &Event, out: &mut [u8]) -> Option<usize> {
+        let active = self.active.as_mut()?;
+        let header = Header::new(Kind::SealedEvent, seq);
+        let mut plain = [0u8; MAX_BODY_LEN];
+        let mut body = [0u8; MAX_BODY_LEN];
+        let sealed = postcard::to_slice(event, &mut plain)
+            .ok()
+            .and_then(|text| active.events.seal(&header, text, &mut body).ok());
+        plain.zeroize();
+        let wire = sealed.and_then(|(len, _)| encode_raw(header, &body[..len], out).ok());
+        let len = wire.map(|w| w.len());
+        body.zeroize();
+        len
     }
 
     /// The cached last sealed answer, if any.

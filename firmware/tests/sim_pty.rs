@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use common::{HostSession, claim_exchange, claim_payload, request_frame, split_frames, test_keys};
 use latchkey_firmware::sim::{RunningSim, SimConfig, SimError};
 use latchkey_protocol::crypto::SetupCode;
-use latchkey_protocol::{ClaimIntent, Kind, Request, Response, Role, Setting, Status, decode_body};
+use latchkey_protocol::{
+    ClaimIntent, Header, Kind, Request, Response, Role, Setting, Status, decode_body,
+};
 use serialport::TTYPort;
 
 fn open(path: &Path) -> TTYPort {
@@ -41,7 +43,7 @@ fn roundtrip(port: &mut TTYPort, seq: u16, frame: &[u8]) -> (Kind, Vec<u8>) {
             Err(e) => panic!("read: {e}"),
         }
         for (header, body) in split_frames(&received) {
-            if header.kind != Kind::Event && header.seq == seq {
+            if !matches!(header.kind, Kind::Event | Kind::SealedEvent) && header.seq == seq {
                 return (header.kind, body);
             }
         }
@@ -52,13 +54,18 @@ fn roundtrip(port: &mut TTYPort, seq: u16, frame: &[u8]) -> (Kind, Vec<u8>) {
 /// Claims the simulated lock (serial `serial`) with its setup code if `claim`, then opens an
 /// installer session over the pty, as `latchkey` does.
 fn installer(port: &mut TTYPort, sim: &RunningSim, serial: &str, claim: bool) -> HostSession {
+    installer_with_code(port, claim.then(|| sim.setup_code()).as_deref(), serial)
+}
+
+/// Claims with `setup_code` (if given) and opens an installer session.
+fn installer_with_code(port: &mut TTYPort, setup_code: Option<&str>, serial: &str) -> HostSession {
     let mut seq = 0x4000;
     let mut plain = |request: &Request| {
         seq += 1;
         ask(port, seq, request)
     };
-    if claim {
-        let code = SetupCode::parse(&sim.setup_code()).unwrap();
+    if let Some(code) = setup_code {
+        let code = SetupCode::parse(code).unwrap();
         let payload = claim_payload(&test_keys());
         let answer = claim_exchange(&mut plain, serial, ClaimIntent::Claim, &code, &payload);
         assert_eq!(answer, Response::Status(Status::Success));
@@ -282,24 +289,42 @@ fn add_ann(port: &mut TTYPort, s: &mut HostSession) {
     assert_eq!(set, Response::Status(Status::Success));
 }
 
-/// Reads from the port until an event frame arrives that `want` accepts.
-fn wait_event(port: &mut TTYPort, want: impl Fn(&latchkey_protocol::Event) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(5);
+/// The frames that arrive on the port within `wait`.
+fn frames_within(port: &mut TTYPort, wait: Duration) -> Vec<(Header, Vec<u8>)> {
+    let deadline = Instant::now() + wait;
     let mut received = Vec::new();
     let mut buf = [0u8; 512];
     while Instant::now() < deadline {
         if let Ok(n) = port.read(&mut buf) {
             received.extend_from_slice(&buf[..n]);
         }
-        for (header, body) in split_frames(&received) {
-            if header.kind == Kind::Event
-                && decode_body::<latchkey_protocol::Event>(&body).is_ok_and(|e| want(&e))
-            {
+    }
+    split_frames(&received)
+}
+
+/// Reads from the port until an event arrives that `want` accepts: plaintext, or sealed for
+/// session `s`.
+fn wait_event(
+    port: &mut TTYPort,
+    s: &mut HostSession,
+    want: impl Fn(&latchkey_protocol::Event) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut seen = Vec::new();
+    while Instant::now() < deadline {
+        for (header, body) in frames_within(port, Duration::from_millis(100)) {
+            let event = match header.kind {
+                Kind::Event => decode_body::<latchkey_protocol::Event>(&body).ok(),
+                Kind::SealedEvent => s.unseal_event(&header, &body),
+                _ => None,
+            };
+            if event.as_ref().is_some_and(&want) {
                 return;
             }
+            seen.push((header.kind, event));
         }
     }
-    panic!("no such event");
+    panic!("no such event; seen {seen:?}");
 }
 
 #[test]
@@ -312,8 +337,10 @@ fn act_drives_decisions_events_and_a_power_cut() {
 
     let lines = sim.act_report("pin 058213").unwrap();
     assert_eq!(lines, ["latchkey-sim: access granted user 1 via keypad"]);
+    // Inside the session the event comes sealed, and only the session's holder reads it.
     wait_event(
         &mut port,
+        &mut s,
         |e| matches!(e, Event::Access(r) if r.granted && r.user == Some(1) && r.path == AccessPath::Keypad),
     );
     let lines = sim.act_report("card 04A1B2C3").unwrap();
@@ -338,7 +365,11 @@ fn act_drives_decisions_events_and_a_power_cut() {
     // The lock loses power: RAM is gone (session, last access), the flash stays.
     let lines = sim.act_report("power-cut").unwrap();
     assert!(lines[0].starts_with("latchkey-sim: booted (boot 2)"), "{lines:?}");
-    wait_event(&mut port, |e| matches!(e, Event::Booted { boot_count: 2 }));
+    wait_event(&mut port, &mut s, |e| matches!(e, Event::Booted { boot_count: 2 }));
+    // No session now: what happens at the door puts nothing on the line.
+    assert_eq!(sim.act_report("tamper on").unwrap(), ["latchkey-sim: alarm tamper"]);
+    let frames = frames_within(&mut port, Duration::from_millis(300));
+    assert!(frames.is_empty(), "events without a session: {frames:?}");
     let seq = s.next_seq();
     let (kind, body) = roundtrip(&mut port, seq, &s.seal(seq, &Request::GetLastAccess));
     assert_eq!(kind, Kind::Response, "no session after the cut: a plaintext refusal");
@@ -468,18 +499,33 @@ fn the_binary_logs_a_power_up_after_a_power_cut() {
     stdin.flush().unwrap();
     // The stdout lines stay as they were: the reboot, nothing for the log record.
     assert_eq!(lines.next().unwrap().unwrap(), "latchkey-sim: booted (boot 2)");
-    wait_event(&mut port, |event| {
-        matches!(
-            event,
-            latchkey_protocol::Event::Logged(latchkey_protocol::LogRecord {
-                entry: latchkey_protocol::LogEntry::PowerUp {
-                    boot_count: 2,
-                    reason: latchkey_protocol::ResetReason::PowerOn
-                },
-                ..
-            })
-        )
-    });
+    // On the line, only the boot is announced in clear; the record is read in a session.
+    let events: Vec<_> = frames_within(&mut port, Duration::from_millis(300))
+        .into_iter()
+        .map(|(header, body)| (header.kind, decode_body::<latchkey_protocol::Event>(&body).ok()))
+        .collect();
+    assert!(
+        events.iter().all(|(kind, e)| *kind == Kind::Event
+            && matches!(e, Some(latchkey_protocol::Event::Booted { .. }))),
+        "{events:?}"
+    );
+    assert!(
+        events.contains(&(Kind::Event, Some(latchkey_protocol::Event::Booted { boot_count: 2 })))
+    );
+    let mut s = installer_with_code(&mut port, Some("7K2M-9QXA-4RTD"), "SIM-000010");
+    let Response::Log { records, .. } =
+        ask_sealed(&mut port, &mut s, &Request::ReadLog { from_seq: 1 })
+    else {
+        panic!("no log page");
+    };
+    assert!(
+        records.iter().any(|r| r.entry
+            == latchkey_protocol::LogEntry::PowerUp {
+                boot_count: 2,
+                reason: latchkey_protocol::ResetReason::PowerOn
+            }),
+        "{records:?}"
+    );
     child.kill().unwrap();
     child.wait().unwrap();
 }

@@ -342,6 +342,18 @@ impl SessionKeys {
             Opener::new(&self.host_to_lock, Direction::HostToLock),
         )
     }
+
+    /// The lock's sealer for events. Same key as its answers, its own counter and nonce
+    /// space ([`Direction::LockEvents`]): an event between an answer and that answer's resend
+    /// must not make the host refuse the resend as a replay.
+    pub fn lock_event_sealer(&self) -> Sealer {
+        Sealer::new(&self.lock_to_host, Direction::LockEvents)
+    }
+
+    /// The host's opener for the lock's sealed events.
+    pub fn host_event_opener(&self) -> Opener {
+        Opener::new(&self.lock_to_host, Direction::LockEvents)
+    }
 }
 
 // ---- sealed frames --------------------------------------------------------------------------
@@ -352,8 +364,10 @@ impl SessionKeys {
 pub enum Direction {
     /// Requests.
     HostToLock = 0,
-    /// Responses and events.
+    /// Responses.
     LockToHost = 1,
+    /// Events: under the lock-to-host key, told apart from responses by this nonce byte.
+    LockEvents = 2,
 }
 
 fn nonce(direction: Direction, counter: u32) -> Nonce {
@@ -600,5 +614,42 @@ mod tests {
         let mut f4 = [0u8; 64];
         let (n4, _) = lock_seal.seal(&header, b"reflected", &mut f4).unwrap();
         assert_eq!(open.open(&header, &f4[..n4], &mut out), Err(SealError::Forged));
+    }
+
+    #[test]
+    fn events_have_their_own_counter_and_never_pass_for_an_answer() {
+        let k = lock_key(Role::Technician, &key(4), "S1");
+        let host = SessionKeys::derive(&k, Role::Technician, "S1", &[1; 16], &[2; 16]);
+        let lock = SessionKeys::derive(&k, Role::Technician, "S1", &[1; 16], &[2; 16]);
+        let (mut answers, _) = lock.lock_ends();
+        let mut events = lock.lock_event_sealer();
+        let (_, mut host_answers) = host.host_ends();
+        let mut host_events = host.host_event_opener();
+        let answer_header = Header::new(Kind::SealedResponse, 9);
+        let event_header = Header::new(Kind::SealedEvent, 0);
+        let (mut a, mut e) = ([0u8; 64], [0u8; 64]);
+        let (na, ca) = answers.seal(&answer_header, b"answer", &mut a).unwrap();
+        let (ne, ce) = events.seal(&event_header, b"event", &mut e).unwrap();
+        assert_eq!((ca, ce), (1, 1), "two counters");
+        let mut out = [0u8; 64];
+        // An event first does not make the answer (or its resend) stale.
+        assert_eq!(host_events.open(&event_header, &e[..ne], &mut out).unwrap().0, b"event");
+        assert_eq!(host_answers.open(&answer_header, &a[..na], &mut out).unwrap().0, b"answer");
+        // Neither opens as the other, even under the other's header: the nonce differs.
+        let mut events_as_answers = host.host_ends().1;
+        assert_eq!(
+            events_as_answers.open(&answer_header, &e[..ne], &mut out),
+            Err(SealError::Forged)
+        );
+        let mut answers_as_events = host.host_event_opener();
+        assert_eq!(
+            answers_as_events.open(&event_header, &a[..na], &mut out),
+            Err(SealError::Forged)
+        );
+        // A replayed event is refused.
+        assert!(matches!(
+            host_events.open(&event_header, &e[..ne], &mut out),
+            Err(SealError::Replayed { .. })
+        ));
     }
 }

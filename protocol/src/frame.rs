@@ -50,6 +50,10 @@ pub enum Kind {
     SealedRequest = 3,
     /// Lock to host, inside a session: a sealed [`crate::Response`].
     SealedResponse = 4,
+    /// Lock to host, unsolicited, inside a session: a sealed [`crate::Event`], with its own
+    /// counter ([`crate::crypto::SessionKeys::lock_event_sealer`]). Outside a session the lock
+    /// sends no event but `Booted`: who came in is not for whoever holds the cable.
+    SealedEvent = 5,
 }
 
 impl Kind {
@@ -60,6 +64,7 @@ impl Kind {
             2 => Some(Self::Event),
             3 => Some(Self::SealedRequest),
             4 => Some(Self::SealedResponse),
+            5 => Some(Self::SealedEvent),
             _ => None,
         }
     }

@@ -130,7 +130,7 @@ impl Msg {
             Kind::Request => Msg::Req(decode_body(body).unwrap()),
             Kind::Response => Msg::Resp(decode_body(body).unwrap()),
             Kind::Event => Msg::Ev(decode_body(body).unwrap()),
-            Kind::SealedRequest | Kind::SealedResponse => {
+            Kind::SealedRequest | Kind::SealedResponse | Kind::SealedEvent => {
                 panic!("sealed frames have their own test")
             }
         }
@@ -433,4 +433,23 @@ fn sealed_frame_matches_its_golden_vector() {
     let mut out = [0u8; MAX_BODY_LEN];
     let (opened, _) = opener.open(&header, &body[..n], &mut out).unwrap();
     assert_eq!(decode_body::<Request>(opened).unwrap(), Request::GetSettings);
+
+    // A sealed event, the lock's first in that session: its own counter and nonce byte 2.
+    let mut events = keys.lock_event_sealer();
+    let header = Header::new(Kind::SealedEvent, 3);
+    let event = Event::AlarmRaised(Alarm::Tamper);
+    let mut plain = [0u8; MAX_BODY_LEN];
+    let plain = postcard::to_slice(&event, &mut plain).unwrap();
+    let (n, counter) = events.seal(&header, plain, &mut body).unwrap();
+    assert_eq!(counter, 1);
+    let raw_hex = format!("{}{}", hex(&[1, 5, 3, 0]), hex(&body[..n]));
+    if std::env::var_os("LATCHKEY_BLESS").is_some() {
+        println!("sealed event vector: {raw_hex}");
+    }
+    assert_eq!(
+        &raw_hex, "0105030001000000a023cf3cf79284afa36263a876dfc8707a85",
+        "sealed event layout changed"
+    );
+    let (opened, _) = keys.host_event_opener().open(&header, &body[..n], &mut out).unwrap();
+    assert_eq!(decode_body::<Event>(opened).unwrap(), event);
 }

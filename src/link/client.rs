@@ -123,6 +123,8 @@ struct Session {
     role: Role,
     sealer: Sealer,
     opener: Opener,
+    /// Opens the lock's sealed events (their own counter).
+    events: Opener,
     lock_key: SecretKey,
     serial: String,
 }
@@ -341,13 +343,21 @@ impl Client {
                 match header.kind {
                     Kind::Event if header.version == PROTOCOL_VERSION => {
                         match decode_body::<Event>(frame.body) {
-                            Ok(event) => {
-                                if self.events.len() == EVENT_BACKLOG {
-                                    self.events.pop_front();
-                                }
-                                self.events.push_back((header.seq, event));
-                            }
+                            Ok(event) => self.queue_event(header.seq, event),
                             Err(_) => self.stats.dropped += 1,
+                        }
+                    }
+                    Kind::SealedEvent if header.version == PROTOCOL_VERSION => {
+                        // Sealed for a session of ours, or for one we no longer hold.
+                        let Some(session) = &mut self.session else {
+                            self.stats.dropped += 1;
+                            continue;
+                        };
+                        let mut plain = [0u8; MAX_BODY_LEN];
+                        let opened = session.events.open(&header, frame.body, &mut plain);
+                        match opened.map(|(plain, _)| decode_body::<Event>(plain)) {
+                            Ok(Ok(event)) => self.queue_event(header.seq, event),
+                            _ => self.stats.dropped += 1,
                         }
                     }
                     Kind::Response if Some(header.seq) == seq && found.is_none() => {
@@ -394,6 +404,13 @@ impl Client {
                 return Ok(None);
             }
         }
+    }
+
+    fn queue_event(&mut self, seq: u16, event: Event) {
+        if self.events.len() == EVENT_BACKLOG {
+            self.events.pop_front();
+        }
+        self.events.push_back((seq, event));
     }
 
     // ---- typed requests ------------------------------------------------------------------
@@ -768,6 +785,7 @@ impl Client {
             role,
             sealer,
             opener,
+            events: keys.host_event_opener(),
             lock_key: key.clone(),
             serial: serial.to_string(),
         });

@@ -17,7 +17,7 @@ use latchkey_protocol::crypto::{
     self, ClaimKeys, Opener, Sealer, SecretKey, SessionKeys, SetupCode,
 };
 use latchkey_protocol::{
-    CRC, ClaimIntent, FrameAccumulator, Header, Ident, Kind, MAX_BODY_LEN, MAX_ENCODED_LEN,
+    CRC, ClaimIntent, Event, FrameAccumulator, Header, Ident, Kind, MAX_BODY_LEN, MAX_ENCODED_LEN,
     PROTOCOL_VERSION, Request, ResetReason, Response, Role, Status, decode_body, encode_frame,
 };
 
@@ -231,6 +231,7 @@ pub fn claim(link: &mut Link, lock: &mut impl Handler) -> Response {
 pub struct HostSession {
     sealer: Sealer,
     opener: Opener,
+    events: Opener,
     seq: u16,
 }
 
@@ -254,7 +255,7 @@ impl HostSession {
             Response::Status(Status::Success) => {
                 assert!(lock_knows_key, "the lock proved it holds the key");
                 let (sealer, opener) = keys.host_ends();
-                Ok(Self { sealer, opener, seq: 0 })
+                Ok(Self { sealer, opener, events: keys.host_event_opener(), seq: 0 })
             }
             other => Err(other),
         }
@@ -282,6 +283,14 @@ impl HostSession {
         let mut out = [0u8; MAX_BODY_LEN];
         let (plain, _) = self.opener.open(header, body, &mut out).expect("the answer opens");
         decode_body(plain).expect("the answer decodes")
+    }
+
+    /// Opens a sealed event frame; `None` if it is not genuine for this session.
+    pub fn unseal_event(&mut self, header: &Header, body: &[u8]) -> Option<Event> {
+        assert_eq!(header.kind, Kind::SealedEvent, "a sealed event");
+        let mut out = [0u8; MAX_BODY_LEN];
+        let (plain, _) = self.events.open(header, body, &mut out).ok()?;
+        decode_body(plain).ok()
     }
 
     /// Sends `request` sealed over an in-process link; its single answer, opened. A plaintext
