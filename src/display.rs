@@ -159,6 +159,17 @@ pub fn describe_local(unix_seconds: u64, rule: &TimeZoneRule) -> String {
     }
 }
 
+/// A moment in the lock's local time by `rule`, date and time, with its offset:
+/// "2026-12-24 23:59:59 (UTC-08:00)", "2026-03-29 03:00:00 (UTC+02:00)", "... (UTC)".
+pub fn describe_local_date_time(unix_seconds: u64, rule: &TimeZoneRule) -> String {
+    let local = format_unix(rule.local_seconds(unix_seconds));
+    let offset = format_offset(rule.offset_seconds(unix_seconds));
+    match local.strip_suffix('Z').and_then(|l| l.split_once('T')) {
+        Some((date, time)) => format!("{date} {time} ({offset})"),
+        None => format!("{local} ({offset})"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,5 +220,23 @@ mod tests {
             "2026-11-30 02:05:00 local, UTC+13:00"
         );
         assert_eq!(format_local(1_795_957_500, &TimeZoneRule::utc()), "2026-11-29T13:05:00+00:00");
+    }
+
+    #[test]
+    fn local_date_and_time_with_its_offset() {
+        let berlin = rule("CET-1CEST,M3.5.0,M10.5.0/3");
+        assert_eq!(
+            describe_local_date_time(1_795_957_500, &berlin),
+            "2026-11-29 14:05:00 (UTC+01:00)"
+        );
+        // 2026-12-25T07:59:59Z is the last second of December 24 eight hours west.
+        assert_eq!(
+            describe_local_date_time(1_798_185_599, &rule("<-08>8")),
+            "2026-12-24 23:59:59 (UTC-08:00)"
+        );
+        assert_eq!(
+            describe_local_date_time(1_795_957_500, &TimeZoneRule::utc()),
+            "2026-11-29 13:05:00 (UTC)"
+        );
     }
 }

@@ -386,3 +386,111 @@ fn a_finger_enrollment_can_be_cancelled_and_adds_nothing() {
 fn json_last(stdout: &str) -> Value {
     serde_json::from_str(stdout.lines().last().unwrap_or("null")).unwrap()
 }
+
+/// The date `unix_seconds` falls on, `YYYY-MM-DD`.
+fn date_of(unix_seconds: u64) -> String {
+    let t = std::time::UNIX_EPOCH + Duration::from_secs(unix_seconds);
+    humantime::format_rfc3339_seconds(t).to_string()[..10].to_string()
+}
+
+fn rfc3339(unix_seconds: u64) -> String {
+    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + Duration::from_secs(unix_seconds))
+        .to_string()
+}
+
+#[test]
+fn user_dates_are_the_lock_local_days_and_an_explicit_offset_is_exact() {
+    // A zone far from UTC, chosen from the clock so that the lock's local date is not UTC's
+    // and is at least an hour from either of its ends: 12 hours west before 11:00 UTC (the
+    // local day is UTC's yesterday), 14 hours east from then (UTC's tomorrow).
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let (rule, offset, shown, utc_reason): (&str, i64, &str, &str) = if now % 86_400 < 11 * 3600 {
+        ("<-12>12", -12 * 3600, "UTC-12:00", "expired")
+    } else {
+        ("<+14>-14", 14 * 3600, "UTC+14:00", "not_yet_valid")
+    };
+    let local_now = now.checked_add_signed(offset).unwrap();
+    let today = date_of(local_now);
+    assert_ne!(today, date_of(now));
+    // The instants of the local day's first and last seconds.
+    let local_midnight = local_now - local_now % 86_400;
+    let (first, last) = (
+        local_midnight.checked_add_signed(-offset).unwrap(),
+        (local_midnight + 86_399).checked_add_signed(-offset).unwrap(),
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start_claimed(dir.path(), &[]);
+    sim.cli().args(["time", "sync"]).assert().success();
+    sim.cli().args(["config", "set", "time-zone", rule]).assert().success();
+
+    // "Today" is the lock's local day: the code works now.
+    let out = sim
+        .cli()
+        .args(["--json", "guest", "add", "Visitor", "--from", &today, "--until", &today, "--stdin"])
+        .write_stdin("640271\n")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let guest = json(&out);
+    assert_eq!(guest["valid_from"], rfc3339(first), "{guest}");
+    assert_eq!(guest["valid_until"], rfc3339(last), "{guest}");
+    granted(&sim, "pin 640271");
+
+    // JSON stays UTC, for scripts; a person reads the lock's local time.
+    let id = guest["user"].to_string();
+    let shown_json = json(&sim.cli().args(["user", "show", &id, "--json"]).output().unwrap());
+    assert_eq!(shown_json["valid_until"], rfc3339(last), "{shown_json}");
+    assert!(rfc3339(last).ends_with('Z'));
+    sim.cli().args(["user", "show", &id]).assert().success().stdout(predicate::str::contains(
+        format!("valid     {today} 00:00:00 ({shown}) to {today} 23:59:59 ({shown})"),
+    ));
+
+    // The same day as UTC times, with `Z`: exactly those instants, whatever the lock's zone,
+    // and that day is not today at the lock.
+    let utc_day = sim.add_user_with_pin(
+        "Utc day",
+        "815302",
+        &["--from", &format!("{today}T00:00:00Z"), "--until", &format!("{today}T23:59:59Z")],
+    );
+    let doc =
+        json(&sim.cli().args(["user", "show", &utc_day.to_string(), "--json"]).output().unwrap());
+    assert_eq!(doc["valid_until"], format!("{today}T23:59:59Z"), "{doc}");
+    refused(&sim, "pin 815302", utc_reason);
+
+    // Local times, and a time in another offset.
+    sim.cli()
+        .args(["user", "edit", &utc_day.to_string(), "--until", &format!("{today}T23:00")])
+        .assert()
+        .success();
+    let doc =
+        json(&sim.cli().args(["user", "show", &utc_day.to_string(), "--json"]).output().unwrap());
+    assert_eq!(doc["valid_until"], rfc3339(last - 3599), "{doc}");
+    sim.cli()
+        .args(["user", "edit", &utc_day.to_string(), "--from", &format!("{today}T01:00:00+01:00")])
+        .assert()
+        .success();
+    let doc =
+        json(&sim.cli().args(["user", "show", &utc_day.to_string(), "--json"]).output().unwrap());
+    assert_eq!(doc["valid_from"], format!("{today}T00:00:00Z"), "{doc}");
+    sim.stop();
+}
+
+#[test]
+fn a_malformed_date_is_a_usage_error_before_any_lock_is_asked() {
+    // No lock at this port: the date is refused before the tool would try to open it.
+    for args in [
+        &["guest", "add", "Visitor", "--until", "2026-02-30", "--generate"][..],
+        &["guest", "add", "Visitor", "--from", "soon", "--until", "+3d", "--generate"],
+        &["user", "add", "Ann", "--until", "2026-12-01T24:00"],
+        &["user", "edit", "1", "--from", "2026-12-01T14:00+1"],
+    ] {
+        common::latchkey()
+            .args(["--port", "/nonexistent/latchkey-port"])
+            .args(args)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("is not a time"))
+            .stderr(predicate::str::contains("local time"));
+    }
+}

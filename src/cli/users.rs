@@ -13,14 +13,14 @@ use latchkey_protocol::checksum::{Checksum, ChecksumCredential, pin_digest, pin_
 use latchkey_protocol::crypto::lock_key;
 use latchkey_protocol::{
     AccessRecord, CardUid, Credential, EnrollFailure, EnrollKind, Enrollment, Pin, Role, Status,
-    User, UserKind, UserName, UserSpec, UserWrite, WEEKLY_WINDOWS_MAX, WeeklyWindow,
+    TimeZoneRule, User, UserKind, UserName, UserSpec, UserWrite, WEEKLY_WINDOWS_MAX, WeeklyWindow,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::commands::{Connection, connect_authorized};
 use super::{CliError, Context};
-use crate::display::format_unix;
+use crate::display::{describe_local_date_time, format_unix};
 use crate::keys;
 
 // ---- command line -------------------------------------------------------------------------
@@ -96,10 +96,13 @@ pub struct UserRules {
     /// For `--kind expiring`: minutes after the first use (1-2880).
     #[arg(long)]
     pub minutes: Option<u16>,
-    /// Not before: `2026-12-01`, `2026-12-01T14:00:00Z`, `now`, or `+2h` (UTC).
+    /// Not before: `2026-12-01` or `2026-12-01T14:00` in the lock's local time
+    /// (`latchkey config set time-zone`; UTC until set), `2026-12-01T14:00:00Z` or `+01:00`,
+    /// `now`, or `+2h`.
     #[arg(long, value_name = "WHEN")]
     pub from: Option<String>,
-    /// Not after: a date (through its end), a time, or `+3d` (UTC).
+    /// Not after: a date (through its last second), a time, both in the lock's local time
+    /// unless given with an offset (`Z`, `+01:00`), or `+3d`.
     #[arg(long, value_name = "WHEN")]
     pub until: Option<String>,
     /// Successful uses allowed; the lock counts them down.
@@ -235,10 +238,12 @@ pub enum GuestCommand {
     Add {
         /// The guest's name.
         name: String,
-        /// First moment the code works (default: now).
+        /// First moment the code works (default: now); dates and times without an offset are
+        /// the lock's local time.
         #[arg(long, value_name = "WHEN")]
         from: Option<String>,
-        /// Last moment the code works.
+        /// Last moment the code works: a date (through its last second, local), a local time,
+        /// a time with an offset (`2026-12-24T18:00:00Z`), or `+3d`.
         #[arg(long, value_name = "WHEN")]
         until: String,
         /// Successful uses allowed.
@@ -291,29 +296,241 @@ fn now_unix() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
-/// `now`, `+3d`, `2026-12-01` (midnight, or the day's last second when `end_of_day`), or an
-/// RFC 3339 time. UTC.
-pub fn parse_when(text: &str, end_of_day: bool) -> Result<u64, CliError> {
-    let text = text.trim();
-    let bad = |why: String| {
-        CliError::usage(format!("{text:?} is not a time: {why}"))
-            .with_hint("use 2026-12-01, 2026-12-01T14:00:00Z, now, or +2h / +3d (UTC)")
+const WHEN_HINT: &str = "use 2026-12-01 or 2026-12-01T14:00 (the lock's local time), \
+                         2026-12-01T14:00:00Z or 2026-12-01T14:00:00+01:00, now, or +2h / +3d";
+
+/// A date or time as a person typed it: checked, not yet an instant. A date or a time without
+/// an offset is the lock's local time, so it becomes an instant only with the lock's time zone
+/// rule, after connecting ([`When::resolve`]); the text is checked before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    /// `now`.
+    Now,
+    /// `+3d`: this long after now.
+    After(Duration),
+    /// `2026-12-01`: a local day, in days since 1970-01-01.
+    LocalDate(i64),
+    /// `2026-12-01T14:00` or `2026-12-01T14:00:00`: local seconds since 1970-01-01T00:00.
+    LocalDateTime(i64),
+    /// `2026-12-01T14:00:00Z`, `2026-12-01T15:00:00+01:00`: this instant, Unix seconds.
+    Instant(u64),
+}
+
+impl When {
+    /// Whether it needs the lock's time zone rule to become an instant.
+    pub fn is_local(&self) -> bool {
+        matches!(self, When::LocalDate(_) | When::LocalDateTime(_))
+    }
+
+    /// The instant in Unix seconds, local forms by the lock's `zone`. A date is its first
+    /// second, or with `end_of_day` its last (the second before the next local midnight).
+    pub fn resolve(self, end_of_day: bool, zone: &TimeZoneRule, now: u64) -> u64 {
+        match self {
+            When::Now => now,
+            When::After(d) => now.saturating_add(d.as_secs()),
+            When::LocalDate(day) if end_of_day => {
+                local_to_unix((day + 1) * 86_400, zone).saturating_sub(1)
+            }
+            When::LocalDate(day) => local_to_unix(day * 86_400, zone),
+            When::LocalDateTime(local) => local_to_unix(local, zone),
+            When::Instant(unix) => unix,
+        }
+    }
+}
+
+/// The instant at which a clock keeping `zone` reads `local` (seconds since 1970-01-01T00:00
+/// local). That is `local - o` for one of the rule's offsets `o`, the one in force then. When
+/// clocks go back a local time happens twice: the earlier. When they jump forward over it, it
+/// never happens: the instant the gap ends (02:30 on the day 02:00 becomes 03:00 is 03:00).
+pub fn local_to_unix(local: i64, zone: &TimeZoneRule) -> u64 {
+    let offset_at = |u: i64| i64::from(zone.offset_seconds(u64::try_from(u).unwrap_or(0)));
+    let candidates: Vec<i64> = std::iter::once(zone.std_offset)
+        .chain(zone.dst.map(|d| d.offset))
+        .map(|o| local - i64::from(o))
+        .collect();
+    let found = candidates.iter().copied().filter(|&u| u + offset_at(u) == local).min();
+    let unix = found.unwrap_or_else(|| {
+        // In a gap: the offset changes between the two candidates; find where.
+        let (mut before, mut after) = (
+            candidates.iter().copied().min().unwrap_or(local),
+            candidates.iter().copied().max().unwrap_or(local),
+        );
+        let later = offset_at(after);
+        while after - before > 1 {
+            let mid = before + (after - before) / 2;
+            if offset_at(mid) == later {
+                after = mid;
+            } else {
+                before = mid;
+            }
+        }
+        after
+    });
+    u64::try_from(unix).unwrap_or(0)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (no range checks).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+/// Digits only, as a number: `"08"` is 8, `"8"` or `"+8"` is not a two-digit field.
+fn digits(text: &str, len: usize) -> Option<i64> {
+    (text.len() == len && text.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| text.parse().ok())
+        .flatten()
+}
+
+/// `YYYY-MM-DD` as days since 1970-01-01.
+fn parse_date(text: &str) -> Result<i64, &'static str> {
+    let shape = "a date is YYYY-MM-DD";
+    let mut parts = text.split('-');
+    let (Some(y), Some(m), Some(d), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(shape);
     };
+    let (year, month, day) =
+        (digits(y, 4).ok_or(shape)?, digits(m, 2).ok_or(shape)?, digits(d, 2).ok_or(shape)?);
+    if year < 1970 {
+        return Err("the lock's calendar starts in 1970");
+    }
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days_in_month = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return Err("the month is 01 to 12"),
+    };
+    if !(1..=days_in_month).contains(&day) {
+        return Err("no such day in that month");
+    }
+    Ok(days_from_civil(year, month, day))
+}
+
+/// `HH:MM`, `HH:MM:SS` or `HH:MM:SS.fraction` (the lock keeps whole seconds) as seconds
+/// after midnight.
+fn parse_time(text: &str) -> Result<i64, &'static str> {
+    let shape = "a time is HH:MM or HH:MM:SS";
+    let mut parts = text.split(':');
+    let (Some(h), Some(m), s, None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(shape);
+    };
+    let s = match s.map(|s| s.split_once('.').unwrap_or((s, "0"))) {
+        None => 0,
+        Some((s, fraction)) => {
+            if fraction.is_empty() || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(shape);
+            }
+            digits(s, 2).ok_or(shape)?
+        }
+    };
+    let (h, m) = (digits(h, 2).ok_or(shape)?, digits(m, 2).ok_or(shape)?);
+    if h > 23 || m > 59 || s > 59 {
+        return Err("a time is 00:00:00 to 23:59:59");
+    }
+    Ok(h * 3600 + m * 60 + s)
+}
+
+/// `Z`, `+01:00`, `-0800` or `+05` as seconds east of UTC.
+fn parse_offset(text: &str) -> Result<i64, &'static str> {
+    let shape = "an offset is Z, +01:00 or -08:00";
+    if text.eq_ignore_ascii_case("z") {
+        return Ok(0);
+    }
+    let (sign, rest) = match text.split_at_checked(1) {
+        Some(("+", rest)) => (1, rest),
+        Some(("-", rest)) => (-1, rest),
+        _ => return Err(shape),
+    };
+    let (h, m) = match (rest.len(), rest.split_at_checked(2)) {
+        (2, _) => (rest, "00"),
+        (4, Some((h, m))) => (h, m),
+        (5, Some((h, m))) => (h, m.strip_prefix(':').ok_or(shape)?),
+        _ => return Err(shape),
+    };
+    let (h, m) = (digits(h, 2).ok_or(shape)?, digits(m, 2).ok_or(shape)?);
+    if h > 23 || m > 59 {
+        return Err(shape);
+    }
+    Ok(sign * (h * 3600 + m * 60))
+}
+
+/// `now`, `+3d`, `2026-12-01`, `2026-12-01T14:00[:00]` (the lock's local time), or with an
+/// offset `2026-12-01T14:00:00Z` / `+01:00` (that instant). Checks the text only: the lock's
+/// rule places local forms later ([`When::resolve`]).
+pub fn parse_when(text: &str) -> Result<When, CliError> {
+    let text = text.trim();
+    let bad =
+        |why: &str| CliError::usage(format!("{text:?} is not a time: {why}")).with_hint(WHEN_HINT);
     if text.eq_ignore_ascii_case("now") {
-        return Ok(now_unix());
+        return Ok(When::Now);
     }
     if let Some(rest) = text.strip_prefix('+') {
-        let d = humantime::parse_duration(rest).map_err(|e| bad(e.to_string()))?;
-        return Ok(now_unix() + d.as_secs());
+        let d = humantime::parse_duration(rest).map_err(|e| bad(&e.to_string()))?;
+        return Ok(When::After(d));
     }
-    if text.len() == 10 && text.as_bytes().get(4) == Some(&b'-') {
-        let t = humantime::parse_rfc3339(&format!("{text}T00:00:00Z"))
-            .map_err(|e| bad(e.to_string()))?;
-        let midnight = t.duration_since(UNIX_EPOCH).map_err(|e| bad(e.to_string()))?.as_secs();
-        return Ok(if end_of_day { midnight + 86_399 } else { midnight });
+    let (date, rest) = text.split_at_checked(10).ok_or_else(|| bad("a date is YYYY-MM-DD"))?;
+    let day = parse_date(date).map_err(bad)?;
+    if rest.is_empty() {
+        return Ok(When::LocalDate(day));
     }
-    let t = humantime::parse_rfc3339_weak(text).map_err(|e| bad(e.to_string()))?;
-    Ok(t.duration_since(UNIX_EPOCH).map_err(|e| bad(e.to_string()))?.as_secs())
+    let rest = rest
+        .strip_prefix(['T', 't', ' '])
+        .ok_or_else(|| bad("the time follows the date after a T: 2026-12-01T14:00"))?;
+    let (time, offset) = rest.split_at(rest.find(['Z', 'z', '+', '-']).unwrap_or(rest.len()));
+    let local = day * 86_400 + parse_time(time).map_err(bad)?;
+    if offset.is_empty() {
+        return Ok(When::LocalDateTime(local));
+    }
+    let unix = local - parse_offset(offset).map_err(bad)?;
+    u64::try_from(unix).map(When::Instant).map_err(|_| bad("the lock's calendar starts in 1970"))
+}
+
+/// `--from` and `--until` as typed: checked before connecting, placed after.
+#[derive(Debug, Default, Clone, Copy)]
+struct Dates {
+    from: Option<When>,
+    until: Option<When>,
+}
+
+impl Dates {
+    fn parse(from: Option<&str>, until: Option<&str>) -> Result<Self, CliError> {
+        Ok(Self {
+            from: from.map(parse_when).transpose()?,
+            until: until.map(parse_when).transpose()?,
+        })
+    }
+
+    fn is_local(&self) -> bool {
+        self.from.iter().chain(&self.until).any(When::is_local)
+    }
+
+    /// The lock's rule if a date or time needs it, else UTC (which nothing then reads).
+    fn zone(&self, c: &mut Connection) -> Result<TimeZoneRule, CliError> {
+        if self.is_local() { lock_zone(c) } else { Ok(TimeZoneRule::utc()) }
+    }
+
+    /// `(valid_from, valid_until)`: an until date lasts through its last local second.
+    fn resolve(&self, zone: &TimeZoneRule) -> (Option<u64>, Option<u64>) {
+        let now = now_unix();
+        (
+            self.from.map(|w| w.resolve(false, zone, now)),
+            self.until.map(|w| w.resolve(true, zone, now)),
+        )
+    }
+}
+
+/// The lock's time zone rule: its users' dates are in its local time.
+fn lock_zone(c: &mut Connection) -> Result<TimeZoneRule, CliError> {
+    Ok(c.client.settings().map_err(|e| c.explain(e))?.time_zone)
 }
 
 const DAY_NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
@@ -440,8 +657,12 @@ fn pin_from(text: &str) -> Result<Pin, CliError> {
     Pin::try_from(text).map_err(|_| CliError::usage("that PIN is too long"))
 }
 
-/// Applies the flags of `rules` to `spec`.
-fn apply_rules(spec: &mut UserSpec, rules: &UserRules) -> Result<(), CliError> {
+/// Applies the flags of `rules` to `spec`; `from` and `until` are its dates, placed already.
+fn apply_rules(
+    spec: &mut UserSpec,
+    rules: &UserRules,
+    (from, until): (Option<u64>, Option<u64>),
+) -> Result<(), CliError> {
     if let Some(kind) = rules.kind {
         spec.kind = match kind {
             KindName::Owner => UserKind::Owner,
@@ -461,11 +682,11 @@ fn apply_rules(spec: &mut UserSpec, rules: &UserRules) -> Result<(), CliError> {
             spec.use_limit = Some(1);
         }
     }
-    if let Some(from) = &rules.from {
-        spec.valid_from = Some(parse_when(from, false)?);
+    if from.is_some() {
+        spec.valid_from = from;
     }
-    if let Some(until) = &rules.until {
-        spec.valid_until = Some(parse_when(until, true)?);
+    if until.is_some() {
+        spec.valid_until = until;
     }
     if let Some(uses) = rules.uses {
         spec.use_limit = Some(uses);
@@ -529,8 +750,10 @@ pub fn user_json(user: &User) -> Value {
     })
 }
 
-fn print_user(user: &User) {
+/// A user for a person; dates in the lock's local time by `zone`.
+fn print_user(user: &User, zone: &TimeZoneRule) {
     let s = &user.spec;
+    let local = |t: u64| describe_local_date_time(t, zone);
     say!("user {}  {}", user.id, s.name);
     let kind = match s.kind {
         UserKind::Expiring { minutes } => format!("expiring, {minutes} min after first use"),
@@ -540,8 +763,8 @@ fn print_user(user: &User) {
     if s.valid_from.is_some() || s.valid_until.is_some() {
         say!(
             "  valid     {} to {}",
-            s.valid_from.map(format_unix).unwrap_or_else(|| "any time".into()),
-            s.valid_until.map(format_unix).unwrap_or_else(|| "no end".into())
+            s.valid_from.map(local).unwrap_or_else(|| "any time".into()),
+            s.valid_until.map(local).unwrap_or_else(|| "no end".into())
         );
     }
     for w in &s.weekly {
@@ -551,7 +774,7 @@ fn print_user(user: &User) {
         say!("  uses      {} of {limit} left", user.uses_left.unwrap_or(limit));
     }
     if let Some(first) = user.first_used {
-        say!("  first use {}", format_unix(first));
+        say!("  first use {}", local(first));
     }
     if user.credentials.is_empty() {
         say!(
@@ -587,6 +810,13 @@ fn confirm(context: &Context, yes: bool, prompt: &str) -> Result<(), CliError> {
 // ---- commands -----------------------------------------------------------------------------
 
 pub(super) fn user(context: &Context, command: UserCommand) -> Result<(), CliError> {
+    // Dates are checked before connecting; local ones are placed by the lock's rule after.
+    let dates = match &command {
+        UserCommand::Add { rules, .. } | UserCommand::Edit { rules, .. } => {
+            Dates::parse(rules.from.as_deref(), rules.until.as_deref())?
+        }
+        _ => Dates::default(),
+    };
     let mut c = session(context)?;
     match command {
         UserCommand::Add { name, id, rules, disabled } => {
@@ -599,7 +829,8 @@ pub(super) fn user(context: &Context, command: UserCommand) -> Result<(), CliErr
                 use_limit: None,
                 weekly: heapless::Vec::new(),
             };
-            apply_rules(&mut spec, &rules)?;
+            let zone = dates.zone(&mut c)?;
+            apply_rules(&mut spec, &rules, dates.resolve(&zone))?;
             let id = match id {
                 Some(id) => id,
                 None => free_user_id(&mut c)?,
@@ -640,7 +871,8 @@ pub(super) fn user(context: &Context, command: UserCommand) -> Result<(), CliErr
             if context.json {
                 say!("{}", user_json(&user));
             } else {
-                print_user(&user);
+                let zone = lock_zone(&mut c)?;
+                print_user(&user, &zone);
             }
         }
         UserCommand::Edit { user, name, rules, no_dates, no_limit, no_windows } => {
@@ -658,7 +890,8 @@ pub(super) fn user(context: &Context, command: UserCommand) -> Result<(), CliErr
             if no_windows {
                 spec.weekly.clear();
             }
-            apply_rules(&mut spec, &rules)?;
+            let zone = dates.zone(&mut c)?;
+            apply_rules(&mut spec, &rules, dates.resolve(&zone))?;
             let updated =
                 c.client.put_user(user, UserWrite::Modify, spec).map_err(|e| c.explain(e))?;
             report_user(context, &updated, "updated");
@@ -1066,20 +1299,21 @@ pub(super) fn schedule(context: &Context, command: ScheduleCommand) -> Result<()
 
 pub(super) fn guest(context: &Context, command: GuestCommand) -> Result<(), CliError> {
     let GuestCommand::Add { name, from, until, uses, source } = command;
-    let from = match from {
-        Some(f) => parse_when(&f, false)?,
-        None => now_unix(),
-    };
+    let dates = Dates::parse(Some(from.as_deref().unwrap_or("now")), Some(&until))?;
+    let name = user_name(&name)?;
+    let mut c = session(context)?;
+    // The lock's rule places local dates, and shows the result in its local time.
+    let zone = if context.json { dates.zone(&mut c)? } else { lock_zone(&mut c)? };
+    let (valid_from, valid_until) = dates.resolve(&zone);
     let spec = UserSpec {
-        name: user_name(&name)?,
+        name,
         kind: UserKind::Guest,
         enabled: true,
-        valid_from: Some(from),
-        valid_until: Some(parse_when(&until, true)?),
+        valid_from,
+        valid_until,
         use_limit: uses,
         weekly: heapless::Vec::new(),
     };
-    let mut c = session(context)?;
     let id = free_user_id(&mut c)?;
     let user = c.client.put_user(id, UserWrite::Add, spec).map_err(|e| c.explain(e))?;
     let source = if !source.stdin && !source.generate && !context.interactive {
@@ -1105,8 +1339,8 @@ pub(super) fn guest(context: &Context, command: GuestCommand) -> Result<(), CliE
             "guest {} ({}) may enter from {} until {}",
             user.id,
             s.name,
-            s.valid_from.map(format_unix).unwrap_or_default(),
-            s.valid_until.map(format_unix).unwrap_or_default()
+            s.valid_from.map(|t| describe_local_date_time(t, &zone)).unwrap_or_default(),
+            s.valid_until.map(|t| describe_local_date_time(t, &zone)).unwrap_or_default()
         );
         if let Some(pin) = generated {
             say!("PIN {pin} (shown once: note it now)");
@@ -1148,9 +1382,12 @@ fn yes() -> bool {
     true
 }
 
+/// `zone` is the lock's rule: the file's dates without an offset are its local time, as typed
+/// to `user add`.
 fn expected_checksum(
     file: &Path,
     pin_keys: &[latchkey_protocol::crypto::SecretKey],
+    zone: &TimeZoneRule,
 ) -> Result<Vec<[u8; 16]>, CliError> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| CliError::usage(format!("{}: {e}", file.display())))?;
@@ -1160,12 +1397,14 @@ fn expected_checksum(
     })?;
     let mut specs = Vec::new();
     for u in &users {
+        let (valid_from, valid_until) =
+            Dates::parse(u.valid_from.as_deref(), u.valid_until.as_deref())?.resolve(zone);
         let mut spec = UserSpec {
             name: user_name(&u.name)?,
             kind: UserKind::Owner,
             enabled: u.enabled,
-            valid_from: u.valid_from.as_deref().map(|t| parse_when(t, false)).transpose()?,
-            valid_until: u.valid_until.as_deref().map(|t| parse_when(t, true)).transpose()?,
+            valid_from,
+            valid_until,
             use_limit: u.use_limit,
             weekly: windows(&u.windows)?,
         };
@@ -1174,7 +1413,7 @@ fn expected_checksum(
             minutes: u.expire_minutes,
             ..UserRules::default()
         };
-        apply_rules(&mut spec, &rules)?;
+        apply_rules(&mut spec, &rules, (None, None))?;
         specs.push(spec);
     }
     let mut out = Vec::new();
@@ -1226,7 +1465,8 @@ pub(super) fn checksum(context: &Context, verify: Option<&Path>) -> Result<(), C
         .chain(&key.previous)
         .map(|k| pin_key(&lock_key(Role::Installer, k, &serial)))
         .collect();
-    let matches = expected_checksum(file, &pin_keys)?.contains(&digest);
+    let zone = lock_zone(&mut c)?;
+    let matches = expected_checksum(file, &pin_keys, &zone)?.contains(&digest);
     if context.json {
         say!(
             "{}",
@@ -1298,12 +1538,116 @@ mod tests {
         assert!(parse_window("mon 8-9").is_err());
     }
 
+    const BERLIN: &str = "CET-1CEST,M3.5.0,M10.5.0/3";
+    /// 2026-12-01T00:00:00Z.
+    const DEC_1: u64 = 1_796_083_200;
+
+    fn zone(text: &str) -> TimeZoneRule {
+        TimeZoneRule::parse(text).unwrap()
+    }
+
+    /// `text` resolved by `rule` as a start (`--from`) and as an end (`--until`).
+    fn placed(text: &str, rule: &str) -> (u64, u64) {
+        let when = parse_when(text).unwrap();
+        (when.resolve(false, &zone(rule), 0), when.resolve(true, &zone(rule), 0))
+    }
+
     #[test]
-    fn dates_cover_whole_days() {
-        assert_eq!(parse_when("2026-12-01", false).unwrap(), 1_796_083_200);
-        assert_eq!(parse_when("2026-12-01", true).unwrap(), 1_796_083_200 + 86_399);
-        assert_eq!(parse_when("2026-12-01T14:00:00Z", false).unwrap(), 1_796_083_200 + 14 * 3600);
-        assert!(parse_when("tomorrow", false).is_err());
+    fn typed_times_parse_to_local_or_exact_forms() {
+        let day = (DEC_1 / 86_400) as i64;
+        let local_2pm = day * 86_400 + 14 * 3600;
+        assert_eq!(parse_when("2026-12-01").unwrap(), When::LocalDate(day));
+        assert_eq!(parse_when(" 2026-12-01T14:00 ").unwrap(), When::LocalDateTime(local_2pm));
+        assert_eq!(parse_when("2026-12-01T14:00:00").unwrap(), When::LocalDateTime(local_2pm));
+        assert_eq!(parse_when("2026-12-01 14:00:00.75").unwrap(), When::LocalDateTime(local_2pm));
+        assert_eq!(parse_when("2026-12-01T14:00:00Z").unwrap(), When::Instant(DEC_1 + 14 * 3600));
+        assert_eq!(
+            parse_when("2026-12-01T14:00:00+01:00").unwrap(),
+            When::Instant(DEC_1 + 13 * 3600)
+        );
+        assert_eq!(parse_when("2026-12-01T14:00-0830").unwrap(), When::Instant(DEC_1 + 81_000));
+        assert_eq!(parse_when("NOW").unwrap(), When::Now);
+        assert_eq!(parse_when("+3d").unwrap(), When::After(Duration::from_secs(3 * 86_400)));
+        assert_eq!(parse_when("2024-02-29").unwrap(), When::LocalDate(19_782));
+        for bad in [
+            "tomorrow",
+            "2026-13-01",
+            "2026-02-29",
+            "2026-12-1",
+            "2026-12-01T25:00",
+            "2026-12-01T14",
+            "2026-12-01T14:00:61",
+            "2026-12-01T14:00+1",
+            "2026-12-01T14:00+aé1",
+            "2026-12-01T14:00+01é",
+            "2026-12-01T14:00:00Zulu",
+            "2026-12-01x",
+            "1969-12-31",
+            "+soon",
+        ] {
+            let e = parse_when(bad).unwrap_err();
+            assert_eq!(e.kind, "usage", "{bad}");
+            assert!(e.hint.as_deref().unwrap_or("").contains("local time"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_date_is_the_whole_local_day() {
+        // UTC: midnight to the last second, as before time zones.
+        assert_eq!(placed("2026-12-01", "UTC0"), (DEC_1, DEC_1 + 86_399));
+        // Eight hours west: the local day starts and ends 8 hours later in UTC.
+        assert_eq!(
+            placed("2026-12-01", "<-08>8"),
+            (DEC_1 + 8 * 3600, DEC_1 + 86_400 + 8 * 3600 - 1)
+        );
+        assert_eq!(placed("2026-12-01T14:00", "<-08>8").0, DEC_1 + 22 * 3600);
+        // Berlin in winter (+01:00) and in summer (+02:00).
+        assert_eq!(placed("2026-12-01", BERLIN), (DEC_1 - 3600, DEC_1 + 86_400 - 3600 - 1));
+        assert_eq!(placed("2026-07-01", BERLIN).0, 1_782_856_800); // 2026-06-30T22:00:00Z
+    }
+
+    #[test]
+    fn an_explicit_offset_or_a_relative_time_ignores_the_zone() {
+        for rule in ["UTC0", "<-08>8", "<+12>-12", BERLIN] {
+            assert_eq!(
+                placed("2026-12-01T14:00:00Z", rule),
+                (DEC_1 + 14 * 3600, DEC_1 + 14 * 3600)
+            );
+            assert_eq!(placed("2026-12-01T15:00:00+01:00", rule).0, DEC_1 + 14 * 3600);
+            let now = parse_when("now").unwrap().resolve(true, &zone(rule), 1_000);
+            let later = parse_when("+2h").unwrap().resolve(true, &zone(rule), 1_000);
+            assert_eq!((now, later), (1_000, 1_000 + 7200));
+        }
+    }
+
+    #[test]
+    fn a_local_time_skipped_by_daylight_saving_is_the_instant_after_the_gap() {
+        // 2026-03-29 in Berlin: 02:00 CET becomes 03:00 CEST at 01:00:00Z.
+        let gap_end = 1_774_746_000;
+        assert_eq!(placed("2026-03-29T01:59:59", BERLIN).0, gap_end - 1);
+        for skipped in ["2026-03-29T02:00", "2026-03-29T02:30", "2026-03-29T02:59:59"] {
+            assert_eq!(placed(skipped, BERLIN).0, gap_end, "{skipped}");
+        }
+        assert_eq!(placed("2026-03-29T03:00", BERLIN).0, gap_end);
+        assert_eq!(placed("2026-03-29T03:00:01", BERLIN).0, gap_end + 1);
+        // That day has 23 hours: it ends at 2026-03-29T21:59:59Z.
+        assert_eq!(placed("2026-03-29", BERLIN), (1_774_738_800, 1_774_821_599));
+        // A zone whose clocks jump at midnight: the day starts when the gap ends, 01:00.
+        let midnight = "<-04>4<-03>,M9.1.6/24,M4.1.6/24"; // Chile: Sat 24:00 is Sun 01:00
+        // 2026-09-06T04:00:00Z is Sunday 01:00 -03; Saturday ends one second before.
+        assert_eq!(placed("2026-09-06", midnight).0, 1_788_667_200);
+        assert_eq!(placed("2026-09-05", midnight).1, 1_788_667_199);
+    }
+
+    #[test]
+    fn a_local_time_repeated_when_clocks_go_back_is_the_earlier() {
+        // 2026-10-25 in Berlin: 03:00 CEST becomes 02:00 CET at 01:00:00Z; 02:00-02:59:59
+        // happen twice.
+        assert_eq!(placed("2026-10-25T02:30", BERLIN).0, 1_792_888_200); // 00:30Z, CEST
+        assert_eq!(placed("2026-10-25T01:59:59", BERLIN).0, 1_792_886_399);
+        assert_eq!(placed("2026-10-25T03:00", BERLIN).0, 1_792_893_600); // 02:00Z, CET
+        // That day has 25 hours: through 2026-10-25T22:59:59Z.
+        assert_eq!(placed("2026-10-25", BERLIN), (1_792_879_200, 1_792_969_199));
     }
 
     #[test]
