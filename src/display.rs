@@ -3,7 +3,7 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use latchkey_protocol::tz::{Transition, TransitionDay};
-use latchkey_protocol::{ClockReading, TimeZoneRule};
+use latchkey_protocol::{AccessReason, ClockReading, TimeZoneRule};
 
 /// Seconds the lock's clock is ahead of this computer's (negative: behind).
 pub fn drift_seconds(reading: &ClockReading, host_unix: u64) -> i64 {
@@ -31,6 +31,26 @@ pub fn describe_drift(drift: i64) -> String {
 /// Millivolts as volts with two decimals: "5.82 V".
 pub fn volts(millivolts: u16) -> String {
     format!("{}.{:02} V", millivolts / 1000, (millivolts % 1000) / 10)
+}
+
+/// Why the lock decided an access attempt as it did, in a technician's words: "unknown
+/// credential", "outside schedule", "duress (silent alarm)".
+pub fn describe_access_reason(reason: AccessReason) -> &'static str {
+    match reason {
+        AccessReason::Granted => "granted",
+        AccessReason::Duress => "duress (silent alarm)",
+        AccessReason::UnknownCredential => "unknown credential",
+        AccessReason::UserDisabled => "user disabled",
+        AccessReason::OutsideSchedule => "outside schedule",
+        AccessReason::NotYetValid => "not valid yet",
+        AccessReason::Expired => "expired",
+        AccessReason::UsesExhausted => "no uses left",
+        AccessReason::NonAccessUser => "non-access user",
+        AccessReason::KeypadLockedOut => "keypad locked out",
+        AccessReason::BadSignature => "bad phone signature",
+        AccessReason::ClockNotSet => "lock clock not set",
+        AccessReason::MechanicalKey => "mechanical key",
+    }
 }
 
 /// An offset from UTC: "UTC+01:00", "UTC-03:30", "UTC+05:45", "UTC" for zero.

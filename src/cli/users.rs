@@ -1505,10 +1505,7 @@ pub(super) fn access(context: &Context) -> Result<(), CliError> {
         (None, false) => say!("no access attempt since the lock started"),
         (Some(r), false) => {
             let who = r.user.map(|u| format!("user {u}")).unwrap_or_else(|| "unknown".into());
-            let reason = serde_json::to_value(r.reason)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
+            let reason = crate::display::describe_access_reason(r.reason);
             let path = serde_json::to_value(r.path)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_string))

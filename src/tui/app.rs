@@ -1,7 +1,9 @@
 //! Dashboard state and how it changes. `update` is the only place state changes; the view
 //! only reads it, and the worker only sends actions.
 
-use latchkey_protocol::{BatteryReport, ClockReading, Diagnostics, LockInfo};
+use latchkey_protocol::{
+    AccessRecord, ActiveAlarm, BatteryReport, ClockReading, Diagnostics, LockInfo, LogRecord,
+};
 
 /// Something that happened: a key, or news from the link worker.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,19 +20,40 @@ pub enum Action {
     Polling,
 }
 
+/// What one panel shows: the lock's answer, or why it gave none (it refused the request: a
+/// technician's key, an unclaimed lock). A panel without its answer says so; the others go on.
+pub type Answer<T> = Result<T, String>;
+
 /// One poll of the lock.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reading {
     /// The lock's clock.
-    pub clock: ClockReading,
+    pub clock: Answer<ClockReading>,
     /// This computer's clock when the lock's was read, Unix seconds.
     pub host_unix_seconds: u64,
     /// The battery.
-    pub battery: BatteryReport,
-    /// Link and store counters.
-    pub diagnostics: Diagnostics,
+    pub battery: Answer<BatteryReport>,
+    /// Link and store counters, the bolt, the door and the motor.
+    pub diagnostics: Answer<Diagnostics>,
+    /// The alarms now raised.
+    pub alarms: Answer<Vec<ActiveAlarm>>,
+    /// The last access attempt since the lock started, if any.
+    pub last_access: Answer<Option<AccessRecord>>,
+    /// The newest event-log records, oldest first (the view shows as many as fit).
+    pub log: Answer<Vec<LogRecord>>,
     /// How long the clock request took, milliseconds.
     pub round_trip_ms: u32,
+}
+
+impl Reading {
+    /// The lock's time now (Unix seconds) when it knows it, else this computer's: what "today"
+    /// means when a panel shortens a timestamp.
+    pub fn now(&self) -> u64 {
+        match &self.clock {
+            Ok(clock) if clock.is_set => clock.unix_seconds,
+            _ => self.host_unix_seconds,
+        }
+    }
 }
 
 /// State of the link as the dashboard shows it.

@@ -1,6 +1,11 @@
 //! The dashboard drawn from state alone, so it can be tested with `TestBackend`.
+//!
+//! Bands from the top: what is wrong (Alarms, Door), the lock (Lock, Clock), its link and
+//! battery (Link, Battery), then the newest log records (Log), which get whatever height is
+//! left. At 80x24 the middle bands are brief and the log shows five records; a taller
+//! terminal gives the middle bands their full height first, then more log.
 
-use latchkey_protocol::BatteryState;
+use latchkey_protocol::{AccessPath, AccessReason, Alarm, BatteryState, LogEntry, LogRecord};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -8,19 +13,38 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Gauge, Paragraph};
 
 use super::app::{App, LinkState};
-use crate::display::{describe_drift, drift_seconds, format_unix, volts};
+use crate::cli::log::record_text;
+use crate::display::{describe_access_reason, describe_drift, drift_seconds, format_unix, volts};
+
+/// Rows of the log band at least, borders included, while the other bands are brief: five
+/// records.
+const LOG_ROWS: u16 = 7;
+/// Rows of the Alarms/Door, Lock/Clock and Link/Battery bands: brief, and in full.
+const BRIEF: [u16; 3] = [6, 5, 4];
+const FULL: [u16; 3] = [6, 6, 7];
+/// The Alarms band grows to show this many alarms before it says "and N more".
+const ALARMS_SHOWN_MAX: u16 = 8;
 
 /// Draws `app` into the whole frame.
 pub fn render(app: &App, frame: &mut Frame) {
     let [title, body, footer] =
         Layout::vertical([Constraint::Length(1), Constraint::Min(0), Constraint::Length(1)])
             .areas(frame.area());
-    let [left, right] =
-        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(body);
-    let [identity, link] =
-        Layout::vertical([Constraint::Length(7), Constraint::Min(0)]).areas(left);
-    let [clock, battery] =
-        Layout::vertical([Constraint::Length(6), Constraint::Min(0)]).areas(right);
+    let alarms = app.reading.as_ref().and_then(|r| r.alarms.as_ref().ok()).map_or(0, Vec::len);
+    let [alert, lock, link, log] = bands(body.height, alarms);
+    let [alert, lock, link, log] = Layout::vertical([
+        Constraint::Length(alert),
+        Constraint::Length(lock),
+        Constraint::Length(link),
+        Constraint::Min(log),
+    ])
+    .areas(body);
+    let halves = |area| {
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area)
+    };
+    let [alarms_area, door] = halves(alert);
+    let [identity, clock] = halves(lock);
+    let [link, battery] = halves(link);
 
     let label = app.identity.as_ref().map(|i| i.serial.as_str()).unwrap_or("…");
     frame.render_widget(
@@ -33,10 +57,13 @@ pub fn render(app: &App, frame: &mut Frame) {
         ]),
         title,
     );
+    render_alarms(app, frame, alarms_area);
+    render_door(app, frame, door);
     render_identity(app, frame, identity);
-    render_link(app, frame, link);
     render_clock(app, frame, clock);
+    render_link(app, frame, link);
     render_battery(app, frame, battery);
+    render_log(app, frame, log);
     let status = if app.polling { "refreshing…" } else { "" };
     frame.render_widget(
         Line::from(vec![
@@ -48,8 +75,166 @@ pub fn render(app: &App, frame: &mut Frame) {
     );
 }
 
+/// Heights of the four bands for a body `rows` tall with `alarms` raised: the three upper
+/// bands brief, then (as rows allow, beyond five log records) Link/Battery, Lock/Clock and
+/// Alarms/Door in full; the log gets the rest. The log's height is its minimum (the layout
+/// shrinks the others first when even the brief bands do not fit).
+fn bands(rows: u16, alarms: usize) -> [u16; 4] {
+    let alarms = u16::try_from(alarms).unwrap_or(u16::MAX).min(ALARMS_SHOWN_MAX);
+    let full = [FULL[0].max(alarms + 2), FULL[1], FULL[2]];
+    let mut heights = BRIEF;
+    let mut spare = rows.saturating_sub(BRIEF.iter().sum::<u16>() + LOG_ROWS);
+    for band in [2, 1, 0] {
+        let grow = spare.min(full[band] - heights[band]);
+        heights[band] += grow;
+        spare -= grow;
+    }
+    let log = rows.saturating_sub(heights.iter().sum()).max(3);
+    [heights[0], heights[1], heights[2], log]
+}
+
 fn waiting(frame: &mut Frame, area: Rect, block: Block<'_>) {
     frame.render_widget(Paragraph::new("waiting for the lock…").block(block), area);
+}
+
+/// "not available: <why>", for a panel whose request the lock refused.
+fn not_available(why: &str) -> Vec<Span<'static>> {
+    vec![
+        Span::styled("not available", Style::new().fg(Color::Yellow)),
+        Span::raw(format!(": {why}")),
+    ]
+}
+
+/// A moment as briefly as a panel needs it: the time of day (UTC, like the log) on the lock's
+/// today, the date on another day; `None` when the lock's clock was not set then.
+fn when(at: u64, now: u64) -> Option<String> {
+    if at == 0 {
+        return None;
+    }
+    let stamp = format_unix(at);
+    let today = format_unix(now);
+    Some(match (stamp.split_once('T'), today.split_once('T')) {
+        (Some((date, time)), Some((today, _))) if date == today => time.to_string(),
+        (Some((date, _)), _) => date.to_string(),
+        _ => stamp,
+    })
+}
+
+fn alarm_words(alarm: Alarm) -> &'static str {
+    match alarm {
+        Alarm::WrongCodeLimit => "keypad lockout",
+        Alarm::Duress => "duress",
+        Alarm::Tamper => "tamper",
+        Alarm::ForcedOpen => "forced open",
+        Alarm::DoorAjar => "door ajar",
+        Alarm::Jammed => "jammed",
+        Alarm::LowBattery => "low battery",
+        Alarm::CriticalBattery => "critical battery",
+    }
+}
+
+fn path_words(path: AccessPath) -> &'static str {
+    match path {
+        AccessPath::Keypad => "keypad",
+        AccessPath::Rfid => "card",
+        AccessPath::Fingerprint => "fingerprint",
+        AccessPath::Phone => "phone",
+        AccessPath::MechanicalKey => "mechanical key",
+    }
+}
+
+fn render_alarms(app: &App, frame: &mut Frame, area: Rect) {
+    let block = Block::bordered().title(" Alarms ");
+    let Some(reading) = &app.reading else { return waiting(frame, area, block) };
+    let alarms = match &reading.alarms {
+        Err(why) => {
+            return frame
+                .render_widget(Paragraph::new(Line::from(not_available(why))).block(block), area);
+        }
+        Ok(alarms) if alarms.is_empty() => {
+            return frame.render_widget(Paragraph::new("none").block(block), area);
+        }
+        Ok(alarms) => alarms,
+    };
+    let red = Style::new().fg(Color::Red).add_modifier(Modifier::BOLD);
+    let block = Block::bordered()
+        .title(format!(" Alarms ({}) ", alarms.len()))
+        .border_style(red)
+        .title_style(red);
+    let room = usize::from(area.height.saturating_sub(2)).max(1);
+    let shown = if alarms.len() > room { room - 1 } else { alarms.len() };
+    let width = alarms[..shown].iter().map(|a| alarm_words(a.alarm).len()).max().unwrap_or(0);
+    let now = reading.now();
+    let mut lines: Vec<Line<'_>> = alarms[..shown]
+        .iter()
+        .map(|a| {
+            let since = match when(a.since, now) {
+                Some(at) => format!("since {at}"),
+                None => "(clock not set)".to_string(),
+            };
+            Line::styled(format!("{:<width$}  {since}", alarm_words(a.alarm)), red)
+        })
+        .collect();
+    if shown < alarms.len() {
+        lines.push(Line::styled(format!("and {} more", alarms.len() - shown), red));
+    }
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+fn render_door(app: &App, frame: &mut Frame, area: Rect) {
+    let block = Block::bordered().title(" Door ");
+    let Some(reading) = &app.reading else { return waiting(frame, area, block) };
+    let mut lines = Vec::new();
+    match &reading.diagnostics {
+        Ok(d) => {
+            let door = if d.door_open {
+                Span::styled("open", Style::new().fg(Color::Yellow))
+            } else {
+                Span::raw("closed")
+            };
+            lines.push(Line::from(vec![
+                Span::raw(format!(
+                    "bolt   {}, door ",
+                    if d.bolt_locked { "thrown" } else { "retracted" }
+                )),
+                door,
+            ]));
+            lines.push(Line::from(if d.motor_runs == 0 {
+                "motor  not run since start".to_string()
+            } else {
+                format!("motor  {} ms, {} mA peak", d.motor_last_ms, d.motor_last_ma)
+            }));
+        }
+        Err(why) => {
+            let mut spans = vec![Span::raw("bolt   ")];
+            spans.extend(not_available(why));
+            lines.push(Line::from(spans));
+        }
+    }
+    match &reading.last_access {
+        Ok(Some(a)) => {
+            let (outcome, style) = if a.granted {
+                ("granted", Style::new().fg(Color::Green))
+            } else {
+                ("refused", Style::new().fg(Color::Red).add_modifier(Modifier::BOLD))
+            };
+            let mut first = vec![Span::raw("last   "), Span::styled(outcome, style)];
+            if a.reason != AccessReason::Granted {
+                first.push(Span::raw(format!(": {}", describe_access_reason(a.reason))));
+            }
+            lines.push(Line::from(first));
+            let user = a.user.map(|u| format!(", user {u}")).unwrap_or_default();
+            let at = when(a.at, reading.now()).unwrap_or_else(|| "clock not set".to_string());
+            lines.push(Line::from(format!("       {}{user}, {at}", path_words(a.path))));
+        }
+        Ok(None) => lines.push(Line::from("last   no attempt since start")),
+        Err(why) => {
+            let mut spans = vec![Span::raw("last   ")];
+            spans.extend(not_available(why));
+            lines.push(Line::from(spans));
+        }
+    }
+    frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
 fn render_identity(app: &App, frame: &mut Frame, area: Rect) {
@@ -88,40 +273,65 @@ fn render_link(app: &App, frame: &mut Frame, area: Rect) {
             Span::raw(format!(": {why}")),
         ]),
     };
-    let mut lines = vec![state, Line::from(format!("polls     {}", app.polls))];
-    if let Some(reading) = &app.reading {
-        let d = &reading.diagnostics;
-        lines
-            .push(Line::from(format!("frames    {} in, {} out", d.frames_received, d.frames_sent)));
-        lines.push(Line::from(format!(
-            "dropped   {} crc, {} malformed, {} long",
-            d.dropped_bad_crc, d.dropped_malformed, d.dropped_too_long
-        )));
-        lines.push(Line::from(format!("boots     {}", d.boot_count)));
+    // Most telling first: a brief band shows the first two.
+    let mut lines = vec![state];
+    match app.reading.as_ref().map(|r| &r.diagnostics) {
+        Some(Ok(d)) => {
+            lines.push(Line::from(format!(
+                "dropped   {} crc, {} malformed, {} long",
+                d.dropped_bad_crc, d.dropped_malformed, d.dropped_too_long
+            )));
+            lines.push(Line::from(format!(
+                "frames    {} in, {} out",
+                d.frames_received, d.frames_sent
+            )));
+            lines.push(Line::from(format!("boots     {}", d.boot_count)));
+        }
+        Some(Err(why)) => {
+            let mut spans = vec![Span::raw("counters  ")];
+            spans.extend(not_available(why));
+            lines.push(Line::from(spans));
+        }
+        None => {}
     }
+    lines.push(Line::from(format!("polls     {}", app.polls)));
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
 fn render_clock(app: &App, frame: &mut Frame, area: Rect) {
     let block = Block::bordered().title(" Clock ");
     let Some(reading) = &app.reading else { return waiting(frame, area, block) };
-    let drift = drift_seconds(&reading.clock, reading.host_unix_seconds);
+    let clock = match &reading.clock {
+        Ok(clock) => clock,
+        Err(why) => {
+            return frame
+                .render_widget(Paragraph::new(Line::from(not_available(why))).block(block), area);
+        }
+    };
+    let drift = drift_seconds(clock, reading.host_unix_seconds);
     let drift_style = if drift.abs() > 2 { Style::new().fg(Color::Yellow) } else { Style::new() };
-    let mut lines = vec![
-        Line::from(format!("lock   {}", format_unix(reading.clock.unix_seconds))),
+    let mut lock = vec![Span::raw(format!("lock   {}", format_unix(clock.unix_seconds)))];
+    if !clock.is_set {
+        lock.push(Span::styled("  not set", Style::new().fg(Color::Yellow)));
+    }
+    let lines = vec![
+        Line::from(lock),
         Line::from(format!("host   {}", format_unix(reading.host_unix_seconds))),
         Line::from(vec![Span::raw("drift  "), Span::styled(describe_drift(drift), drift_style)]),
     ];
-    if !reading.clock.is_set {
-        lines.push(Line::styled("not set since power-up", Style::new().fg(Color::Yellow)));
-    }
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
 fn render_battery(app: &App, frame: &mut Frame, area: Rect) {
     let block = Block::bordered().title(" Battery ");
     let Some(reading) = &app.reading else { return waiting(frame, area, block) };
-    let b = reading.battery;
+    let b = match &reading.battery {
+        Ok(b) => *b,
+        Err(why) => {
+            return frame
+                .render_widget(Paragraph::new(Line::from(not_available(why))).block(block), area);
+        }
+    };
     let (color, state) = match b.state {
         BatteryState::Ok => (Color::Green, "ok"),
         BatteryState::Low => (Color::Yellow, "low"),
@@ -138,16 +348,60 @@ fn render_battery(app: &App, frame: &mut Frame, area: Rect) {
     );
 }
 
+/// How a log line stands out: a raised alarm red, a refusal or failed authentication yellow.
+fn log_style(record: &LogRecord) -> Style {
+    match record.entry {
+        LogEntry::Alarm { raised: true, .. } => Style::new().fg(Color::Red),
+        LogEntry::Access { granted: false, .. } | LogEntry::AuthFailed { .. } => {
+            Style::new().fg(Color::Yellow)
+        }
+        _ => Style::new(),
+    }
+}
+
+fn render_log(app: &App, frame: &mut Frame, area: Rect) {
+    let block = Block::bordered().title(" Log (newest last) ");
+    let Some(reading) = &app.reading else { return waiting(frame, area, block) };
+    let records = match &reading.log {
+        Ok(records) => records,
+        Err(why) => {
+            return frame
+                .render_widget(Paragraph::new(Line::from(not_available(why))).block(block), area);
+        }
+    };
+    if records.is_empty() {
+        return frame.render_widget(Paragraph::new("no records").block(block), area);
+    }
+    let room = usize::from(area.height.saturating_sub(2));
+    let shown = &records[records.len().saturating_sub(room)..];
+    // `latchkey log read`'s lines, their sequence-number column only as wide as these need.
+    let width = shown.iter().map(|r| r.seq.to_string().len()).max().unwrap_or(0);
+    let lines: Vec<Line<'_>> = shown
+        .iter()
+        .map(|r| {
+            let text = record_text(r);
+            let trimmed = text.get(7usize.saturating_sub(width)..).unwrap_or(&text).to_string();
+            Line::styled(trimmed, log_style(r))
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
 #[cfg(test)]
 mod tests {
     use latchkey_protocol::{
-        AccessPaths, BatteryReport, Capabilities, ClockReading, Diagnostics, LockInfo,
+        AccessPaths, AccessRecord, ActiveAlarm, BatteryReport, Capabilities, ChangeKind,
+        ClockReading, Diagnostics, LockInfo, ResetReason, Role,
     };
     use ratatui::Terminal;
     use ratatui::backend::TestBackend;
+    use ratatui::buffer::Buffer;
 
     use super::*;
     use crate::tui::app::{Action, Reading, update};
+
+    /// The lock's clock in these tests: 2026-11-18T11:06:40Z.
+    const NOW: u64 = 1_795_000_000;
 
     fn info() -> LockInfo {
         LockInfo {
@@ -176,35 +430,134 @@ mod tests {
         }
     }
 
+    fn record(seq: u32, ago: u64, entry: LogEntry) -> LogRecord {
+        LogRecord { seq, at: NOW - ago, entry }
+    }
+
+    /// A quiet day: the installer set a PIN, user 3 came in with it.
+    fn quiet_log() -> Vec<LogRecord> {
+        vec![
+            record(37, 3_700, LogEntry::PowerUp { boot_count: 3, reason: ResetReason::PowerOn }),
+            record(38, 3_600, LogEntry::Session { role: Role::Installer, opened: true }),
+            record(
+                39,
+                3_590,
+                LogEntry::Change { what: ChangeKind::PinSet, role: Role::Installer, user: Some(3) },
+            ),
+            record(40, 3_580, LogEntry::Session { role: Role::Installer, opened: false }),
+            record(
+                41,
+                600,
+                LogEntry::Access {
+                    path: AccessPath::Keypad,
+                    granted: true,
+                    user: Some(3),
+                    reason: AccessReason::Granted,
+                },
+            ),
+        ]
+    }
+
     fn reading(millivolts: u16, percent: u8, state: BatteryState) -> Reading {
         Reading {
-            clock: ClockReading { unix_seconds: 1_795_000_000, is_set: false, uptime_ms: 61_000 },
-            host_unix_seconds: 1_795_000_090,
-            battery: BatteryReport {
+            clock: Ok(ClockReading { unix_seconds: NOW, is_set: false, uptime_ms: 61_000 }),
+            host_unix_seconds: NOW + 90,
+            battery: Ok(BatteryReport {
                 millivolts,
                 percent,
                 state,
                 loaded_millivolts: millivolts.saturating_sub(400),
                 operations_left: 1000,
                 replaced_at: None,
-            },
-            diagnostics: Diagnostics {
+            }),
+            diagnostics: Ok(Diagnostics {
                 uptime_ms: 61_000,
                 boot_count: 3,
                 frames_received: 42,
                 frames_sent: 42,
                 dropped_bad_crc: 2,
                 dropped_malformed: 1,
+                bolt_locked: true,
+                motor_runs: 2,
+                motor_last_ms: 412,
+                motor_last_ma: 820,
                 ..Diagnostics::default()
-            },
+            }),
+            alarms: Ok(Vec::new()),
+            last_access: Ok(Some(AccessRecord {
+                at: NOW - 600,
+                path: AccessPath::Keypad,
+                granted: true,
+                user: Some(3),
+                reason: AccessReason::Granted,
+            })),
+            log: Ok(quiet_log()),
             round_trip_ms: 3,
         }
     }
 
-    fn draw(app: &App) -> String {
-        let mut terminal = Terminal::new(TestBackend::new(80, 16)).unwrap();
+    /// Someone pried the housing open and tried a wrong PIN, on batteries running low.
+    fn trouble() -> Reading {
+        let mut reading = reading(4_800, 12, BatteryState::Low);
+        reading.clock = Ok(ClockReading { unix_seconds: NOW, is_set: true, uptime_ms: 61_000 });
+        reading.alarms = Ok(vec![
+            ActiveAlarm { alarm: Alarm::LowBattery, since: NOW - 86_400 },
+            ActiveAlarm { alarm: Alarm::Tamper, since: NOW - 95 },
+        ]);
+        reading.last_access = Ok(Some(AccessRecord {
+            at: NOW - 40,
+            path: AccessPath::Keypad,
+            granted: false,
+            user: None,
+            reason: AccessReason::UnknownCredential,
+        }));
+        let mut log = quiet_log();
+        log.extend([
+            record(42, 95, LogEntry::Alarm { alarm: Alarm::Tamper, raised: true }),
+            record(
+                43,
+                40,
+                LogEntry::Access {
+                    path: AccessPath::Keypad,
+                    granted: false,
+                    user: None,
+                    reason: AccessReason::UnknownCredential,
+                },
+            ),
+        ]);
+        reading.log = Ok(log);
+        reading
+    }
+
+    fn terminal(app: &App, width: u16, height: u16) -> Terminal<TestBackend> {
+        let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
         terminal.draw(|frame| render(app, frame)).unwrap();
-        terminal.backend().to_string()
+        terminal
+    }
+
+    /// The technician's usual terminal.
+    fn draw(app: &App) -> String {
+        terminal(app, 80, 24).backend().to_string()
+    }
+
+    fn online(reading: Reading) -> App {
+        let mut app = App::new("/dev/ttyUSB0");
+        update(&mut app, Action::Identity(info()));
+        update(&mut app, Action::Reading(reading));
+        app
+    }
+
+    /// Where `text` starts on screen.
+    fn find(buffer: &Buffer, text: &str) -> (u16, u16) {
+        let area = buffer.area;
+        for y in 0..area.height {
+            let row: String = (0..area.width).map(|x| buffer[(x, y)].symbol()).collect();
+            if let Some(x) = row.find(text) {
+                // Columns, not bytes: the borders are multi-byte.
+                return (row[..x].chars().count() as u16, y);
+            }
+        }
+        panic!("{text:?} is not on screen");
     }
 
     #[test]
@@ -214,22 +567,94 @@ mod tests {
 
     #[test]
     fn online_with_a_drifting_clock() {
-        let mut app = App::new("/dev/ttyUSB0");
-        update(&mut app, Action::Identity(info()));
-        update(&mut app, Action::Reading(reading(5_820, 87, BatteryState::Ok)));
-        insta::assert_snapshot!(draw(&app));
+        insta::assert_snapshot!(draw(&online(reading(5_820, 87, BatteryState::Ok))));
     }
 
     #[test]
     fn link_down_keeps_the_last_reading_and_says_why() {
-        let mut app = App::new("/dev/ttyUSB0");
-        update(&mut app, Action::Identity(info()));
-        update(&mut app, Action::Reading(reading(4_410, 4, BatteryState::Critical)));
+        let mut app = online(reading(4_410, 4, BatteryState::Critical));
         update(&mut app, Action::LinkDown("no answer within 3s".into()));
         let screen = draw(&app);
         assert!(screen.contains("no answer"));
         assert!(screen.contains("CRITICAL"));
         insta::assert_snapshot!(screen);
+    }
+
+    #[test]
+    fn alarms_raised_and_a_refused_access() {
+        let app = online(trouble());
+        let terminal = terminal(&app, 80, 24);
+        let screen = terminal.backend().to_string();
+        assert!(screen.contains("Alarms (2)"));
+        assert!(screen.contains("refused: unknown credential"));
+        // The alarms stand out, and so does the refusal.
+        let buffer = terminal.backend().buffer();
+        let (x, y) = find(buffer, "tamper");
+        assert_eq!(buffer[(x, y)].fg, Color::Red);
+        let (x, y) = find(buffer, "Alarms (2)");
+        assert_eq!(buffer[(x, y)].fg, Color::Red);
+        let (x, y) = find(buffer, "refused: unknown");
+        assert_eq!(buffer[(x, y)].fg, Color::Red);
+        insta::assert_snapshot!(screen);
+    }
+
+    #[test]
+    fn a_panel_the_lock_refuses_says_not_available() {
+        // An older lock that lets a technician read the counters but not the log or the last
+        // access: those panels say why, the rest of the dashboard goes on.
+        let mut reading = reading(5_820, 87, BatteryState::Ok);
+        reading.log = Err("not authorized".into());
+        reading.last_access = Err("not authorized".into());
+        let screen = draw(&online(reading));
+        assert!(!screen.contains("no answer") && screen.contains("online"));
+        insta::assert_snapshot!(screen);
+    }
+
+    #[test]
+    fn a_taller_terminal_shows_everything_and_more_log() {
+        let app = online(trouble());
+        let screen = terminal(&app, 100, 32).backend().to_string();
+        // All seven records, the full Lock, Clock and Link panels.
+        assert!(screen.contains("power up #3"));
+        assert!(screen.contains("capacity  100 users"));
+        assert!(screen.contains("polls     1"));
+        insta::assert_snapshot!(screen);
+    }
+
+    #[test]
+    fn bands_fit_80x24_and_grow_with_the_terminal() {
+        // 24 rows less title and footer: brief bands and five log records.
+        assert_eq!(bands(22, 0), [6, 5, 4, 7]);
+        // Room first for Link/Battery, then Lock/Clock, then the log.
+        assert_eq!(bands(25, 0), [6, 5, 7, 7]);
+        assert_eq!(bands(26, 0), [6, 6, 7, 7]);
+        assert_eq!(bands(40, 0), [6, 6, 7, 21]);
+        // Many alarms take room from the log only beyond the other bands' full height.
+        assert_eq!(bands(22, 6), [6, 5, 4, 7]);
+        assert_eq!(bands(40, 6), [8, 6, 7, 19]);
+        assert_eq!(bands(40, 20), [10, 6, 7, 17]);
+        // Too small: the log keeps a line; the layout squeezes the rest.
+        assert_eq!(bands(10, 0)[3], 3);
+    }
+
+    #[test]
+    fn too_many_alarms_for_the_room_are_counted() {
+        let mut reading = trouble();
+        reading.alarms = Ok([
+            Alarm::Tamper,
+            Alarm::ForcedOpen,
+            Alarm::DoorAjar,
+            Alarm::Jammed,
+            Alarm::WrongCodeLimit,
+            Alarm::Duress,
+        ]
+        .into_iter()
+        .map(|alarm| ActiveAlarm { alarm, since: NOW - 10 })
+        .collect());
+        let screen = draw(&online(reading));
+        assert!(screen.contains("Alarms (6)"));
+        assert!(screen.contains("and 3 more"), "{screen}");
+        assert!(!screen.contains("jammed"));
     }
 
     #[test]
