@@ -417,6 +417,13 @@ fn alarms_are_listed_and_cleared_by_an_installer() {
     std::thread::sleep(Duration::from_millis(300));
     let list = json(&sim.cli().args(["alarms", "list", "--json"]).output().unwrap());
     assert!(list.as_array().unwrap().iter().any(|a| a["alarm"] == "tamper"), "{list}");
+    // Raised before anyone set the clock: no made-up time.
+    assert!(list.as_array().unwrap().iter().all(|a| a["since"].is_null()), "{list}");
+    sim.cli().args(["time", "sync"]).assert().success();
+    sim.act("door open"); // the bolt is thrown: forced open
+    let list = json(&sim.cli().args(["alarms", "list", "--json"]).output().unwrap());
+    let forced = list.as_array().unwrap().iter().find(|a| a["alarm"] == "forced_open");
+    assert!(forced.is_some_and(|a| a["since"].is_string()), "{list}");
     sim.cli().args(["alarms", "clear", "--yes"]).assert().success();
     let list = json(&sim.cli().args(["alarms", "--json"]).output().unwrap());
     assert!(list.as_array().unwrap().is_empty(), "{list}");

@@ -393,7 +393,8 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
     /// raised) and sends it as an event.
     pub(crate) fn raise_alarm(&mut self, alarm: Alarm) {
         if !self.access.alarms.iter().any(|a| a.alarm == alarm) {
-            let since = self.clock.now();
+            // 0, like a log record's time, when the clock has not been set since power-up.
+            let since = self.log_time();
             // One entry per kind of alarm, and ALARMS_MAX covers every kind.
             let _ = self.access.alarms.push(ActiveAlarm { alarm, since });
             self.log(LogEntry::Alarm { alarm, raised: true });

@@ -313,7 +313,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
     }
 
     /// The lock's clock for the log: 0 while it is not set.
-    fn log_time(&self) -> u64 {
+    pub(crate) fn log_time(&self) -> u64 {
         if self.clock.is_set() { self.clock.now() } else { 0 }
     }
 

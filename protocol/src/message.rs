@@ -762,7 +762,7 @@ pub enum Alarm {
 pub struct ActiveAlarm {
     /// Which.
     pub alarm: Alarm,
-    /// Since when (the lock's clock, Unix seconds).
+    /// Since when (the lock's clock, Unix seconds); 0 if its clock was not set then.
     pub since: u64,
 }
 

@@ -132,7 +132,8 @@ pub fn record_json(r: &LogRecord) -> Value {
 
 /// One line for a person.
 pub fn record_text(r: &LogRecord) -> String {
-    let at = if r.at == 0 { "(clock not set)       ".to_string() } else { format_unix(r.at) };
+    // Padded to the width of a time, so the columns line up either way.
+    let at = if r.at == 0 { format!("{:<20}", "(clock not set)") } else { format_unix(r.at) };
     let user = |u: Option<u16>| u.map(|u| format!(" user {u}")).unwrap_or_default();
     let what = match r.entry {
         LogEntry::Access { path, granted, user: u, reason } => format!(
@@ -673,14 +674,22 @@ pub(super) fn alarms(context: &Context, command: Option<AlarmsCommand>) -> Resul
     if context.json {
         let docs: Vec<Value> = alarms
             .iter()
-            .map(|a| json!({ "alarm": a.alarm, "since": format_unix(a.since) }))
+            .map(|a| {
+                let since = if a.since == 0 { Value::Null } else { json!(format_unix(a.since)) };
+                json!({ "alarm": a.alarm, "since": since })
+            })
             .collect();
         say!("{}", json!(docs));
     } else if alarms.is_empty() {
         say!("no alarms");
     } else {
         for a in &alarms {
-            say!("{:<18} since {}", name_of(&a.alarm), format_unix(a.since));
+            let since = if a.since == 0 {
+                "(clock not set)".to_string()
+            } else {
+                format!("since {}", format_unix(a.since))
+            };
+            say!("{:<18} {since}", name_of(&a.alarm));
         }
     }
     Ok(())
