@@ -3,7 +3,7 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use latchkey_protocol::tz::{Transition, TransitionDay};
-use latchkey_protocol::{AccessReason, ClockReading, TimeZoneRule};
+use latchkey_protocol::{AccessReason, ClockReading, LogEntry, LogRecord, TimeZoneRule};
 
 /// Seconds the lock's clock is ahead of this computer's (negative: behind).
 pub fn drift_seconds(reading: &ClockReading, host_unix: u64) -> i64 {
@@ -188,6 +188,58 @@ pub fn describe_local_date_time(unix_seconds: u64, rule: &TimeZoneRule) -> Strin
         Some((date, time)) => format!("{date} {time} ({offset})"),
         None => format!("{local} ({offset})"),
     }
+}
+
+/// A protocol value's name on the wire and in JSON (`unknown_credential`, `keypad`).
+pub fn name_of<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// One event-log record as a line for a person, as `log read` and the dashboard show it.
+pub fn record_text(r: &LogRecord) -> String {
+    // Padded to the width of a time, so the columns line up either way.
+    let at = if r.at == 0 { format!("{:<20}", "(clock not set)") } else { format_unix(r.at) };
+    let user = |u: Option<u16>| u.map(|u| format!(" user {u}")).unwrap_or_default();
+    let what = match r.entry {
+        LogEntry::Access { path, granted, user: u, reason } => format!(
+            "{} via {}{}: {}",
+            if granted { "GRANTED" } else { "refused" },
+            name_of(&path),
+            user(u),
+            name_of(&reason)
+        ),
+        LogEntry::Change { what, role, user: u } => {
+            format!("{} by {}{}", name_of(&what), name_of(&role), user(u))
+        }
+        LogEntry::Alarm { alarm, raised } => {
+            format!("alarm {} {}", name_of(&alarm), if raised { "raised" } else { "cleared" })
+        }
+        LogEntry::Battery { millivolts, state, replaced } => format!(
+            "battery {} ({}){}",
+            volts(millivolts),
+            name_of(&state),
+            if replaced { ", fresh batteries" } else { "" }
+        ),
+        LogEntry::PowerUp { boot_count, reason } => {
+            format!("power up #{boot_count} ({})", name_of(&reason))
+        }
+        LogEntry::ClockSet { from, to } => format!(
+            "clock set {} -> {}",
+            if from == 0 { "unset".to_string() } else { format_unix(from) },
+            format_unix(to)
+        ),
+        LogEntry::Session { role, opened } => {
+            format!("{} session {}", name_of(&role), if opened { "opened" } else { "closed" })
+        }
+        LogEntry::AuthFailed { claim } => {
+            format!("failed authentication ({})", if claim { "setup code" } else { "session key" })
+        }
+        LogEntry::Cleared { removed } => format!("log cleared ({removed} records removed)"),
+    };
+    format!("{:>7}  {at}  {what}", r.seq)
 }
 
 #[cfg(test)]

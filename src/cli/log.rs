@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::commands::{Connection, connect_authorized};
 use super::{CliError, Context};
-use crate::display::format_unix;
+use crate::display::{format_unix, name_of, record_text};
 
 /// `latchkey log ...`
 #[derive(Debug, Subcommand)]
@@ -62,13 +62,6 @@ pub enum AlarmsCommand {
         #[arg(long, short = 'y')]
         yes: bool,
     },
-}
-
-fn name_of<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }
 
 /// The kind of a record as scripts and filters name it.
@@ -128,50 +121,6 @@ pub fn record_json(r: &LogRecord) -> Value {
         doc.extend(fields);
     }
     doc
-}
-
-/// One line for a person.
-pub fn record_text(r: &LogRecord) -> String {
-    // Padded to the width of a time, so the columns line up either way.
-    let at = if r.at == 0 { format!("{:<20}", "(clock not set)") } else { format_unix(r.at) };
-    let user = |u: Option<u16>| u.map(|u| format!(" user {u}")).unwrap_or_default();
-    let what = match r.entry {
-        LogEntry::Access { path, granted, user: u, reason } => format!(
-            "{} via {}{}: {}",
-            if granted { "GRANTED" } else { "refused" },
-            name_of(&path),
-            user(u),
-            name_of(&reason)
-        ),
-        LogEntry::Change { what, role, user: u } => {
-            format!("{} by {}{}", name_of(&what), name_of(&role), user(u))
-        }
-        LogEntry::Alarm { alarm, raised } => {
-            format!("alarm {} {}", name_of(&alarm), if raised { "raised" } else { "cleared" })
-        }
-        LogEntry::Battery { millivolts, state, replaced } => format!(
-            "battery {} ({}){}",
-            crate::display::volts(millivolts),
-            name_of(&state),
-            if replaced { ", fresh batteries" } else { "" }
-        ),
-        LogEntry::PowerUp { boot_count, reason } => {
-            format!("power up #{boot_count} ({})", name_of(&reason))
-        }
-        LogEntry::ClockSet { from, to } => format!(
-            "clock set {} -> {}",
-            if from == 0 { "unset".to_string() } else { format_unix(from) },
-            format_unix(to)
-        ),
-        LogEntry::Session { role, opened } => {
-            format!("{} session {}", name_of(&role), if opened { "opened" } else { "closed" })
-        }
-        LogEntry::AuthFailed { claim } => {
-            format!("failed authentication ({})", if claim { "setup code" } else { "session key" })
-        }
-        LogEntry::Cleared { removed } => format!("log cleared ({removed} records removed)"),
-    };
-    format!("{:>7}  {at}  {what}", r.seq)
 }
 
 const CSV_COLUMNS: [&str; 7] = ["seq", "at", "kind", "user", "path_or_what", "outcome", "detail"];

@@ -1506,10 +1506,7 @@ pub(super) fn access(context: &Context) -> Result<(), CliError> {
         (Some(r), false) => {
             let who = r.user.map(|u| format!("user {u}")).unwrap_or_else(|| "unknown".into());
             let reason = crate::display::describe_access_reason(r.reason);
-            let path = serde_json::to_value(r.path)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
+            let path = crate::display::name_of(&r.path);
             say!(
                 "{} {} via {path} ({who}): {reason}",
                 format_unix(r.at),

@@ -13,8 +13,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Gauge, Paragraph};
 
 use super::app::{App, LinkState};
-use crate::cli::log::record_text;
-use crate::display::{describe_access_reason, describe_drift, drift_seconds, format_unix, volts};
+use crate::display::{
+    describe_access_reason, describe_drift, drift_seconds, format_unix, record_text, volts,
+};
 
 /// Rows of the log band at least, borders included, while the other bands are brief: five
 /// records.
