@@ -37,6 +37,38 @@ fn grouped(n: u64) -> String {
     out
 }
 
+/// `finger enroll USER` in the tool while the simulated person places `finger` five times,
+/// each once the lock has taken the previous capture.
+fn enroll_finger(sim: &Sim, user: u64, finger: &str) {
+    let progress = |sim: &Sim| sim.lines_with(&format!("enrollment fingerprint user {user}")).len();
+    let enroll = std::process::Command::new(common::latchkey_path())
+        .env("LATCHKEY_CONFIG", "/nonexistent/x.toml")
+        .env("LATCHKEY_KEYSTORE", &sim.keystore)
+        .args(["--port", sim.link_str(), "--json", "finger", "enroll", &user.to_string()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let wait_for = |count: usize| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while progress(sim) < count {
+            assert!(
+                Instant::now() < deadline,
+                "enrollment stalled: {:?}",
+                sim.lines_with("enroll")
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    wait_for(1); // the lock announced the enrollment
+    for capture in 1..=5 {
+        sim.act(&format!("finger {finger} 90"));
+        wait_for(1 + capture);
+    }
+    let out = enroll.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
 #[test]
 fn a_day_at_the_door_is_recorded_in_order_with_users_and_reasons_and_no_pin() {
     let dir = tempfile::tempdir().unwrap();
@@ -46,6 +78,7 @@ fn a_day_at_the_door_is_recorded_in_order_with_users_and_reasons_and_no_pin() {
     sim.cli().args(["config", "set", "lockout", "1"]).assert().success();
     let ann = sim.add_user_with_pin("Ann", "582917", &[]);
     sim.cli().args(["card", "add", &ann.to_string(), "04a1b2c3"]).assert().success();
+    enroll_finger(&sim, ann, "ann-thumb");
     let guest = sim.add_user_with_pin(
         "Guest",
         "640271",
@@ -64,6 +97,7 @@ fn a_day_at_the_door_is_recorded_in_order_with_users_and_reasons_and_no_pin() {
     sim.attempt("pin 582917"); // locked out
     std::thread::sleep(Duration::from_millis(1300));
     sim.attempt("card 04a1b2c3");
+    sim.attempt("finger ann-thumb");
     sim.attempt("pin 640271"); // expired guest
     sim.act("tamper on");
     sim.act("battery 4700");
@@ -93,10 +127,21 @@ fn a_day_at_the_door_is_recorded_in_order_with_users_and_reasons_and_no_pin() {
         (false, None, "unknown_credential".to_string()),
         (false, None, "keypad_locked_out".to_string()),
         (true, Some(ann), "granted".to_string()),
+        (true, Some(ann), "granted".to_string()),
         (false, Some(guest), "expired".to_string()),
         (true, Some(ann), "granted".to_string()),
     ];
     assert_eq!(access, expected, "{records:#?}");
+    let paths: Vec<&str> = records
+        .iter()
+        .filter(|r| r["kind"] == "access")
+        .map(|r| r["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        paths,
+        ["keypad", "keypad", "keypad", "keypad", "rfid", "fingerprint", "keypad", "rfid"],
+        "{records:#?}"
+    );
     let alarms: Vec<&str> = records
         .iter()
         .filter(|r| r["kind"] == "alarm" && r["raised"] == true)
