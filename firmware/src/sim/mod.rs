@@ -701,7 +701,7 @@ fn act(
         Action::PowerCut => {
             // Whatever was in RAM (sessions, the last access, alarms, the clock) is gone; the
             // flash and the sensor's own memory stay.
-            let identity = lock.identity.clone();
+            let identity = lock.identity().clone();
             let (flash, devices) = lock.power_off();
             let store = Store::mount(flash)?;
             let mut rebooted = Lock::boot(
