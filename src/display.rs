@@ -3,7 +3,9 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use latchkey_protocol::tz::{Transition, TransitionDay};
-use latchkey_protocol::{AccessReason, ClockReading, LogEntry, LogRecord, TimeZoneRule};
+use latchkey_protocol::{AccessReason, ClockReading, LogEntry, LogRecord, Status, TimeZoneRule};
+
+use crate::session::Refusal;
 
 /// Seconds the lock's clock is ahead of this computer's (negative: behind).
 pub fn drift_seconds(reading: &ClockReading, host_unix: u64) -> i64 {
@@ -50,6 +52,34 @@ pub fn describe_access_reason(reason: AccessReason) -> &'static str {
         AccessReason::BadSignature => "bad phone signature",
         AccessReason::ClockNotSet => "lock clock not set",
         AccessReason::MechanicalKey => "mechanical key",
+    }
+}
+
+/// Why the lock refused, in a few words for a panel or a line: "it is not claimed yet",
+/// "a technician key is read-only", "not authorized".
+pub fn refusal_words(refusal: Refusal) -> String {
+    match refusal {
+        Refusal::NotClaimed => "it is not claimed yet".to_string(),
+        Refusal::ReadOnlyKey => "a technician key is read-only".to_string(),
+        Refusal::Lock(status) => status_words(status).to_string(),
+    }
+}
+
+/// A lock status in words: "not authorized", "invalid field".
+pub fn status_words(status: Status) -> &'static str {
+    match status {
+        Status::Success => "success",
+        Status::Failure => "failure",
+        Status::BadFrame => "bad frame",
+        Status::Unsupported => "unsupported",
+        Status::InvalidField => "invalid field",
+        Status::NotAuthorized => "not authorized",
+        Status::Busy => "busy",
+        Status::ResourceExhausted => "resource exhausted",
+        Status::NotFound => "not found",
+        Status::Duplicate => "duplicate",
+        Status::Occupied => "occupied",
+        Status::Weak => "weak",
     }
 }
 

@@ -326,10 +326,17 @@ fn keys_are_created_listed_without_secrets_exported_imported_and_rotated() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(json(&out)["error"]["kind"], "wrong_key");
-    // ...the rotated one does, and moves lock B over on its first session.
+    // ...the rotated one does. Reading lock B leaves it on the older key (and says so); the
+    // first command that changes it moves it over.
     cli().args(["--key", "acme", "--port", a.link_str(), "config", "get"]).assert().success();
     cli()
         .args(["--key", "acme", "--port", b.link_str(), "config", "get"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("is on an older key"));
+    cli().args(["--key", "acme-copy", "--port", b.link_str(), "config", "get"]).assert().success();
+    cli()
+        .args(["--key", "acme", "--port", b.link_str(), "config", "set", "label", "B"])
         .assert()
         .success()
         .stderr(predicate::str::contains("moved it to the current key"));

@@ -1,15 +1,16 @@
 //! Users and credentials: how the lock keeps them, and the rules that apply to them.
 //!
 //! Everything here is a pure function of its arguments (no flash, no clock), so each rule has
-//! one definition and its own unit tests: which [`UserSpec`] is valid, which PIN is weak,
-//! and whether a user may open the door at a given time ([`check_rules`]).
+//! one definition and its own unit tests: which [`UserSpec`] is valid, and whether a user may
+//! open the door at a given time ([`check_rules`]). The rules the host shares (the PIN format
+//! and weak PINs, weekly windows, settings' ranges) are in `latchkey_protocol`.
 
 use core::fmt;
 
 use latchkey_protocol::checksum::{ChecksumCredential, PIN_DIGEST_LEN};
 use latchkey_protocol::{
-    AccessReason, CREDENTIALS_MAX, Capabilities, CardUid, Credential, TimeZoneRule, User, UserKind,
-    UserSpec, UserSummary,
+    AccessReason, CREDENTIALS_MAX, CardUid, Credential, TimeZoneRule, User, UserKind, UserSpec,
+    UserSummary,
 };
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
@@ -163,50 +164,8 @@ pub fn spec_is_valid(spec: &UserSpec) -> bool {
         (Some(from), Some(until)) => from < until,
         _ => true,
     };
-    let windows_ok = spec.weekly.iter().all(|w| {
-        w.days != 0 && w.days & 0x80 == 0 && w.start_minute < w.end_minute && w.end_minute <= 1440
-    });
+    let windows_ok = spec.weekly.iter().all(|w| w.check().is_ok());
     kind_ok && range_ok && windows_ok && spec.use_limit != Some(0)
-}
-
-/// Why a PIN is refused before it is hashed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PinProblem {
-    /// Not digits only, or outside the lock's length range.
-    Invalid,
-    /// Too easy to guess.
-    Weak,
-}
-
-/// Checks a PIN against the lock's format (digits only, length within `capabilities`) and
-/// its weak-PIN rule ([`pin_is_weak`]).
-pub fn check_pin(pin: &str, capabilities: &Capabilities) -> Result<(), PinProblem> {
-    let len = pin.len();
-    let length_ok = (usize::from(capabilities.pin_length_min)
-        ..=usize::from(capabilities.pin_length_max))
-        .contains(&len);
-    if !length_ok || !pin.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(PinProblem::Invalid);
-    }
-    if pin_is_weak(pin) {
-        return Err(PinProblem::Weak);
-    }
-    Ok(())
-}
-
-/// The weak-PIN rule, in one place. Weak: one digit repeated (`0000`); a straight run up or
-/// down, wrapping past 9/0 (`1234`, `9876`, `34567`, `7890`); a repeated pair (`1212`,
-/// `121212`). Expects digits only.
-pub fn pin_is_weak(pin: &str) -> bool {
-    let digits = pin.as_bytes();
-    if digits.len() < 2 {
-        return true;
-    }
-    let step = |i: usize| (i16::from(digits[i + 1]) - i16::from(digits[i])).rem_euclid(10);
-    let steps_all = |s: i16| (0..digits.len() - 1).all(|i| step(i) == s);
-    let repeated_pair = digits.len().is_multiple_of(2)
-        && digits.iter().enumerate().all(|(i, &d)| d == digits[i % 2]);
-    steps_all(0) || steps_all(1) || steps_all(9) || repeated_pair
 }
 
 /// Day of the week (0 Monday ... 6 Sunday) and minute of the day of `seconds` since
@@ -260,9 +219,7 @@ pub fn check_rules(
     }
     if !spec.weekly.is_empty() {
         let (weekday, minute) = weekday_and_minute(zone.local_seconds(now));
-        let inside = spec.weekly.iter().any(|w| {
-            w.days & (1 << weekday) != 0 && w.start_minute <= minute && minute < w.end_minute
-        });
+        let inside = spec.weekly.iter().any(|w| w.contains(weekday, minute));
         if !inside {
             return Err(AccessReason::OutsideSchedule);
         }
@@ -292,16 +249,6 @@ mod tests {
             valid_until: None,
             use_limit: None,
             weekly: heapless::Vec::new(),
-        }
-    }
-
-    #[test]
-    fn weak_pins() {
-        for weak in ["0000", "1111", "1234", "9876", "34567", "7890", "3210", "1212", "121212"] {
-            assert!(pin_is_weak(weak), "{weak} is weak");
-        }
-        for strong in ["058213", "1235", "2580", "1213", "12121", "9875", "4711", "123123"] {
-            assert!(!pin_is_weak(strong), "{strong} is not weak");
         }
     }
 

@@ -11,7 +11,6 @@ use latchkey_firmware::store::{Store, default_settings};
 use latchkey_firmware::{LinkStats, Lock, LockKeys, LockPort, Via};
 use std::collections::BTreeMap;
 
-use latchkey_firmware::users;
 use latchkey_protocol::checksum;
 use latchkey_protocol::crypto::SecretKey;
 use latchkey_protocol::{
@@ -418,7 +417,7 @@ fn random_user_change(
         (2, Some(mut user)) => {
             // Unique per user and never weak: a 7 then the slot then four random digits.
             let pin = format!("7{id}{:04}", rng.u16(0..10_000));
-            if users::pin_is_weak(&pin) {
+            if latchkey_protocol::pin_is_weak(&pin) {
                 return None;
             }
             if !user.credentials.contains(&Credential::Pin) {

@@ -22,7 +22,11 @@ pub mod checksum;
 pub mod crypto;
 pub mod frame;
 pub mod message;
+pub mod names;
+pub mod pin;
+pub mod setting;
 pub mod tz;
+pub mod window;
 
 pub use frame::{
     CRC, CRC_LEN, DropReason, EncodeError, Frame, FrameAccumulator, HEADER_LEN, Header, Kind,
@@ -30,4 +34,8 @@ pub use frame::{
     encode_raw,
 };
 pub use message::*;
+pub use names::{CredentialKind, LogKind};
+pub use pin::{PinProblem, check_pin, pin_is_weak};
+pub use setting::{SettingError, SettingKey};
 pub use tz::{TZ_RULE_MAX, TimeZoneRule, TimeZoneRuleError};
+pub use window::{WindowParseError, WindowProblem};

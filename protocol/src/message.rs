@@ -491,6 +491,9 @@ pub const USERS_PAGE: usize = 6;
 pub const ALARMS_MAX: usize = 8;
 /// Seconds a card learning or finger enrollment waits for the person.
 pub const LEARN_SECONDS: u16 = 30;
+/// A finger capture below this quality (0 to 100) does not count towards an enrollment: the
+/// person lifts and places the finger again.
+pub const CAPTURE_MIN_QUALITY: u8 = 40;
 
 /// Whether [`Request::PutUser`] creates or changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -150,6 +150,41 @@ impl TimeZoneRule {
         unix_seconds.saturating_add_signed(i64::from(self.offset_seconds(unix_seconds)))
     }
 
+    /// The instant (Unix seconds) at which a clock keeping this rule reads `local` (seconds
+    /// since 1970-01-01T00:00 local time): the inverse of [`Self::local_seconds`].
+    ///
+    /// That is `local - o` for the one of the rule's offsets `o` in force then. When clocks go
+    /// back, a local time happens twice: the earlier instant is taken. When they jump forward
+    /// over it, it never happens: the instant the gap ends is taken (02:30 on the day 02:00
+    /// becomes 03:00 gives the instant of 03:00). Before 1970 UTC gives 0.
+    pub fn local_to_unix(&self, local: i64) -> u64 {
+        let offset_at = |u: i64| i64::from(self.offset_seconds(u64::try_from(u).unwrap_or(0)));
+        let std = local.saturating_sub(i64::from(self.std_offset));
+        let dst = self.dst.map_or(std, |d| local.saturating_sub(i64::from(d.offset)));
+        let holds = |u: i64| u.saturating_add(offset_at(u)) == local;
+        let unix = match (holds(std), holds(dst)) {
+            (true, true) => std.min(dst),
+            (true, false) => std,
+            (false, true) => dst,
+            (false, false) => {
+                // In a gap: the offset changes between the two candidates; find the instant
+                // it does (the first second of the later offset).
+                let (mut before, mut after) = (std.min(dst), std.max(dst));
+                let later = offset_at(after);
+                while after - before > 1 {
+                    let mid = before + (after - before) / 2;
+                    if offset_at(mid) == later {
+                        after = mid;
+                    } else {
+                        before = mid;
+                    }
+                }
+                after
+            }
+        };
+        u64::try_from(unix).unwrap_or(0)
+    }
+
     fn zone(&self) -> Result<TimeZone, TimeZoneRuleError> {
         let offset = |s: i32| Offset::from_seconds(s).map_err(|_| TimeZoneRuleError::OutOfRange);
         let dst = match &self.dst {
@@ -344,6 +379,53 @@ mod tests {
                 let expected = theirs.to_offset(Timestamp::from_second(at as i64).unwrap());
                 assert_eq!(ours.offset_seconds(at), expected.seconds(), "{text} at {at}");
                 at += 13_331;
+            }
+        }
+    }
+
+    #[test]
+    fn local_time_back_to_an_instant() {
+        let utc = TimeZoneRule::utc();
+        assert_eq!(utc.local_to_unix(1_700_000_000), 1_700_000_000);
+        assert_eq!(utc.local_to_unix(-5), 0, "before 1970 clamps to 0");
+        let kathmandu = TimeZoneRule::parse("<+0545>-5:45").unwrap();
+        assert_eq!(kathmandu.local_to_unix(1_700_000_000 + 20_700), 1_700_000_000);
+
+        let berlin = TimeZoneRule::parse(BERLIN).unwrap();
+        // 2026-01-15T13:00 local (CET) is 12:00Z; 2026-07-15T14:00 local (CEST) is 12:00Z.
+        assert_eq!(berlin.local_to_unix(1_768_478_400 + 3600), 1_768_478_400);
+        assert_eq!(berlin.local_to_unix(1_784_116_800 + 7200), 1_784_116_800);
+
+        // The gap: on 2026-03-29 local 02:00 becomes 03:00 (at 01:00Z, 1_774_746_000).
+        let gap_start = 1_774_746_000;
+        let local_0200 = 1_774_742_400 + 2 * 3600; // 2026-03-29T02:00 local
+        assert_eq!(berlin.local_to_unix(local_0200 - 1), gap_start - 1, "01:59:59 CET");
+        assert_eq!(berlin.local_to_unix(local_0200), gap_start, "02:00 never happens");
+        assert_eq!(berlin.local_to_unix(local_0200 + 1800), gap_start, "nor 02:30");
+        assert_eq!(berlin.local_to_unix(local_0200 + 3599), gap_start, "nor 02:59:59");
+        assert_eq!(berlin.local_to_unix(local_0200 + 3600), gap_start, "03:00 CEST");
+        assert_eq!(berlin.local_to_unix(local_0200 + 3601), gap_start + 1);
+
+        // The overlap: on 2026-10-25 local 03:00 CEST becomes 02:00 CET (at 01:00Z,
+        // 1_792_890_000); 02:30 local happens twice, the earlier (00:30Z) is taken.
+        let back = 1_792_890_000;
+        let local_0230 = 1_792_886_400 + 2 * 3600 + 1800;
+        assert_eq!(berlin.local_to_unix(local_0230), back - 1800);
+        assert_eq!(berlin.offset_seconds(back - 1800), 7200);
+        assert_eq!(berlin.local_to_unix(local_0230 + 3600), back + 5400, "03:30 CET");
+
+        // Southern hemisphere, negative offsets, and a round trip over decades.
+        for text in [BERLIN, "AEST-10AEDT,M10.1.0,M4.1.0/3", "EST5EDT,M3.2.0,M11.1.0"] {
+            let rule = TimeZoneRule::parse(text).unwrap();
+            let mut at: u64 = 946_684_800;
+            while at < 2_524_608_000 {
+                let local = rule.local_seconds(at) as i64;
+                let back = rule.local_to_unix(local);
+                // Either the same instant, or the earlier one of an overlap that reads the
+                // same local time.
+                assert!(back <= at, "{text} at {at}");
+                assert_eq!(rule.local_seconds(back) as i64, local, "{text} at {at}");
+                at += 7_919;
             }
         }
     }

@@ -5,6 +5,7 @@ use latchkey_protocol::Status;
 use serde_json::json;
 
 use crate::link::{ClientError, ResolveError};
+use crate::session::{ConnectError, Refusal};
 
 /// Stable exit codes, documented in the README and `latchkey --help`.
 pub mod exit {
@@ -18,6 +19,8 @@ pub mod exit {
     pub const LINK: u8 = 4;
     /// The port is held by another program.
     pub const BUSY: u8 = 5;
+    /// This computer could not do its part: the terminal, a file, its randomness.
+    pub const HOST: u8 = 6;
 }
 
 /// A failure as the CLI reports it.
@@ -50,6 +53,11 @@ impl CliError {
         }
     }
 
+    /// This computer failed at its part (exit 6): the terminal, a file, its randomness.
+    pub fn host(message: impl Into<String>) -> Self {
+        Self { code: exit::HOST, kind: "host", ..Self::usage(message) }
+    }
+
     /// The lock refused, or authentication failed (exit 1).
     pub fn refused(kind: &'static str, message: impl Into<String>, status: Option<Status>) -> Self {
         Self {
@@ -59,6 +67,27 @@ impl CliError {
             hint: None,
             status,
             retry_after_ms: None,
+        }
+    }
+
+    /// The lock refused, as the session layer classified it.
+    pub fn refusal(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Lock(status) => ClientError::Refused(status).into(),
+            Refusal::NotClaimed => Self::refused(
+                "refused",
+                "the lock refused: it is not claimed yet",
+                Some(Status::NotAuthorized),
+            )
+            .with_hint(
+                "claim it first with `latchkey claim` and the setup code printed inside the lock",
+            ),
+            Refusal::ReadOnlyKey => Self::refused(
+                "refused",
+                "the lock refused: a technician key is read-only",
+                Some(Status::NotAuthorized),
+            )
+            .with_hint("changes need the site's installer key (--key NAME)"),
         }
     }
 
@@ -201,6 +230,31 @@ impl From<ResolveError> for CliError {
             hint: Some(hint.into()),
             status: None,
             retry_after_ms: None,
+        }
+    }
+}
+
+impl From<ConnectError> for CliError {
+    fn from(error: ConnectError) -> Self {
+        match error {
+            ConnectError::Resolve(e) => e.into(),
+            ConnectError::Client(e) => e.into(),
+            ConnectError::Key(e) => e.into(),
+            ConnectError::NoKey { serial, source } => {
+                let hint = format!(
+                    "{}; this lock ({serial}) is claimed, so it needs its site's key",
+                    source.hint()
+                );
+                CliError { kind: "no_key", ..CliError::usage(source.to_string()).with_hint(hint) }
+            }
+            e @ ConnectError::Sim(_) => Self {
+                code: exit::NO_DEVICE,
+                kind: "sim",
+                message: e.to_string(),
+                hint: Some("the simulator needs a pseudo-terminal (/dev/ptmx)".into()),
+                status: None,
+                retry_after_ms: None,
+            },
         }
     }
 }

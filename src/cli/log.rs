@@ -7,12 +7,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::Subcommand;
-use latchkey_protocol::{LogBreak, LogEntry, LogRecord};
+use latchkey_protocol::{AccessRecord, LogBreak, LogEntry, LogRecord};
 use serde_json::{Value, json};
 
-use super::commands::{Connection, connect_authorized};
+use super::connect::{Access, Explain, open};
 use super::{CliError, Context};
 use crate::display::{format_unix, name_of, record_text};
+use crate::session::Connection;
 
 /// `latchkey log ...`
 #[derive(Debug, Subcommand)]
@@ -218,7 +219,9 @@ fn interrupt_flag() -> Arc<AtomicBool> {
 }
 
 pub(super) fn log(context: &Context, command: LogCommand) -> Result<(), CliError> {
-    let mut c = connect_authorized(context)?;
+    let access =
+        if matches!(command, LogCommand::Clear { .. }) { Access::Change } else { Access::Read };
+    let mut c = open(context, access)?;
     match command {
         LogCommand::Read { since, last, user, path, kind, csv } => {
             if let Some(k) = &kind
@@ -608,7 +611,12 @@ fn follow(context: &Context, c: &mut Connection) -> Result<(), CliError> {
 }
 
 pub(super) fn alarms(context: &Context, command: Option<AlarmsCommand>) -> Result<(), CliError> {
-    let mut c = connect_authorized(context)?;
+    let access = if matches!(command, Some(AlarmsCommand::Clear { .. })) {
+        Access::Change
+    } else {
+        Access::Read
+    };
+    let mut c = open(context, access)?;
     if let Some(AlarmsCommand::Clear { yes }) = command {
         confirm(context, yes, "Clear the lock's alarms?")?;
         c.client.clear_alarms().map_err(|e| c.explain(e))?;
@@ -644,71 +652,33 @@ pub(super) fn alarms(context: &Context, command: Option<AlarmsCommand>) -> Resul
     Ok(())
 }
 
-pub(super) fn diag(context: &Context) -> Result<(), CliError> {
-    let mut c = connect_authorized(context)?;
-    let info = c.info()?.clone();
-    let d = c.client.diagnostics().map_err(|e| c.explain(e))?;
-    let battery = c.client.battery().map_err(|e| c.explain(e))?;
-    let stats = c.client.stats();
-    if context.json {
-        say!(
-            "{}",
-            json!({
-                "model": info.model.as_str(),
-                "serial": info.serial.as_str(),
-                "firmware_version": info.firmware_version.as_str(),
-                "diagnostics": d,
-                "battery": battery,
-                "host_link": { "sent": stats.sent, "resent": stats.resent, "received": stats.received, "dropped": stats.dropped, "stale": stats.stale },
-            })
-        );
-        return Ok(());
+fn access_json(r: &AccessRecord) -> Value {
+    json!({
+        "at": format_unix(r.at),
+        "path": r.path,
+        "granted": r.granted,
+        "user": r.user,
+        "reason": r.reason,
+    })
+}
+
+pub(super) fn access(context: &Context) -> Result<(), CliError> {
+    let mut c = open(context, Access::Read)?;
+    let record = c.client.last_access().map_err(|e| c.explain(e))?;
+    match (record, context.json) {
+        (Some(r), true) => say!("{}", access_json(&r)),
+        (None, true) => say!("null"),
+        (None, false) => say!("no access attempt since the lock started"),
+        (Some(r), false) => {
+            let who = r.user.map(|u| format!("user {u}")).unwrap_or_else(|| "unknown".into());
+            let reason = crate::display::describe_access_reason(r.reason);
+            let path = name_of(&r.path);
+            say!(
+                "{} {} via {path} ({who}): {reason}",
+                format_unix(r.at),
+                if r.granted { "GRANTED" } else { "REFUSED" }
+            );
+        }
     }
-    say!("lock         {} {} (firmware {})", info.model, info.serial, info.firmware_version);
-    say!(
-        "uptime       {} since the last start (#{}, {})",
-        humantime::format_duration(Duration::from_secs(d.uptime_ms / 1000)),
-        d.boot_count,
-        name_of(&d.reset_reason)
-    );
-    say!(
-        "battery      {} at rest, {} under load, {} %, {}",
-        crate::display::volts(battery.millivolts),
-        crate::display::volts(battery.loaded_millivolts),
-        battery.percent,
-        name_of(&battery.state)
-    );
-    say!(
-        "bolt         {}, door {}",
-        if d.bolt_locked { "locked" } else { "unlocked" },
-        if d.door_open { "open" } else { "closed" }
-    );
-    say!(
-        "motor        {} runs since start; last {} ms, {} mA peak",
-        d.motor_runs,
-        d.motor_last_ms,
-        d.motor_last_ma
-    );
-    say!(
-        "storage      {} users; log {} records (keeps at least {}); {} flash writes since start",
-        d.users,
-        d.log_records,
-        d.log_capacity,
-        d.store_writes
-    );
-    say!(
-        "link         {} frames in, {} out; dropped {} bad CRC, {} malformed, {} too long, {} undecodable",
-        d.frames_received,
-        d.frames_sent,
-        d.dropped_bad_crc,
-        d.dropped_malformed,
-        d.dropped_too_long,
-        d.dropped_undecodable
-    );
-    say!(
-        "security     {} sealed frames rejected, {} failed authentications",
-        d.sealed_rejected,
-        d.auth_failures
-    );
     Ok(())
 }

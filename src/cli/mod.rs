@@ -1,5 +1,5 @@
-//! The command-line face. Parsing, port resolution and output live here; everything the
-//! lock is asked goes through [`crate::link::Client`].
+//! The command-line face: parsing, prompts, progress and output, over the session layer
+//! ([`crate::session`]) and the operations ([`crate::ops`]).
 
 /// `println!` that does not panic when standard output is closed (`latchkey info | head -1`):
 /// a reader that went away is not an error of ours.
@@ -10,7 +10,8 @@ macro_rules! say {
     }};
 }
 
-pub mod commands;
+mod connect;
+mod device;
 mod error;
 pub mod log;
 mod security;
@@ -24,6 +25,9 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+use crate::link::PortInfo;
+use crate::session::{ConnectOptions, PortChoice, PortPick};
+use connect::Access;
 pub use error::{CliError, exit};
 pub use settings::SettingKey;
 
@@ -246,23 +250,8 @@ pub struct Context {
     pub json: bool,
     /// A person can answer prompts.
     pub interactive: bool,
-    /// Request timeout.
-    pub timeout: Duration,
-    /// Where the port comes from.
-    pub port: PortChoice,
-    /// `--key`, if given.
-    pub key: Option<String>,
-}
-
-/// Which port to open.
-#[derive(Debug, Clone)]
-pub enum PortChoice {
-    /// An in-process simulated lock.
-    Sim,
-    /// This path, named by a flag, the environment or the config file.
-    Named(PathBuf, crate::link::PortSource),
-    /// Detect a known adapter, or ask.
-    Auto,
+    /// How to reach the lock (port, timeout, `--key`, who picks a port).
+    pub connect: ConnectOptions,
 }
 
 /// Entry point of the `latchkey` binary.
@@ -281,7 +270,64 @@ pub fn main() -> ExitCode {
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<(), CliError> {
     let context = context(&cli)?;
-    commands::dispatch(&context, cli.command)
+    dispatch(&context, cli.command)
+}
+
+fn dispatch(context: &Context, command: Command) -> Result<(), CliError> {
+    match command {
+        Command::Ports => device::ports(context),
+        Command::Info => device::info(context),
+        Command::Ping { count, interval } => device::ping(context, count, interval),
+        Command::Time(TimeCommand::Get) => device::time_get(context),
+        Command::Time(TimeCommand::Sync) => device::time_sync(context),
+        Command::Battery => device::battery(context),
+        Command::Config(ConfigCommand::Get { key }) => device::config_get(context, key),
+        Command::Config(ConfigCommand::Set { key, value }) => {
+            device::config_set(context, key, &value)
+        }
+        Command::Diag => device::diag(context),
+        Command::Tui => tui(context),
+        Command::Claim { setup_code } => security::claim(context, setup_code),
+        Command::Key(command) => security::key(context, command),
+        Command::FactoryReset { setup_code, yes } => {
+            security::factory_reset(context, setup_code, yes)
+        }
+        Command::User(command) => users::user(context, command),
+        Command::Pin(command) => users::pin(context, command),
+        Command::Card(command) => users::card(context, command),
+        Command::Finger(command) => users::finger(context, command),
+        Command::Phone(command) => users::phone(context, command),
+        Command::Schedule(command) => users::schedule(context, command),
+        Command::Guest(command) => users::guest(context, command),
+        Command::Checksum { verify } => users::checksum(context, verify.as_deref()),
+        Command::Access => log::access(context),
+        Command::Alarms { action } => log::alarms(context, action),
+        Command::Log(command) => log::log(context, command),
+    }
+}
+
+/// The dashboard: the CLI's only use of the TUI.
+fn tui(context: &Context) -> Result<(), CliError> {
+    if context.json {
+        return Err(CliError::usage("the dashboard has no JSON form")
+            .with_hint("use `latchkey info --json`, `battery --json` or `time get --json`"));
+    }
+    crate::tui::run(&context.options(Access::Read)).map_err(|e| match e {
+        crate::tui::TuiError::Connect(e) => e.into(),
+        other => CliError::host(other.to_string()).with_hint("run it in an interactive terminal"),
+    })
+}
+
+/// Asks the person at the terminal which port the lock is on.
+fn pick_port(ports: &[PortInfo]) -> Option<usize> {
+    let items: Vec<String> = ports.iter().map(PortInfo::describe).collect();
+    dialoguer::Select::new()
+        .with_prompt("Which port is the lock on?")
+        .items(&items)
+        .default(0)
+        .interact_opt()
+        .ok()
+        .flatten()
 }
 
 fn context(cli: &Cli) -> Result<Context, CliError> {
@@ -316,7 +362,14 @@ fn context(cli: &Cli) -> Result<Context, CliError> {
         && std::io::stdin().is_terminal()
         && std::io::stderr().is_terminal()
         && std::env::var_os("CI").is_none();
-    Ok(Context { json: cli.json, interactive, timeout, port, key: cli.key_spec.clone() })
+    let connect = ConnectOptions {
+        port,
+        timeout,
+        key: cli.key_spec.clone(),
+        picker: interactive.then_some(pick_port as PortPick),
+        migrate_keys: false,
+    };
+    Ok(Context { json: cli.json, interactive, connect })
 }
 
 fn named(path: &str, source: crate::link::PortSource) -> PortChoice {

@@ -6,7 +6,7 @@ use std::path::Path;
 use latchkey_protocol::crypto::SetupCode;
 use serde_json::json;
 
-use super::commands::{connect, connect_authorized};
+use super::connect::{Access, Explain, connect, open};
 use super::{CliError, Context, KeyCommand};
 use crate::keys::{self, DEFAULT_KEY_NAME, KeyFile, KeyKind, Keystore};
 
@@ -38,9 +38,9 @@ fn setup_code(context: &Context, flag: Option<String>) -> Result<SetupCode, CliE
 
 /// The key `claim` uses: `--key`, `LATCHKEY_KEY`, the keystore's only key, or a new one.
 fn key_for_claim(context: &Context) -> Result<KeyFile, CliError> {
-    match keys::resolve(context.key.as_deref()) {
+    match keys::resolve(context.connect.key.as_deref()) {
         Ok(key) => Ok(key),
-        Err(keys::KeyError::Empty { .. }) if context.key.is_none() => {
+        Err(keys::KeyError::Empty { .. }) if context.connect.key.is_none() => {
             let key = KeyFile::generate(DEFAULT_KEY_NAME)?;
             let path = Keystore::locate()?.add(&key)?;
             eprintln!(
@@ -222,7 +222,7 @@ pub(super) fn key(context: &Context, command: KeyCommand) -> Result<(), CliError
 /// New site key, installed on the connected lock, then saved. If the lock refuses or the link
 /// fails, the keystore is untouched and the lock keeps its old key.
 fn rotate(context: &Context, store: &Keystore, name: Option<String>) -> Result<(), CliError> {
-    let current = match name.as_deref().or(context.key.as_deref()) {
+    let current = match name.as_deref().or(context.connect.key.as_deref()) {
         Some(name) if !name.contains('/') => store.get(name)?,
         other => keys::resolve(other)?,
     };
@@ -231,13 +231,11 @@ fn rotate(context: &Context, store: &Keystore, name: Option<String>) -> Result<(
             .with_hint("technician keys follow their site key: export a new one after rotating"));
     }
     let next = current.rotated()?;
-    let key_context = Context {
-        key: Some(
-            current.path.as_ref().map(|p| p.display().to_string()).unwrap_or(current.name.clone()),
-        ),
-        ..context.clone()
-    };
-    let mut connection = connect_authorized(&key_context)?;
+    let mut key_context = context.clone();
+    key_context.connect.key = Some(
+        current.path.as_ref().map(|p| p.display().to_string()).unwrap_or(current.name.clone()),
+    );
+    let mut connection = open(&key_context, Access::Rekey)?;
     let serial = connection.info()?.serial.to_string();
     let (installer, technician) =
         next.lock_pair(&serial).ok_or_else(|| CliError::usage("not a site key"))?;

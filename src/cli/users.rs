@@ -12,16 +12,17 @@ use clap::{Args, Subcommand};
 use latchkey_protocol::checksum::{Checksum, ChecksumCredential, pin_digest, pin_key};
 use latchkey_protocol::crypto::lock_key;
 use latchkey_protocol::{
-    AccessRecord, CardUid, Credential, EnrollFailure, EnrollKind, Enrollment, Pin, Role, Status,
-    TimeZoneRule, User, UserKind, UserName, UserSpec, UserWrite, WEEKLY_WINDOWS_MAX, WeeklyWindow,
+    CardUid, Credential, EnrollFailure, EnrollKind, Enrollment, Pin, Role, Status, TimeZoneRule,
+    User, UserKind, UserName, UserSpec, UserWrite, WEEKLY_WINDOWS_MAX, WeeklyWindow,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::commands::{Connection, connect_authorized};
+use super::connect::{Access, Explain, open};
 use super::{CliError, Context};
 use crate::display::{describe_local_date_time, format_unix};
 use crate::keys;
+use crate::session::Connection;
 
 // ---- command line -------------------------------------------------------------------------
 
@@ -787,8 +788,8 @@ fn print_user(user: &User, zone: &TimeZoneRule) {
     }
 }
 
-fn session(context: &Context) -> Result<Connection, CliError> {
-    connect_authorized(context)
+fn session(context: &Context, access: Access) -> Result<Connection, CliError> {
+    open(context, access)
 }
 
 fn confirm(context: &Context, yes: bool, prompt: &str) -> Result<(), CliError> {
@@ -817,7 +818,11 @@ pub(super) fn user(context: &Context, command: UserCommand) -> Result<(), CliErr
         }
         _ => Dates::default(),
     };
-    let mut c = session(context)?;
+    let access = match command {
+        UserCommand::List | UserCommand::Show { .. } => Access::Read,
+        _ => Access::Change,
+    };
+    let mut c = session(context, access)?;
     match command {
         UserCommand::Add { name, id, rules, disabled } => {
             let mut spec = UserSpec {
@@ -1031,7 +1036,7 @@ fn set_pin(
 }
 
 pub(super) fn pin(context: &Context, command: PinCommand) -> Result<(), CliError> {
-    let mut c = session(context)?;
+    let mut c = session(context, Access::Change)?;
     match command {
         PinCommand::Set { user, source } => {
             let generated = set_pin(context, &mut c, user, &source)?;
@@ -1058,7 +1063,7 @@ pub(super) fn pin(context: &Context, command: PinCommand) -> Result<(), CliError
 }
 
 pub(super) fn card(context: &Context, command: CardCommand) -> Result<(), CliError> {
-    let mut c = session(context)?;
+    let mut c = session(context, Access::Change)?;
     match command {
         CardCommand::Add { user, uid: Some(uid) } => {
             let uid = card_uid(&uid)?;
@@ -1095,7 +1100,7 @@ pub(super) fn card(context: &Context, command: CardCommand) -> Result<(), CliErr
 }
 
 pub(super) fn finger(context: &Context, command: FingerCommand) -> Result<(), CliError> {
-    let mut c = session(context)?;
+    let mut c = session(context, Access::Change)?;
     match command {
         FingerCommand::Enroll { user } => {
             c.client.enroll_finger(user).map_err(|e| c.explain(e))?;
@@ -1259,7 +1264,7 @@ fn enroll_error(reason: EnrollFailure) -> CliError {
 }
 
 pub(super) fn phone(context: &Context, command: PhoneCommand) -> Result<(), CliError> {
-    let mut c = session(context)?;
+    let mut c = session(context, Access::Change)?;
     match command {
         PhoneCommand::Add { user, public_key } => {
             let key = phone_key(&public_key)?;
@@ -1285,7 +1290,7 @@ pub(super) fn phone(context: &Context, command: PhoneCommand) -> Result<(), CliE
 }
 
 pub(super) fn schedule(context: &Context, command: ScheduleCommand) -> Result<(), CliError> {
-    let mut c = session(context)?;
+    let mut c = session(context, Access::Change)?;
     let (id, weekly) = match command {
         ScheduleCommand::Set { user, window } => (user, windows(&window)?),
         ScheduleCommand::Clear { user } => (user, heapless::Vec::new()),
@@ -1301,7 +1306,7 @@ pub(super) fn guest(context: &Context, command: GuestCommand) -> Result<(), CliE
     let GuestCommand::Add { name, from, until, uses, source } = command;
     let dates = Dates::parse(Some(from.as_deref().unwrap_or("now")), Some(&until))?;
     let name = user_name(&name)?;
-    let mut c = session(context)?;
+    let mut c = session(context, Access::Change)?;
     // The lock's rule places local dates, and shows the result in its local time.
     let zone = if context.json { dates.zone(&mut c)? } else { lock_zone(&mut c)? };
     let (valid_from, valid_until) = dates.resolve(&zone);
@@ -1441,7 +1446,7 @@ fn expected_checksum(
 }
 
 pub(super) fn checksum(context: &Context, verify: Option<&Path>) -> Result<(), CliError> {
-    let mut c = session(context)?;
+    let mut c = session(context, Access::Read)?;
     let (users, credentials, digest) = c.client.checksum().map_err(|e| c.explain(e))?;
     let Some(file) = verify else {
         if context.json {
@@ -1456,7 +1461,7 @@ pub(super) fn checksum(context: &Context, verify: Option<&Path>) -> Result<(), C
     };
     // PINs enter the checksum keyed by the PIN key, which comes from the installer key the lock
     // was claimed with: try the site key and its predecessors.
-    let key = keys::resolve(context.key.as_deref())?;
+    let key = keys::resolve(context.connect.key.as_deref())?;
     let serial = c.info()?.serial.to_string();
     if key.role() != Role::Installer {
         return Err(CliError::usage("verifying PINs needs the site key, not a technician key"));
@@ -1484,37 +1489,6 @@ pub(super) fn checksum(context: &Context, verify: Option<&Path>) -> Result<(), C
         Err(CliError::refused("checksum_mismatch", format!("the lock does not hold what {} describes", file.display()), None)
             .with_hint("compare `latchkey user list` with the file; write the missing users and credentials again"))
     }
-}
-
-fn access_json(r: &AccessRecord) -> Value {
-    json!({
-        "at": format_unix(r.at),
-        "path": r.path,
-        "granted": r.granted,
-        "user": r.user,
-        "reason": r.reason,
-    })
-}
-
-pub(super) fn access(context: &Context) -> Result<(), CliError> {
-    let mut c = session(context)?;
-    let record = c.client.last_access().map_err(|e| c.explain(e))?;
-    match (record, context.json) {
-        (Some(r), true) => say!("{}", access_json(&r)),
-        (None, true) => say!("null"),
-        (None, false) => say!("no access attempt since the lock started"),
-        (Some(r), false) => {
-            let who = r.user.map(|u| format!("user {u}")).unwrap_or_else(|| "unknown".into());
-            let reason = crate::display::describe_access_reason(r.reason);
-            let path = crate::display::name_of(&r.path);
-            say!(
-                "{} {} via {path} ({who}): {reason}",
-                format_unix(r.at),
-                if r.granted { "GRANTED" } else { "REFUSED" }
-            );
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

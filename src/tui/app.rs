@@ -5,6 +5,8 @@ use latchkey_protocol::{
     AccessRecord, ActiveAlarm, BatteryReport, ClockReading, Diagnostics, LockInfo, LogRecord,
 };
 
+use crate::session::Refusal;
+
 /// Something that happened: a key, or news from the link worker.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
@@ -22,7 +24,16 @@ pub enum Action {
 
 /// What one panel shows: the lock's answer, or why it gave none (it refused the request: a
 /// technician's key, an unclaimed lock). A panel without its answer says so; the others go on.
-pub type Answer<T> = Result<T, String>;
+pub type Answer<T> = Result<T, Unavailable>;
+
+/// Why a panel has no answer while the link is up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unavailable {
+    /// The lock refused the request.
+    Refused(Refusal),
+    /// The lock answered something that does not fit the request.
+    Unexpected(String),
+}
 
 /// One poll of the lock.
 #[derive(Debug, Clone, PartialEq)]

@@ -13,10 +13,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
 
-use crate::cli::commands::{Connection, connect_authorized};
-use crate::cli::{CliError, Context};
 use crate::link::{ClientError, LogPage};
-use app::{Action, Answer, App, Reading, update};
+use crate::session::{self, AuthOutcome, ConnectError, ConnectOptions, Connection};
+use app::{Action, Answer, App, Reading, Unavailable, update};
 use latchkey_protocol::{LOG_PAGE, LogRecord};
 
 /// How often the dashboard polls the lock.
@@ -24,31 +23,71 @@ pub const REFRESH: Duration = Duration::from_secs(1);
 /// How often the UI wakes to check for keys and news.
 const TICK: Duration = Duration::from_millis(100);
 
+/// Why the dashboard could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum TuiError {
+    /// No link to the lock, or no session.
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    /// The link's worker thread could not be started.
+    #[error("cannot start the link thread: {0}")]
+    Thread(#[source] std::io::Error),
+    /// The terminal could not be taken over.
+    #[error("cannot open the terminal: {0}")]
+    Terminal(#[source] std::io::Error),
+    /// Drawing or reading keys failed.
+    #[error("terminal error: {0}")]
+    Draw(#[source] std::io::Error),
+}
+
 /// Runs the dashboard until `q`.
-pub fn run(context: &Context) -> Result<(), CliError> {
-    if context.json {
-        return Err(CliError::usage("the dashboard has no JSON form")
-            .with_hint("use `latchkey info --json`, `battery --json` or `time get --json`"));
-    }
+pub fn run(options: &ConnectOptions) -> Result<(), TuiError> {
     // Connect before taking over the screen, so "port busy" or "no device" prints plainly.
-    let connection = connect_authorized(context)?;
+    let connection = open(options)?;
     let mut app = App::new(connection.client.path().display().to_string());
     let (tx, rx) = mpsc::channel();
     let (stop_tx, stop_rx) = mpsc::channel::<()>();
     let worker = std::thread::Builder::new()
         .name("latchkey-link".into())
         .spawn(move || poll_lock(connection, &tx, &stop_rx))
-        .map_err(|e| CliError::usage(format!("cannot start the link thread: {e}")))?;
+        .map_err(TuiError::Thread)?;
 
-    let mut terminal = ratatui::try_init().map_err(|e| {
-        CliError::usage(format!("cannot open the terminal: {e}"))
-            .with_hint("run it in an interactive terminal")
-    })?;
+    let mut terminal = match ratatui::try_init() {
+        Ok(terminal) => terminal,
+        Err(e) => {
+            let _ = stop_tx.send(());
+            let _ = worker.join();
+            return Err(TuiError::Terminal(e));
+        }
+    };
     let result = ui_loop(&mut terminal, &mut app, &rx);
     ratatui::restore();
     let _ = stop_tx.send(());
     let _ = worker.join();
-    result.map_err(|e| CliError::usage(format!("terminal error: {e}")))
+    result.map_err(TuiError::Draw)
+}
+
+/// Connects and opens a session. The dashboard only reads: a lock on an older key stays on
+/// it. A short back-off is waited out before the screen is taken.
+fn open(options: &ConnectOptions) -> Result<Connection, ConnectError> {
+    let mut connection = session::connect(options)?;
+    loop {
+        match connection.authorize()? {
+            AuthOutcome::Backoff { retry_after } if retry_after <= options.timeout => {
+                eprintln!(
+                    "the lock is slowing down after failed authentication; waiting {:.1} s",
+                    retry_after.as_secs_f64()
+                );
+                std::thread::sleep(retry_after + Duration::from_millis(50));
+            }
+            AuthOutcome::Backoff { retry_after } => {
+                return Err(ClientError::Backoff { retry_after }.into());
+            }
+            AuthOutcome::Unclaimed
+            | AuthOutcome::Opened { .. }
+            | AuthOutcome::OpenedWithOlderKey { .. } => return Ok(connection),
+        }
+    }
 }
 
 fn ui_loop(
@@ -141,23 +180,20 @@ fn read_lock(connection: &mut Connection, log: &mut LogTail) -> Result<Reading, 
     })
 }
 
-/// A request's outcome for its panel: the lock's refusal becomes the panel's reason (in the
-/// CLI's words: "a technician key is read-only", "it is not claimed yet"); a link failure
-/// stays an error.
+/// A request's outcome for its panel: the lock's refusal (classified for this lock: not
+/// claimed, a read-only key, its status) or an answer that does not fit becomes the panel's
+/// reason; a link failure stays an error.
 fn answer<T>(
     connection: &Connection,
     result: Result<T, ClientError>,
 ) -> Result<Answer<T>, ClientError> {
     match result {
         Ok(value) => Ok(Ok(value)),
-        Err(e @ (ClientError::Refused(_) | ClientError::Unexpected(_))) => {
-            let message = connection.explain(e).message;
-            Ok(Err(match message.strip_prefix("the lock refused: ") {
-                Some(why) => why.replace('_', " "),
-                None => message,
-            }))
-        }
-        Err(e) => Err(e),
+        Err(ClientError::Unexpected(what)) => Ok(Err(Unavailable::Unexpected(what))),
+        Err(e) => match connection.classify(&e) {
+            Some(refusal) => Ok(Err(Unavailable::Refused(refusal))),
+            None => Err(e),
+        },
     }
 }
 

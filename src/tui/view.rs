@@ -12,9 +12,10 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Gauge, Paragraph};
 
-use super::app::{App, LinkState};
+use super::app::{App, LinkState, Unavailable};
 use crate::display::{
-    describe_access_reason, describe_drift, drift_seconds, format_unix, record_text, volts,
+    describe_access_reason, describe_drift, drift_seconds, format_unix, record_text, refusal_words,
+    volts,
 };
 
 /// Rows of the log band at least, borders included, while the other bands are brief: five
@@ -99,7 +100,11 @@ fn waiting(frame: &mut Frame, area: Rect, block: Block<'_>) {
 }
 
 /// "not available: <why>", for a panel whose request the lock refused.
-fn not_available(why: &str) -> Vec<Span<'static>> {
+fn not_available(why: &Unavailable) -> Vec<Span<'static>> {
+    let why = match why {
+        Unavailable::Refused(refusal) => refusal_words(*refusal),
+        Unavailable::Unexpected(what) => format!("unexpected answer ({what})"),
+    };
     vec![
         Span::styled("not available", Style::new().fg(Color::Yellow)),
         Span::raw(format!(": {why}")),
@@ -392,13 +397,14 @@ fn render_log(app: &App, frame: &mut Frame, area: Rect) {
 mod tests {
     use latchkey_protocol::{
         AccessPaths, AccessRecord, ActiveAlarm, BatteryReport, Capabilities, ChangeKind,
-        ClockReading, Diagnostics, LockInfo, ResetReason, Role,
+        ClockReading, Diagnostics, LockInfo, ResetReason, Role, Status,
     };
     use ratatui::Terminal;
     use ratatui::backend::TestBackend;
     use ratatui::buffer::Buffer;
 
     use super::*;
+    use crate::session::Refusal;
     use crate::tui::app::{Action, Reading, update};
 
     /// The lock's clock in these tests: 2026-11-18T11:06:40Z.
@@ -604,8 +610,9 @@ mod tests {
         // An older lock that lets a technician read the counters but not the log or the last
         // access: those panels say why, the rest of the dashboard goes on.
         let mut reading = reading(5_820, 87, BatteryState::Ok);
-        reading.log = Err("not authorized".into());
-        reading.last_access = Err("not authorized".into());
+        let refused = Unavailable::Refused(Refusal::Lock(Status::NotAuthorized));
+        reading.log = Err(refused.clone());
+        reading.last_access = Err(refused);
         let screen = draw(&online(reading));
         assert!(!screen.contains("no answer") && screen.contains("online"));
         insta::assert_snapshot!(screen);

@@ -27,8 +27,9 @@ use crate::users::{self, StoredCredential, StoredUser};
 
 /// Good captures a finger enrollment needs.
 pub const FINGER_CAPTURES: u8 = 5;
-/// A capture below this quality does not count ("lift and place again").
-pub const CAPTURE_MIN_QUALITY: u8 = 40;
+/// A capture below this quality does not count ("lift and place again"); the host needs it
+/// too, so it is the protocol's.
+pub use latchkey_protocol::CAPTURE_MIN_QUALITY;
 /// The good captures' average quality must reach this, or the enrollment fails.
 pub const ENROLL_MIN_AVERAGE: u8 = 60;
 /// Events kept for the board to send; the oldest is dropped when full.

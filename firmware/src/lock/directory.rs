@@ -6,15 +6,14 @@
 
 use latchkey_protocol::checksum::{self, Checksum};
 use latchkey_protocol::{
-    CardUid, Pin, Response, Status, USERS_PAGE, UserSpec, UserSummary, UserWrite,
+    CardUid, Pin, PinProblem, Response, Status, USERS_PAGE, UserSpec, UserSummary, UserWrite,
+    check_pin,
 };
 
 use super::{Lock, capabilities};
 use crate::hal::{Battery, Clock, Devices, FingerprintSensor, NorFlash, Rng};
 use crate::store::StoreError;
-use crate::users::{
-    self, CREDENTIALS_PER_USER, MAX_USERS, PinProblem, StoredCredential, StoredUser,
-};
+use crate::users::{self, CREDENTIALS_PER_USER, MAX_USERS, StoredCredential, StoredUser};
 
 /// The status a store failure is answered with: a full region is `ResourceExhausted`.
 pub(super) fn store_status(error: StoreError) -> Status {
@@ -201,10 +200,12 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         if let Err(status) = self.load_user(id) {
             return status;
         }
-        match users::check_pin(pin, &capabilities(self.identity.max_in_flight)) {
+        match check_pin(pin, &capabilities(self.identity.max_in_flight)) {
             Ok(()) => {}
-            Err(PinProblem::Invalid) => return Status::InvalidField,
             Err(PinProblem::Weak) => return Status::Weak,
+            Err(PinProblem::NotDigits | PinProblem::TooShort | PinProblem::TooLong) => {
+                return Status::InvalidField;
+            }
         }
         let Some(pin_key) = &self.pin_key else {
             return Status::Failure;

@@ -738,24 +738,19 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
     }
 }
 
-/// `settings` with `setting` applied, or `None` if the value is out of its documented range.
+/// `settings` with `setting` applied, or `None` if the value is out of its range
+/// ([`Setting::check`]).
 pub fn apply(settings: &Settings, setting: &Setting) -> Option<Settings> {
+    setting.check().ok()?;
     let mut new = settings.clone();
     match setting {
-        Setting::DoorLabel(label) => {
-            // 1 to 32 bytes (the type caps the length) of printable text.
-            if label.is_empty() || label.chars().any(char::is_control) {
-                return None;
-            }
-            new.door_label = label.clone();
-        }
-        Setting::AutoRelockSeconds(s) if *s <= 3600 => new.auto_relock_seconds = *s,
-        Setting::WrongCodeLimit(n) if *n >= 1 => new.wrong_code_limit = *n,
-        Setting::LockoutSeconds(s) if (1..=3600).contains(s) => new.lockout_seconds = *s,
+        Setting::DoorLabel(label) => new.door_label = label.clone(),
+        Setting::AutoRelockSeconds(s) => new.auto_relock_seconds = *s,
+        Setting::WrongCodeLimit(n) => new.wrong_code_limit = *n,
+        Setting::LockoutSeconds(s) => new.lockout_seconds = *s,
         Setting::BeeperVolume(v) => new.beeper_volume = *v,
-        Setting::TimeZone(rule) if rule.check().is_ok() => new.time_zone = *rule,
-        Setting::DoorAjarSeconds(s) if *s <= 3600 => new.door_ajar_seconds = *s,
-        _ => return None,
+        Setting::TimeZone(rule) => new.time_zone = *rule,
+        Setting::DoorAjarSeconds(s) => new.door_ajar_seconds = *s,
     }
     Some(new)
 }

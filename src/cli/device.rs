@@ -1,0 +1,346 @@
+//! The device itself: `ports`, `info`, `ping`, `time`, `battery`, `config`, `diag`.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use latchkey_protocol::{BatteryState, LockInfo};
+use serde_json::{Value, json};
+
+use super::connect::{Access, Explain, authorize, connect, open};
+use super::{CliError, Context, SettingKey};
+use crate::display::{
+    describe_drift, describe_local, drift_seconds, format_local, format_unix, name_of, volts,
+};
+use crate::link;
+use crate::session::ConnectError;
+
+pub(super) fn ports(context: &Context) -> Result<(), CliError> {
+    let ports = link::list_ports().map_err(link::ResolveError::from)?;
+    if context.json {
+        print_json(&json!(ports));
+        return Ok(());
+    }
+    if ports.is_empty() {
+        say!("no serial ports found");
+    }
+    for port in &ports {
+        say!("{}", port.describe());
+    }
+    Ok(())
+}
+
+pub(super) fn info(context: &Context) -> Result<(), CliError> {
+    let mut connection = connect(context)?;
+    let info = connection.info()?.clone();
+    // Identity is public; the counters need a session on a claimed lock. Without a key,
+    // show what can be shown and say why the rest is missing.
+    let diagnostics = match authorize(context, &mut connection, Access::Read) {
+        // A factory-new lock shows its counters to nobody: they wait for a claim.
+        Ok(()) if !info.claimed => None,
+        Ok(()) => Some(connection.client.diagnostics().map_err(|e| connection.explain(e))?),
+        Err(ConnectError::NoKey { source, .. }) => {
+            eprintln!("note: {source}; showing identity only");
+            None
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let client = &mut connection.client;
+    if context.json {
+        let mut doc = json!(info);
+        doc["port"] = json!(client.path());
+        doc["diagnostics"] = json!(diagnostics);
+        print_json(&doc);
+        return Ok(());
+    }
+    print_identity(&info);
+    let c = info.capabilities;
+    let paths = [
+        ("keypad", c.access_paths.keypad),
+        ("rfid", c.access_paths.rfid),
+        ("fingerprint", c.access_paths.fingerprint),
+        ("phone", c.access_paths.phone),
+        ("mechanical key", c.access_paths.mechanical_key),
+    ];
+    let paths: Vec<&str> = paths.iter().filter(|(_, has)| *has).map(|(name, _)| *name).collect();
+    say!(
+        "capacity     {} users, {} credentials each, log of at least {} records",
+        c.max_users,
+        c.credentials_per_user,
+        c.log_capacity
+    );
+    say!("pin length   {} to {} digits", c.pin_length_min, c.pin_length_max);
+    say!("access       {}", paths.join(", "));
+    say!(
+        "link         {} (up to {} requests in flight, frames up to {} bytes)",
+        client.path().display(),
+        c.max_in_flight,
+        c.max_frame_len
+    );
+    say!("claimed      {}", if info.claimed { "yes" } else { "no: run `latchkey claim`" });
+    let Some(d) = diagnostics else { return Ok(()) };
+    say!(
+        "uptime       {} (boot #{})",
+        humantime::format_duration(Duration::from_secs(d.uptime_ms / 1000)),
+        d.boot_count
+    );
+    say!("frames       {} received, {} sent", d.frames_received, d.frames_sent);
+    say!(
+        "dropped      {} bad CRC, {} malformed, {} too long, {} undecodable, {} wrong version",
+        d.dropped_bad_crc,
+        d.dropped_malformed,
+        d.dropped_too_long,
+        d.dropped_undecodable,
+        d.wrong_version
+    );
+    say!(
+        "security     {} sealed frames rejected, {} failed authentications",
+        d.sealed_rejected,
+        d.auth_failures
+    );
+    Ok(())
+}
+
+pub(super) fn ping(context: &Context, count: u32, interval: Duration) -> Result<(), CliError> {
+    let mut connection = connect(context)?;
+    let client = &mut connection.client;
+    let mut times = Vec::with_capacity(count as usize);
+    for n in 0..count {
+        if n > 0 {
+            std::thread::sleep(interval);
+        }
+        let started = std::time::Instant::now();
+        client.ping(n)?;
+        let rtt = started.elapsed();
+        times.push(rtt);
+        if context.json {
+            print_json(&json!({ "seq": n, "round_trip_us": rtt.as_micros() as u64 }));
+        } else {
+            say!("pong {n}: {:.2} ms", rtt.as_secs_f64() * 1e3);
+        }
+    }
+    let stats = client.stats();
+    if !context.json {
+        let total: Duration = times.iter().sum();
+        let max = times.iter().max().copied().unwrap_or_default();
+        say!(
+            "{count} pings, average {:.2} ms, slowest {:.2} ms, {} resent",
+            total.as_secs_f64() * 1e3 / f64::from(count),
+            max.as_secs_f64() * 1e3,
+            stats.resent
+        );
+    }
+    Ok(())
+}
+
+fn print_identity(info: &LockInfo) {
+    say!("model        {}{}", info.model, if info.simulation { " (simulation)" } else { "" });
+    say!("serial       {}", info.serial);
+    say!("firmware     {} (protocol {})", info.firmware_version, info.protocol_version);
+}
+
+fn host_now() -> Duration {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
+}
+
+pub(super) fn time_get(context: &Context) -> Result<(), CliError> {
+    let mut connection = open(context, Access::Read)?;
+    let reading = connection.client.time().map_err(|e| connection.explain(e))?;
+    let host = host_now().as_secs();
+    let drift = drift_seconds(&reading, host);
+    // Schedules are in the lock's local time, by its own rule.
+    let zone = connection.client.settings().map_err(|e| connection.explain(e))?.time_zone;
+    if context.json {
+        print_json(&json!({
+            "unix_seconds": reading.unix_seconds,
+            "time": format_unix(reading.unix_seconds),
+            "local_time": format_local(reading.unix_seconds, &zone),
+            "utc_offset_seconds": zone.offset_seconds(reading.unix_seconds),
+            "time_zone": zone.to_string(),
+            "is_set": reading.is_set,
+            "uptime_ms": reading.uptime_ms,
+            "host_unix_seconds": host,
+            "drift_seconds": drift,
+        }));
+        return Ok(());
+    }
+    say!(
+        "lock   {} ({}){}",
+        format_unix(reading.unix_seconds),
+        describe_local(reading.unix_seconds, &zone),
+        if reading.is_set { "" } else { "  (never set since power-up: run `latchkey time sync`)" }
+    );
+    say!("host   {}", format_unix(host));
+    say!("drift  {}", describe_drift(drift));
+    Ok(())
+}
+
+pub(super) fn time_sync(context: &Context) -> Result<(), CliError> {
+    let mut connection = open(context, Access::Change)?;
+    let before = connection.client.time().map_err(|e| connection.explain(e))?;
+    let drift_before = drift_seconds(&before, host_now().as_secs());
+    let zone = connection.client.settings().map_err(|e| connection.explain(e))?.time_zone;
+    // The lock keeps whole seconds: send the next whole second at the moment it begins, so
+    // the lock starts in step rather than up to a second behind.
+    let now = host_now();
+    let target = now.as_secs() + 1;
+    std::thread::sleep(Duration::from_secs(target) - now);
+    let after = connection.client.set_time(target).map_err(|e| connection.explain(e))?;
+    let drift_after = drift_seconds(&after, host_now().as_secs());
+    if context.json {
+        print_json(&json!({
+            "unix_seconds": after.unix_seconds,
+            "time": format_unix(after.unix_seconds),
+            "local_time": format_local(after.unix_seconds, &zone),
+            "utc_offset_seconds": zone.offset_seconds(after.unix_seconds),
+            "drift_before_seconds": drift_before,
+            "drift_after_seconds": drift_after,
+        }));
+        return Ok(());
+    }
+    say!(
+        "lock clock set to {} ({}; was {})",
+        format_unix(after.unix_seconds),
+        describe_local(after.unix_seconds, &zone),
+        describe_drift(drift_before)
+    );
+    Ok(())
+}
+
+pub(super) fn battery(context: &Context) -> Result<(), CliError> {
+    let mut connection = open(context, Access::Read)?;
+    let report = connection.client.battery().map_err(|e| connection.explain(e))?;
+    if context.json {
+        print_json(&json!(report));
+        return Ok(());
+    }
+    let advice = match report.state {
+        BatteryState::Ok => "ok",
+        BatteryState::Low => "low: replace the batteries soon",
+        BatteryState::Critical => "CRITICAL: replace the batteries now",
+    };
+    say!("battery      {}, {} %, {advice}", volts(report.millivolts), report.percent);
+    say!("under load   {} (lowest while the motor ran)", volts(report.loaded_millivolts));
+    say!("operations   about {} left before critical", report.operations_left);
+    if let Some(at) = report.replaced_at {
+        say!("replaced     {}", format_unix(at));
+    }
+    Ok(())
+}
+
+pub(super) fn config_get(context: &Context, key: Option<SettingKey>) -> Result<(), CliError> {
+    let mut connection = open(context, Access::Read)?;
+    let settings = connection.client.settings().map_err(|e| connection.explain(e))?;
+    let keys: &[SettingKey] = match &key {
+        Some(key) => std::slice::from_ref(key),
+        None => &SettingKey::ALL,
+    };
+    if context.json {
+        let mut doc = serde_json::Map::new();
+        for key in keys {
+            doc.insert(key.name().to_string(), key.value(&settings));
+        }
+        print_json(&Value::Object(doc));
+    } else if let Some(key) = key {
+        say!("{}", key.display(&settings));
+    } else {
+        for key in keys {
+            say!("{:<17}{}", key.name(), key.display(&settings));
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn config_set(context: &Context, key: SettingKey, value: &str) -> Result<(), CliError> {
+    let setting = key.parse(value)?;
+    // A zone name is resolved here; the lock keeps only its rule, so say where it came from.
+    let zone_name = match key {
+        SettingKey::TimeZone => super::settings::resolve_time_zone(value)?.name,
+        _ => None,
+    };
+    let mut connection = open(context, Access::Change)?;
+    let settings = connection.client.set_setting(setting).map_err(|e| connection.explain(e))?;
+    if context.json {
+        let mut doc = json!({ key.name(): key.value(&settings) });
+        if let Some(name) = zone_name {
+            doc["zone_name"] = json!(name);
+        }
+        print_json(&doc);
+    } else if let Some(name) = zone_name {
+        say!("{} = {} ({name}'s rule today)", key.name(), key.display(&settings));
+    } else {
+        say!("{} = {}", key.name(), key.display(&settings));
+    }
+    Ok(())
+}
+
+fn print_json(value: &Value) {
+    say!("{value}");
+}
+
+pub(super) fn diag(context: &Context) -> Result<(), CliError> {
+    let mut c = open(context, Access::Read)?;
+    let info = c.info()?.clone();
+    let d = c.client.diagnostics().map_err(|e| c.explain(e))?;
+    let battery = c.client.battery().map_err(|e| c.explain(e))?;
+    let stats = c.client.stats();
+    if context.json {
+        say!(
+            "{}",
+            json!({
+                "model": info.model.as_str(),
+                "serial": info.serial.as_str(),
+                "firmware_version": info.firmware_version.as_str(),
+                "diagnostics": d,
+                "battery": battery,
+                "host_link": { "sent": stats.sent, "resent": stats.resent, "received": stats.received, "dropped": stats.dropped, "stale": stats.stale },
+            })
+        );
+        return Ok(());
+    }
+    say!("lock         {} {} (firmware {})", info.model, info.serial, info.firmware_version);
+    say!(
+        "uptime       {} since the last start (#{}, {})",
+        humantime::format_duration(Duration::from_secs(d.uptime_ms / 1000)),
+        d.boot_count,
+        name_of(&d.reset_reason)
+    );
+    say!(
+        "battery      {} at rest, {} under load, {} %, {}",
+        volts(battery.millivolts),
+        volts(battery.loaded_millivolts),
+        battery.percent,
+        name_of(&battery.state)
+    );
+    say!(
+        "bolt         {}, door {}",
+        if d.bolt_locked { "locked" } else { "unlocked" },
+        if d.door_open { "open" } else { "closed" }
+    );
+    say!(
+        "motor        {} runs since start; last {} ms, {} mA peak",
+        d.motor_runs,
+        d.motor_last_ms,
+        d.motor_last_ma
+    );
+    say!(
+        "storage      {} users; log {} records (keeps at least {}); {} flash writes since start",
+        d.users,
+        d.log_records,
+        d.log_capacity,
+        d.store_writes
+    );
+    say!(
+        "link         {} frames in, {} out; dropped {} bad CRC, {} malformed, {} too long, {} undecodable",
+        d.frames_received,
+        d.frames_sent,
+        d.dropped_bad_crc,
+        d.dropped_malformed,
+        d.dropped_too_long,
+        d.dropped_undecodable
+    );
+    say!(
+        "security     {} sealed frames rejected, {} failed authentications",
+        d.sealed_rejected,
+        d.auth_failures
+    );
+    Ok(())
+}
