@@ -758,17 +758,17 @@ pub fn apply(settings: &Settings, setting: &Setting) -> Option<Settings> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::users::{PinProblem, check_pin};
+    use latchkey_protocol::{PinProblem, check_pin};
 
     // The PIN rules against the lengths this firmware advertises.
     #[test]
     fn pin_format() {
         let caps = capabilities(1);
         assert_eq!(check_pin("058213", &caps), Ok(()));
-        assert_eq!(check_pin("123", &caps), Err(PinProblem::Invalid));
-        assert_eq!(check_pin("12345678901", &caps), Err(PinProblem::Invalid));
-        assert_eq!(check_pin("12a4", &caps), Err(PinProblem::Invalid));
-        assert_eq!(check_pin("12 45", &caps), Err(PinProblem::Invalid));
+        assert_eq!(check_pin("123", &caps), Err(PinProblem::TooShort));
+        assert_eq!(check_pin("12345678901", &caps), Err(PinProblem::TooLong));
+        assert_eq!(check_pin("12a4", &caps), Err(PinProblem::NotDigits));
+        assert_eq!(check_pin("12 45", &caps), Err(PinProblem::NotDigits));
         assert_eq!(check_pin("4444", &caps), Err(PinProblem::Weak));
     }
 }
