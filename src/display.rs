@@ -5,7 +5,9 @@ use std::time::{Duration, UNIX_EPOCH};
 use latchkey_protocol::tz::{Transition, TransitionDay};
 use latchkey_protocol::{AccessReason, ClockReading, LogEntry, LogRecord, Status, TimeZoneRule};
 
+use crate::ops::log::{Gap, GapCause};
 use crate::session::Refusal;
+use crate::time::lock_time;
 
 /// Seconds the lock's clock is ahead of this computer's (negative: behind).
 pub fn drift_seconds(reading: &ClockReading, host_unix: u64) -> i64 {
@@ -28,6 +30,11 @@ pub fn describe_drift(drift: i64) -> String {
         d if d > 0 => format!("{amount} ahead"),
         _ => format!("{amount} behind"),
     }
+}
+
+/// Bytes in lower-case hex, two digits each: card UIDs, keys, checksums.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Millivolts as volts with two decimals: "5.82 V".
@@ -217,6 +224,86 @@ pub fn describe_local_date_time(unix_seconds: u64, rule: &TimeZoneRule) -> Strin
     match local.strip_suffix('Z').and_then(|l| l.split_once('T')) {
         Some((date, time)) => format!("{date} {time} ({offset})"),
         None => format!("{local} ({offset})"),
+    }
+}
+
+/// A count for a person: `1,512`.
+pub fn grouped(n: u32) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
+}
+
+/// `1 record`, `1,512 records`.
+pub fn plural(n: u32, what: &str) -> String {
+    format!("{} {what}{}", grouped(n), if n == 1 { "" } else { "s" })
+}
+
+/// Why, in words, right after "records ... are gone".
+fn gap_why(gap: &Gap) -> String {
+    match gap.cause {
+        GapCause::Full { capacity } => format!(
+            " (the log keeps the newest ~{}; older ones were dropped for room)",
+            grouped(capacity)
+        ),
+        GapCause::Cleared { seq, at, removed } => {
+            let when =
+                lock_time(at).map(|at| format!(" on {}", format_unix(at))).unwrap_or_default();
+            let before = gap.gone.saturating_sub(removed);
+            if before == 0 {
+                format!(": an installer cleared the log{when} (record {seq})")
+            } else {
+                format!(
+                    ": an installer cleared the log{when} (record {seq}), removing {}; the \
+                     {} before {} had already gone",
+                    plural(removed, "record"),
+                    grouped(before),
+                    if before == 1 { "it" } else { "them" }
+                )
+            }
+        }
+        GapCause::Erased { held, capacity } => format!(
+            ", not dropped for room: the log holds only {} of the ~{} it keeps, so its \
+             storage was erased or reformatted",
+            grouped(held),
+            grouped(capacity)
+        ),
+        GapCause::Unknown => " (dropped for room or cleared)".to_string(),
+    }
+}
+
+/// The note for a read that asked for records from `from` on; `None` when none of those
+/// is gone.
+pub fn gap_note(gap: &Gap, from: u32) -> Option<String> {
+    if from > gap.gone {
+        return None;
+    }
+    let range = if from == gap.gone {
+        format!("record {from} is")
+    } else {
+        format!("records {from} to {} are", gap.gone)
+    };
+    Some(format!("{range} gone{}", gap_why(gap)))
+}
+
+/// One clause for `log verify`.
+pub fn gap_summary(gap: &Gap) -> String {
+    let older = plural(gap.gone, "older record");
+    match gap.cause {
+        GapCause::Full { capacity } => format!(
+            "{older} {} dropped for room (the log keeps the newest ~{})",
+            if gap.gone == 1 { "was" } else { "were" },
+            grouped(capacity)
+        ),
+        _ => {
+            format!("{older} {} gone{}", if gap.gone == 1 { "is" } else { "are" }, gap_why(gap))
+        }
     }
 }
 

@@ -21,6 +21,8 @@ pub mod exit {
     pub const BUSY: u8 = 5;
     /// This computer could not do its part: the terminal, a file, its randomness.
     pub const HOST: u8 = 6;
+    /// Ctrl-C stopped it (128 + SIGINT, as shells report it).
+    pub const INTERRUPTED: u8 = 130;
 }
 
 /// A failure as the CLI reports it.
@@ -56,6 +58,16 @@ impl CliError {
     /// This computer failed at its part (exit 6): the terminal, a file, its randomness.
     pub fn host(message: impl Into<String>) -> Self {
         Self { code: exit::HOST, kind: "host", ..Self::usage(message) }
+    }
+
+    /// The person said no, or stopped a step that needs them (exit 1).
+    pub fn cancelled(message: impl Into<String>) -> Self {
+        Self { code: exit::REFUSED, kind: "cancelled", ..Self::usage(message) }
+    }
+
+    /// Ctrl-C stopped the command (exit 130, as a shell reports a process ended by SIGINT).
+    pub fn interrupted(message: impl Into<String>) -> Self {
+        Self { code: exit::INTERRUPTED, kind: "interrupted", ..Self::usage(message) }
     }
 
     /// The lock refused, or authentication failed (exit 1).
@@ -256,6 +268,32 @@ impl From<ConnectError> for CliError {
                 retry_after_ms: None,
             },
         }
+    }
+}
+
+impl From<crate::time::TimeError> for CliError {
+    fn from(error: crate::time::TimeError) -> Self {
+        CliError::usage(error.to_string()).with_hint(super::users::WHEN_HINT)
+    }
+}
+
+impl From<crate::input::InputError> for CliError {
+    fn from(error: crate::input::InputError) -> Self {
+        let hint = error.hint();
+        CliError::usage(error.to_string()).with_hint(hint)
+    }
+}
+
+impl From<crate::ops::provision::ProvisionError> for CliError {
+    fn from(error: crate::ops::provision::ProvisionError) -> Self {
+        use crate::ops::provision::ProvisionError;
+        let hint = match &error {
+            ProvisionError::Read { .. } => "check the file's path".to_string(),
+            ProvisionError::Parse { .. } => "a JSON array of users shaped like `latchkey user show --json`, plus \"pin\", \"cards\", \"phones\", \"fingers\" (a count)".to_string(),
+            ProvisionError::Value { source, .. } => source.hint().to_string(),
+            ProvisionError::Date { .. } => super::users::WHEN_HINT.to_string(),
+        };
+        CliError::usage(error.to_string()).with_hint(hint)
     }
 }
 

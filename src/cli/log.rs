@@ -1,9 +1,7 @@
-//! `log`, `alarms` and `diag`: what the lock witnessed, what it is alarmed about, and how it
-//! is doing — the technician's commands.
+//! `log`, `alarms` and `access`: what the lock witnessed, what it is alarmed about, and how
+//! it decided the last attempt at the door — the technician's commands.
 
 use std::io::IsTerminal;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::Subcommand;
@@ -11,8 +9,10 @@ use latchkey_protocol::{AccessRecord, LogBreak, LogEntry, LogRecord};
 use serde_json::{Value, json};
 
 use super::connect::{Access, Explain, open};
+use super::prompt::{confirm, interrupted};
 use super::{CliError, Context};
-use crate::display::{format_unix, name_of, record_text};
+use crate::display::{format_unix, gap_note, gap_summary, grouped, name_of, record_text};
+use crate::ops::log::{self as ops, Gap, GapCause};
 use crate::session::Connection;
 
 /// `latchkey log ...`
@@ -210,14 +210,6 @@ const KINDS: [&str; 9] = [
 ];
 const PATHS: [&str; 5] = ["keypad", "rfid", "fingerprint", "phone", "mechanical_key"];
 
-fn interrupt_flag() -> Arc<AtomicBool> {
-    let flag = Arc::new(AtomicBool::new(false));
-    let f = flag.clone();
-    // One handler per process; the log commands are the only users in their runs.
-    let _ = ctrlc::set_handler(move || f.store(true, Ordering::SeqCst));
-    flag
-}
-
 pub(super) fn log(context: &Context, command: LogCommand) -> Result<(), CliError> {
     let access =
         if matches!(command, LogCommand::Clear { .. }) { Access::Change } else { Access::Read };
@@ -257,20 +249,6 @@ pub(super) fn log(context: &Context, command: LogCommand) -> Result<(), CliError
     }
 }
 
-fn confirm(context: &Context, yes: bool, prompt: &str) -> Result<(), CliError> {
-    if yes {
-        return Ok(());
-    }
-    if !context.interactive {
-        return Err(CliError::usage(format!("{prompt}: this needs confirmation"))
-            .with_hint("pass --yes to confirm without a prompt"));
-    }
-    match dialoguer::Confirm::new().with_prompt(prompt).default(false).interact() {
-        Ok(true) => Ok(()),
-        _ => Err(CliError::usage("cancelled; nothing was changed")),
-    }
-}
-
 fn read(
     context: &Context,
     c: &mut Connection,
@@ -279,8 +257,7 @@ fn read(
     filter: &Filter,
     csv: bool,
 ) -> Result<(), CliError> {
-    // Where the log stands: a page from the very end returns no records, only the bounds.
-    let bounds = c.client.read_log(u32::MAX).map_err(|e| c.explain(e))?;
+    let bounds = ops::bounds(&mut c.client).map_err(|e| c.explain(e))?;
     let start = match (since, last) {
         (Some(s), _) => s.max(1),
         (None, Some(n)) => bounds.next_seq.saturating_sub(n).max(bounds.first_seq).max(1),
@@ -301,8 +278,7 @@ fn read(
     {
         let page = c.client.read_log(start).map_err(|e| c.explain(e))?;
         let capacity = c.info()?.capabilities.log_capacity;
-        let gap = Gap::of(page.first_seq, page.next_seq, page.records.first(), capacity);
-        if let Some(note) = gap.and_then(|g| g.note(from)) {
+        if let Some(note) = Gap::of_page(&page, capacity).and_then(|g| gap_note(&g, from)) {
             eprintln!("note: {note}");
         }
         first_page = Some(page);
@@ -322,56 +298,53 @@ fn read(
     if let Some(w) = writer.as_mut() {
         let _ = w.write_record(CSV_COLUMNS);
     }
-    let interrupted = interrupt_flag();
-    let mut next = start;
     let mut last_read = None;
     let mut count = 0u32;
-    while next < bounds.next_seq {
-        if interrupted.load(Ordering::SeqCst) {
-            break;
+    let mut records = ops::records(&mut c.client, start).until(bounds.next_seq);
+    if let Some(page) = first_page {
+        records = records.starting_with(page);
+    }
+    let outcome = records.try_for_each(|r| {
+        if interrupted() {
+            return Err(None);
         }
-        let page = match first_page.take() {
-            Some(page) => page,
-            None => c.client.read_log(next).map_err(|e| c.explain(e))?,
-        };
-        let Some(tail) = page.records.last().map(|r| r.seq) else { break };
-        for r in &page.records {
-            last_read = Some(r.seq);
-            if !filter.keeps(r) {
-                continue;
-            }
+        let r = r.map_err(Some)?;
+        last_read = Some(r.seq);
+        if let Some(bar) = &bar {
+            bar.inc(1);
+        }
+        if filter.keeps(&r) {
             count += 1;
             match writer.as_mut() {
                 Some(w) => {
-                    let _ = w.write_record(record_csv(r));
+                    let _ = w.write_record(record_csv(&r));
                 }
-                None if context.json => say!("{}", record_json(r)),
-                None => say!("{}", record_text(r)),
+                None if context.json => say!("{}", record_json(&r)),
+                None => say!("{}", record_text(&r)),
             }
         }
-        if let Some(bar) = &bar {
-            bar.inc(page.records.len() as u64);
-        }
-        next = tail + 1;
-    }
+        Ok(())
+    });
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
     if let Some(mut w) = writer {
         let _ = w.flush();
     }
-    match last_read {
-        Some(seq) if interrupted.load(Ordering::SeqCst) => {
+    match (outcome, last_read) {
+        (Err(Some(e)), _) => Err(c.explain(e)),
+        (Err(None), Some(seq)) => {
             eprintln!("interrupted after record {seq}; resume with --since {}", seq + 1);
-            Err(CliError::refused("interrupted", "log read interrupted", None))
+            Err(CliError::interrupted("log read interrupted"))
         }
-        Some(seq) => {
+        (Err(None), None) => Err(CliError::interrupted("log read interrupted")),
+        (Ok(()), Some(seq)) => {
             if !context.json && !csv {
                 eprintln!("{count} records shown, up to {seq}; next time: --since {}", seq + 1);
             }
             Ok(())
         }
-        None => {
+        (Ok(()), None) => {
             if !context.json && !csv {
                 eprintln!("no records from {start} on");
             }
@@ -424,7 +397,7 @@ fn verify(context: &Context, c: &mut Connection) -> Result<(), CliError> {
                 "last_seq": report.last_seq,
                 "anchored": report.anchored,
                 "dropped_before": report.first_seq.saturating_sub(1),
-                "dropped_because": gap.as_ref().map(Gap::cause_name),
+                "dropped_because": gap.as_ref().map(|g| g.cause.as_str()),
                 "broken": report.broken,
             })
         );
@@ -443,7 +416,7 @@ fn verify(context: &Context, c: &mut Connection) -> Result<(), CliError> {
                         report.last_seq
                     )
                 };
-                let gap = gap.map(|g| format!("; {}", g.summary())).unwrap_or_default();
+                let gap = gap.map(|g| format!("; {}", gap_summary(&g))).unwrap_or_default();
                 say!("log intact: {range}{gap}");
             }
             Ok(())
@@ -453,161 +426,27 @@ fn verify(context: &Context, c: &mut Connection) -> Result<(), CliError> {
     }
 }
 
-/// A count for a person: `1,512`.
-fn grouped(n: u32) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, d) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(d);
-    }
-    out
-}
-
-/// Why the records before the oldest one the lock holds are gone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum GapCause {
-    /// The log filled up and dropped its oldest records (it keeps about `capacity`).
-    Full { capacity: u32 },
-    /// An installer cleared the log: the oldest record is the clearing, `seq`, at `at`,
-    /// which removed the `removed` records before it.
-    Cleared { seq: u32, at: u64, removed: u32 },
-    /// The log is far from full yet numbering does not start at 1: its flash was wiped and
-    /// numbering went on from the lock's high-water mark.
-    Erased { held: u32, capacity: u32 },
-    /// Not told: the oldest record changed between the chain check and reading it.
-    Unknown,
-}
-
-/// The records before the oldest one kept: seqs `1..=gone`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Gap {
-    gone: u32,
-    cause: GapCause,
-}
-
-impl Gap {
-    /// The gap of a log whose oldest record is `first_seq` (that record, when read, is
-    /// `oldest`) and whose next is `next_seq`; `None` when nothing is gone.
-    fn of(first_seq: u32, next_seq: u32, oldest: Option<&LogRecord>, capacity: u32) -> Option<Gap> {
-        let gone = first_seq.checked_sub(1).filter(|&n| n > 0)?;
-        let held = next_seq.saturating_sub(first_seq);
-        let cause = match oldest {
-            Some(&LogRecord { seq, at, entry: LogEntry::Cleared { removed } })
-                if seq == first_seq =>
-            {
-                GapCause::Cleared { seq, at, removed }
-            }
-            // A log that dropped records for room is full: at least 83 of its 84 pages,
-            // 1,577 records in the very worst case of the largest records (firmware log.rs).
-            // Far fewer, and nothing cleared: the records were not dropped for room.
-            _ if held < capacity / 2 => GapCause::Erased { held, capacity },
-            _ => GapCause::Full { capacity },
-        };
-        Some(Gap { gone, cause })
-    }
-
-    /// For `dropped_because` in JSON.
-    fn cause_name(&self) -> &'static str {
-        match self.cause {
-            GapCause::Full { .. } => "full",
-            GapCause::Cleared { .. } => "cleared",
-            GapCause::Erased { .. } => "erased",
-            GapCause::Unknown => "unknown",
-        }
-    }
-
-    /// Why, in words, right after "records ... are gone".
-    fn why(&self) -> String {
-        match self.cause {
-            GapCause::Full { capacity } => format!(
-                " (the log keeps the newest ~{}; older ones were dropped for room)",
-                grouped(capacity)
-            ),
-            GapCause::Cleared { seq, at, removed } => {
-                let when = if at == 0 { String::new() } else { format!(" on {}", format_unix(at)) };
-                let before = self.gone.saturating_sub(removed);
-                if before == 0 {
-                    format!(": an installer cleared the log{when} (record {seq})")
-                } else {
-                    format!(
-                        ": an installer cleared the log{when} (record {seq}), removing {}; the \
-                         {} before {} had already gone",
-                        plural(removed, "record"),
-                        grouped(before),
-                        if before == 1 { "it" } else { "them" }
-                    )
-                }
-            }
-            GapCause::Erased { held, capacity } => format!(
-                ", not dropped for room: the log holds only {} of the ~{} it keeps, so its \
-                 storage was erased or reformatted",
-                grouped(held),
-                grouped(capacity)
-            ),
-            GapCause::Unknown => " (dropped for room or cleared)".to_string(),
-        }
-    }
-
-    /// The note for a read that asked for records from `from` on; `None` when none of those
-    /// is gone.
-    fn note(&self, from: u32) -> Option<String> {
-        if from > self.gone {
-            return None;
-        }
-        let range = if from == self.gone {
-            format!("record {from} is")
-        } else {
-            format!("records {from} to {} are", self.gone)
-        };
-        Some(format!("{range} gone{}", self.why()))
-    }
-
-    /// One clause for `log verify`.
-    fn summary(&self) -> String {
-        let older = plural(self.gone, "older record");
-        match self.cause {
-            GapCause::Full { capacity } => format!(
-                "{older} {} dropped for room (the log keeps the newest ~{})",
-                if self.gone == 1 { "was" } else { "were" },
-                grouped(capacity)
-            ),
-            _ => {
-                format!("{older} {} gone{}", if self.gone == 1 { "is" } else { "are" }, self.why())
-            }
-        }
-    }
-}
-
-/// `1 record`, `1,512 records`.
-fn plural(n: u32, what: &str) -> String {
-    format!("{} {what}{}", grouped(n), if n == 1 { "" } else { "s" })
-}
-
 fn follow(context: &Context, c: &mut Connection) -> Result<(), CliError> {
     // Polls inside the session (sealed), so following the log needs the same key as reading it.
-    let interrupted = interrupt_flag();
-    let mut next = c.client.read_log(u32::MAX).map_err(|e| c.explain(e))?.next_seq;
+    let from = ops::bounds(&mut c.client).map_err(|e| c.explain(e))?.next_seq;
     if !context.json {
-        eprintln!("following the log from record {next}; Ctrl-C stops");
+        eprintln!("following the log from record {from}; Ctrl-C stops");
     }
-    while !interrupted.load(Ordering::SeqCst) {
-        let page = c.client.read_log(next).map_err(|e| c.explain(e))?;
-        for r in &page.records {
-            if context.json {
-                say!("{}", record_json(r));
-            } else {
-                say!("{}", record_text(r));
-            }
-            next = r.seq + 1;
+    let mut records = ops::records(&mut c.client, from);
+    let outcome = loop {
+        if interrupted() {
+            break Ok(());
         }
-        if page.records.is_empty() {
-            std::thread::sleep(Duration::from_millis(300));
+        match records.next() {
+            Some(Ok(r)) if context.json => say!("{}", record_json(&r)),
+            Some(Ok(r)) => say!("{}", record_text(&r)),
+            Some(Err(e)) => break Err(e),
+            // Caught up: ask again in a moment.
+            None => std::thread::sleep(Duration::from_millis(300)),
         }
-    }
-    Ok(())
+    };
+    drop(records);
+    outcome.map_err(|e| c.explain(e))
 }
 
 pub(super) fn alarms(context: &Context, command: Option<AlarmsCommand>) -> Result<(), CliError> {

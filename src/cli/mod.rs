@@ -14,6 +14,7 @@ mod connect;
 mod device;
 mod error;
 pub mod log;
+mod prompt;
 mod security;
 mod settings;
 pub mod users;

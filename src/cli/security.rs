@@ -7,6 +7,7 @@ use latchkey_protocol::crypto::SetupCode;
 use serde_json::json;
 
 use super::connect::{Access, Explain, connect, open};
+use super::prompt::{confirm, prompt_failed};
 use super::{CliError, Context, KeyCommand};
 use crate::keys::{self, DEFAULT_KEY_NAME, KeyFile, KeyKind, Keystore};
 
@@ -17,11 +18,11 @@ fn setup_code(context: &Context, flag: Option<String>) -> Result<SetupCode, CliE
         None if context.interactive => dialoguer::Input::<String>::new()
             .with_prompt("Setup code (on the label inside the lock)")
             .interact_text()
-            .map_err(|e| CliError::usage(format!("no setup code entered: {e}")))?,
+            .map_err(prompt_failed)?,
         None if !std::io::stdin().is_terminal() => {
             let mut line = String::new();
             std::io::stdin().lock().read_line(&mut line).map_err(|e| {
-                CliError::usage(format!("cannot read the setup code from standard input: {e}"))
+                CliError::host(format!("cannot read the setup code from standard input: {e}"))
             })?;
             line
         }
@@ -91,22 +92,11 @@ pub(super) fn factory_reset(
 ) -> Result<(), CliError> {
     let mut connection = connect(context)?;
     let serial = connection.info()?.serial.to_string();
-    if !yes {
-        if !context.interactive {
-            return Err(CliError::usage("factory reset needs confirmation")
-                .with_hint("pass --yes to confirm without a prompt"));
-        }
-        let sure = dialoguer::Confirm::new()
-            .with_prompt(format!(
-                "Erase the keys, users and credentials of lock {serial}? It will be unclaimed"
-            ))
-            .default(false)
-            .interact()
-            .map_err(|e| CliError::usage(format!("no answer: {e}")))?;
-        if !sure {
-            return Err(CliError::usage("factory reset cancelled; nothing was changed"));
-        }
-    }
+    confirm(
+        context,
+        yes,
+        &format!("Erase the keys, users and credentials of lock {serial}? It will be unclaimed"),
+    )?;
     let code = setup_code(context, code)?;
     connection.client.factory_reset(&code, &serial).map_err(|e| connection.explain(e))?;
     if context.json {
@@ -181,7 +171,7 @@ pub(super) fn key(context: &Context, command: KeyCommand) -> Result<(), CliError
                 }
                 std::io::stdout()
                     .write_all(key.to_toml().as_bytes())
-                    .map_err(|e| CliError::usage(format!("cannot write the key: {e}")))?;
+                    .map_err(|e| CliError::host(format!("cannot write the key: {e}")))?;
             } else {
                 key.save(&out, false)?;
                 if !context.json {

@@ -4,25 +4,27 @@
 
 use std::io::{BufRead, IsTerminal};
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use latchkey_protocol::checksum::{Checksum, ChecksumCredential, pin_digest, pin_key};
+use latchkey_protocol::checksum::pin_key;
 use latchkey_protocol::crypto::lock_key;
 use latchkey_protocol::{
-    CardUid, Credential, EnrollFailure, EnrollKind, Enrollment, Pin, Role, Status, TimeZoneRule,
-    User, UserKind, UserName, UserSpec, UserWrite, WEEKLY_WINDOWS_MAX, WeeklyWindow,
+    Credential, EnrollFailure, EnrollKind, Enrollment, Pin, Role, Status, TimeZoneRule, User,
+    UserKind, UserSpec, UserWrite,
 };
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::connect::{Access, Explain, open};
+use super::prompt::{confirm, interrupted, prompt_failed};
 use super::{CliError, Context};
-use crate::display::{describe_local_date_time, format_unix};
+use crate::display::{describe_local_date_time, format_unix, hex};
+use crate::input::{self, card_uid, phone_key, user_name};
 use crate::keys;
+use crate::ops::users::{GuestError, PinChoice, PinError};
+use crate::ops::{provision, users as ops};
 use crate::session::Connection;
+use crate::time::Dates;
 
 // ---- command line -------------------------------------------------------------------------
 
@@ -293,369 +295,17 @@ fn parse_kind_name(text: &str) -> Result<KindName, String> {
 
 // ---- parsing what a person types ----------------------------------------------------------
 
-fn now_unix() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-}
-
-const WHEN_HINT: &str = "use 2026-12-01 or 2026-12-01T14:00 (the lock's local time), \
+pub(super) const WHEN_HINT: &str = "use 2026-12-01 or 2026-12-01T14:00 (the lock's local time), \
                          2026-12-01T14:00:00Z or 2026-12-01T14:00:00+01:00, now, or +2h / +3d";
 
-/// A date or time as a person typed it: checked, not yet an instant. A date or a time without
-/// an offset is the lock's local time, so it becomes an instant only with the lock's time zone
-/// rule, after connecting ([`When::resolve`]); the text is checked before.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum When {
-    /// `now`.
-    Now,
-    /// `+3d`: this long after now.
-    After(Duration),
-    /// `2026-12-01`: a local day, in days since 1970-01-01.
-    LocalDate(i64),
-    /// `2026-12-01T14:00` or `2026-12-01T14:00:00`: local seconds since 1970-01-01T00:00.
-    LocalDateTime(i64),
-    /// `2026-12-01T14:00:00Z`, `2026-12-01T15:00:00+01:00`: this instant, Unix seconds.
-    Instant(u64),
-}
-
-impl When {
-    /// Whether it needs the lock's time zone rule to become an instant.
-    pub fn is_local(&self) -> bool {
-        matches!(self, When::LocalDate(_) | When::LocalDateTime(_))
-    }
-
-    /// The instant in Unix seconds, local forms by the lock's `zone`. A date is its first
-    /// second, or with `end_of_day` its last (the second before the next local midnight).
-    pub fn resolve(self, end_of_day: bool, zone: &TimeZoneRule, now: u64) -> u64 {
-        match self {
-            When::Now => now,
-            When::After(d) => now.saturating_add(d.as_secs()),
-            When::LocalDate(day) if end_of_day => {
-                local_to_unix((day + 1) * 86_400, zone).saturating_sub(1)
-            }
-            When::LocalDate(day) => local_to_unix(day * 86_400, zone),
-            When::LocalDateTime(local) => local_to_unix(local, zone),
-            When::Instant(unix) => unix,
-        }
-    }
-}
-
-/// The instant at which a clock keeping `zone` reads `local` (seconds since 1970-01-01T00:00
-/// local). That is `local - o` for one of the rule's offsets `o`, the one in force then. When
-/// clocks go back a local time happens twice: the earlier. When they jump forward over it, it
-/// never happens: the instant the gap ends (02:30 on the day 02:00 becomes 03:00 is 03:00).
-pub fn local_to_unix(local: i64, zone: &TimeZoneRule) -> u64 {
-    let offset_at = |u: i64| i64::from(zone.offset_seconds(u64::try_from(u).unwrap_or(0)));
-    let candidates: Vec<i64> = std::iter::once(zone.std_offset)
-        .chain(zone.dst.map(|d| d.offset))
-        .map(|o| local - i64::from(o))
-        .collect();
-    let found = candidates.iter().copied().filter(|&u| u + offset_at(u) == local).min();
-    let unix = found.unwrap_or_else(|| {
-        // In a gap: the offset changes between the two candidates; find where.
-        let (mut before, mut after) = (
-            candidates.iter().copied().min().unwrap_or(local),
-            candidates.iter().copied().max().unwrap_or(local),
-        );
-        let later = offset_at(after);
-        while after - before > 1 {
-            let mid = before + (after - before) / 2;
-            if offset_at(mid) == later {
-                after = mid;
-            } else {
-                before = mid;
-            }
-        }
-        after
-    });
-    u64::try_from(unix).unwrap_or(0)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (no range checks).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-/// Digits only, as a number: `"08"` is 8, `"8"` or `"+8"` is not a two-digit field.
-fn digits(text: &str, len: usize) -> Option<i64> {
-    (text.len() == len && text.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| text.parse().ok())
-        .flatten()
-}
-
-/// `YYYY-MM-DD` as days since 1970-01-01.
-fn parse_date(text: &str) -> Result<i64, &'static str> {
-    let shape = "a date is YYYY-MM-DD";
-    let mut parts = text.split('-');
-    let (Some(y), Some(m), Some(d), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(shape);
-    };
-    let (year, month, day) =
-        (digits(y, 4).ok_or(shape)?, digits(m, 2).ok_or(shape)?, digits(d, 2).ok_or(shape)?);
-    if year < 1970 {
-        return Err("the lock's calendar starts in 1970");
-    }
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let days_in_month = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return Err("the month is 01 to 12"),
-    };
-    if !(1..=days_in_month).contains(&day) {
-        return Err("no such day in that month");
-    }
-    Ok(days_from_civil(year, month, day))
-}
-
-/// `HH:MM`, `HH:MM:SS` or `HH:MM:SS.fraction` (the lock keeps whole seconds) as seconds
-/// after midnight.
-fn parse_time(text: &str) -> Result<i64, &'static str> {
-    let shape = "a time is HH:MM or HH:MM:SS";
-    let mut parts = text.split(':');
-    let (Some(h), Some(m), s, None) = (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(shape);
-    };
-    let s = match s.map(|s| s.split_once('.').unwrap_or((s, "0"))) {
-        None => 0,
-        Some((s, fraction)) => {
-            if fraction.is_empty() || !fraction.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(shape);
-            }
-            digits(s, 2).ok_or(shape)?
-        }
-    };
-    let (h, m) = (digits(h, 2).ok_or(shape)?, digits(m, 2).ok_or(shape)?);
-    if h > 23 || m > 59 || s > 59 {
-        return Err("a time is 00:00:00 to 23:59:59");
-    }
-    Ok(h * 3600 + m * 60 + s)
-}
-
-/// `Z`, `+01:00`, `-0800` or `+05` as seconds east of UTC.
-fn parse_offset(text: &str) -> Result<i64, &'static str> {
-    let shape = "an offset is Z, +01:00 or -08:00";
-    if text.eq_ignore_ascii_case("z") {
-        return Ok(0);
-    }
-    let (sign, rest) = match text.split_at_checked(1) {
-        Some(("+", rest)) => (1, rest),
-        Some(("-", rest)) => (-1, rest),
-        _ => return Err(shape),
-    };
-    let (h, m) = match (rest.len(), rest.split_at_checked(2)) {
-        (2, _) => (rest, "00"),
-        (4, Some((h, m))) => (h, m),
-        (5, Some((h, m))) => (h, m.strip_prefix(':').ok_or(shape)?),
-        _ => return Err(shape),
-    };
-    let (h, m) = (digits(h, 2).ok_or(shape)?, digits(m, 2).ok_or(shape)?);
-    if h > 23 || m > 59 {
-        return Err(shape);
-    }
-    Ok(sign * (h * 3600 + m * 60))
-}
-
-/// `now`, `+3d`, `2026-12-01`, `2026-12-01T14:00[:00]` (the lock's local time), or with an
-/// offset `2026-12-01T14:00:00Z` / `+01:00` (that instant). Checks the text only: the lock's
-/// rule places local forms later ([`When::resolve`]).
-pub fn parse_when(text: &str) -> Result<When, CliError> {
-    let text = text.trim();
-    let bad =
-        |why: &str| CliError::usage(format!("{text:?} is not a time: {why}")).with_hint(WHEN_HINT);
-    if text.eq_ignore_ascii_case("now") {
-        return Ok(When::Now);
-    }
-    if let Some(rest) = text.strip_prefix('+') {
-        let d = humantime::parse_duration(rest).map_err(|e| bad(&e.to_string()))?;
-        return Ok(When::After(d));
-    }
-    let (date, rest) = text.split_at_checked(10).ok_or_else(|| bad("a date is YYYY-MM-DD"))?;
-    let day = parse_date(date).map_err(bad)?;
-    if rest.is_empty() {
-        return Ok(When::LocalDate(day));
-    }
-    let rest = rest
-        .strip_prefix(['T', 't', ' '])
-        .ok_or_else(|| bad("the time follows the date after a T: 2026-12-01T14:00"))?;
-    let (time, offset) = rest.split_at(rest.find(['Z', 'z', '+', '-']).unwrap_or(rest.len()));
-    let local = day * 86_400 + parse_time(time).map_err(bad)?;
-    if offset.is_empty() {
-        return Ok(When::LocalDateTime(local));
-    }
-    let unix = local - parse_offset(offset).map_err(bad)?;
-    u64::try_from(unix).map(When::Instant).map_err(|_| bad("the lock's calendar starts in 1970"))
-}
-
-/// `--from` and `--until` as typed: checked before connecting, placed after.
-#[derive(Debug, Default, Clone, Copy)]
-struct Dates {
-    from: Option<When>,
-    until: Option<When>,
-}
-
-impl Dates {
-    fn parse(from: Option<&str>, until: Option<&str>) -> Result<Self, CliError> {
-        Ok(Self {
-            from: from.map(parse_when).transpose()?,
-            until: until.map(parse_when).transpose()?,
-        })
-    }
-
-    fn is_local(&self) -> bool {
-        self.from.iter().chain(&self.until).any(When::is_local)
-    }
-
-    /// The lock's rule if a date or time needs it, else UTC (which nothing then reads).
-    fn zone(&self, c: &mut Connection) -> Result<TimeZoneRule, CliError> {
-        if self.is_local() { lock_zone(c) } else { Ok(TimeZoneRule::utc()) }
-    }
-
-    /// `(valid_from, valid_until)`: an until date lasts through its last local second.
-    fn resolve(&self, zone: &TimeZoneRule) -> (Option<u64>, Option<u64>) {
-        let now = now_unix();
-        (
-            self.from.map(|w| w.resolve(false, zone, now)),
-            self.until.map(|w| w.resolve(true, zone, now)),
-        )
-    }
+/// The lock's rule if a date or time needs it, else UTC (which nothing then reads).
+fn zone_for(dates: &Dates, c: &mut Connection) -> Result<TimeZoneRule, CliError> {
+    if dates.is_local() { lock_zone(c) } else { Ok(TimeZoneRule::utc()) }
 }
 
 /// The lock's time zone rule: its users' dates are in its local time.
 fn lock_zone(c: &mut Connection) -> Result<TimeZoneRule, CliError> {
     Ok(c.client.settings().map_err(|e| c.explain(e))?.time_zone)
-}
-
-const DAY_NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
-
-fn day_index(name: &str) -> Option<u8> {
-    let name = name.to_ascii_lowercase();
-    DAY_NAMES.iter().position(|d| name.starts_with(d)).map(|i| i as u8)
-}
-
-/// `mon-fri 08:00-18:00`, `sat,sun 10:00-14:00`, `daily 00:00-24:00`, `weekdays ...`.
-pub fn parse_window(text: &str) -> Result<WeeklyWindow, CliError> {
-    let bad = |why: &str| {
-        CliError::usage(format!("{text:?} is not a weekly window: {why}")).with_hint(
-            "e.g. \"mon-fri 08:00-18:00\", \"sat,sun 10:00-14:00\" or \"daily 06:00-22:00\"",
-        )
-    };
-    let (days_text, times) =
-        text.trim().split_once(' ').ok_or_else(|| bad("days and times are needed"))?;
-    let mut days = 0u8;
-    for part in days_text.split(',') {
-        match part.to_ascii_lowercase().as_str() {
-            "daily" | "all" => days |= 0x7F,
-            "weekdays" => days |= 0x1F,
-            "weekends" | "weekend" => days |= 0x60,
-            part => {
-                if let Some((a, b)) = part.split_once('-') {
-                    let (a, b) = (
-                        day_index(a).ok_or_else(|| bad("unknown day"))?,
-                        day_index(b).ok_or_else(|| bad("unknown day"))?,
-                    );
-                    let mut d = a;
-                    loop {
-                        days |= 1 << d;
-                        if d == b {
-                            break;
-                        }
-                        d = (d + 1) % 7;
-                    }
-                } else {
-                    days |= 1 << day_index(part).ok_or_else(|| bad("unknown day"))?;
-                }
-            }
-        }
-    }
-    let (start, end) = times.trim().split_once('-').ok_or_else(|| bad("times are HH:MM-HH:MM"))?;
-    let minute = |t: &str| -> Option<u16> {
-        let (h, m) = t.trim().split_once(':')?;
-        let (h, m) = (h.parse::<u16>().ok()?, m.parse::<u16>().ok()?);
-        (m < 60 && (h < 24 || (h == 24 && m == 0))).then_some(h * 60 + m)
-    };
-    let start_minute = minute(start).ok_or_else(|| bad("a start time like 08:00"))?;
-    let end_minute = minute(end).ok_or_else(|| bad("an end time like 18:00"))?;
-    Ok(WeeklyWindow { days, start_minute, end_minute })
-}
-
-/// A window as a person reads it.
-pub fn describe_window(w: &WeeklyWindow) -> String {
-    let days: Vec<&str> =
-        (0..7).filter(|d| w.days & (1 << d) != 0).map(|d| DAY_NAMES[d as usize]).collect();
-    let days = match w.days & 0x7F {
-        0x7F => "daily".to_string(),
-        0x1F => "mon-fri".to_string(),
-        0x60 => "sat,sun".to_string(),
-        _ => days.join(","),
-    };
-    format!(
-        "{days} {:02}:{:02}-{:02}:{:02}",
-        w.start_minute / 60,
-        w.start_minute % 60,
-        w.end_minute / 60,
-        w.end_minute % 60
-    )
-}
-
-fn windows(texts: &[String]) -> Result<heapless::Vec<WeeklyWindow, WEEKLY_WINDOWS_MAX>, CliError> {
-    let mut out = heapless::Vec::new();
-    for text in texts {
-        out.push(parse_window(text)?).map_err(|_| {
-            CliError::usage(format!("at most {WEEKLY_WINDOWS_MAX} weekly windows per user"))
-        })?;
-    }
-    Ok(out)
-}
-
-fn user_name(text: &str) -> Result<UserName, CliError> {
-    UserName::try_from(text).map_err(|_| {
-        CliError::usage(format!("the name {text:?} is longer than 24 bytes"))
-            .with_hint("use a shorter name")
-    })
-}
-
-fn hex_bytes(text: &str) -> Option<Vec<u8>> {
-    let text: String = text.chars().filter(|c| !matches!(c, ':' | '-' | ' ')).collect();
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
-}
-
-fn to_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn card_uid(text: &str) -> Result<CardUid, CliError> {
-    hex_bytes(text).and_then(|b| CardUid::from_slice(&b).ok()).ok_or_else(|| {
-        CliError::usage(format!("{text:?} is not a card UID"))
-            .with_hint("give 4, 7 or 10 bytes in hex, e.g. 04a1b2c3")
-    })
-}
-
-fn phone_key(text: &str) -> Result<[u8; 32], CliError> {
-    hex_bytes(text).and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok()).ok_or_else(|| {
-        CliError::usage(format!("{text:?} is not a phone key"))
-            .with_hint("the Ed25519 public key is 64 hex digits")
-    })
-}
-
-fn pin_from(text: &str) -> Result<Pin, CliError> {
-    let text = text.trim();
-    if text.is_empty() || !text.chars().all(|c| c.is_ascii_digit()) {
-        return Err(CliError::usage("a PIN is digits only")
-            .with_hint("e.g. 058213 (leading zeros are kept)"));
-    }
-    Pin::try_from(text).map_err(|_| CliError::usage("that PIN is too long"))
 }
 
 /// Applies the flags of `rules` to `spec`; `from` and `until` are its dates, placed already.
@@ -665,23 +315,18 @@ fn apply_rules(
     (from, until): (Option<u64>, Option<u64>),
 ) -> Result<(), CliError> {
     if let Some(kind) = rules.kind {
-        spec.kind = match kind {
+        let kind = match kind {
             KindName::Owner => UserKind::Owner,
             KindName::Scheduled => UserKind::Scheduled,
             KindName::Guest => UserKind::Guest,
             KindName::OneTime => UserKind::OneTime,
             KindName::Expiring => UserKind::Expiring {
-                minutes: rules.minutes.ok_or_else(|| {
-                    CliError::usage("an expiring user needs --minutes")
-                        .with_hint("e.g. --kind expiring --minutes 120")
-                })?,
+                minutes: rules.minutes.ok_or(input::InputError::ExpiringWithoutMinutes)?,
             },
             KindName::Duress => UserKind::Duress,
             KindName::NonAccess => UserKind::NonAccess,
         };
-        if kind == KindName::OneTime {
-            spec.use_limit = Some(1);
-        }
+        ops::set_kind(spec, kind);
     }
     if from.is_some() {
         spec.valid_from = from;
@@ -693,7 +338,7 @@ fn apply_rules(
         spec.use_limit = Some(uses);
     }
     if !rules.window.is_empty() {
-        spec.weekly = windows(&rules.window)?;
+        spec.weekly = input::windows(&rules.window)?;
     }
     Ok(())
 }
@@ -715,10 +360,10 @@ fn kind_name(kind: &UserKind) -> &'static str {
 fn credential_json(c: &Credential) -> Value {
     match c {
         Credential::Pin => json!({ "type": "pin" }),
-        Credential::Card { uid } => json!({ "type": "card", "uid": to_hex(uid) }),
+        Credential::Card { uid } => json!({ "type": "card", "uid": hex(uid) }),
         Credential::Fingerprint { slot } => json!({ "type": "fingerprint", "slot": slot }),
         Credential::Phone { public_key } => {
-            json!({ "type": "phone", "public_key": to_hex(public_key) })
+            json!({ "type": "phone", "public_key": hex(public_key) })
         }
     }
 }
@@ -726,9 +371,9 @@ fn credential_json(c: &Credential) -> Value {
 fn credential_text(c: &Credential) -> String {
     match c {
         Credential::Pin => "PIN (set)".into(),
-        Credential::Card { uid } => format!("card {}", to_hex(uid)),
+        Credential::Card { uid } => format!("card {}", hex(uid)),
         Credential::Fingerprint { slot } => format!("fingerprint, slot {slot}"),
-        Credential::Phone { public_key } => format!("phone {}…", &to_hex(public_key)[..16]),
+        Credential::Phone { public_key } => format!("phone {}…", &hex(public_key)[..16]),
     }
 }
 
@@ -746,7 +391,7 @@ pub fn user_json(user: &User) -> Value {
         "use_limit": s.use_limit,
         "uses_left": user.uses_left,
         "first_used": user.first_used.map(format_unix),
-        "windows": s.weekly.iter().map(describe_window).collect::<Vec<_>>(),
+        "windows": s.weekly.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "credentials": user.credentials.iter().map(credential_json).collect::<Vec<_>>(),
     })
 }
@@ -769,7 +414,7 @@ fn print_user(user: &User, zone: &TimeZoneRule) {
         );
     }
     for w in &s.weekly {
-        say!("  window    {} (lock local time)", describe_window(w));
+        say!("  window    {w} (lock local time)");
     }
     if let Some(limit) = s.use_limit {
         say!("  uses      {} of {limit} left", user.uses_left.unwrap_or(limit));
@@ -790,22 +435,6 @@ fn print_user(user: &User, zone: &TimeZoneRule) {
 
 fn session(context: &Context, access: Access) -> Result<Connection, CliError> {
     open(context, access)
-}
-
-fn confirm(context: &Context, yes: bool, prompt: &str) -> Result<(), CliError> {
-    if yes {
-        return Ok(());
-    }
-    if !context.interactive {
-        return Err(CliError::usage(format!("{prompt}: this needs confirmation"))
-            .with_hint("pass --yes to confirm without a prompt"));
-    }
-    let sure = dialoguer::Confirm::new()
-        .with_prompt(prompt)
-        .default(false)
-        .interact()
-        .map_err(|e| CliError::usage(format!("no answer: {e}")))?;
-    if sure { Ok(()) } else { Err(CliError::usage("cancelled; nothing was changed")) }
 }
 
 // ---- commands -----------------------------------------------------------------------------
@@ -834,7 +463,7 @@ pub(super) fn user(context: &Context, command: UserCommand) -> Result<(), CliErr
                 use_limit: None,
                 weekly: heapless::Vec::new(),
             };
-            let zone = dates.zone(&mut c)?;
+            let zone = zone_for(&dates, &mut c)?;
             apply_rules(&mut spec, &rules, dates.resolve(&zone))?;
             let id = match id {
                 Some(id) => id,
@@ -895,7 +524,7 @@ pub(super) fn user(context: &Context, command: UserCommand) -> Result<(), CliErr
             if no_windows {
                 spec.weekly.clear();
             }
-            let zone = dates.zone(&mut c)?;
+            let zone = zone_for(&dates, &mut c)?;
             apply_rules(&mut spec, &rules, dates.resolve(&zone))?;
             let updated =
                 c.client.put_user(user, UserWrite::Modify, spec).map_err(|e| c.explain(e))?;
@@ -953,28 +582,31 @@ fn set_enabled(
 /// The lowest user number not in use.
 fn free_user_id(c: &mut Connection) -> Result<u16, CliError> {
     let max = c.info()?.capabilities.max_users;
-    let used: Vec<u16> = c.client.users().map_err(|e| c.explain(e))?.iter().map(|u| u.id).collect();
-    (1..=max).find(|id| !used.contains(id)).ok_or_else(|| {
-        CliError::refused(
-            "full",
-            format!("the lock holds its maximum of {max} users"),
-            Some(Status::ResourceExhausted),
-        )
-        .with_hint("remove a user first")
-    })
+    ops::free_user_id(&mut c.client, max).map_err(|e| c.explain(e))?.ok_or_else(|| full(max))
 }
 
-/// Reads a PIN from where `source` says, or prompts (hidden, twice) at a terminal.
-fn read_pin(context: &Context, source: &PinSource) -> Result<Option<Pin>, CliError> {
+fn full(max: u16) -> CliError {
+    CliError::refused(
+        "full",
+        format!("the lock holds its maximum of {max} users"),
+        Some(Status::ResourceExhausted),
+    )
+    .with_hint("remove a user first")
+}
+
+/// Where the PIN comes from: generated, or read from where `source` says, or typed (hidden,
+/// twice) at a terminal. Asked before connecting, so no session waits on a person.
+fn pin_choice(context: &Context, source: &PinSource) -> Result<PinChoice, CliError> {
     if source.generate {
-        return Ok(None);
+        return Ok(PinChoice::Generate { length: source.length });
     }
     if source.stdin || (!context.interactive && !std::io::stdin().is_terminal()) {
         let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line).map_err(|e| {
-            CliError::usage(format!("cannot read the PIN from standard input: {e}"))
-        })?;
-        return pin_from(&line).map(Some);
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| CliError::host(format!("cannot read the PIN from standard input: {e}")))?;
+        return Ok(PinChoice::Given(input::pin(&line)?));
     }
     if !context.interactive {
         return Err(
@@ -985,61 +617,40 @@ fn read_pin(context: &Context, source: &PinSource) -> Result<Option<Pin>, CliErr
         .with_prompt("PIN")
         .with_confirmation("Again", "the two entries differ")
         .interact()
-        .map_err(|e| CliError::usage(format!("no PIN entered: {e}")))?;
-    pin_from(&text).map(Some)
+        .map_err(prompt_failed)?;
+    Ok(PinChoice::Given(input::pin(&text)?))
 }
 
-fn random_pin(length: u8) -> Result<Pin, CliError> {
-    let bytes: [u8; 16] = keys::random_bytes()?;
-    let length = usize::from(length.clamp(4, 12));
-    // 250 is the largest multiple of 10 in a byte: reject above it so every digit is even.
-    let digits: String = bytes
-        .iter()
-        .filter(|b| **b < 250)
-        .map(|b| char::from(b'0' + b % 10))
-        .take(length)
-        .collect();
-    if digits.len() < length {
-        return random_pin(length as u8);
-    }
-    pin_from(&digits)
+/// Sets `user`'s PIN as `choice` says; returns the PIN when latchkey generated it.
+fn set_pin(c: &mut Connection, user: u16, choice: &PinChoice) -> Result<Option<Pin>, CliError> {
+    let capabilities = c.info()?.capabilities;
+    ops::set_pin(&mut c.client, user, choice, &capabilities).map_err(|e| pin_error(c, e))
 }
 
-/// Sets `user`'s PIN from `source`; returns the PIN when latchkey generated it (to show once).
-fn set_pin(
-    context: &Context,
-    c: &mut Connection,
-    user: u16,
-    source: &PinSource,
-) -> Result<Option<Pin>, CliError> {
-    match read_pin(context, source)? {
-        Some(pin) => {
-            c.client.set_pin(user, pin).map_err(|e| c.explain(e))?;
-            Ok(None)
+/// A PIN that could not be set, with the hint that fits.
+fn pin_error(c: &Connection, error: PinError) -> CliError {
+    match error {
+        PinError::Client(e) => c.explain(e),
+        PinError::Random(e) => e.into(),
+        e @ PinError::Length { .. } => {
+            CliError::usage(e.to_string()).with_hint("give --length within that range")
         }
-        None => {
-            // The lock is the judge of weak and duplicate PINs: draw again when it refuses.
-            for _ in 0..10 {
-                let pin = random_pin(source.length)?;
-                match c.client.set_pin(user, pin.clone()) {
-                    Ok(()) => return Ok(Some(pin)),
-                    Err(crate::link::ClientError::Refused(Status::Weak | Status::Duplicate)) => {
-                        continue;
-                    }
-                    Err(e) => return Err(c.explain(e)),
-                }
-            }
-            Err(CliError::refused("generate", "could not generate a PIN the lock accepts", None)
-                .with_hint("try a longer --length"))
+        e @ PinError::Exhausted => {
+            CliError::refused("generate", e.to_string(), None).with_hint("try a longer --length")
         }
     }
 }
 
 pub(super) fn pin(context: &Context, command: PinCommand) -> Result<(), CliError> {
+    let choice = match &command {
+        PinCommand::Set { source, .. } => Some(pin_choice(context, source)?),
+        PinCommand::Remove { .. } => None,
+    };
     let mut c = session(context, Access::Change)?;
     match command {
-        PinCommand::Set { user, source } => {
-            let generated = set_pin(context, &mut c, user, &source)?;
+        PinCommand::Set { user, .. } => {
+            let Some(choice) = choice else { return Ok(()) };
+            let generated = set_pin(&mut c, user, &choice)?;
             match (&generated, context.json) {
                 (Some(pin), true) => say!("{}", json!({ "user": user, "pin": pin.as_str() })),
                 (Some(pin), false) => {
@@ -1070,8 +681,8 @@ pub(super) fn card(context: &Context, command: CardCommand) -> Result<(), CliErr
             c.client.add_card(user, uid.clone()).map_err(|e| c.explain(e))?;
             done(
                 context,
-                json!({ "user": user, "card": to_hex(&uid) }),
-                &format!("card {} added to user {user}", to_hex(&uid)),
+                json!({ "user": user, "card": hex(&uid) }),
+                &format!("card {} added to user {user}", hex(&uid)),
             );
         }
         CardCommand::Add { user, uid: None } => {
@@ -1080,19 +691,19 @@ pub(super) fn card(context: &Context, command: CardCommand) -> Result<(), CliErr
             if let Credential::Card { uid } = credential {
                 done(
                     context,
-                    json!({ "user": user, "card": to_hex(&uid) }),
-                    &format!("card {} added to user {user}", to_hex(&uid)),
+                    json!({ "user": user, "card": hex(&uid) }),
+                    &format!("card {} added to user {user}", hex(&uid)),
                 );
             }
         }
         CardCommand::Remove { user, uid, yes } => {
             let uid = card_uid(&uid)?;
-            confirm(context, yes, &format!("Take card {} from user {user}?", to_hex(&uid)))?;
+            confirm(context, yes, &format!("Take card {} from user {user}?", hex(&uid)))?;
             c.client.remove_card(user, uid.clone()).map_err(|e| c.explain(e))?;
             done(
                 context,
-                json!({ "user": user, "card_removed": to_hex(&uid) }),
-                &format!("card {} removed from user {user}", to_hex(&uid)),
+                json!({ "user": user, "card_removed": hex(&uid) }),
+                &format!("card {} removed from user {user}", hex(&uid)),
             );
         }
     }
@@ -1133,12 +744,8 @@ fn follow_enrollment(
     c: &mut Connection,
     kind: EnrollKind,
 ) -> Result<Credential, CliError> {
-    let cancelled = Arc::new(AtomicBool::new(false));
-    {
-        let cancelled = cancelled.clone();
-        // Only one handler per process; a second enrollment in one run never happens.
-        let _ = ctrlc::set_handler(move || cancelled.store(true, Ordering::SeqCst));
-    }
+    // Ctrl-C cancels the enrollment on the lock rather than leaving it armed.
+    interrupted();
     let bar = if !context.json && std::io::stderr().is_terminal() {
         let bar = indicatif::ProgressBar::new(1);
         bar.set_style(
@@ -1152,16 +759,12 @@ fn follow_enrollment(
     };
     let mut last: Option<Enrollment> = None;
     loop {
-        if cancelled.load(Ordering::SeqCst) {
+        if interrupted() {
             let _ = c.client.cancel_enrollment();
             if let Some(bar) = &bar {
                 bar.abandon_with_message("cancelled");
             }
-            return Err(CliError::refused(
-                "cancelled",
-                "enrollment cancelled; nothing was added",
-                None,
-            ));
+            return Err(CliError::cancelled("enrollment cancelled; nothing was added"));
         }
         let state = c.client.enrollment().map_err(|e| c.explain(e))?;
         if last.as_ref() != Some(&state) {
@@ -1271,7 +874,7 @@ pub(super) fn phone(context: &Context, command: PhoneCommand) -> Result<(), CliE
             c.client.add_phone(user, key).map_err(|e| c.explain(e))?;
             done(
                 context,
-                json!({ "user": user, "phone": to_hex(&key) }),
+                json!({ "user": user, "phone": hex(&key) }),
                 &format!("phone key added to user {user}"),
             );
         }
@@ -1281,7 +884,7 @@ pub(super) fn phone(context: &Context, command: PhoneCommand) -> Result<(), CliE
             c.client.remove_phone(user, key).map_err(|e| c.explain(e))?;
             done(
                 context,
-                json!({ "user": user, "phone_removed": to_hex(&key) }),
+                json!({ "user": user, "phone_removed": hex(&key) }),
                 &format!("phone key removed from user {user}"),
             );
         }
@@ -1292,7 +895,7 @@ pub(super) fn phone(context: &Context, command: PhoneCommand) -> Result<(), CliE
 pub(super) fn schedule(context: &Context, command: ScheduleCommand) -> Result<(), CliError> {
     let mut c = session(context, Access::Change)?;
     let (id, weekly) = match command {
-        ScheduleCommand::Set { user, window } => (user, windows(&window)?),
+        ScheduleCommand::Set { user, window } => (user, input::windows(&window)?),
         ScheduleCommand::Clear { user } => (user, heapless::Vec::new()),
     };
     let mut spec = c.client.user(id).map_err(|e| c.explain(e))?.spec;
@@ -1306,9 +909,15 @@ pub(super) fn guest(context: &Context, command: GuestCommand) -> Result<(), CliE
     let GuestCommand::Add { name, from, until, uses, source } = command;
     let dates = Dates::parse(Some(from.as_deref().unwrap_or("now")), Some(&until))?;
     let name = user_name(&name)?;
+    let source = if !source.stdin && !source.generate && !context.interactive {
+        PinSource { generate: true, ..source }
+    } else {
+        source
+    };
+    let choice = pin_choice(context, &source)?;
     let mut c = session(context, Access::Change)?;
     // The lock's rule places local dates, and shows the result in its local time.
-    let zone = if context.json { dates.zone(&mut c)? } else { lock_zone(&mut c)? };
+    let zone = if context.json { zone_for(&dates, &mut c)? } else { lock_zone(&mut c)? };
     let (valid_from, valid_until) = dates.resolve(&zone);
     let spec = UserSpec {
         name,
@@ -1319,20 +928,12 @@ pub(super) fn guest(context: &Context, command: GuestCommand) -> Result<(), CliE
         use_limit: uses,
         weekly: heapless::Vec::new(),
     };
-    let id = free_user_id(&mut c)?;
-    let user = c.client.put_user(id, UserWrite::Add, spec).map_err(|e| c.explain(e))?;
-    let source = if !source.stdin && !source.generate && !context.interactive {
-        PinSource { generate: true, ..source }
-    } else {
-        source
-    };
-    let generated = match set_pin(context, &mut c, id, &source) {
-        Ok(p) => p,
-        Err(e) => {
-            // No half-made guest: a guest without a code is useless and would linger.
-            let _ = c.client.remove_user(id);
-            return Err(e);
-        }
+    let capabilities = c.info()?.capabilities;
+    let (user, generated) = match ops::add_guest(&mut c.client, spec, &choice, &capabilities) {
+        Ok(added) => added,
+        Err(GuestError::Full { max }) => return Err(full(max)),
+        Err(GuestError::Client(e)) => return Err(c.explain(e)),
+        Err(GuestError::Pin { source, .. }) => return Err(pin_error(&c, source)),
     };
     let s = &user.spec;
     if context.json {
@@ -1354,97 +955,6 @@ pub(super) fn guest(context: &Context, command: GuestCommand) -> Result<(), CliE
     Ok(())
 }
 
-/// One user of a provisioning file, in the shape of `user show --json` plus the secrets the
-/// host wrote (a PIN) that the lock never returns.
-#[derive(Debug, Deserialize)]
-struct ProvisionedUser {
-    user: u16,
-    name: String,
-    #[serde(default = "owner")]
-    kind: String,
-    expire_minutes: Option<u16>,
-    #[serde(default = "yes")]
-    enabled: bool,
-    valid_from: Option<String>,
-    valid_until: Option<String>,
-    use_limit: Option<u16>,
-    #[serde(default)]
-    windows: Vec<String>,
-    pin: Option<String>,
-    #[serde(default)]
-    cards: Vec<String>,
-    #[serde(default)]
-    phones: Vec<String>,
-    #[serde(default)]
-    fingers: u8,
-}
-
-fn owner() -> String {
-    "owner".into()
-}
-
-fn yes() -> bool {
-    true
-}
-
-/// `zone` is the lock's rule: the file's dates without an offset are its local time, as typed
-/// to `user add`.
-fn expected_checksum(
-    file: &Path,
-    pin_keys: &[latchkey_protocol::crypto::SecretKey],
-    zone: &TimeZoneRule,
-) -> Result<Vec<[u8; 16]>, CliError> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| CliError::usage(format!("{}: {e}", file.display())))?;
-    let users: Vec<ProvisionedUser> = serde_json::from_str(&text).map_err(|e| {
-        CliError::usage(format!("{} is not a provisioning file: {e}", file.display()))
-            .with_hint("a JSON array of users shaped like `latchkey user show --json`, plus \"pin\", \"cards\", \"phones\", \"fingers\"")
-    })?;
-    let mut specs = Vec::new();
-    for u in &users {
-        let (valid_from, valid_until) =
-            Dates::parse(u.valid_from.as_deref(), u.valid_until.as_deref())?.resolve(zone);
-        let mut spec = UserSpec {
-            name: user_name(&u.name)?,
-            kind: UserKind::Owner,
-            enabled: u.enabled,
-            valid_from,
-            valid_until,
-            use_limit: u.use_limit,
-            weekly: windows(&u.windows)?,
-        };
-        let rules = UserRules {
-            kind: Some(parse_kind_name(&u.kind).map_err(CliError::usage)?),
-            minutes: u.expire_minutes,
-            ..UserRules::default()
-        };
-        apply_rules(&mut spec, &rules, (None, None))?;
-        specs.push(spec);
-    }
-    let mut out = Vec::new();
-    for key in pin_keys {
-        let mut sum = Checksum::new();
-        for (u, spec) in users.iter().zip(&specs) {
-            sum.add_user(u.user, spec);
-            if let Some(pin) = &u.pin {
-                let digest = pin_digest(key, pin_from(pin)?.as_str());
-                sum.add_credential(u.user, ChecksumCredential::Pin(&digest));
-            }
-            for card in &u.cards {
-                sum.add_credential(u.user, ChecksumCredential::Card(&card_uid(card)?));
-            }
-            for phone in &u.phones {
-                sum.add_credential(u.user, ChecksumCredential::Phone(&phone_key(phone)?));
-            }
-            for _ in 0..u.fingers {
-                sum.add_credential(u.user, ChecksumCredential::Fingerprint);
-            }
-        }
-        out.push(sum.digest());
-    }
-    Ok(out)
-}
-
 pub(super) fn checksum(context: &Context, verify: Option<&Path>) -> Result<(), CliError> {
     let mut c = session(context, Access::Read)?;
     let (users, credentials, digest) = c.client.checksum().map_err(|e| c.explain(e))?;
@@ -1452,10 +962,10 @@ pub(super) fn checksum(context: &Context, verify: Option<&Path>) -> Result<(), C
         if context.json {
             say!(
                 "{}",
-                json!({ "users": users, "credentials": credentials, "checksum": to_hex(&digest) })
+                json!({ "users": users, "credentials": credentials, "checksum": hex(&digest) })
             );
         } else {
-            say!("{} ({users} users, {credentials} credentials)", to_hex(&digest));
+            say!("{} ({users} users, {credentials} credentials)", hex(&digest));
         }
         return Ok(());
     };
@@ -1471,11 +981,12 @@ pub(super) fn checksum(context: &Context, verify: Option<&Path>) -> Result<(), C
         .map(|k| pin_key(&lock_key(Role::Installer, k, &serial)))
         .collect();
     let zone = lock_zone(&mut c)?;
-    let matches = expected_checksum(file, &pin_keys, &zone)?.contains(&digest);
+    let wanted = provision::load(file)?;
+    let matches = provision::expected_checksums(&wanted, &pin_keys, &zone)?.contains(&digest);
     if context.json {
         say!(
             "{}",
-            json!({ "users": users, "credentials": credentials, "checksum": to_hex(&digest), "matches": matches })
+            json!({ "users": users, "credentials": credentials, "checksum": hex(&digest), "matches": matches })
         );
     } else if matches {
         say!(
@@ -1496,134 +1007,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn windows_parse_and_print_back() {
-        let w = parse_window("mon-fri 08:00-18:00").unwrap();
-        assert_eq!((w.days, w.start_minute, w.end_minute), (0x1F, 480, 1080));
-        assert_eq!(describe_window(&w), "mon-fri 08:00-18:00");
-        assert_eq!(parse_window("fri-mon 22:00-24:00").unwrap().days, 0b111_0001);
-        assert_eq!(parse_window("sat,sun 10:00-14:30").unwrap().days, 0x60);
-        assert!(parse_window("someday 08:00-09:00").is_err());
-        assert!(parse_window("mon 8-9").is_err());
-    }
-
-    const BERLIN: &str = "CET-1CEST,M3.5.0,M10.5.0/3";
-    /// 2026-12-01T00:00:00Z.
-    const DEC_1: u64 = 1_796_083_200;
-
-    fn zone(text: &str) -> TimeZoneRule {
-        TimeZoneRule::parse(text).unwrap()
-    }
-
-    /// `text` resolved by `rule` as a start (`--from`) and as an end (`--until`).
-    fn placed(text: &str, rule: &str) -> (u64, u64) {
-        let when = parse_when(text).unwrap();
-        (when.resolve(false, &zone(rule), 0), when.resolve(true, &zone(rule), 0))
-    }
-
-    #[test]
-    fn typed_times_parse_to_local_or_exact_forms() {
-        let day = (DEC_1 / 86_400) as i64;
-        let local_2pm = day * 86_400 + 14 * 3600;
-        assert_eq!(parse_when("2026-12-01").unwrap(), When::LocalDate(day));
-        assert_eq!(parse_when(" 2026-12-01T14:00 ").unwrap(), When::LocalDateTime(local_2pm));
-        assert_eq!(parse_when("2026-12-01T14:00:00").unwrap(), When::LocalDateTime(local_2pm));
-        assert_eq!(parse_when("2026-12-01 14:00:00.75").unwrap(), When::LocalDateTime(local_2pm));
-        assert_eq!(parse_when("2026-12-01T14:00:00Z").unwrap(), When::Instant(DEC_1 + 14 * 3600));
-        assert_eq!(
-            parse_when("2026-12-01T14:00:00+01:00").unwrap(),
-            When::Instant(DEC_1 + 13 * 3600)
-        );
-        assert_eq!(parse_when("2026-12-01T14:00-0830").unwrap(), When::Instant(DEC_1 + 81_000));
-        assert_eq!(parse_when("NOW").unwrap(), When::Now);
-        assert_eq!(parse_when("+3d").unwrap(), When::After(Duration::from_secs(3 * 86_400)));
-        assert_eq!(parse_when("2024-02-29").unwrap(), When::LocalDate(19_782));
-        for bad in [
-            "tomorrow",
-            "2026-13-01",
-            "2026-02-29",
-            "2026-12-1",
-            "2026-12-01T25:00",
-            "2026-12-01T14",
-            "2026-12-01T14:00:61",
-            "2026-12-01T14:00+1",
-            "2026-12-01T14:00+aé1",
-            "2026-12-01T14:00+01é",
-            "2026-12-01T14:00:00Zulu",
-            "2026-12-01x",
-            "1969-12-31",
-            "+soon",
-        ] {
-            let e = parse_when(bad).unwrap_err();
-            assert_eq!(e.kind, "usage", "{bad}");
+    fn a_mistyped_time_is_a_usage_error_that_shows_the_forms() {
+        for bad in ["tomorrow", "2026-13-01", "+soon"] {
+            let e = CliError::from(crate::time::parse_when(bad).unwrap_err());
+            assert_eq!(e.code, super::super::exit::USAGE, "{bad}");
+            assert!(e.message.contains(bad), "{bad}");
             assert!(e.hint.as_deref().unwrap_or("").contains("local time"), "{bad}");
         }
-    }
-
-    #[test]
-    fn a_date_is_the_whole_local_day() {
-        // UTC: midnight to the last second, as before time zones.
-        assert_eq!(placed("2026-12-01", "UTC0"), (DEC_1, DEC_1 + 86_399));
-        // Eight hours west: the local day starts and ends 8 hours later in UTC.
-        assert_eq!(
-            placed("2026-12-01", "<-08>8"),
-            (DEC_1 + 8 * 3600, DEC_1 + 86_400 + 8 * 3600 - 1)
-        );
-        assert_eq!(placed("2026-12-01T14:00", "<-08>8").0, DEC_1 + 22 * 3600);
-        // Berlin in winter (+01:00) and in summer (+02:00).
-        assert_eq!(placed("2026-12-01", BERLIN), (DEC_1 - 3600, DEC_1 + 86_400 - 3600 - 1));
-        assert_eq!(placed("2026-07-01", BERLIN).0, 1_782_856_800); // 2026-06-30T22:00:00Z
-    }
-
-    #[test]
-    fn an_explicit_offset_or_a_relative_time_ignores_the_zone() {
-        for rule in ["UTC0", "<-08>8", "<+12>-12", BERLIN] {
-            assert_eq!(
-                placed("2026-12-01T14:00:00Z", rule),
-                (DEC_1 + 14 * 3600, DEC_1 + 14 * 3600)
-            );
-            assert_eq!(placed("2026-12-01T15:00:00+01:00", rule).0, DEC_1 + 14 * 3600);
-            let now = parse_when("now").unwrap().resolve(true, &zone(rule), 1_000);
-            let later = parse_when("+2h").unwrap().resolve(true, &zone(rule), 1_000);
-            assert_eq!((now, later), (1_000, 1_000 + 7200));
-        }
-    }
-
-    #[test]
-    fn a_local_time_skipped_by_daylight_saving_is_the_instant_after_the_gap() {
-        // 2026-03-29 in Berlin: 02:00 CET becomes 03:00 CEST at 01:00:00Z.
-        let gap_end = 1_774_746_000;
-        assert_eq!(placed("2026-03-29T01:59:59", BERLIN).0, gap_end - 1);
-        for skipped in ["2026-03-29T02:00", "2026-03-29T02:30", "2026-03-29T02:59:59"] {
-            assert_eq!(placed(skipped, BERLIN).0, gap_end, "{skipped}");
-        }
-        assert_eq!(placed("2026-03-29T03:00", BERLIN).0, gap_end);
-        assert_eq!(placed("2026-03-29T03:00:01", BERLIN).0, gap_end + 1);
-        // That day has 23 hours: it ends at 2026-03-29T21:59:59Z.
-        assert_eq!(placed("2026-03-29", BERLIN), (1_774_738_800, 1_774_821_599));
-        // A zone whose clocks jump at midnight: the day starts when the gap ends, 01:00.
-        let midnight = "<-04>4<-03>,M9.1.6/24,M4.1.6/24"; // Chile: Sat 24:00 is Sun 01:00
-        // 2026-09-06T04:00:00Z is Sunday 01:00 -03; Saturday ends one second before.
-        assert_eq!(placed("2026-09-06", midnight).0, 1_788_667_200);
-        assert_eq!(placed("2026-09-05", midnight).1, 1_788_667_199);
-    }
-
-    #[test]
-    fn a_local_time_repeated_when_clocks_go_back_is_the_earlier() {
-        // 2026-10-25 in Berlin: 03:00 CEST becomes 02:00 CET at 01:00:00Z; 02:00-02:59:59
-        // happen twice.
-        assert_eq!(placed("2026-10-25T02:30", BERLIN).0, 1_792_888_200); // 00:30Z, CEST
-        assert_eq!(placed("2026-10-25T01:59:59", BERLIN).0, 1_792_886_399);
-        assert_eq!(placed("2026-10-25T03:00", BERLIN).0, 1_792_893_600); // 02:00Z, CET
-        // That day has 25 hours: through 2026-10-25T22:59:59Z.
-        assert_eq!(placed("2026-10-25", BERLIN), (1_792_879_200, 1_792_969_199));
-    }
-
-    #[test]
-    fn pins_keep_leading_zeros_and_refuse_non_digits() {
-        assert_eq!(pin_from("058213\n").unwrap().as_str(), "058213");
-        assert!(pin_from("12a4").is_err());
-        assert!(pin_from("").is_err());
-        let generated = random_pin(6).unwrap();
-        assert_eq!(generated.len(), 6);
     }
 }

@@ -7,16 +7,15 @@
 pub mod app;
 pub mod view;
 
-use std::collections::VecDeque;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
 
-use crate::link::{ClientError, LogPage};
+use crate::link::ClientError;
+use crate::ops::log::LogTail;
 use crate::session::{self, AuthOutcome, ConnectError, ConnectOptions, Connection};
 use app::{Action, Answer, App, Reading, Unavailable, update};
-use latchkey_protocol::{LOG_PAGE, LogRecord};
 
 /// How often the dashboard polls the lock.
 pub const REFRESH: Duration = Duration::from_secs(1);
@@ -166,7 +165,7 @@ fn read_lock(connection: &mut Connection, log: &mut LogTail) -> Result<Reading, 
     let alarms = answer(connection, alarms)?;
     let last_access = connection.client.last_access();
     let last_access = answer(connection, last_access)?;
-    let records = log.refresh(|from_seq| connection.client.read_log(from_seq));
+    let records = log.refresh(&mut connection.client);
     let records = answer(connection, records)?;
     Ok(Reading {
         clock,
@@ -194,153 +193,5 @@ fn answer<T>(
             Some(refusal) => Ok(Err(Unavailable::Refused(refusal))),
             None => Err(e),
         },
-    }
-}
-
-/// Records the dashboard keeps: the log panel shows as many of the newest as fit.
-pub const LOG_KEPT: usize = 2 * LOG_PAGE;
-/// Pages read per poll at most, so a lock writing fast cannot hold a reading up.
-const LOG_PAGES_PER_POLL: usize = 3;
-
-/// The newest records of the lock's log, followed from poll to poll: after the first fill a
-/// poll asks only for what is new (one request while nothing happens).
-#[derive(Debug, Default)]
-struct LogTail {
-    records: VecDeque<LogRecord>,
-    /// The next sequence number to ask for; `None` until the log's end is known.
-    next: Option<u32>,
-}
-
-impl LogTail {
-    /// Reads what is new with `read` (a page from a sequence number on, like
-    /// [`crate::link::Client::read_log`]); returns the newest records, oldest first.
-    fn refresh(
-        &mut self,
-        mut read: impl FnMut(u32) -> Result<LogPage, ClientError>,
-    ) -> Result<Vec<LogRecord>, ClientError> {
-        let kept = LOG_KEPT as u32;
-        let mut next = match self.next {
-            Some(next) => next,
-            // A page from the very end holds no records, only where the log stands.
-            None => read(u32::MAX)?.next_seq.saturating_sub(kept).max(1),
-        };
-        for _ in 0..LOG_PAGES_PER_POLL {
-            let page = read(next)?;
-            if page.next_seq < next {
-                // Numbering went back: another lock on the port, or its flash was wiped.
-                self.records.clear();
-                next = page.next_seq.saturating_sub(kept).max(1);
-                self.next = Some(next);
-                continue;
-            }
-            if page.next_seq - next > kept + LOG_PAGE as u32 {
-                // Far behind: what lies between would scroll away unseen.
-                self.records.clear();
-                next = page.next_seq - kept;
-                self.next = Some(next);
-                continue;
-            }
-            let Some(last) = page.records.last().map(|r| r.seq) else { break };
-            self.records.extend(page.records.into_iter().filter(|r| r.seq >= next));
-            while self.records.len() > LOG_KEPT {
-                self.records.pop_front();
-            }
-            next = last + 1;
-            self.next = Some(next);
-            if next >= page.next_seq {
-                break;
-            }
-        }
-        self.next = Some(next);
-        Ok(self.records.iter().copied().collect())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use latchkey_protocol::{LogEntry, Role, Status};
-
-    use super::*;
-
-    /// A lock's log holding `first..next`, read a page at a time like the firmware does;
-    /// counts the requests.
-    struct FakeLog {
-        first: u32,
-        next: u32,
-        requests: u32,
-    }
-
-    impl FakeLog {
-        fn read(&mut self, from_seq: u32) -> Result<LogPage, ClientError> {
-            self.requests += 1;
-            let records = (from_seq.max(self.first)..self.next)
-                .take(LOG_PAGE)
-                .map(|seq| LogRecord {
-                    seq,
-                    at: 0,
-                    entry: LogEntry::Session { role: Role::Technician, opened: true },
-                })
-                .collect();
-            Ok(LogPage { records, first_seq: self.first, next_seq: self.next })
-        }
-    }
-
-    fn seqs(records: &[LogRecord]) -> Vec<u32> {
-        records.iter().map(|r| r.seq).collect()
-    }
-
-    #[test]
-    fn the_log_tail_keeps_the_newest_and_then_asks_only_for_news() {
-        let mut lock = FakeLog { first: 1, next: 101, requests: 0 };
-        let mut tail = LogTail::default();
-        let records = tail.refresh(|from| lock.read(from)).unwrap();
-        assert_eq!(seqs(&records), (85..=100).collect::<Vec<_>>());
-        // Where the log ends, then two pages.
-        assert_eq!(lock.requests, 3);
-
-        // Nothing new: one request.
-        lock.requests = 0;
-        let records = tail.refresh(|from| lock.read(from)).unwrap();
-        assert_eq!(records.last().map(|r| r.seq), Some(100));
-        assert_eq!(lock.requests, 1);
-
-        // Three new records: still one request, and the window moves on.
-        lock.requests = 0;
-        lock.next = 104;
-        let records = tail.refresh(|from| lock.read(from)).unwrap();
-        assert_eq!(seqs(&records), (88..=103).collect::<Vec<_>>());
-        assert_eq!(lock.requests, 1);
-    }
-
-    #[test]
-    fn the_log_tail_skips_ahead_and_starts_over() {
-        let mut lock = FakeLog { first: 1, next: 4, requests: 0 };
-        let mut tail = LogTail::default();
-        assert_eq!(seqs(&tail.refresh(|from| lock.read(from)).unwrap()), [1, 2, 3]);
-
-        // A burst of a thousand records: the newest are read, not the ones in between.
-        lock.next = 1_004;
-        let records = tail.refresh(|from| lock.read(from)).unwrap();
-        assert_eq!(seqs(&records), (988..=1_003).collect::<Vec<_>>());
-
-        // Another lock on the port, with a shorter log: its records, none of the other's.
-        let mut other = FakeLog { first: 1, next: 6, requests: 0 };
-        let records = tail.refresh(|from| other.read(from)).unwrap();
-        assert_eq!(seqs(&records), [1, 2, 3, 4, 5]);
-
-        // An empty log.
-        let mut empty = FakeLog { first: 1, next: 1, requests: 0 };
-        assert!(LogTail::default().refresh(|from| empty.read(from)).unwrap().is_empty());
-    }
-
-    #[test]
-    fn a_refused_log_read_leaves_the_tail_as_it_was() {
-        let mut lock = FakeLog { first: 1, next: 4, requests: 0 };
-        let mut tail = LogTail::default();
-        tail.refresh(|from| lock.read(from)).unwrap();
-        let refused = tail.refresh(|_| Err(ClientError::Refused(Status::NotAuthorized)));
-        assert!(matches!(refused, Err(ClientError::Refused(Status::NotAuthorized))));
-        lock.next = 5;
-        assert_eq!(seqs(&tail.refresh(|from| lock.read(from)).unwrap()), [1, 2, 3, 4]);
     }
 }

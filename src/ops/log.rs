@@ -1,0 +1,409 @@
+//! Reading the lock's event log: one page-walker ([`Cursor`]) under every reader — the
+//! records of a range ([`records`], for `log read` and `log follow`), the newest records
+//! followed from poll to poll ([`LogTail`], for the dashboard) — and why the records before
+//! the oldest one kept are gone ([`Gap`]).
+
+use std::collections::VecDeque;
+
+use latchkey_protocol::{LOG_PAGE, LogEntry, LogRecord};
+
+use crate::link::{Client, ClientError, LogPage};
+
+/// Where pages of the log come from: the lock's client, or (in tests) anything that answers
+/// like it.
+pub trait LogSource {
+    /// Records with `seq >= from_seq`, one page, with where the log stands.
+    fn read_log(&mut self, from_seq: u32) -> Result<LogPage, ClientError>;
+}
+
+impl LogSource for Client {
+    fn read_log(&mut self, from_seq: u32) -> Result<LogPage, ClientError> {
+        Client::read_log(self, from_seq)
+    }
+}
+
+impl<F: FnMut(u32) -> Result<LogPage, ClientError>> LogSource for F {
+    fn read_log(&mut self, from_seq: u32) -> Result<LogPage, ClientError> {
+        self(from_seq)
+    }
+}
+
+/// Where the log stands: a page from the very end holds no records, only its bounds.
+pub fn bounds(source: &mut impl LogSource) -> Result<LogPage, ClientError> {
+    source.read_log(u32::MAX)
+}
+
+/// A position in the log, moved forward a page at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    next: u32,
+}
+
+impl Cursor {
+    /// At `seq` (records from it on come next).
+    pub const fn at(seq: u32) -> Self {
+        Self { next: seq }
+    }
+
+    /// The sequence number asked for next.
+    pub const fn next_seq(&self) -> u32 {
+        self.next
+    }
+
+    /// Moves to `seq`.
+    pub fn seek(&mut self, seq: u32) {
+        self.next = seq;
+    }
+
+    /// Reads the page from here, and moves past its records. The page keeps only records
+    /// from here on; none when the cursor has caught up with the log.
+    pub fn page(&mut self, source: &mut impl LogSource) -> Result<LogPage, ClientError> {
+        let page = source.read_log(self.next)?;
+        Ok(self.accept(page))
+    }
+
+    /// Takes a page read from here by someone else, as [`Cursor::page`] would.
+    pub fn accept(&mut self, mut page: LogPage) -> LogPage {
+        let next = self.next;
+        page.records.retain(|r| r.seq >= next);
+        if let Some(last) = page.records.last() {
+            self.next = last.seq.saturating_add(1);
+        }
+        page
+    }
+}
+
+/// The records from a sequence number on, oldest first, read a page at a time. The iterator
+/// ends when it has caught up with the log (or reached [`Records::until`]); asked again
+/// afterwards, it reads again, so a follower calls it after each pause.
+pub struct Records<'a, S: LogSource> {
+    source: &'a mut S,
+    cursor: Cursor,
+    buffer: VecDeque<LogRecord>,
+    end: Option<u32>,
+}
+
+/// The records of the log from `from` on; see [`Records`].
+pub fn records<S: LogSource>(source: &mut S, from: u32) -> Records<'_, S> {
+    Records { source, cursor: Cursor::at(from), buffer: VecDeque::new(), end: None }
+}
+
+impl<S: LogSource> Records<'_, S> {
+    /// Stops before reading past `end` (the log's end when the reading began, so a busy lock
+    /// cannot keep the reader going).
+    pub fn until(mut self, end: u32) -> Self {
+        self.end = Some(end);
+        self
+    }
+
+    /// Starts with a page already read from the start (to look at its oldest record first).
+    pub fn starting_with(mut self, page: LogPage) -> Self {
+        self.buffer.extend(self.cursor.accept(page).records);
+        self
+    }
+
+    /// The sequence number the next page would be read from.
+    pub fn next_seq(&self) -> u32 {
+        self.cursor.next_seq()
+    }
+}
+
+impl<S: LogSource> Iterator for Records<'_, S> {
+    type Item = Result<LogRecord, ClientError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(record) = self.buffer.pop_front() {
+            return Some(Ok(record));
+        }
+        if self.end.is_some_and(|end| self.cursor.next_seq() >= end) {
+            return None;
+        }
+        match self.cursor.page(self.source) {
+            Ok(page) => {
+                self.buffer.extend(page.records);
+                self.buffer.pop_front().map(Ok)
+            }
+            Err(e) => Some(Err(e)),
+        }
+    }
+}
+
+/// Records the dashboard keeps: its log panel shows as many of the newest as fit.
+pub const LOG_KEPT: usize = 2 * LOG_PAGE;
+/// Pages read per poll at most, so a lock writing fast cannot hold a reading up.
+const LOG_PAGES_PER_POLL: usize = 3;
+
+/// The newest records of the lock's log, followed from poll to poll: after the first fill a
+/// poll asks only for what is new (one request while nothing happens).
+#[derive(Debug, Default)]
+pub struct LogTail {
+    records: VecDeque<LogRecord>,
+    /// Where the next poll reads; `None` until the log's end is known.
+    cursor: Option<Cursor>,
+}
+
+impl LogTail {
+    /// Reads what is new; returns the newest records, oldest first.
+    pub fn refresh(&mut self, source: &mut impl LogSource) -> Result<Vec<LogRecord>, ClientError> {
+        let kept = LOG_KEPT as u32;
+        let mut cursor = match self.cursor {
+            Some(cursor) => cursor,
+            None => Cursor::at(bounds(source)?.next_seq.saturating_sub(kept).max(1)),
+        };
+        for _ in 0..LOG_PAGES_PER_POLL {
+            let from = cursor.next_seq();
+            let page = cursor.page(source)?;
+            if page.next_seq < from {
+                // Numbering went back: another lock on the port, or its flash was wiped.
+                self.records.clear();
+                cursor.seek(page.next_seq.saturating_sub(kept).max(1));
+                self.cursor = Some(cursor);
+                continue;
+            }
+            if page.next_seq - from > kept + LOG_PAGE as u32 {
+                // Far behind: what lies between would scroll away unseen.
+                self.records.clear();
+                cursor.seek(page.next_seq - kept);
+                self.cursor = Some(cursor);
+                continue;
+            }
+            if page.records.is_empty() {
+                break;
+            }
+            self.records.extend(page.records);
+            while self.records.len() > LOG_KEPT {
+                self.records.pop_front();
+            }
+            self.cursor = Some(cursor);
+            if cursor.next_seq() >= page.next_seq {
+                break;
+            }
+        }
+        self.cursor = Some(cursor);
+        Ok(self.records.iter().copied().collect())
+    }
+}
+
+/// Why the records before the oldest one the lock holds are gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GapCause {
+    /// The log filled up and dropped its oldest records (it keeps about `capacity`).
+    Full {
+        /// Records the log keeps at least.
+        capacity: u32,
+    },
+    /// An installer cleared the log: the oldest record is the clearing, `seq`, at `at`
+    /// (0: the lock's clock was not set), which removed the `removed` records before it.
+    Cleared {
+        /// The clearing's own record.
+        seq: u32,
+        /// When.
+        at: u64,
+        /// Records it removed.
+        removed: u32,
+    },
+    /// The log is far from full yet numbering does not start at 1: its flash was wiped and
+    /// numbering went on from the lock's high-water mark.
+    Erased {
+        /// Records the log holds.
+        held: u32,
+        /// Records it keeps at least.
+        capacity: u32,
+    },
+    /// Not told: the oldest record changed between the chain check and reading it.
+    Unknown,
+}
+
+impl GapCause {
+    /// A stable lower-case name for scripts and JSON (`dropped_because`).
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            Self::Full { .. } => "full",
+            Self::Cleared { .. } => "cleared",
+            Self::Erased { .. } => "erased",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+/// The records before the oldest one kept: seqs `1..=gone`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gap {
+    /// The newest record gone.
+    pub gone: u32,
+    /// Why.
+    pub cause: GapCause,
+}
+
+impl Gap {
+    /// The gap of a log whose oldest record is `first_seq` (that record, when read, is
+    /// `oldest`) and whose next is `next_seq`, for a log keeping at least `capacity`
+    /// records; `None` when nothing is gone.
+    pub fn of(
+        first_seq: u32,
+        next_seq: u32,
+        oldest: Option<&LogRecord>,
+        capacity: u32,
+    ) -> Option<Gap> {
+        let gone = first_seq.checked_sub(1).filter(|&n| n > 0)?;
+        let held = next_seq.saturating_sub(first_seq);
+        let cause = match oldest {
+            Some(&LogRecord { seq, at, entry: LogEntry::Cleared { removed } })
+                if seq == first_seq =>
+            {
+                GapCause::Cleared { seq, at, removed }
+            }
+            // A log that dropped records for room is full: at least 83 of its 84 pages,
+            // 1,577 records in the very worst case of the largest records (firmware log.rs).
+            // Far fewer, and nothing cleared: the records were not dropped for room.
+            _ if held < capacity / 2 => GapCause::Erased { held, capacity },
+            _ => GapCause::Full { capacity },
+        };
+        Some(Gap { gone, cause })
+    }
+
+    /// The gap of a log as its first page shows it; `None` when nothing is gone.
+    pub fn of_page(page: &LogPage, capacity: u32) -> Option<Gap> {
+        Gap::of(page.first_seq, page.next_seq, page.records.first(), capacity)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use latchkey_protocol::{Role, Status};
+
+    use super::*;
+
+    /// A lock's log holding `first..next`, read a page at a time like the firmware does;
+    /// counts the requests.
+    struct FakeLog {
+        first: u32,
+        next: u32,
+        requests: u32,
+    }
+
+    impl LogSource for FakeLog {
+        fn read_log(&mut self, from_seq: u32) -> Result<LogPage, ClientError> {
+            self.requests += 1;
+            let records = (from_seq.max(self.first)..self.next)
+                .take(LOG_PAGE)
+                .map(|seq| LogRecord {
+                    seq,
+                    at: 0,
+                    entry: LogEntry::Session { role: Role::Technician, opened: true },
+                })
+                .collect();
+            Ok(LogPage { records, first_seq: self.first, next_seq: self.next })
+        }
+    }
+
+    fn seqs(records: &[LogRecord]) -> Vec<u32> {
+        records.iter().map(|r| r.seq).collect()
+    }
+
+    #[test]
+    fn records_read_a_range_page_by_page_and_follow_what_comes_later() {
+        let mut lock = FakeLog { first: 5, next: 40, requests: 0 };
+        let all: Vec<u32> = records(&mut lock, 1).map(|r| r.unwrap().seq).collect();
+        assert_eq!(all, (5..40).collect::<Vec<_>>());
+        // Five pages (of eight records at most), and the empty one that says the reader
+        // caught up.
+        assert_eq!(lock.requests, 6);
+
+        // Up to the end as it was: no page beyond it.
+        lock.requests = 0;
+        let some: Vec<u32> = records(&mut lock, 30).until(33).map(|r| r.unwrap().seq).collect();
+        assert_eq!(some, (30..38).collect::<Vec<_>>());
+        assert_eq!(lock.requests, 1);
+
+        // A follower: caught up, then new records, then caught up again.
+        let mut lock = FakeLog { first: 1, next: 3, requests: 0 };
+        let mut seen = Vec::new();
+        {
+            let mut follow = records(&mut lock, 1);
+            seen.extend(follow.by_ref().map(|r| r.unwrap().seq));
+            assert_eq!(follow.next_seq(), 3);
+        }
+        lock.next = 5;
+        let mut follow = records(&mut lock, 3);
+        seen.extend(follow.by_ref().map(|r| r.unwrap().seq));
+        assert_eq!(seen, [1, 2, 3, 4]);
+        assert!(follow.next().is_none());
+    }
+
+    #[test]
+    fn a_refused_page_ends_nothing_but_the_read() {
+        let mut refusing = |_| Err(ClientError::Refused(Status::NotAuthorized));
+        let mut it = records(&mut refusing, 1);
+        assert!(matches!(it.next(), Some(Err(ClientError::Refused(Status::NotAuthorized)))));
+    }
+
+    #[test]
+    fn the_log_tail_keeps_the_newest_and_then_asks_only_for_news() {
+        let mut lock = FakeLog { first: 1, next: 101, requests: 0 };
+        let mut tail = LogTail::default();
+        let records = tail.refresh(&mut lock).unwrap();
+        assert_eq!(seqs(&records), (85..=100).collect::<Vec<_>>());
+        // Where the log ends, then two pages.
+        assert_eq!(lock.requests, 3);
+
+        // Nothing new: one request.
+        lock.requests = 0;
+        let records = tail.refresh(&mut lock).unwrap();
+        assert_eq!(records.last().map(|r| r.seq), Some(100));
+        assert_eq!(lock.requests, 1);
+
+        // Three new records: still one request, and the window moves on.
+        lock.requests = 0;
+        lock.next = 104;
+        let records = tail.refresh(&mut lock).unwrap();
+        assert_eq!(seqs(&records), (88..=103).collect::<Vec<_>>());
+        assert_eq!(lock.requests, 1);
+    }
+
+    #[test]
+    fn the_log_tail_skips_ahead_and_starts_over() {
+        let mut lock = FakeLog { first: 1, next: 4, requests: 0 };
+        let mut tail = LogTail::default();
+        assert_eq!(seqs(&tail.refresh(&mut lock).unwrap()), [1, 2, 3]);
+
+        // A burst of a thousand records: the newest are read, not the ones in between.
+        lock.next = 1_004;
+        let records = tail.refresh(&mut lock).unwrap();
+        assert_eq!(seqs(&records), (988..=1_003).collect::<Vec<_>>());
+
+        // Another lock on the port, with a shorter log: its records, none of the other's.
+        let mut other = FakeLog { first: 1, next: 6, requests: 0 };
+        let records = tail.refresh(&mut other).unwrap();
+        assert_eq!(seqs(&records), [1, 2, 3, 4, 5]);
+
+        // An empty log.
+        let mut empty = FakeLog { first: 1, next: 1, requests: 0 };
+        assert!(LogTail::default().refresh(&mut empty).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_refused_log_read_leaves_the_tail_as_it_was() {
+        let mut lock = FakeLog { first: 1, next: 4, requests: 0 };
+        let mut tail = LogTail::default();
+        tail.refresh(&mut lock).unwrap();
+        let mut refusing = |_| Err(ClientError::Refused(Status::NotAuthorized));
+        let refused = tail.refresh(&mut refusing);
+        assert!(matches!(refused, Err(ClientError::Refused(Status::NotAuthorized))));
+        lock.next = 5;
+        assert_eq!(seqs(&tail.refresh(&mut lock).unwrap()), [1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn a_gap_says_whether_the_log_was_cleared_erased_or_full() {
+        let cleared = LogRecord { seq: 50, at: 0, entry: LogEntry::Cleared { removed: 49 } };
+        let gap = Gap::of(50, 60, Some(&cleared), 2000).unwrap();
+        assert_eq!((gap.gone, gap.cause.as_str()), (49, "cleared"));
+        assert_eq!(
+            Gap::of(50, 60, None, 2000).unwrap().cause,
+            GapCause::Erased { held: 10, capacity: 2000 }
+        );
+        assert_eq!(Gap::of(50, 2000, None, 2000).unwrap().cause.as_str(), "full");
+        assert_eq!(Gap::of(1, 2000, None, 2000), None);
+    }
+}

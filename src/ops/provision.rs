@@ -1,0 +1,166 @@
+//! Provisioning files: what a lock should hold, as JSON — a list of users shaped like
+//! `latchkey user show --json`, plus the secrets the host wrote and the lock never returns
+//! (a PIN) — and the checksum the lock would report if it held exactly that.
+
+use std::path::{Path, PathBuf};
+
+use latchkey_protocol::checksum::{Checksum, ChecksumCredential, pin_digest};
+use latchkey_protocol::crypto::SecretKey;
+use latchkey_protocol::{TimeZoneRule, UserKind, UserSpec};
+use serde::Deserialize;
+
+use crate::input::{self, InputError};
+use crate::time::{Dates, TimeError};
+
+/// One user of a provisioning file.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProvisionedUser {
+    /// User number.
+    pub user: u16,
+    /// Name.
+    pub name: String,
+    /// User type by its machine name (`owner` when absent).
+    #[serde(default = "owner")]
+    pub kind: String,
+    /// For an `expiring` user: minutes after the first use.
+    pub expire_minutes: Option<u16>,
+    /// Whether the user may enter (`true` when absent).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Not before: a date or time as `user add --from` takes it.
+    pub valid_from: Option<String>,
+    /// Not after: as `user add --until` takes it.
+    pub valid_until: Option<String>,
+    /// Successful uses allowed.
+    pub use_limit: Option<u16>,
+    /// Weekly windows like `mon-fri 08:00-18:00`.
+    #[serde(default)]
+    pub windows: Vec<String>,
+    /// The PIN the host set, if any.
+    pub pin: Option<String>,
+    /// Card UIDs in hex.
+    #[serde(default)]
+    pub cards: Vec<String>,
+    /// Phone public keys in hex.
+    #[serde(default)]
+    pub phones: Vec<String>,
+    /// How many fingers are enrolled (templates never leave the lock).
+    #[serde(default)]
+    pub fingers: u8,
+}
+
+fn owner() -> String {
+    UserKind::Owner.as_str().into()
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Why a provisioning file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ProvisionError {
+    /// Unreadable.
+    #[error("{}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Not a JSON list of users.
+    #[error("{} is not a provisioning file: {source}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with line and column.
+        source: serde_json::Error,
+    },
+    /// A user's value is not valid.
+    #[error("user {user}: {source}")]
+    Value {
+        /// The user's number in the file.
+        user: u16,
+        /// What is wrong.
+        source: InputError,
+    },
+    /// A user's date is not valid.
+    #[error("user {user}: {source}")]
+    Date {
+        /// The user's number in the file.
+        user: u16,
+        /// What is wrong.
+        source: TimeError,
+    },
+}
+
+/// Reads a provisioning file.
+pub fn load(path: &Path) -> Result<Vec<ProvisionedUser>, ProvisionError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ProvisionError::Read { path: path.to_path_buf(), source })?;
+    serde_json::from_str(&text)
+        .map_err(|source| ProvisionError::Parse { path: path.to_path_buf(), source })
+}
+
+impl ProvisionedUser {
+    /// The user's rules as the lock would hold them; dates without an offset are the lock's
+    /// local time by `zone`, as typed to `user add`.
+    pub fn spec(&self, zone: &TimeZoneRule) -> Result<UserSpec, ProvisionError> {
+        let value = |source| ProvisionError::Value { user: self.user, source };
+        let dates = Dates::parse(self.valid_from.as_deref(), self.valid_until.as_deref())
+            .map_err(|source| ProvisionError::Date { user: self.user, source })?;
+        let (valid_from, valid_until) = dates.resolve(zone);
+        let mut spec = UserSpec {
+            name: input::user_name(&self.name).map_err(value)?,
+            kind: UserKind::Owner,
+            enabled: self.enabled,
+            valid_from,
+            valid_until,
+            use_limit: self.use_limit,
+            weekly: input::windows(&self.windows).map_err(value)?,
+        };
+        let kind = input::user_kind(&self.kind, self.expire_minutes).map_err(value)?;
+        super::users::set_kind(&mut spec, kind);
+        Ok(spec)
+    }
+}
+
+/// The checksum a lock holding exactly `users` reports, once for each of `pin_keys` (PINs
+/// enter it keyed by the PIN key, which comes from the installer key the lock was claimed
+/// with: the site key or one of its predecessors). `zone` is the lock's time zone rule.
+pub fn expected_checksums(
+    users: &[ProvisionedUser],
+    pin_keys: &[SecretKey],
+    zone: &TimeZoneRule,
+) -> Result<Vec<[u8; 16]>, ProvisionError> {
+    let specs = users.iter().map(|u| u.spec(zone)).collect::<Result<Vec<_>, _>>()?;
+    let mut out = Vec::new();
+    for key in pin_keys {
+        let mut sum = Checksum::new();
+        for (u, spec) in users.iter().zip(&specs) {
+            let value = |source| ProvisionError::Value { user: u.user, source };
+            sum.add_user(u.user, spec);
+            if let Some(pin) = &u.pin {
+                let digest = pin_digest(key, input::pin(pin).map_err(value)?.as_str());
+                sum.add_credential(u.user, ChecksumCredential::Pin(&digest));
+            }
+            for card in &u.cards {
+                sum.add_credential(
+                    u.user,
+                    ChecksumCredential::Card(&input::card_uid(card).map_err(value)?),
+                );
+            }
+            for phone in &u.phones {
+                sum.add_credential(
+                    u.user,
+                    ChecksumCredential::Phone(&input::phone_key(phone).map_err(value)?),
+                );
+            }
+            for _ in 0..u.fingers {
+                sum.add_credential(u.user, ChecksumCredential::Fingerprint);
+            }
+        }
+        out.push(sum.digest());
+    }
+    Ok(out)
+}
