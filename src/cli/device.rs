@@ -6,7 +6,7 @@ use latchkey_protocol::{BatteryState, LockInfo};
 use serde_json::{Value, json};
 
 use super::connect::{Access, Explain, authorize, connect, open};
-use super::{CliError, Context, SettingKey};
+use super::{CliError, Context, Outcome, SettingKey};
 use crate::display::{
     describe_drift, describe_local, drift_seconds, format_local, format_unix, name_of, volts,
 };
@@ -205,12 +205,45 @@ pub(super) fn time_sync(context: &Context) -> Result<(), CliError> {
     Ok(())
 }
 
-pub(super) fn battery(context: &Context) -> Result<(), CliError> {
+/// `time set WHEN`: puts the lock's clock at a chosen time, so an installer can try a
+/// schedule on site; local forms are read in the lock's own time zone.
+pub(super) fn time_set(context: &Context, when: &str) -> Result<(), CliError> {
+    let when = crate::time::parse_when(when).map_err(|e| {
+        CliError::usage(e.to_string()).with_hint(
+            "use now, +8h, 2026-12-07T06:59 (the lock's local time) or 2026-12-07T05:59:00Z",
+        )
+    })?;
+    let mut connection = open(context, Access::Change)?;
+    let zone = connection.client.settings().map_err(|e| connection.explain(e))?.time_zone;
+    let target = when.resolve(false, &zone, host_now().as_secs());
+    let after = connection.client.set_time(target).map_err(|e| connection.explain(e))?;
+    let drift = drift_seconds(&after, host_now().as_secs());
+    if context.json {
+        print_json(&json!({
+            "unix_seconds": after.unix_seconds,
+            "time": format_unix(after.unix_seconds),
+            "local_time": format_local(after.unix_seconds, &zone),
+            "utc_offset_seconds": zone.offset_seconds(after.unix_seconds),
+            "drift_seconds": drift,
+        }));
+        return Ok(());
+    }
+    say!(
+        "lock clock set to {} ({}); `latchkey time sync` puts it back to this computer's time",
+        format_unix(after.unix_seconds),
+        describe_local(after.unix_seconds, &zone),
+    );
+    Ok(())
+}
+
+pub(super) fn battery(context: &Context, check: bool) -> Result<Outcome, CliError> {
     let mut connection = open(context, Access::Read)?;
     let report = connection.client.battery().map_err(|e| connection.explain(e))?;
+    let outcome =
+        if check && report.state != BatteryState::Ok { Outcome::Attention } else { Outcome::Done };
     if context.json {
         print_json(&json!(report));
-        return Ok(());
+        return Ok(outcome);
     }
     let advice = match report.state {
         BatteryState::Ok => "ok",
@@ -223,7 +256,7 @@ pub(super) fn battery(context: &Context) -> Result<(), CliError> {
     if let Some(at) = report.replaced_at {
         say!("replaced     {}", format_unix(at));
     }
-    Ok(())
+    Ok(outcome)
 }
 
 pub(super) fn config_get(context: &Context, key: Option<SettingKey>) -> Result<(), CliError> {

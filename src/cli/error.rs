@@ -21,6 +21,8 @@ pub mod exit {
     pub const BUSY: u8 = 5;
     /// This computer could not do its part: the terminal, a file, its randomness.
     pub const HOST: u8 = 6;
+    /// A `--check` found something to attend to: the battery low or critical, an alarm raised.
+    pub const CHECK: u8 = 7;
     /// Ctrl-C stopped it (128 + SIGINT, as shells report it).
     pub const INTERRUPTED: u8 = 130;
 }
@@ -109,20 +111,24 @@ impl CliError {
         self
     }
 
+    /// The error as the one JSON document printed under `--json`.
+    pub fn json_document(&self) -> serde_json::Value {
+        json!({
+            "error": {
+                "kind": self.kind,
+                "message": self.message,
+                "hint": self.hint,
+                "status": self.status.map(|s| s.as_str()),
+                "retry_after_ms": self.retry_after_ms,
+                "exit_code": self.code,
+            }
+        })
+    }
+
     /// Prints the error: JSON on stdout under `--json`, text on stderr always.
     pub fn report(&self, json: bool) {
         if json {
-            let doc = json!({
-                "error": {
-                    "kind": self.kind,
-                    "message": self.message,
-                    "hint": self.hint,
-                    "status": self.status.map(|s| s.as_str()),
-                    "retry_after_ms": self.retry_after_ms,
-                    "exit_code": self.code,
-                }
-            });
-            println!("{doc}");
+            println!("{}", self.json_document());
         }
         eprintln!("error: {}", self.message);
         if let Some(hint) = &self.hint {

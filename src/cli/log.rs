@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::connect::{Access, Explain, open};
 use super::prompt::{confirm, interrupted};
-use super::{CliError, Context};
+use super::{CliError, Context, Outcome};
 use crate::display::{format_unix, gap_note, gap_summary, grouped, name_of, record_text};
 use crate::ops::log::{self as ops, Gap, GapCause};
 use crate::session::Connection;
@@ -449,7 +449,11 @@ fn follow(context: &Context, c: &mut Connection) -> Result<(), CliError> {
     outcome.map_err(|e| c.explain(e))
 }
 
-pub(super) fn alarms(context: &Context, command: Option<AlarmsCommand>) -> Result<(), CliError> {
+pub(super) fn alarms(
+    context: &Context,
+    command: Option<AlarmsCommand>,
+    check: bool,
+) -> Result<Outcome, CliError> {
     let access = if matches!(command, Some(AlarmsCommand::Clear { .. })) {
         Access::Change
     } else {
@@ -464,9 +468,10 @@ pub(super) fn alarms(context: &Context, command: Option<AlarmsCommand>) -> Resul
         } else {
             say!("alarms cleared");
         }
-        return Ok(());
+        return Ok(Outcome::Done);
     }
     let alarms = c.client.alarms().map_err(|e| c.explain(e))?;
+    let outcome = if check && !alarms.is_empty() { Outcome::Attention } else { Outcome::Done };
     if context.json {
         let docs: Vec<Value> = alarms
             .iter()
@@ -488,7 +493,7 @@ pub(super) fn alarms(context: &Context, command: Option<AlarmsCommand>) -> Resul
             say!("{:<18} {since}", name_of(&a.alarm));
         }
     }
-    Ok(())
+    Ok(outcome)
 }
 
 fn access_json(r: &AccessRecord) -> Value {

@@ -17,6 +17,7 @@ pub mod log;
 mod prompt;
 mod security;
 mod settings;
+mod shell;
 pub mod users;
 
 use std::io::IsTerminal;
@@ -36,41 +37,49 @@ pub use settings::SettingKey;
 ///
 /// Exit codes: 0 done; 1 the lock refused (its status is printed); 2 usage error;
 /// 3 no device (no port found or it cannot be opened); 4 link error or timeout;
-/// 5 port busy (another program holds it).
+/// 5 port busy (another program holds it); 6 this computer failed at its part (terminal,
+/// file); 7 a `--check` found something to attend to (battery low or critical, an alarm).
 #[derive(Debug, Parser)]
 #[command(name = "latchkey", version, propagate_version = true, max_term_width = 100)]
 pub struct Cli {
     /// Serial port of the lock: a path, or `auto` to detect a known adapter
     /// [env: LATCHKEY_PORT; else `port` in the config file; else auto]
-    #[arg(long, short, global = true, value_name = "PATH|auto")]
+    #[arg(help_heading = GLOBAL, long, short, global = true, value_name = "PATH|auto")]
     pub port: Option<String>,
 
     /// Talk to a simulated lock started in-process on a pseudo-terminal (no hardware needed).
-    #[arg(long, global = true, conflicts_with = "port")]
+    #[arg(help_heading = GLOBAL, long, global = true, conflicts_with = "port")]
     pub sim: bool,
 
     /// Print one JSON document (JSON Lines for streams) instead of text.
-    #[arg(long, global = true)]
+    #[arg(help_heading = GLOBAL, long, global = true)]
     pub json: bool,
 
     /// Time a request may take, retries included, e.g. `3s`, `500ms` or `2` (seconds).
     /// [default: 3s, or `timeout` in the config file]
-    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(help_heading = GLOBAL, long, global = true, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
 
     /// Never prompt, even at a terminal; fail with an explanation instead.
-    #[arg(long, global = true)]
+    #[arg(help_heading = GLOBAL, long, global = true)]
     pub non_interactive: bool,
 
     /// Key to open sessions with: a keystore name, or a key file path
     /// [env: LATCHKEY_KEY; default: the keystore's only key]
-    #[arg(long = "key", id = "key_spec", global = true, value_name = "NAME|PATH")]
+    #[arg(help_heading = GLOBAL, long = "key", id = "key_spec", global = true, value_name = "NAME|PATH")]
     pub key_spec: Option<String>,
+
+    /// Show what goes over the cable (frames, retries, timings) on stderr; twice for more.
+    #[arg(long, short, global = true, help_heading = GLOBAL, action = clap::ArgAction::Count)]
+    pub verbose: u8,
 
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
 }
+
+/// The heading the options every command takes are listed under, apart from its own.
+const GLOBAL: &str = "Global options";
 
 /// The commands.
 #[derive(Debug, Subcommand)]
@@ -92,7 +101,14 @@ pub enum Command {
     #[command(subcommand)]
     Time(TimeCommand),
     /// Show the battery: voltage, charge and state.
-    Battery,
+    #[command(
+        after_help = "Examples:\n  latchkey battery\n  latchkey battery --check --json   # for monitoring: exit 7 when low or critical"
+    )]
+    Battery {
+        /// Exit 7 when the battery is low or critical (for monitoring scripts).
+        #[arg(long)]
+        check: bool,
+    },
     /// Read or change the lock's settings.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -139,11 +155,30 @@ pub enum Command {
     /// How the lock decided its last access attempt (who, which path, why).
     Access,
     /// The alarms the lock has raised: list (the default) or clear.
+    #[command(
+        after_help = "Examples:\n  latchkey alarms\n  latchkey alarms --check   # exit 7 when an alarm is raised\n  latchkey alarms clear --yes"
+    )]
     Alarms {
+        /// Exit 7 when an alarm is raised (for monitoring scripts).
+        #[arg(long)]
+        check: bool,
         /// What to do.
         #[command(subcommand)]
         action: Option<log::AlarmsCommand>,
     },
+    /// Print a shell completion script: `source <(latchkey completions bash)`.
+    #[command(
+        after_help = "Examples:\n  source <(latchkey completions bash)\n  latchkey completions zsh > ~/.zfunc/_latchkey\n  latchkey completions fish > ~/.config/fish/completions/latchkey.fish"
+    )]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `latchkey man | man -l -`.
+    #[command(
+        after_help = "Examples:\n  latchkey man | man -l -\n  latchkey man > /usr/local/share/man/man1/latchkey.1"
+    )]
+    Man,
     /// The lock's own event log: read, verify, follow, clear.
     #[command(subcommand)]
     Log(log::LogCommand),
@@ -207,6 +242,16 @@ pub enum TimeCommand {
     Get,
     /// Set the lock's clock to this computer's (UTC).
     Sync,
+    /// Set the lock's clock to a given time, to try a schedule on site; `time sync` puts it
+    /// back.
+    #[command(
+        after_help = "Examples:\n  latchkey time set 2026-12-07T06:59   # the lock's local time\n  latchkey time set +8h\n  latchkey time set 2026-12-07T05:59:00Z\n  latchkey time sync                   # back to this computer's time"
+    )]
+    Set {
+        /// `now`, `+8h`, `2026-12-07T06:59` (the lock's local time) or with an offset
+        /// `2026-12-07T05:59:00Z`.
+        when: String,
+    },
 }
 
 /// `latchkey config ...`
@@ -255,12 +300,26 @@ pub struct Context {
     pub connect: ConnectOptions,
 }
 
+/// How a command that ran to the end went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done, nothing to report.
+    Done,
+    /// A `--check` found something to attend to (exit 7).
+    Attention,
+}
+
 /// Entry point of the `latchkey` binary.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match parse_args() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     let json = cli.json;
+    init_tracing(cli.verbose);
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Outcome::Done) => ExitCode::SUCCESS,
+        Ok(Outcome::Attention) => ExitCode::from(exit::CHECK),
         Err(error) => {
             error.report(json);
             ExitCode::from(error.code)
@@ -268,20 +327,90 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// The version line: the tool's and the protocol version it speaks, which is what decides
+/// whether it can talk to a given lock.
+fn version() -> String {
+    format!("{} (protocol {})", env!("CARGO_PKG_VERSION"), latchkey_protocol::PROTOCOL_VERSION)
+}
+
+/// The clap definition with the runtime version line.
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    // Leaked once per process: clap keeps `&'static str`, and the process ends soon after.
+    let version: &'static str = Box::leak(version().into_boxed_str());
+    Cli::command().version(version)
+}
+
+/// Parses the command line. A usage error under `--json` is one JSON document on stdout as
+/// well as clap's text on stderr, so a script always gets JSON (exit 2).
+fn parse_args() -> Result<Cli, ExitCode> {
+    use clap::FromArgMatches;
+    use clap::error::ErrorKind;
+    let parsed = command().try_get_matches().and_then(|m| Cli::from_arg_matches(&m));
+    match parsed {
+        Ok(cli) => Ok(cli),
+        Err(error) => {
+            let informational = matches!(
+                error.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            );
+            let wants_json = std::env::args_os().skip(1).any(|a| a == "--json");
+            if wants_json && !informational {
+                let rendered = error.render().to_string();
+                let message =
+                    rendered.lines().find(|l| !l.trim().is_empty()).unwrap_or("usage error");
+                let message = message.trim().strip_prefix("error: ").unwrap_or(message.trim());
+                let usage = CliError::usage(message.to_string())
+                    .with_hint("see `latchkey --help`, or the command's own `--help`");
+                say!("{}", usage.json_document());
+            }
+            // clap prints help and version on stdout (exit 0), errors on stderr (exit 2).
+            let _ = error.print();
+            Err(if informational { ExitCode::SUCCESS } else { ExitCode::from(exit::USAGE) })
+        }
+    }
+}
+
+/// `-v`: the link's debug events (frames, retries, session) on stderr; `-vv`: everything.
+fn init_tracing(verbose: u8) {
+    use tracing_subscriber::filter::LevelFilter;
+    let level = match verbose {
+        0 => return,
+        1 => LevelFilter::DEBUG,
+        _ => LevelFilter::TRACE,
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level)
+        .with_timer(tracing_subscriber::fmt::time::uptime())
+        .with_target(false)
+        .with_ansi(false)
+        .try_init();
+}
+
 /// Runs a parsed command line.
-pub fn run(cli: Cli) -> Result<(), CliError> {
+pub fn run(cli: Cli) -> Result<Outcome, CliError> {
+    // These two need no lock, no keystore and no config file.
+    match cli.command {
+        Command::Completions { shell } => return shell::completions(shell).map(|()| Outcome::Done),
+        Command::Man => return shell::man().map(|()| Outcome::Done),
+        _ => {}
+    }
     let context = context(&cli)?;
     dispatch(&context, cli.command)
 }
 
-fn dispatch(context: &Context, command: Command) -> Result<(), CliError> {
-    match command {
+fn dispatch(context: &Context, command: Command) -> Result<Outcome, CliError> {
+    let done = match command {
         Command::Ports => device::ports(context),
         Command::Info => device::info(context),
         Command::Ping { count, interval } => device::ping(context, count, interval),
         Command::Time(TimeCommand::Get) => device::time_get(context),
         Command::Time(TimeCommand::Sync) => device::time_sync(context),
-        Command::Battery => device::battery(context),
+        Command::Time(TimeCommand::Set { when }) => device::time_set(context, &when),
+        Command::Battery { check } => return device::battery(context, check),
         Command::Config(ConfigCommand::Get { key }) => device::config_get(context, key),
         Command::Config(ConfigCommand::Set { key, value }) => {
             device::config_set(context, key, &value)
@@ -302,9 +431,12 @@ fn dispatch(context: &Context, command: Command) -> Result<(), CliError> {
         Command::Guest(command) => users::guest(context, command),
         Command::Checksum { verify } => users::checksum(context, verify.as_deref()),
         Command::Access => log::access(context),
-        Command::Alarms { action } => log::alarms(context, action),
+        Command::Alarms { action, check } => return log::alarms(context, action, check),
+        Command::Completions { shell } => shell::completions(shell),
+        Command::Man => shell::man(),
         Command::Log(command) => log::log(context, command),
-    }
+    };
+    done.map(|()| Outcome::Done)
 }
 
 /// The dashboard: the CLI's only use of the TUI.
