@@ -273,7 +273,8 @@ impl From<ConnectError> for CliError {
 
 impl From<crate::time::TimeError> for CliError {
     fn from(error: crate::time::TimeError) -> Self {
-        CliError::usage(error.to_string()).with_hint(super::users::WHEN_HINT)
+        let hint = error.hint();
+        CliError::usage(error.to_string()).with_hint(hint)
     }
 }
 
@@ -291,7 +292,7 @@ impl From<crate::ops::provision::ProvisionError> for CliError {
             ProvisionError::Read { .. } => "check the file's path".to_string(),
             ProvisionError::Parse { .. } => "a JSON array of users shaped like `latchkey user show --json`, plus \"pin\", \"cards\", \"phones\", \"fingers\" (a count)".to_string(),
             ProvisionError::Value { source, .. } => source.hint().to_string(),
-            ProvisionError::Date { .. } => super::users::WHEN_HINT.to_string(),
+            ProvisionError::Date { source, .. } => source.hint().to_string(),
         };
         CliError::usage(error.to_string()).with_hint(hint)
     }
