@@ -3,7 +3,9 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use latchkey_protocol::tz::{Transition, TransitionDay};
-use latchkey_protocol::{AccessReason, ClockReading, LogEntry, LogRecord, Status, TimeZoneRule};
+use latchkey_protocol::{
+    AccessReason, ClockReading, LogEntry, LogRecord, Status, TimeZoneRule, UserKind,
+};
 
 use crate::ops::log::{Gap, GapCause};
 use crate::session::Refusal;
@@ -87,6 +89,19 @@ pub fn status_words(status: Status) -> &'static str {
         Status::Duplicate => "duplicate",
         Status::Occupied => "occupied",
         Status::Weak => "weak",
+    }
+}
+
+/// A user type for a person: "owner", "one-time", "non-access".
+pub fn user_kind_words(kind: UserKind) -> &'static str {
+    match kind {
+        UserKind::Owner => "owner",
+        UserKind::Scheduled => "scheduled",
+        UserKind::Guest => "guest",
+        UserKind::OneTime => "one-time",
+        UserKind::Expiring { .. } => "expiring",
+        UserKind::Duress => "duress",
+        UserKind::NonAccess => "non-access",
     }
 }
 

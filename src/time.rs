@@ -32,6 +32,14 @@ pub struct TimeError {
     pub why: String,
 }
 
+impl TimeError {
+    /// The forms a date or time may take.
+    pub fn hint(&self) -> &'static str {
+        "use 2026-12-01 or 2026-12-01T14:00 (the lock's local time), 2026-12-01T14:00:00Z or \
+         2026-12-01T14:00:00+01:00, now, or +2h / +3d"
+    }
+}
+
 /// A date or time as a person typed it: checked, not yet an instant. A date or a time without
 /// an offset is the lock's local time, so it becomes an instant only with the lock's time zone
 /// rule, after connecting ([`When::resolve`]); the text is checked before.

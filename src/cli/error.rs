@@ -27,6 +27,15 @@ pub mod exit {
     pub const INTERRUPTED: u8 = 130;
 }
 
+/// How a command that ran to the end went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done, nothing to report.
+    Done,
+    /// A `--check` found something to attend to (exit 7).
+    Attention,
+}
+
 /// A failure as the CLI reports it.
 #[derive(Debug)]
 pub struct CliError {
@@ -279,7 +288,8 @@ impl From<ConnectError> for CliError {
 
 impl From<crate::time::TimeError> for CliError {
     fn from(error: crate::time::TimeError) -> Self {
-        CliError::usage(error.to_string()).with_hint(super::users::WHEN_HINT)
+        let hint = error.hint();
+        CliError::usage(error.to_string()).with_hint(hint)
     }
 }
 
@@ -297,7 +307,7 @@ impl From<crate::ops::provision::ProvisionError> for CliError {
             ProvisionError::Read { .. } => "check the file's path".to_string(),
             ProvisionError::Parse { .. } => "a JSON array of users shaped like `latchkey user show --json`, plus \"pin\", \"cards\", \"phones\", \"fingers\" (a count)".to_string(),
             ProvisionError::Value { source, .. } => source.hint().to_string(),
-            ProvisionError::Date { .. } => super::users::WHEN_HINT.to_string(),
+            ProvisionError::Date { source, .. } => source.hint().to_string(),
         };
         CliError::usage(error.to_string()).with_hint(hint)
     }

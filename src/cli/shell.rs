@@ -5,7 +5,7 @@ use super::CliError;
 
 /// `latchkey completions <shell>`: the script on stdout.
 pub(super) fn completions(shell: clap_complete::Shell) -> Result<(), CliError> {
-    let mut command = super::command();
+    let mut command = super::args::command();
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut command, "latchkey", &mut out);
     write_stdout(&out)
@@ -13,7 +13,7 @@ pub(super) fn completions(shell: clap_complete::Shell) -> Result<(), CliError> {
 
 /// `latchkey man`: the manual page (roff) on stdout, for `man -l -` or a `man1` folder.
 pub(super) fn man() -> Result<(), CliError> {
-    let command = super::command();
+    let command = super::args::command();
     let mut out = Vec::new();
     clap_mangen::Man::new(command)
         .render(&mut out)

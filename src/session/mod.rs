@@ -66,7 +66,7 @@ pub enum ConnectError {
     #[error(transparent)]
     Client(#[from] ClientError),
     /// The built-in simulated lock could not be started.
-    #[error("cannot start the simulated lock: {0}")]
+    #[error("{0}")]
     Sim(String),
     /// The lock is claimed, and no key to open a session with was found.
     #[error("{source}")]
@@ -79,6 +79,16 @@ pub enum ConnectError {
     /// A key could not be made or read (other than "none found").
     #[error(transparent)]
     Key(#[from] KeyError),
+}
+
+impl From<sim::SimError> for ConnectError {
+    fn from(error: sim::SimError) -> Self {
+        match error {
+            sim::SimError::Key(e) => ConnectError::Key(e),
+            sim::SimError::Client(e) => ConnectError::Client(e),
+            other => ConnectError::Sim(other.to_string()),
+        }
+    }
 }
 
 /// What [`Connection::authorize`] found.
@@ -170,7 +180,7 @@ pub fn connect(options: &ConnectOptions) -> Result<Connection, ConnectError> {
         _sim: None,
     };
     if let Some(built_in) = built_in {
-        let key = built_in.claim(&mut connection)?;
+        let key = built_in.claim(&mut connection.client)?;
         connection.info = None;
         connection.sim_key = Some(key);
         connection._sim = Some(built_in);
@@ -250,10 +260,5 @@ impl Connection {
             Status::NotAuthorized if technician => Refusal::ReadOnlyKey,
             status => Refusal::Lock(*status),
         })
-    }
-
-    /// Whether a simulated lock started for this connection is behind it.
-    pub fn is_built_in_sim(&self) -> bool {
-        self._sim.is_some()
     }
 }

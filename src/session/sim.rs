@@ -7,8 +7,25 @@ use std::path::PathBuf;
 use latchkey_firmware::sim::{RunningSim, SimConfig};
 use latchkey_protocol::crypto::SetupCode;
 
-use super::{ConnectError, Connection};
-use crate::keys::KeyFile;
+use crate::keys::{KeyError, KeyFile};
+use crate::link::{Client, ClientError};
+
+/// Why the built-in lock is not ready.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum SimError {
+    /// It did not start.
+    #[error("cannot start the simulated lock: {0}")]
+    Start(String),
+    /// It printed a setup code that is not one.
+    #[error("the simulated lock's setup code is not valid: {0}")]
+    SetupCode(String),
+    /// No key to claim it with.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// Claiming it failed.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+}
 
 /// A simulated lock running for as long as this value lives.
 pub(super) struct BuiltIn {
@@ -17,9 +34,9 @@ pub(super) struct BuiltIn {
 
 impl BuiltIn {
     /// Starts a factory-new simulated lock with its flash in memory.
-    pub(super) fn start() -> Result<Self, ConnectError> {
-        let sim = RunningSim::start(SimConfig::default())
-            .map_err(|e| ConnectError::Sim(e.to_string()))?;
+    pub(super) fn start() -> Result<Self, SimError> {
+        let sim =
+            RunningSim::start(SimConfig::default()).map_err(|e| SimError::Start(e.to_string()))?;
         Ok(Self { sim })
     }
 
@@ -28,15 +45,15 @@ impl BuiltIn {
         self.sim.port_path().to_path_buf()
     }
 
-    /// Claims it over `connection` (a zero-setup demo) with a new key that lives as long as
-    /// the lock; returns that key.
-    pub(super) fn claim(&self, connection: &mut Connection) -> Result<KeyFile, ConnectError> {
+    /// Claims it over `client` (a zero-setup demo) with a new key that lives as long as the
+    /// lock; returns that key.
+    pub(super) fn claim(&self, client: &mut Client) -> Result<KeyFile, SimError> {
         let code = SetupCode::parse(&self.sim.setup_code())
-            .map_err(|e| ConnectError::Sim(format!("its setup code is not valid: {e}")))?;
+            .map_err(|e| SimError::SetupCode(e.to_string()))?;
         let key = KeyFile::generate("sim")?;
-        let serial = connection.info()?.serial.to_string();
+        let serial = client.hello()?.serial.to_string();
         if let Some((installer, technician)) = key.lock_pair(&serial) {
-            connection.client.claim(&code, &serial, &installer, &technician)?;
+            client.claim(&code, &serial, &installer, &technician)?;
         }
         Ok(key)
     }

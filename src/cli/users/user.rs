@@ -1,0 +1,155 @@
+//! `user` and `schedule`: a user's name, type, dates, use limit and weekly windows.
+
+use latchkey_protocol::{UserKind, UserSpec, UserWrite};
+use serde_json::{Value, json};
+
+use super::args::{ScheduleCommand, UserCommand};
+use super::common::{apply_rules, done, free_user_id, lock_zone, report_user, session, zone_for};
+use super::output::{print_user, user_json};
+use crate::cli::connect::{Access, Explain};
+use crate::cli::prompt::confirm;
+use crate::cli::{CliError, Context};
+use crate::display::user_kind_words;
+use crate::input::{self, user_name};
+use crate::session::Connection;
+use crate::time::Dates;
+
+pub(in crate::cli) fn user(context: &Context, command: UserCommand) -> Result<(), CliError> {
+    // Dates are checked before connecting; local ones are placed by the lock's rule after.
+    let dates = match &command {
+        UserCommand::Add { rules, .. } | UserCommand::Edit { rules, .. } => {
+            Dates::parse(rules.from.as_deref(), rules.until.as_deref())?
+        }
+        _ => Dates::default(),
+    };
+    let access = match command {
+        UserCommand::List | UserCommand::Show { .. } => Access::Read,
+        _ => Access::Change,
+    };
+    let mut c = session(context, access)?;
+    match command {
+        UserCommand::Add { name, id, rules, disabled } => {
+            let mut spec = UserSpec {
+                name: user_name(&name)?,
+                kind: UserKind::Owner,
+                enabled: !disabled,
+                valid_from: None,
+                valid_until: None,
+                use_limit: None,
+                weekly: heapless::Vec::new(),
+            };
+            let zone = zone_for(&dates, &mut c)?;
+            apply_rules(&mut spec, &rules, dates.resolve(&zone))?;
+            let id = match id {
+                Some(id) => id,
+                None => free_user_id(&mut c)?,
+            };
+            let user = c.client.put_user(id, UserWrite::Add, spec).map_err(|e| c.explain(e))?;
+            if context.json {
+                say!("{}", user_json(&user));
+            } else {
+                say!("added user {} ({})", user.id, user.spec.name);
+            }
+        }
+        UserCommand::List => {
+            let users = c.client.users().map_err(|e| c.explain(e))?;
+            if context.json {
+                let docs: Vec<Value> = users
+                    .iter()
+                    .map(|u| json!({ "user": u.id, "name": u.name.as_str(), "kind": u.kind.as_str(), "enabled": u.enabled, "credentials": u.credentials }))
+                    .collect();
+                say!("{}", json!(docs));
+            } else if users.is_empty() {
+                say!("no users yet: `latchkey user add NAME`");
+            } else {
+                say!("{:>4}  {:<24} {:<11} {:<8} credentials", "user", "name", "type", "enabled");
+                for u in &users {
+                    say!(
+                        "{:>4}  {:<24} {:<11} {:<8} {}",
+                        u.id,
+                        u.name,
+                        user_kind_words(u.kind),
+                        if u.enabled { "yes" } else { "NO" },
+                        u.credentials
+                    );
+                }
+            }
+        }
+        UserCommand::Show { user } => {
+            let user = c.client.user(user).map_err(|e| c.explain(e))?;
+            if context.json {
+                say!("{}", user_json(&user));
+            } else {
+                let zone = lock_zone(&mut c)?;
+                print_user(&user, &zone);
+            }
+        }
+        UserCommand::Edit { user, name, rules, no_dates, no_limit, no_windows } => {
+            let mut spec = c.client.user(user).map_err(|e| c.explain(e))?.spec;
+            if let Some(name) = name {
+                spec.name = user_name(&name)?;
+            }
+            if no_dates {
+                spec.valid_from = None;
+                spec.valid_until = None;
+            }
+            if no_limit {
+                spec.use_limit = None;
+            }
+            if no_windows {
+                spec.weekly.clear();
+            }
+            let zone = zone_for(&dates, &mut c)?;
+            apply_rules(&mut spec, &rules, dates.resolve(&zone))?;
+            let updated =
+                c.client.put_user(user, UserWrite::Modify, spec).map_err(|e| c.explain(e))?;
+            report_user(context, &updated, "updated");
+        }
+        UserCommand::Enable { user } => set_enabled(context, &mut c, user, true)?,
+        UserCommand::Disable { user } => set_enabled(context, &mut c, user, false)?,
+        UserCommand::Remove { user, yes } => {
+            let name = c.client.user(user).map_err(|e| c.explain(e))?.spec.name;
+            confirm(
+                context,
+                yes,
+                &format!("Delete user {user} ({name}) and all their credentials?"),
+            )?;
+            c.client.remove_user(user).map_err(|e| c.explain(e))?;
+            done(
+                context,
+                json!({ "user": user, "removed": true }),
+                &format!("removed user {user} ({name})"),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn set_enabled(
+    context: &Context,
+    c: &mut Connection,
+    id: u16,
+    enabled: bool,
+) -> Result<(), CliError> {
+    let mut spec = c.client.user(id).map_err(|e| c.explain(e))?.spec;
+    spec.enabled = enabled;
+    let user = c.client.put_user(id, UserWrite::Modify, spec).map_err(|e| c.explain(e))?;
+    report_user(context, &user, if enabled { "enabled" } else { "disabled" });
+    Ok(())
+}
+
+pub(in crate::cli) fn schedule(
+    context: &Context,
+    command: ScheduleCommand,
+) -> Result<(), CliError> {
+    let mut c = session(context, Access::Change)?;
+    let (id, weekly) = match command {
+        ScheduleCommand::Set { user, window } => (user, input::windows(&window)?),
+        ScheduleCommand::Clear { user } => (user, heapless::Vec::new()),
+    };
+    let mut spec = c.client.user(id).map_err(|e| c.explain(e))?.spec;
+    spec.weekly = weekly;
+    let user = c.client.put_user(id, UserWrite::Modify, spec).map_err(|e| c.explain(e))?;
+    report_user(context, &user, "schedule of");
+    Ok(())
+}
