@@ -20,6 +20,7 @@ mod prompt;
 mod security;
 mod settings;
 pub mod users;
+mod values;
 
 use std::process::ExitCode;
 
