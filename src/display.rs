@@ -1,10 +1,12 @@
-//! Formatting shared by both faces.
+//! The words and formats both faces show a person: the one place a protocol value gets its
+//! human wording (machine names are the protocol's `as_str()`).
 
 use std::time::{Duration, UNIX_EPOCH};
 
 use latchkey_protocol::tz::{Transition, TransitionDay};
 use latchkey_protocol::{
-    AccessReason, ClockReading, LogEntry, LogRecord, Status, TimeZoneRule, UserKind,
+    AccessPath, AccessReason, Alarm, BatteryState, ChangeKind, ClockReading, LogEntry, LogRecord,
+    ResetReason, Status, TimeZoneRule, UserKind,
 };
 
 use crate::ops::log::{Gap, GapCause};
@@ -89,6 +91,83 @@ pub fn status_words(status: Status) -> &'static str {
         Status::Duplicate => "duplicate",
         Status::Occupied => "occupied",
         Status::Weak => "weak",
+    }
+}
+
+/// An alarm for a person: "keypad lockout", "forced open".
+pub fn alarm_words(alarm: Alarm) -> &'static str {
+    match alarm {
+        Alarm::WrongCodeLimit => "keypad lockout",
+        Alarm::Duress => "duress",
+        Alarm::Tamper => "tamper",
+        Alarm::ForcedOpen => "forced open",
+        Alarm::DoorAjar => "door ajar",
+        Alarm::Jammed => "jammed",
+        Alarm::LowBattery => "low battery",
+        Alarm::CriticalBattery => "critical battery",
+    }
+}
+
+/// How someone came to the door, for a person: "keypad", "card", "mechanical key".
+pub fn path_words(path: AccessPath) -> &'static str {
+    match path {
+        AccessPath::Keypad => "keypad",
+        AccessPath::Rfid => "card",
+        AccessPath::Fingerprint => "fingerprint",
+        AccessPath::Phone => "phone",
+        AccessPath::MechanicalKey => "mechanical key",
+    }
+}
+
+/// The bolt's position for a person.
+pub fn bolt_words(locked: bool) -> &'static str {
+    if locked { "locked" } else { "unlocked" }
+}
+
+/// The door's position for a person.
+pub fn door_words(open: bool) -> &'static str {
+    if open { "open" } else { "closed" }
+}
+
+/// The battery's state for a person.
+pub fn battery_words(state: BatteryState) -> &'static str {
+    match state {
+        BatteryState::Ok => "ok",
+        BatteryState::Low => "low",
+        BatteryState::Critical => "critical",
+    }
+}
+
+/// Why the lock last started, for a person.
+pub fn reset_words(reason: ResetReason) -> &'static str {
+    match reason {
+        ResetReason::PowerOn => "power on",
+        ResetReason::Reset => "reset",
+        ResetReason::Panic => "firmware fault",
+    }
+}
+
+/// A change the log records, for a person: "PIN set", "user added".
+pub fn change_words(change: ChangeKind) -> &'static str {
+    match change {
+        ChangeKind::Claimed => "claimed",
+        ChangeKind::FactoryReset => "factory reset",
+        ChangeKind::KeysRotated => "keys rotated",
+        ChangeKind::Setting => "setting changed",
+        ChangeKind::UserAdded => "user added",
+        ChangeKind::UserChanged => "user changed",
+        ChangeKind::UserRemoved => "user removed",
+        ChangeKind::PinSet => "PIN set",
+        ChangeKind::PinRemoved => "PIN removed",
+        ChangeKind::CardAdded => "card added",
+        ChangeKind::CardRemoved => "card removed",
+        ChangeKind::FingerAdded => "finger added",
+        ChangeKind::FingerRemoved => "finger removed",
+        ChangeKind::PhoneAdded => "phone key added",
+        ChangeKind::PhoneRemoved => "phone key removed",
+        ChangeKind::AlarmsCleared => "alarms cleared",
+        ChangeKind::TimeZone => "time zone set",
+        ChangeKind::LogCleared => "log cleared",
     }
 }
 
@@ -322,49 +401,41 @@ pub fn gap_summary(gap: &Gap) -> String {
     }
 }
 
-/// A protocol value's name on the wire and in JSON (`unknown_credential`, `keypad`).
-pub fn name_of<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
 /// One event-log record as a line for a person, as `log read` and the dashboard show it.
 pub fn record_text(r: &LogRecord) -> String {
     // Padded to the width of a time, so the columns line up either way.
-    let at = if r.at == 0 { format!("{:<20}", "(clock not set)") } else { format_unix(r.at) };
+    let at = lock_time(r.at).map_or_else(|| format!("{:<20}", "(clock not set)"), format_unix);
     let user = |u: Option<u16>| u.map(|u| format!(" user {u}")).unwrap_or_default();
     let what = match r.entry {
         LogEntry::Access { path, granted, user: u, reason } => format!(
             "{} via {}{}: {}",
             if granted { "GRANTED" } else { "refused" },
-            name_of(&path),
+            path_words(path),
             user(u),
-            name_of(&reason)
+            describe_access_reason(reason)
         ),
         LogEntry::Change { what, role, user: u } => {
-            format!("{} by {}{}", name_of(&what), name_of(&role), user(u))
+            format!("{} by {}{}", change_words(what), role.as_str(), user(u))
         }
         LogEntry::Alarm { alarm, raised } => {
-            format!("alarm {} {}", name_of(&alarm), if raised { "raised" } else { "cleared" })
+            format!("alarm {} {}", alarm_words(alarm), if raised { "raised" } else { "cleared" })
         }
         LogEntry::Battery { millivolts, state, replaced } => format!(
             "battery {} ({}){}",
             volts(millivolts),
-            name_of(&state),
+            battery_words(state),
             if replaced { ", fresh batteries" } else { "" }
         ),
         LogEntry::PowerUp { boot_count, reason } => {
-            format!("power up #{boot_count} ({})", name_of(&reason))
+            format!("power up #{boot_count} ({})", reset_words(reason))
         }
         LogEntry::ClockSet { from, to } => format!(
             "clock set {} -> {}",
-            if from == 0 { "unset".to_string() } else { format_unix(from) },
+            lock_time(from).map_or_else(|| "unset".to_string(), format_unix),
             format_unix(to)
         ),
         LogEntry::Session { role, opened } => {
-            format!("{} session {}", name_of(&role), if opened { "opened" } else { "closed" })
+            format!("{} session {}", role.as_str(), if opened { "opened" } else { "closed" })
         }
         LogEntry::AuthFailed { claim } => {
             format!("failed authentication ({})", if claim { "setup code" } else { "session key" })

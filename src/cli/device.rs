@@ -1,17 +1,19 @@
 //! The device itself: `ports`, `info`, `ping`, `time`, `battery`, `config`, `diag`.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use latchkey_protocol::{BatteryState, LockInfo};
+use latchkey_protocol::{BatteryState, Diagnostics, LockInfo};
 use serde_json::{Value, json};
 
 use super::connect::{Access, Explain, authorize, connect, open};
 use super::{CliError, Context, Outcome, SettingKey};
 use crate::display::{
-    describe_drift, describe_local, drift_seconds, format_local, format_unix, name_of, volts,
+    battery_words, bolt_words, describe_drift, describe_local, door_words, drift_seconds,
+    format_local, format_unix, reset_words, volts,
 };
 use crate::link;
 use crate::session::ConnectError;
+use crate::time::{self, lock_time};
 
 pub(super) fn ports(context: &Context) -> Result<(), CliError> {
     let ports = link::list_ports().map_err(link::ResolveError::from)?;
@@ -91,11 +93,7 @@ pub(super) fn info(context: &Context) -> Result<(), CliError> {
         d.dropped_undecodable,
         d.wrong_version
     );
-    say!(
-        "security     {} sealed frames rejected, {} failed authentications",
-        d.sealed_rejected,
-        d.auth_failures
-    );
+    print_security(&d);
     Ok(())
 }
 
@@ -137,14 +135,10 @@ fn print_identity(info: &LockInfo) {
     say!("firmware     {} (protocol {})", info.firmware_version, info.protocol_version);
 }
 
-fn host_now() -> Duration {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
-}
-
 pub(super) fn time_get(context: &Context) -> Result<(), CliError> {
     let mut connection = open(context, Access::Read)?;
     let reading = connection.client.time().map_err(|e| connection.explain(e))?;
-    let host = host_now().as_secs();
+    let host = time::now().as_secs();
     let drift = drift_seconds(&reading, host);
     // Schedules are in the lock's local time, by its own rule.
     let zone = connection.client.settings().map_err(|e| connection.explain(e))?.time_zone;
@@ -176,15 +170,15 @@ pub(super) fn time_get(context: &Context) -> Result<(), CliError> {
 pub(super) fn time_sync(context: &Context) -> Result<(), CliError> {
     let mut connection = open(context, Access::Change)?;
     let before = connection.client.time().map_err(|e| connection.explain(e))?;
-    let drift_before = drift_seconds(&before, host_now().as_secs());
+    let drift_before = drift_seconds(&before, time::now().as_secs());
     let zone = connection.client.settings().map_err(|e| connection.explain(e))?.time_zone;
     // The lock keeps whole seconds: send the next whole second at the moment it begins, so
     // the lock starts in step rather than up to a second behind.
-    let now = host_now();
+    let now = time::now();
     let target = now.as_secs() + 1;
     std::thread::sleep(Duration::from_secs(target) - now);
     let after = connection.client.set_time(target).map_err(|e| connection.explain(e))?;
-    let drift_after = drift_seconds(&after, host_now().as_secs());
+    let drift_after = drift_seconds(&after, time::now().as_secs());
     if context.json {
         print_json(&json!({
             "unix_seconds": after.unix_seconds,
@@ -208,16 +202,16 @@ pub(super) fn time_sync(context: &Context) -> Result<(), CliError> {
 /// `time set WHEN`: puts the lock's clock at a chosen time, so an installer can try a
 /// schedule on site; local forms are read in the lock's own time zone.
 pub(super) fn time_set(context: &Context, when: &str) -> Result<(), CliError> {
-    let when = crate::time::parse_when(when).map_err(|e| {
+    let when = time::parse_when(when).map_err(|e| {
         CliError::usage(e.to_string()).with_hint(
             "use now, +8h, 2026-12-07T06:59 (the lock's local time) or 2026-12-07T05:59:00Z",
         )
     })?;
     let mut connection = open(context, Access::Change)?;
     let zone = connection.client.settings().map_err(|e| connection.explain(e))?.time_zone;
-    let target = when.resolve(false, &zone, host_now().as_secs());
+    let target = when.resolve(false, &zone, time::now().as_secs());
     let after = connection.client.set_time(target).map_err(|e| connection.explain(e))?;
-    let drift = drift_seconds(&after, host_now().as_secs());
+    let drift = drift_seconds(&after, time::now().as_secs());
     if context.json {
         print_json(&json!({
             "unix_seconds": after.unix_seconds,
@@ -253,7 +247,7 @@ pub(super) fn battery(context: &Context, check: bool) -> Result<Outcome, CliErro
     say!("battery      {}, {} %, {advice}", volts(report.millivolts), report.percent);
     say!("under load   {} (lowest while the motor ran)", volts(report.loaded_millivolts));
     say!("operations   about {} left before critical", report.operations_left);
-    if let Some(at) = report.replaced_at {
+    if let Some(at) = report.replaced_at.and_then(lock_time) {
         say!("replaced     {}", format_unix(at));
     }
     Ok(outcome)
@@ -334,20 +328,16 @@ pub(super) fn diag(context: &Context) -> Result<(), CliError> {
         "uptime       {} since the last start (#{}, {})",
         humantime::format_duration(Duration::from_secs(d.uptime_ms / 1000)),
         d.boot_count,
-        name_of(&d.reset_reason)
+        reset_words(d.reset_reason)
     );
     say!(
         "battery      {} at rest, {} under load, {} %, {}",
         volts(battery.millivolts),
         volts(battery.loaded_millivolts),
         battery.percent,
-        name_of(&battery.state)
+        battery_words(battery.state)
     );
-    say!(
-        "bolt         {}, door {}",
-        if d.bolt_locked { "locked" } else { "unlocked" },
-        if d.door_open { "open" } else { "closed" }
-    );
+    say!("bolt         {}, door {}", bolt_words(d.bolt_locked), door_words(d.door_open));
     say!(
         "motor        {} runs since start; last {} ms, {} mA peak",
         d.motor_runs,
@@ -370,10 +360,15 @@ pub(super) fn diag(context: &Context) -> Result<(), CliError> {
         d.dropped_too_long,
         d.dropped_undecodable
     );
+    print_security(&d);
+    Ok(())
+}
+
+/// The security counters, as `info` and `diag` show them.
+fn print_security(d: &Diagnostics) {
     say!(
         "security     {} sealed frames rejected, {} failed authentications",
         d.sealed_rejected,
         d.auth_failures
     );
-    Ok(())
 }

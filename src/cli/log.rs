@@ -5,15 +5,20 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use clap::Subcommand;
-use latchkey_protocol::{AccessRecord, LogBreak, LogEntry, LogRecord};
+use latchkey_protocol::{AccessPath, AccessRecord, LogBreak, LogEntry, LogKind, LogRecord};
 use serde_json::{Value, json};
 
 use super::connect::{Access, Explain, open};
 use super::prompt::{confirm, interrupted};
+use super::values::{LogKindArg, PathArg};
 use super::{CliError, Context, Outcome};
-use crate::display::{format_unix, gap_note, gap_summary, grouped, name_of, record_text};
+use crate::display::{
+    alarm_words, describe_access_reason, format_unix, gap_note, gap_summary, grouped, path_words,
+    record_text,
+};
 use crate::ops::log::{self as ops, Gap, GapCause};
 use crate::session::Connection;
+use crate::time::lock_time;
 
 /// `latchkey log ...`
 #[derive(Debug, Subcommand)]
@@ -29,13 +34,12 @@ pub enum LogCommand {
         /// Only records about this user.
         #[arg(long)]
         user: Option<u16>,
-        /// Only access attempts by this path: keypad, rfid, fingerprint, phone, mechanical_key.
-        #[arg(long)]
-        path: Option<String>,
-        /// Only records of this kind: access, change, alarm, battery, power_up, clock_set,
-        /// session, auth_failed, cleared.
-        #[arg(long)]
-        kind: Option<String>,
+        /// Only access attempts by this path.
+        #[arg(long, value_enum)]
+        path: Option<PathArg>,
+        /// Only records of this kind.
+        #[arg(long, value_enum)]
+        kind: Option<LogKindArg>,
         /// Comma-separated values for a spreadsheet.
         #[arg(long, conflicts_with = "json")]
         csv: bool,
@@ -65,21 +69,6 @@ pub enum AlarmsCommand {
     },
 }
 
-/// The kind of a record as scripts and filters name it.
-pub fn record_kind(entry: &LogEntry) -> &'static str {
-    match entry {
-        LogEntry::Access { .. } => "access",
-        LogEntry::Change { .. } => "change",
-        LogEntry::Alarm { .. } => "alarm",
-        LogEntry::Battery { .. } => "battery",
-        LogEntry::PowerUp { .. } => "power_up",
-        LogEntry::ClockSet { .. } => "clock_set",
-        LogEntry::Session { .. } => "session",
-        LogEntry::AuthFailed { .. } => "auth_failed",
-        LogEntry::Cleared { .. } => "cleared",
-    }
-}
-
 fn record_user(entry: &LogEntry) -> Option<u16> {
     match entry {
         LogEntry::Access { user, .. } | LogEntry::Change { user, .. } => *user,
@@ -91,28 +80,28 @@ fn record_user(entry: &LogEntry) -> Option<u16> {
 pub fn record_json(r: &LogRecord) -> Value {
     let mut doc = json!({
         "seq": r.seq,
-        "at": if r.at == 0 { Value::Null } else { json!(format_unix(r.at)) },
-        "kind": record_kind(&r.entry),
+        "at": lock_time(r.at).map(format_unix),
+        "kind": r.entry.kind().as_str(),
     });
     let fields = match r.entry {
         LogEntry::Access { path, granted, user, reason } => {
-            json!({ "path": path, "granted": granted, "user": user, "reason": reason })
+            json!({ "path": path.as_str(), "granted": granted, "user": user, "reason": reason.as_str() })
         }
         LogEntry::Change { what, role, user } => {
-            json!({ "what": what, "role": role, "user": user })
+            json!({ "what": what.as_str(), "role": role.as_str(), "user": user })
         }
-        LogEntry::Alarm { alarm, raised } => json!({ "alarm": alarm, "raised": raised }),
+        LogEntry::Alarm { alarm, raised } => json!({ "alarm": alarm.as_str(), "raised": raised }),
         LogEntry::Battery { millivolts, state, replaced } => {
-            json!({ "millivolts": millivolts, "state": state, "replaced": replaced })
+            json!({ "millivolts": millivolts, "state": state.as_str(), "replaced": replaced })
         }
         LogEntry::PowerUp { boot_count, reason } => {
-            json!({ "boot_count": boot_count, "reset_reason": reason })
+            json!({ "boot_count": boot_count, "reset_reason": reason.as_str() })
         }
         LogEntry::ClockSet { from, to } => json!({
-            "from": if from == 0 { Value::Null } else { json!(format_unix(from)) },
+            "from": lock_time(from).map(format_unix),
             "to": format_unix(to),
         }),
-        LogEntry::Session { role, opened } => json!({ "role": role, "opened": opened }),
+        LogEntry::Session { role, opened } => json!({ "role": role.as_str(), "opened": opened }),
         LogEntry::AuthFailed { claim } => {
             json!({ "during": if claim { "claim" } else { "session" } })
         }
@@ -163,7 +152,7 @@ fn record_csv(r: &LogRecord) -> [String; 7] {
     [
         r.seq.to_string(),
         field("at"),
-        record_kind(&r.entry).to_string(),
+        r.entry.kind().as_str().to_string(),
         field("user"),
         path_or_what,
         outcome,
@@ -173,8 +162,8 @@ fn record_csv(r: &LogRecord) -> [String; 7] {
 
 struct Filter {
     user: Option<u16>,
-    path: Option<String>,
-    kind: Option<String>,
+    path: Option<AccessPath>,
+    kind: Option<LogKind>,
 }
 
 impl Filter {
@@ -182,14 +171,12 @@ impl Filter {
         if self.user.is_some() && record_user(&r.entry) != self.user {
             return false;
         }
-        if let Some(kind) = &self.kind
-            && record_kind(&r.entry) != kind
-        {
+        if self.kind.is_some_and(|kind| r.entry.kind() != kind) {
             return false;
         }
-        if let Some(path) = &self.path {
+        if let Some(path) = self.path {
             match r.entry {
-                LogEntry::Access { path: p, .. } if name_of(&p) == *path => {}
+                LogEntry::Access { path: p, .. } if p == path => {}
                 _ => return false,
             }
         }
@@ -197,38 +184,14 @@ impl Filter {
     }
 }
 
-const KINDS: [&str; 9] = [
-    "access",
-    "change",
-    "alarm",
-    "battery",
-    "power_up",
-    "clock_set",
-    "session",
-    "auth_failed",
-    "cleared",
-];
-const PATHS: [&str; 5] = ["keypad", "rfid", "fingerprint", "phone", "mechanical_key"];
-
 pub(super) fn log(context: &Context, command: LogCommand) -> Result<(), CliError> {
     let access =
         if matches!(command, LogCommand::Clear { .. }) { Access::Change } else { Access::Read };
     let mut c = open(context, access)?;
     match command {
         LogCommand::Read { since, last, user, path, kind, csv } => {
-            if let Some(k) = &kind
-                && !KINDS.contains(&k.as_str())
-            {
-                return Err(CliError::usage(format!("unknown record kind {k:?}"))
-                    .with_hint(format!("one of: {}", KINDS.join(", "))));
-            }
-            if let Some(p) = &path
-                && !PATHS.contains(&p.as_str())
-            {
-                return Err(CliError::usage(format!("unknown access path {p:?}"))
-                    .with_hint(format!("one of: {}", PATHS.join(", "))));
-            }
-            read(context, &mut c, since, last, &Filter { user, path, kind }, csv)
+            let filter = Filter { user, path: path.map(Into::into), kind: kind.map(Into::into) };
+            read(context, &mut c, since, last, &filter, csv)
         }
         LogCommand::Verify => verify(context, &mut c),
         LogCommand::Follow => follow(context, &mut c),
@@ -476,8 +439,7 @@ pub(super) fn alarms(
         let docs: Vec<Value> = alarms
             .iter()
             .map(|a| {
-                let since = if a.since == 0 { Value::Null } else { json!(format_unix(a.since)) };
-                json!({ "alarm": a.alarm, "since": since })
+                json!({ "alarm": a.alarm.as_str(), "since": lock_time(a.since).map(format_unix) })
             })
             .collect();
         say!("{}", json!(docs));
@@ -485,12 +447,11 @@ pub(super) fn alarms(
         say!("no alarms");
     } else {
         for a in &alarms {
-            let since = if a.since == 0 {
-                "(clock not set)".to_string()
-            } else {
-                format!("since {}", format_unix(a.since))
-            };
-            say!("{:<18} {since}", name_of(&a.alarm));
+            let since = lock_time(a.since).map_or_else(
+                || "(clock not set)".to_string(),
+                |at| format!("since {}", format_unix(at)),
+            );
+            say!("{:<18} {since}", alarm_words(a.alarm));
         }
     }
     Ok(outcome)
@@ -498,11 +459,11 @@ pub(super) fn alarms(
 
 fn access_json(r: &AccessRecord) -> Value {
     json!({
-        "at": format_unix(r.at),
-        "path": r.path,
+        "at": lock_time(r.at).map(format_unix),
+        "path": r.path.as_str(),
         "granted": r.granted,
         "user": r.user,
-        "reason": r.reason,
+        "reason": r.reason.as_str(),
     })
 }
 
@@ -515,11 +476,11 @@ pub(super) fn access(context: &Context) -> Result<(), CliError> {
         (None, false) => say!("no access attempt since the lock started"),
         (Some(r), false) => {
             let who = r.user.map(|u| format!("user {u}")).unwrap_or_else(|| "unknown".into());
-            let reason = crate::display::describe_access_reason(r.reason);
-            let path = name_of(&r.path);
+            let reason = describe_access_reason(r.reason);
+            let path = path_words(r.path);
+            let at = lock_time(r.at).map_or_else(|| "(clock not set)".to_string(), format_unix);
             say!(
-                "{} {} via {path} ({who}): {reason}",
-                format_unix(r.at),
+                "{at} {} via {path} ({who}): {reason}",
                 if r.granted { "GRANTED" } else { "REFUSED" }
             );
         }

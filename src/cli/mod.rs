@@ -21,6 +21,7 @@ mod security;
 mod settings;
 mod shell;
 pub mod users;
+mod values;
 
 use std::process::ExitCode;
 

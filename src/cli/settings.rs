@@ -62,7 +62,7 @@ impl SettingKey {
             Self::AutoRelock => json!(settings.auto_relock_seconds),
             Self::WrongCodeLimit => json!(settings.wrong_code_limit),
             Self::Lockout => json!(settings.lockout_seconds),
-            Self::Volume => json!(volume_name(settings.beeper_volume)),
+            Self::Volume => json!(settings.beeper_volume.as_str()),
             // The POSIX text, which `config set time-zone` takes back as it is.
             Self::TimeZone => json!(settings.time_zone.to_string()),
             Self::DoorAjar => json!(settings.door_ajar_seconds),
@@ -77,7 +77,7 @@ impl SettingKey {
             Self::AutoRelock => format!("{} s", settings.auto_relock_seconds),
             Self::WrongCodeLimit => settings.wrong_code_limit.to_string(),
             Self::Lockout => format!("{} s", settings.lockout_seconds),
-            Self::Volume => volume_name(settings.beeper_volume).into(),
+            Self::Volume => settings.beeper_volume.as_str().into(),
             Self::TimeZone => describe_time_zone(&settings.time_zone),
             Self::DoorAjar if settings.door_ajar_seconds == 0 => "off".into(),
             Self::DoorAjar => format!("{} s", settings.door_ajar_seconds),
@@ -120,12 +120,16 @@ impl SettingKey {
                 Ok(Setting::LockoutSeconds(seconds))
             }
             Self::Volume => {
-                let volume = match text.trim().to_ascii_lowercase().as_str() {
-                    "off" | "silent" => BeeperVolume::Off,
-                    "low" => BeeperVolume::Low,
-                    "medium" => BeeperVolume::Medium,
-                    "high" => BeeperVolume::High,
-                    _ => return Err(bad("not a volume", "use off, low, medium or high")),
+                const VOLUMES: [BeeperVolume; 4] = [
+                    BeeperVolume::Off,
+                    BeeperVolume::Low,
+                    BeeperVolume::Medium,
+                    BeeperVolume::High,
+                ];
+                let text = text.trim().to_ascii_lowercase();
+                let text = if text == "silent" { "off" } else { text.as_str() };
+                let Some(volume) = VOLUMES.into_iter().find(|v| v.as_str() == text) else {
+                    return Err(bad("not a volume", "use off, low, medium or high"));
                 };
                 Ok(Setting::BeeperVolume(volume))
             }
@@ -299,15 +303,6 @@ fn parse_seconds(text: &str) -> Option<u16> {
         }
     };
     Some(u16::try_from(seconds).unwrap_or(u16::MAX))
-}
-
-fn volume_name(volume: BeeperVolume) -> &'static str {
-    match volume {
-        BeeperVolume::Off => "off",
-        BeeperVolume::Low => "low",
-        BeeperVolume::Medium => "medium",
-        BeeperVolume::High => "high",
-    }
 }
 
 #[cfg(test)]

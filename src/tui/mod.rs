@@ -8,7 +8,7 @@ pub mod app;
 pub mod view;
 
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
 
@@ -154,8 +154,7 @@ fn read_lock(connection: &mut Connection, log: &mut LogTail) -> Result<Reading, 
     let t0 = Instant::now();
     let clock = connection.client.time();
     let round_trip_ms = u32::try_from(t0.elapsed().as_millis()).unwrap_or(u32::MAX);
-    let host_unix_seconds =
-        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let host_unix_seconds = crate::time::now_unix();
     let clock = answer(connection, clock)?;
     let battery = connection.client.battery();
     let battery = answer(connection, battery)?;

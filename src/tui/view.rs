@@ -5,7 +5,7 @@
 //! left. At 80x24 the middle bands are brief and the log shows five records; a taller
 //! terminal gives the middle bands their full height first, then more log.
 
-use latchkey_protocol::{AccessPath, AccessReason, Alarm, BatteryState, LogEntry, LogRecord};
+use latchkey_protocol::{AccessReason, BatteryState, LogEntry, LogRecord};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -14,9 +14,10 @@ use ratatui::widgets::{Block, Gauge, Paragraph};
 
 use super::app::{App, LinkState, Unavailable};
 use crate::display::{
-    describe_access_reason, describe_drift, drift_seconds, format_unix, record_text, refusal_words,
-    volts,
+    alarm_words, battery_words, bolt_words, describe_access_reason, describe_drift, door_words,
+    drift_seconds, format_unix, path_words, record_text, refusal_words, volts,
 };
+use crate::time::lock_time;
 
 /// Rows of the log band at least, borders included, while the other bands are brief: five
 /// records.
@@ -114,39 +115,13 @@ fn not_available(why: &Unavailable) -> Vec<Span<'static>> {
 /// A moment as briefly as a panel needs it: the time of day (UTC, like the log) on the lock's
 /// today, the date on another day; `None` when the lock's clock was not set then.
 fn when(at: u64, now: u64) -> Option<String> {
-    if at == 0 {
-        return None;
-    }
-    let stamp = format_unix(at);
+    let stamp = format_unix(lock_time(at)?);
     let today = format_unix(now);
     Some(match (stamp.split_once('T'), today.split_once('T')) {
         (Some((date, time)), Some((today, _))) if date == today => time.to_string(),
         (Some((date, _)), _) => date.to_string(),
         _ => stamp,
     })
-}
-
-fn alarm_words(alarm: Alarm) -> &'static str {
-    match alarm {
-        Alarm::WrongCodeLimit => "keypad lockout",
-        Alarm::Duress => "duress",
-        Alarm::Tamper => "tamper",
-        Alarm::ForcedOpen => "forced open",
-        Alarm::DoorAjar => "door ajar",
-        Alarm::Jammed => "jammed",
-        Alarm::LowBattery => "low battery",
-        Alarm::CriticalBattery => "critical battery",
-    }
-}
-
-fn path_words(path: AccessPath) -> &'static str {
-    match path {
-        AccessPath::Keypad => "keypad",
-        AccessPath::Rfid => "card",
-        AccessPath::Fingerprint => "fingerprint",
-        AccessPath::Phone => "phone",
-        AccessPath::MechanicalKey => "mechanical key",
-    }
 }
 
 fn render_alarms(app: &App, frame: &mut Frame, area: Rect) {
@@ -194,15 +169,12 @@ fn render_door(app: &App, frame: &mut Frame, area: Rect) {
     match &reading.diagnostics {
         Ok(d) => {
             let door = if d.door_open {
-                Span::styled("open", Style::new().fg(Color::Yellow))
+                Span::styled(door_words(true), Style::new().fg(Color::Yellow))
             } else {
-                Span::raw("closed")
+                Span::raw(door_words(false))
             };
             lines.push(Line::from(vec![
-                Span::raw(format!(
-                    "bolt   {}, door ",
-                    if d.bolt_locked { "thrown" } else { "retracted" }
-                )),
+                Span::raw(format!("bolt   {}, door ", bolt_words(d.bolt_locked))),
                 door,
             ]));
             lines.push(Line::from(if d.motor_runs == 0 {
@@ -339,9 +311,10 @@ fn render_battery(app: &App, frame: &mut Frame, area: Rect) {
         }
     };
     let (color, state) = match b.state {
-        BatteryState::Ok => (Color::Green, "ok"),
-        BatteryState::Low => (Color::Yellow, "low"),
-        BatteryState::Critical => (Color::Red, "CRITICAL"),
+        BatteryState::Ok => (Color::Green, battery_words(b.state).to_string()),
+        BatteryState::Low => (Color::Yellow, battery_words(b.state).to_string()),
+        // Shouted: the one state that needs the technician now.
+        BatteryState::Critical => (Color::Red, battery_words(b.state).to_uppercase()),
     };
     let label = format!("{}  {} %  {state}", volts(b.millivolts), b.percent);
     frame.render_widget(
@@ -396,8 +369,8 @@ fn render_log(app: &App, frame: &mut Frame, area: Rect) {
 #[cfg(test)]
 mod tests {
     use latchkey_protocol::{
-        AccessPaths, AccessRecord, ActiveAlarm, BatteryReport, Capabilities, ChangeKind,
-        ClockReading, Diagnostics, LockInfo, ResetReason, Role, Status,
+        AccessPath, AccessPaths, AccessRecord, ActiveAlarm, Alarm, BatteryReport, Capabilities,
+        ChangeKind, ClockReading, Diagnostics, LockInfo, ResetReason, Role, Status,
     };
     use ratatui::Terminal;
     use ratatui::backend::TestBackend;
