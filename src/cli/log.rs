@@ -28,7 +28,7 @@ pub enum LogCommand {
         /// Start at this sequence number (to resume an interrupted read: the last one + 1).
         #[arg(long, value_name = "SEQ", conflicts_with = "last")]
         since: Option<u32>,
-        /// Only the newest N records.
+        /// Only the newest N records (of those the other filters keep).
         #[arg(long, value_name = "N")]
         last: Option<u32>,
         /// Only records about this user.
@@ -167,6 +167,10 @@ struct Filter {
 }
 
 impl Filter {
+    fn is_active(&self) -> bool {
+        self.user.is_some() || self.path.is_some() || self.kind.is_some()
+    }
+
     fn keeps(&self, r: &LogRecord) -> bool {
         if self.user.is_some() && record_user(&r.entry) != self.user {
             return false;
@@ -221,6 +225,13 @@ fn read(
     csv: bool,
 ) -> Result<(), CliError> {
     let bounds = ops::bounds(&mut c.client).map_err(|e| c.explain(e))?;
+    // `--last N` with a filter means the newest N records the filter keeps: which those are
+    // is known only after reading the whole log, so read it all and keep a tail.
+    let (tail_len, last) = match last {
+        Some(n) if filter.is_active() => (Some(n as usize), None),
+        other => (None, other),
+    };
+    let mut tail = std::collections::VecDeque::new();
     let start = match (since, last) {
         (Some(s), _) => s.max(1),
         (None, Some(n)) => bounds.next_seq.saturating_sub(n).max(bounds.first_seq).max(1),
@@ -278,6 +289,13 @@ fn read(
         }
         if filter.keeps(&r) {
             count += 1;
+            if let Some(n) = tail_len {
+                tail.push_back(r);
+                if tail.len() > n {
+                    tail.pop_front();
+                }
+                return Ok(());
+            }
             match writer.as_mut() {
                 Some(w) => {
                     let _ = w.write_record(record_csv(&r));
@@ -290,6 +308,18 @@ fn read(
     });
     if let Some(bar) = bar {
         bar.finish_and_clear();
+    }
+    if tail_len.is_some() && outcome.is_ok() {
+        count = u32::try_from(tail.len()).unwrap_or(u32::MAX);
+        for r in &tail {
+            match writer.as_mut() {
+                Some(w) => {
+                    let _ = w.write_record(record_csv(r));
+                }
+                None if context.json => say!("{}", record_json(r)),
+                None => say!("{}", record_text(r)),
+            }
+        }
     }
     if let Some(mut w) = writer {
         let _ = w.flush();
