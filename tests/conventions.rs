@@ -160,3 +160,63 @@ fn log_read_last_counts_the_records_its_filters_keep() {
     assert_eq!(seqs, all[1..]);
     sim.stop();
 }
+
+/// Runs `shell_command` under `script`, so it has a real terminal, presses Ctrl-C once `wait_for`
+/// has appeared on that terminal, and returns everything the terminal showed.
+fn ctrl_c_at(shell_command: &str, wait_for: &str) -> String {
+    use std::io::{Read, Write};
+    use std::process::Stdio;
+    let mut child = Command::new("script")
+        .args(["-qfec", shell_command, "/dev/null"])
+        .env_remove("CI")
+        .env("LATCHKEY_CONFIG", "/nonexistent/latchkey-test-config.toml")
+        .env("LATCHKEY_KEYSTORE", "/nonexistent/latchkey-test-keystore")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("script(1) from util-linux runs the command on a terminal");
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 256];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !String::from_utf8_lossy(&seen).contains(wait_for) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(bytes) => seen.extend(bytes),
+            Err(_) => panic!("{wait_for:?} never appeared: {:?}", String::from_utf8_lossy(&seen)),
+        }
+    }
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"\x03").unwrap();
+    stdin.flush().unwrap();
+    // Everything up to the end: the reader thread ends when the terminal closes.
+    while let Ok(bytes) = rx.recv_timeout(std::time::Duration::from_secs(30)) {
+        seen.extend(bytes);
+    }
+    drop(stdin);
+    let _ = child.wait();
+    String::from_utf8_lossy(&seen).replace('\r', "")
+}
+
+#[test]
+fn ctrl_c_at_the_hidden_pin_prompt_exits_130_and_leaves_echo_on() {
+    let latchkey = common::latchkey_path();
+    // bash goes on after a child that exited 130 itself (a child killed by the signal would
+    // take bash with it), then shows the terminal's echo flag: `echo` or `-echo`.
+    let command = format!(
+        "bash -c '{} pin set 1; echo exit=$?; stty -a | grep -ow -e -echo -e echo'",
+        latchkey.display()
+    );
+    let screen = ctrl_c_at(&command, "PIN:");
+    assert!(screen.contains("exit=130"), "{screen}");
+    assert!(screen.lines().any(|l| l == "echo"), "echo is left off: {screen}");
+    assert!(!screen.lines().any(|l| l == "-echo"), "echo is left off: {screen}");
+}

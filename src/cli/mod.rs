@@ -38,6 +38,7 @@ pub fn main() -> ExitCode {
         Err(code) => return code,
     };
     let json = cli.json;
+    prompt::watch_interrupts();
     init_tracing(cli.verbose);
     match run(cli) {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
