@@ -29,7 +29,7 @@ use clap::Parser;
 pub use args::{Cli, Command, ConfigCommand, KeyCommand, TimeCommand};
 use connect::Access;
 pub use context::Context;
-pub use error::{CliError, exit};
+pub use error::{CliError, ErrorKind, exit};
 pub use settings::SettingKey;
 
 /// Entry point of the `latchkey` binary.
