@@ -16,10 +16,11 @@ use crate::session::{ConnectOptions, PortChoice, PortPick};
 
 /// Commission and diagnose offline smart locks over a cable.
 ///
-/// Exit codes: 0 done; 1 the lock refused (its status is printed); 2 usage error;
-/// 3 no device (no port found or it cannot be opened); 4 link error or timeout;
-/// 5 port busy (another program holds it); 6 this computer failed at its part (terminal,
-/// file); 7 a `--check` found something to attend to (battery low or critical, an alarm).
+/// Exit codes: 0 done; 1 the lock refused (its status is printed), or it was cancelled;
+/// 2 usage error; 3 no device (no port found or it cannot be opened); 4 link error or
+/// timeout; 5 port busy (another program holds it); 6 this computer failed (terminal, files,
+/// randomness); 7 a `--check` found something to attend to (battery low or critical, an
+/// alarm); 130 stopped by Ctrl-C.
 #[derive(Debug, Parser)]
 #[command(name = "latchkey", version, propagate_version = true, max_term_width = 100)]
 pub struct Cli {

@@ -36,13 +36,136 @@ pub enum Outcome {
     Attention,
 }
 
+/// What kind of failure, as scripts see it (`"kind"` in the JSON error). Each kind has one
+/// exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The command line, a value or a config file is wrong; nothing was sent.
+    Usage,
+    /// A value too long to fit in a request.
+    TooLarge,
+    /// A key file or the keystore cannot be used.
+    Key,
+    /// The lock is claimed and no key for it was found.
+    NoKey,
+    /// The lock refused the request.
+    Refused,
+    /// The lock is claimed already.
+    AlreadyClaimed,
+    /// The lock holds something other than the provisioning file says.
+    ChecksumMismatch,
+    /// The log's hash chain is broken.
+    LogBroken,
+    /// A card or finger enrollment ended without a credential.
+    EnrollmentFailed,
+    /// The lock was not enrolling anything (restarted?).
+    Enrollment,
+    /// No user number is free.
+    Full,
+    /// No PIN could be generated that the lock took.
+    Generate,
+    /// The lock refuses attempts for a while after failed authentications.
+    Backoff,
+    /// The setup code is wrong.
+    WrongSetupCode,
+    /// No key tried opens a session on this lock.
+    WrongKey,
+    /// The person said no, or stopped a step that needs them.
+    Cancelled,
+    /// No port found, or it cannot be opened.
+    NoDevice,
+    /// The built-in simulated lock did not start.
+    Sim,
+    /// No answer within the timeout.
+    Timeout,
+    /// Reading or writing the port failed.
+    Io,
+    /// The lock speaks another protocol version.
+    VersionMismatch,
+    /// The lock answered something that does not fit.
+    Protocol,
+    /// The lock ended the session and a new one failed.
+    SessionExpired,
+    /// Another program holds the port.
+    PortBusy,
+    /// This computer could not do its part: the terminal, a file.
+    Host,
+    /// No randomness from the operating system.
+    Random,
+    /// Ctrl-C stopped it.
+    Interrupted,
+}
+
+impl ErrorKind {
+    /// The stable name scripts read.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Usage => "usage",
+            Self::TooLarge => "too_large",
+            Self::Key => "key",
+            Self::NoKey => "no_key",
+            Self::Refused => "refused",
+            Self::AlreadyClaimed => "already_claimed",
+            Self::ChecksumMismatch => "checksum_mismatch",
+            Self::LogBroken => "log_broken",
+            Self::EnrollmentFailed => "enrollment_failed",
+            Self::Enrollment => "enrollment",
+            Self::Full => "full",
+            Self::Generate => "generate",
+            Self::Backoff => "backoff",
+            Self::WrongSetupCode => "wrong_setup_code",
+            Self::WrongKey => "wrong_key",
+            Self::Cancelled => "cancelled",
+            Self::NoDevice => "no_device",
+            Self::Sim => "sim",
+            Self::Timeout => "timeout",
+            Self::Io => "io",
+            Self::VersionMismatch => "version_mismatch",
+            Self::Protocol => "protocol",
+            Self::SessionExpired => "session_expired",
+            Self::PortBusy => "port_busy",
+            Self::Host => "host",
+            Self::Random => "random",
+            Self::Interrupted => "interrupted",
+        }
+    }
+
+    /// The process exit code of this kind of failure.
+    pub const fn exit_code(self) -> u8 {
+        match self {
+            Self::Usage | Self::TooLarge | Self::Key | Self::NoKey => exit::USAGE,
+            Self::Refused
+            | Self::AlreadyClaimed
+            | Self::ChecksumMismatch
+            | Self::LogBroken
+            | Self::EnrollmentFailed
+            | Self::Enrollment
+            | Self::Full
+            | Self::Generate
+            | Self::Backoff
+            | Self::WrongSetupCode
+            | Self::WrongKey
+            | Self::Cancelled => exit::REFUSED,
+            Self::NoDevice | Self::Sim => exit::NO_DEVICE,
+            Self::Timeout
+            | Self::Io
+            | Self::VersionMismatch
+            | Self::Protocol
+            | Self::SessionExpired => exit::LINK,
+            Self::PortBusy => exit::BUSY,
+            Self::Host | Self::Random => exit::HOST,
+            Self::Interrupted => exit::INTERRUPTED,
+        }
+    }
+}
+
 /// A failure as the CLI reports it.
 #[derive(Debug)]
 pub struct CliError {
-    /// Process exit code.
+    /// Process exit code (the kind's).
     pub code: u8,
-    /// Stable machine-readable kind (`timeout`, `refused`, `port_busy`, ...).
-    pub kind: &'static str,
+    /// What kind of failure.
+    pub kind: ErrorKind,
     /// What went wrong.
     pub message: String,
     /// What to do about it.
@@ -54,11 +177,11 @@ pub struct CliError {
 }
 
 impl CliError {
-    /// A usage error (exit 2).
-    pub fn usage(message: impl Into<String>) -> Self {
+    /// A failure of `kind`, with its exit code.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Self {
-            code: exit::USAGE,
-            kind: "usage",
+            code: kind.exit_code(),
+            kind,
             message: message.into(),
             hint: None,
             status: None,
@@ -66,31 +189,29 @@ impl CliError {
         }
     }
 
-    /// This computer failed at its part (exit 6): the terminal, a file, its randomness.
+    /// A usage error (exit 2).
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Usage, message)
+    }
+
+    /// This computer failed at its part (exit 6): the terminal, a file.
     pub fn host(message: impl Into<String>) -> Self {
-        Self { code: exit::HOST, kind: "host", ..Self::usage(message) }
+        Self::new(ErrorKind::Host, message)
     }
 
     /// The person said no, or stopped a step that needs them (exit 1).
     pub fn cancelled(message: impl Into<String>) -> Self {
-        Self { code: exit::REFUSED, kind: "cancelled", ..Self::usage(message) }
+        Self::new(ErrorKind::Cancelled, message)
     }
 
     /// Ctrl-C stopped the command (exit 130, as a shell reports a process ended by SIGINT).
     pub fn interrupted(message: impl Into<String>) -> Self {
-        Self { code: exit::INTERRUPTED, kind: "interrupted", ..Self::usage(message) }
+        Self::new(ErrorKind::Interrupted, message)
     }
 
-    /// The lock refused, or authentication failed (exit 1).
-    pub fn refused(kind: &'static str, message: impl Into<String>, status: Option<Status>) -> Self {
-        Self {
-            code: exit::REFUSED,
-            kind,
-            message: message.into(),
-            hint: None,
-            status,
-            retry_after_ms: None,
-        }
+    /// The lock refused, or the lock's state does not allow it (exit 1).
+    pub fn refused(kind: ErrorKind, message: impl Into<String>, status: Option<Status>) -> Self {
+        Self { status, ..Self::new(kind, message) }
     }
 
     /// The lock refused, as the session layer classified it.
@@ -98,7 +219,7 @@ impl CliError {
         match refusal {
             Refusal::Lock(status) => ClientError::Refused(status).into(),
             Refusal::NotClaimed => Self::refused(
-                "refused",
+                ErrorKind::Refused,
                 "the lock refused: it is not claimed yet",
                 Some(Status::NotAuthorized),
             )
@@ -106,7 +227,7 @@ impl CliError {
                 "claim it first with `latchkey claim` and the setup code printed inside the lock",
             ),
             Refusal::ReadOnlyKey => Self::refused(
-                "refused",
+                ErrorKind::Refused,
                 "the lock refused: a technician key is read-only",
                 Some(Status::NotAuthorized),
             )
@@ -124,7 +245,7 @@ impl CliError {
     pub fn json_document(&self) -> serde_json::Value {
         json!({
             "error": {
-                "kind": self.kind,
+                "kind": self.kind.as_str(),
                 "message": self.message,
                 "hint": self.hint,
                 "status": self.status.map(|s| s.as_str()),
@@ -149,94 +270,81 @@ impl CliError {
 impl From<ClientError> for CliError {
     fn from(error: ClientError) -> Self {
         let message = error.to_string();
-        let (code, kind, hint, status) = match &error {
-            ClientError::PortBusy { .. } => (
-                exit::BUSY,
-                "port_busy",
+        let (kind, hint, status) = match &error {
+            ClientError::PortBusy { .. } => (ErrorKind::PortBusy,
                 "another latchkey, a terminal program or a modem manager holds the port; close it and try again"
                     .to_string(),
                 None,
             ),
-            ClientError::Open { .. } => (
-                exit::NO_DEVICE,
-                "no_device",
+            ClientError::Open { .. } => (ErrorKind::NoDevice,
                 "check the cable and the path; `latchkey ports` lists the serial ports".to_string(),
                 None,
             ),
-            ClientError::Timeout { .. } => (
-                exit::LINK,
-                "timeout",
+            ClientError::Timeout { .. } => (ErrorKind::Timeout,
                 "is the lock powered and the cable seated on its service port? a longer --timeout helps on slow links"
                     .to_string(),
                 None,
             ),
-            ClientError::Io { .. } => (
-                exit::LINK,
-                "io",
+            ClientError::Io { .. } => (ErrorKind::Io,
                 "the cable may have been pulled; reconnect and run the command again (it is safe to repeat)"
                     .to_string(),
                 None,
             ),
             ClientError::Refused(status) => {
-                (exit::REFUSED, "refused", refusal_hint(*status).to_string(), Some(*status))
+                (ErrorKind::Refused, refusal_hint(*status).to_string(), Some(*status))
             }
-            ClientError::VersionMismatch { .. } => (
-                exit::LINK,
-                "version_mismatch",
+            ClientError::VersionMismatch { .. } => (ErrorKind::VersionMismatch,
                 "update latchkey or the lock's firmware so both speak the same protocol version"
                     .to_string(),
                 None,
             ),
-            ClientError::Unexpected(_) => (
-                exit::LINK,
-                "protocol",
+            ClientError::Unexpected(_) => (ErrorKind::Protocol,
                 "this is a bug in latchkey or the lock firmware; please report it with `latchkey info --json`"
                     .to_string(),
                 None,
             ),
             ClientError::Encode(_) => {
-                (exit::USAGE, "too_large", "use a shorter value".to_string(), None)
+                (ErrorKind::TooLarge, "use a shorter value".to_string(), None)
             }
-            ClientError::Backoff { .. } => (
-                exit::REFUSED,
-                "backoff",
+            ClientError::Backoff { .. } => (ErrorKind::Backoff,
                 "wait that long, then try again; each failure doubles the wait (up to a minute)".to_string(),
                 None,
             ),
-            ClientError::WrongSetupCode => (
-                exit::REFUSED,
-                "wrong_setup_code",
+            ClientError::WrongSetupCode => (ErrorKind::WrongSetupCode,
                 "check the code on the label inside the lock (12 characters, XXXX-XXXX-XXXX); the lock slows down after each wrong code".to_string(),
                 Some(Status::NotAuthorized),
             ),
-            ClientError::WrongKey => (
-                exit::REFUSED,
-                "wrong_key",
+            ClientError::WrongKey => (ErrorKind::WrongKey,
                 "this lock was claimed with another site key: name the right one with --key, or factory-reset the lock with its setup code".to_string(),
                 Some(Status::NotAuthorized),
             ),
-            ClientError::SessionExpired => (
-                exit::LINK,
-                "session_expired",
+            ClientError::SessionExpired => (ErrorKind::SessionExpired,
                 "the lock may have restarted; run the command again".to_string(),
                 None,
             ),
             ClientError::Random(_) => {
-                (exit::LINK, "random", "the system's entropy source is unavailable".to_string(), None)
+                (ErrorKind::Random, "the system's entropy source is unavailable".to_string(), None)
             }
         };
         let retry_after_ms = match &error {
             ClientError::Backoff { retry_after } => Some(retry_after.as_millis() as u64),
             _ => None,
         };
-        Self { code, kind, message, hint: Some(hint), status, retry_after_ms }
+        Self { code: kind.exit_code(), kind, message, hint: Some(hint), status, retry_after_ms }
     }
 }
 
 impl From<crate::keys::KeyError> for CliError {
     fn from(error: crate::keys::KeyError) -> Self {
+        use crate::keys::KeyError;
+        let kind = match &error {
+            // This computer's part, not the command line's.
+            KeyError::Io { .. } => ErrorKind::Host,
+            KeyError::Random(_) => ErrorKind::Random,
+            _ => ErrorKind::Key,
+        };
         let hint = error.hint();
-        CliError { kind: "key", ..CliError::usage(error.to_string()).with_hint(hint) }
+        CliError::new(kind, error.to_string()).with_hint(hint)
     }
 }
 
@@ -250,14 +358,7 @@ impl From<ResolveError> for CliError {
             ResolveError::List(_) => "name the port with --port PATH",
             ResolveError::Cancelled => "name the port with --port PATH",
         };
-        Self {
-            code: exit::NO_DEVICE,
-            kind: "no_device",
-            message: error.to_string(),
-            hint: Some(hint.into()),
-            status: None,
-            retry_after_ms: None,
-        }
+        CliError::new(ErrorKind::NoDevice, error.to_string()).with_hint(hint)
     }
 }
 
@@ -272,16 +373,10 @@ impl From<ConnectError> for CliError {
                     "{}; this lock ({serial}) is claimed, so it needs its site's key",
                     source.hint()
                 );
-                CliError { kind: "no_key", ..CliError::usage(source.to_string()).with_hint(hint) }
+                CliError::new(ErrorKind::NoKey, source.to_string()).with_hint(hint)
             }
-            e @ ConnectError::Sim(_) => Self {
-                code: exit::NO_DEVICE,
-                kind: "sim",
-                message: e.to_string(),
-                hint: Some("the simulator needs a pseudo-terminal (/dev/ptmx)".into()),
-                status: None,
-                retry_after_ms: None,
-            },
+            e @ ConnectError::Sim(_) => CliError::new(ErrorKind::Sim, e.to_string())
+                .with_hint("the simulator needs a pseudo-terminal (/dev/ptmx)"),
         }
     }
 }
@@ -309,7 +404,11 @@ impl From<crate::ops::provision::ProvisionError> for CliError {
             ProvisionError::Value { source, .. } => source.hint().to_string(),
             ProvisionError::Date { source, .. } => source.hint().to_string(),
         };
-        CliError::usage(error.to_string()).with_hint(hint)
+        let kind = match &error {
+            ProvisionError::Read { .. } => ErrorKind::Host,
+            _ => ErrorKind::Usage,
+        };
+        CliError::new(kind, error.to_string()).with_hint(hint)
     }
 }
 
@@ -333,5 +432,64 @@ fn refusal_hint(status: Status) -> &'static str {
         Status::Failure | Status::Success => {
             "the lock could not complete it; run `latchkey info` for its diagnostics"
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KINDS: [ErrorKind; 27] = [
+        ErrorKind::Usage,
+        ErrorKind::TooLarge,
+        ErrorKind::Key,
+        ErrorKind::NoKey,
+        ErrorKind::Refused,
+        ErrorKind::AlreadyClaimed,
+        ErrorKind::ChecksumMismatch,
+        ErrorKind::LogBroken,
+        ErrorKind::EnrollmentFailed,
+        ErrorKind::Enrollment,
+        ErrorKind::Full,
+        ErrorKind::Generate,
+        ErrorKind::Backoff,
+        ErrorKind::WrongSetupCode,
+        ErrorKind::WrongKey,
+        ErrorKind::Cancelled,
+        ErrorKind::NoDevice,
+        ErrorKind::Sim,
+        ErrorKind::Timeout,
+        ErrorKind::Io,
+        ErrorKind::VersionMismatch,
+        ErrorKind::Protocol,
+        ErrorKind::SessionExpired,
+        ErrorKind::PortBusy,
+        ErrorKind::Host,
+        ErrorKind::Random,
+        ErrorKind::Interrupted,
+    ];
+
+    #[test]
+    fn each_kind_has_its_own_name_and_only_usage_kinds_exit_2() {
+        let mut names: Vec<&str> = KINDS.iter().map(|k| k.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), KINDS.len());
+        for kind in KINDS {
+            let usage = matches!(
+                kind,
+                ErrorKind::Usage | ErrorKind::TooLarge | ErrorKind::Key | ErrorKind::NoKey
+            );
+            assert_eq!(kind.exit_code() == exit::USAGE, usage, "{}", kind.as_str());
+        }
+    }
+
+    #[test]
+    fn runtime_failures_are_not_usage_errors() {
+        let e = CliError::from(ClientError::Random("no entropy".into()));
+        assert_eq!((e.code, e.kind), (exit::HOST, ErrorKind::Random));
+        assert_eq!(CliError::interrupted("stopped").code, 130);
+        let e = CliError::from(ClientError::Refused(Status::Busy));
+        assert_eq!((e.code, e.kind.as_str(), e.status), (1, "refused", Some(Status::Busy)));
     }
 }

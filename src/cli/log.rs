@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::connect::{Access, Explain, open};
 use super::prompt::{confirm, interrupted};
 use super::values::{LogKindArg, PathArg};
-use super::{CliError, Context, Outcome};
+use super::{CliError, Context, ErrorKind, Outcome};
 use crate::display::{
     alarm_words, describe_access_reason, format_unix, gap_note, gap_summary, grouped, path_words,
     record_text,
@@ -414,7 +414,7 @@ fn verify(context: &Context, c: &mut Connection) -> Result<(), CliError> {
             }
             Ok(())
         }
-        Some(b) => Err(CliError::refused("log_broken", format!("the log's chain is broken: {}", break_text(&b)), None)
+        Some(b) => Err(CliError::refused(ErrorKind::LogBroken, format!("the log's chain is broken: {}", break_text(&b)), None)
             .with_hint("someone removed or changed records in the lock's flash; keep this lock's log as evidence")),
     }
 }

@@ -28,7 +28,7 @@ use std::process::ExitCode;
 pub use args::{Cli, Command, ConfigCommand, KeyCommand, TimeCommand, command};
 use connect::Access;
 pub use context::Context;
-pub use error::{CliError, Outcome, exit};
+pub use error::{CliError, ErrorKind, Outcome, exit};
 pub use settings::SettingKey;
 
 /// Entry point of the `latchkey` binary.

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::connect::{Access, Explain, connect, open};
 use super::prompt::{confirm, prompt_failed};
-use super::{CliError, Context, KeyCommand};
+use super::{CliError, Context, ErrorKind, KeyCommand};
 use crate::keys::{self, DEFAULT_KEY_NAME, KeyFile, KeyKind, Keystore};
 
 /// The setup code from the flag, a prompt, or one line of standard input.
@@ -62,7 +62,7 @@ pub(super) fn claim(context: &Context, code: Option<String>) -> Result<(), CliEr
     let mut connection = connect(context)?;
     let info = connection.info()?.clone();
     if info.claimed {
-        return Err(CliError::refused("already_claimed", format!("lock {} is already claimed", info.serial), Some(latchkey_protocol::Status::Occupied))
+        return Err(CliError::refused(ErrorKind::AlreadyClaimed, format!("lock {} is already claimed", info.serial), Some(latchkey_protocol::Status::Occupied))
             .with_hint("to take it over, factory-reset it first (`latchkey factory-reset`, needs the setup code)"));
     }
     let serial = info.serial.as_str();

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::common::{lock_zone, session};
 use crate::cli::connect::{Access, Explain};
-use crate::cli::{CliError, Context};
+use crate::cli::{CliError, Context, ErrorKind};
 use crate::display::hex;
 use crate::keys;
 use crate::ops::provision;
@@ -57,7 +57,7 @@ pub(in crate::cli) fn checksum(context: &Context, verify: Option<&Path>) -> Resu
     if matches {
         Ok(())
     } else {
-        Err(CliError::refused("checksum_mismatch", format!("the lock does not hold what {} describes", file.display()), None)
+        Err(CliError::refused(ErrorKind::ChecksumMismatch, format!("the lock does not hold what {} describes", file.display()), None)
             .with_hint("compare `latchkey user list` with the file; write the missing users and credentials again"))
     }
 }

@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::args::UserRules;
 use super::output::user_json;
 use crate::cli::connect::{Access, Explain, open};
-use crate::cli::{CliError, Context};
+use crate::cli::{CliError, Context, ErrorKind};
 use crate::input;
 use crate::ops::users::{self as ops, set_kind};
 use crate::session::Connection;
@@ -79,7 +79,7 @@ pub(super) fn free_user_id(c: &mut Connection) -> Result<u16, CliError> {
 /// No user number free.
 pub(super) fn full(max: u16) -> CliError {
     CliError::refused(
-        "full",
+        ErrorKind::Full,
         format!("the lock holds its maximum of {max} users"),
         Some(Status::ResourceExhausted),
     )

@@ -13,7 +13,7 @@ use super::args::{CardCommand, FingerCommand, PhoneCommand, PinCommand, PinSourc
 use super::common::{done, session};
 use crate::cli::connect::{Access, Explain};
 use crate::cli::prompt::{confirm, interrupted, prompt_failed};
-use crate::cli::{CliError, Context};
+use crate::cli::{CliError, Context, ErrorKind};
 use crate::display::hex;
 use crate::input::{self, card_uid, phone_key};
 use crate::ops::users::{self as ops, PinChoice, PinError};
@@ -60,9 +60,8 @@ pub(super) fn pin_error(c: &Connection, error: PinError) -> CliError {
         e @ PinError::Length { .. } => {
             CliError::usage(e.to_string()).with_hint("give --length within that range")
         }
-        e @ PinError::Exhausted => {
-            CliError::refused("generate", e.to_string(), None).with_hint("try a longer --length")
-        }
+        e @ PinError::Exhausted => CliError::refused(ErrorKind::Generate, e.to_string(), None)
+            .with_hint("try a longer --length"),
     }
 }
 
@@ -211,7 +210,7 @@ fn follow_enrollment(
             }
             Enrollment::Idle => {
                 return Err(CliError::refused(
-                    "enrollment",
+                    ErrorKind::Enrollment,
                     "the lock is not enrolling anything (restarted?)",
                     None,
                 )
@@ -287,7 +286,7 @@ fn enroll_error(reason: EnrollFailure) -> CliError {
         EnrollFailure::Full => Some(Status::ResourceExhausted),
         _ => None,
     };
-    CliError::refused("enrollment_failed", format!("enrollment failed: {message}"), kind)
+    CliError::refused(ErrorKind::EnrollmentFailed, format!("enrollment failed: {message}"), kind)
         .with_hint(hint)
 }
 
