@@ -46,6 +46,9 @@ impl Connection {
         let key = match &self.sim_key {
             Some(key) => key.clone(),
             None => keys::resolve(context.key.as_deref()).map_err(|e| {
+                if !e.is_no_key() {
+                    return CliError::from(e);
+                }
                 let hint = format!(
                     "{}; this lock ({}) is claimed, so it needs its site's key",
                     e.hint(),
