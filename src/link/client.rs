@@ -244,8 +244,7 @@ impl Client {
         let frame = &wire[..=len];
 
         let attempts = if request.is_idempotent() { self.options.attempts.max(1) } else { 1 };
-        let started = Instant::now();
-        let deadline = started + self.options.timeout;
+        let deadline = deadline_after(self.options.timeout);
         let per_attempt = self.options.timeout / attempts;
         for attempt in 1..=attempts {
             if attempt > 1 {
@@ -255,7 +254,7 @@ impl Client {
             let attempt_deadline = if attempt == attempts {
                 deadline
             } else {
-                (Instant::now() + per_attempt).min(deadline)
+                deadline_after(per_attempt).min(deadline)
             };
             if let Some(response) = self.wait_for(seq, attempt_deadline)? {
                 return response;
@@ -273,7 +272,7 @@ impl Client {
         if let Some(event) = self.events.pop_front() {
             return Ok(Some(event));
         }
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(timeout);
         // No request is outstanding, so sequence 0 never matches a response here.
         let _ = self.wait_for_inner(None, deadline)?;
         Ok(self.events.pop_front())
@@ -834,6 +833,13 @@ impl Drop for Client {
     fn drop(&mut self) {
         self.end_session();
     }
+}
+
+/// `now + timeout`, without overflow: durations reaching the client are bounded
+/// ([`super::TIMEOUT_RANGE`]), and anything beyond is cut to that bound.
+fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout.min(super::TIMEOUT_RANGE.max)).unwrap_or(now)
 }
 
 fn random<const N: usize>() -> Result<[u8; N], ClientError> {
