@@ -165,6 +165,18 @@ impl From<ClientError> for CliError {
                 "the lock may have restarted; run the command again".to_string(),
                 None,
             ),
+            ClientError::NotCarriedOut { .. } => (
+                exit::LINK,
+                "not_carried_out",
+                "nothing was changed; run the command again".to_string(),
+                None,
+            ),
+            ClientError::LockRestarted => (
+                exit::LINK,
+                "lock_restarted",
+                "no session was opened and nothing was changed; run the command again".to_string(),
+                None,
+            ),
             ClientError::Random(_) => {
                 (exit::LINK, "random", "the system's entropy source is unavailable".to_string(), None)
             }

@@ -4,6 +4,12 @@
 mod client;
 mod duration;
 mod ports;
+mod transport;
+
+#[cfg(test)]
+mod fake;
+#[cfg(test)]
+mod tests;
 
 pub use client::{
     Client, ClientError, DEFAULT_ATTEMPTS, DEFAULT_BAUD, DEFAULT_TIMEOUT, LinkOptions, LinkStats,
@@ -17,3 +23,4 @@ pub use ports::{
     KNOWN_ADAPTERS, KnownAdapter, PortInfo, PortPicker, PortSource, ResolveError, auto_detect,
     known_adapter, list_ports,
 };
+pub use transport::Transport;
