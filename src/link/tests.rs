@@ -236,3 +236,59 @@ fn events_arriving_between_requests_are_queued_and_returned_by_next_event_in_ord
         ]
     );
 }
+
+// ---- a real pseudo-terminal -----------------------------------------------------------------
+
+#[test]
+fn another_program_reading_the_port_makes_a_request_time_out_instead_of_hanging() {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, mpsc};
+
+    use serialport::{SerialPort, TTYPort};
+
+    let (mut lock_end, port) = TTYPort::pair().unwrap();
+    let name = port.name().unwrap();
+    // The other program (`cat` on the port): it takes bytes meant for the client.
+    let mut thief = std::fs::File::open(&name).unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 256];
+        while thief.read(&mut buf).is_ok_and(|n| n > 0) {}
+    });
+    // The lock answers every write with a frame (an event), which the client might read
+    // first, so it gets bytes now and then, but never its answer.
+    let done = Arc::new(AtomicBool::new(false));
+    let stop = done.clone();
+    let lock = std::thread::spawn(move || {
+        lock_end.set_timeout(Duration::from_millis(20)).unwrap();
+        let mut buf = [0u8; 256];
+        let mut event = [0u8; latchkey_protocol::MAX_ENCODED_LEN];
+        let header = latchkey_protocol::Header::new(latchkey_protocol::Kind::Event, 1);
+        let event = latchkey_protocol::encode_frame(
+            header,
+            &Event::ClockSet { unix_seconds: 1 },
+            &mut event,
+        )
+        .unwrap()
+        .to_vec();
+        while !stop.load(Ordering::SeqCst) {
+            if lock_end.read(&mut buf).is_ok_and(|n| n > 0) {
+                for _ in 0..20 {
+                    let _ = lock_end.write_all(&event);
+                }
+            }
+        }
+    });
+    let (answer, result) = mpsc::channel();
+    std::thread::spawn(move || {
+        let options = LinkOptions { timeout: Duration::from_millis(300), ..options() };
+        let mut client = Client::with_transport(port, name, options);
+        let _ = answer.send(client.ping(1).map(|_| ()));
+    });
+    // Only a guard against hanging the test suite; the client's bound is its 300 ms.
+    let result = result.recv_timeout(Duration::from_secs(60));
+    done.store(true, Ordering::SeqCst);
+    lock.join().unwrap();
+    let result = result.expect("the client still waits, past its timeout");
+    assert!(matches!(result, Err(ClientError::Timeout { attempts: 3, .. })), "{result:?}");
+}
