@@ -24,6 +24,7 @@ use latchkey_protocol::{
     Settings, Status, decode_body, encode_frame,
 };
 use serialport::TTYPort;
+use tracing::{debug, trace};
 
 use super::duration::TIMEOUT_RANGE;
 use super::transport::Transport;
@@ -221,6 +222,10 @@ fn deadline_after(timeout: Duration) -> Instant {
     now.checked_add(timeout.min(TIMEOUT_RANGE.max)).unwrap_or(now)
 }
 
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
 impl Client<TTYPort> {
     /// Opens `path` exclusively. Fails at once with [`ClientError::PortBusy`] if another
     /// program holds it.
@@ -228,6 +233,7 @@ impl Client<TTYPort> {
         let port = serialport::new(path.to_string_lossy(), options.baud)
             .open_native()
             .map_err(|source| classify_open_error(path, source))?;
+        debug!(path = %path.display(), baud = options.baud, "port opened");
         Ok(Self::with_transport(port, path, options))
     }
 }
@@ -281,10 +287,14 @@ impl<T: Transport> Client<T> {
         match self.request_once(request) {
             Err(ClientError::SessionExpired) if self.session.is_some() => {
                 let name = request_name(request);
+                debug!(request = name, "the lock has no session for us; reopening it");
                 if resend_rule(request) == Resend::Never {
                     // Not carried out, whatever happens next. A new session, if one opens,
                     // is for the requests that follow.
-                    let _ = self.reopen_session();
+                    if let Err(error) = self.reopen_session() {
+                        debug!(%error, "no new session");
+                    }
+                    debug!(request = name, "not sent again: it is not safe to send twice");
                     return Err(ClientError::NotCarriedOut { request: name });
                 }
                 self.reopen_session()?;
@@ -333,8 +343,10 @@ impl<T: Transport> Client<T> {
     /// Sends `request` and waits for its answer, resending it as [`resend_rule`] allows
     /// within the timeout.
     fn exchange(&mut self, request: &Request) -> Result<Answer, ClientError> {
+        let name = request_name(request);
         let rule = resend_rule(request);
         let attempts = if rule == Resend::Never { 1 } else { self.options.attempts.max(1) };
+        let started = Instant::now();
         let deadline = deadline_after(self.options.timeout);
         let per_attempt = self.options.timeout / attempts;
         let mut wire = [0u8; MAX_ENCODED_LEN + 1];
@@ -347,17 +359,35 @@ impl<T: Transport> Client<T> {
                     seq = self.take_seq();
                     len = self.encode(request, seq, &mut wire)?;
                 }
+                debug!(request = name, seq, attempt, "no answer in time; sending again");
             }
             self.send(&wire[..len], deadline, attempt)?;
+            trace!(
+                request = name,
+                seq,
+                len,
+                sealed = self.session.is_some(),
+                attempt,
+                "frame sent"
+            );
             let attempt_deadline = if attempt == attempts {
                 deadline
             } else {
                 deadline_after(per_attempt).min(deadline)
             };
             if let Some(response) = self.wait_for(Some(seq), attempt_deadline)? {
+                debug!(
+                    request = name,
+                    seq,
+                    attempts = attempt,
+                    elapsed_ms = millis(started.elapsed()),
+                    ok = response.is_ok(),
+                    "answered"
+                );
                 return response.map(|response| Answer { response, sends: attempt });
             }
         }
+        debug!(request = name, attempts, elapsed_ms = millis(started.elapsed()), "timed out");
         Err(ClientError::Timeout {
             path: self.path.clone(),
             timeout: self.options.timeout,
@@ -417,7 +447,8 @@ impl<T: Transport> Client<T> {
                 let Some(result) = self.accumulator.push(byte) else { continue };
                 let frame = match result {
                     Ok(frame) => frame,
-                    Err(_) => {
+                    Err(reason) => {
+                        trace!(?reason, "damaged frame dropped");
                         self.stats.dropped += 1;
                         continue;
                     }
@@ -425,6 +456,7 @@ impl<T: Transport> Client<T> {
                 self.stats.received += 1;
                 let header = frame.header;
                 let body = frame.body;
+                trace!(kind = ?header.kind, seq = header.seq, len = body.len(), "frame received");
                 match header.kind {
                     Kind::Event if header.version == PROTOCOL_VERSION => {
                         match decode_body::<Event>(body) {
@@ -475,12 +507,14 @@ impl<T: Transport> Client<T> {
                                 Err(_) => self.stats.dropped += 1,
                             },
                             Err(SealError::Replayed { .. }) => {
+                                debug!(seq = header.seq, "stale answer ignored (already opened)");
                                 self.stats.stale += 1;
                             }
                             Err(_) => self.stats.dropped += 1,
                         }
                     }
                     Kind::Response | Kind::SealedResponse => {
+                        debug!(seq = header.seq, waiting_for = ?seq, "stale answer ignored");
                         self.stats.stale += 1;
                     }
                     _ => self.stats.dropped += 1,
@@ -496,7 +530,8 @@ impl<T: Transport> Client<T> {
     }
 
     fn queue_event(&mut self, seq: u16, event: Event) {
-        if let Event::Booted { .. } = event {
+        if let Event::Booted { boot_count } = event {
+            debug!(boot_count, "the lock says it (re)started");
             self.boots_seen = self.boots_seen.wrapping_add(1);
         }
         if self.events.len() == EVENT_BACKLOG {
@@ -867,8 +902,9 @@ impl<T: Transport> Client<T> {
         serial: &str,
         key: &SecretKey,
     ) -> Result<bool, ClientError> {
+        let started = Instant::now();
         let tries = self.options.attempts.max(1);
-        for _ in 1..=tries {
+        for handshake in 1..=tries {
             let boots = self.boots_seen;
             let host_nonce = random::<16>()?;
             let (lock_nonce, lock_proof) = match self
@@ -879,6 +915,7 @@ impl<T: Transport> Client<T> {
             };
             let keys = SessionKeys::derive(key, role, serial, &host_nonce, &lock_nonce);
             if !proofs_match(&lock_proof, &keys.lock_proof()) {
+                debug!(?role, "the lock holds another key");
                 return Ok(false);
             }
             let confirm = self.exchange(&Request::SessionConfirm { host_proof: keys.host_proof() });
@@ -887,8 +924,10 @@ impl<T: Transport> Client<T> {
                 Ok(Answer { response: Response::Status(Status::Success), .. }) => {}
                 Ok(Answer { response: Response::Status(Status::NotAuthorized), sends }) => {
                     if restarted || sends == 1 {
+                        debug!(?role, restarted, "the lock forgot the handshake");
                         return Err(ClientError::LockRestarted);
                     }
+                    debug!(?role, handshake, "confirm answered only after a resend; starting over");
                     continue;
                 }
                 Ok(Answer { response, .. }) => return Err(unexpected(response)),
@@ -906,6 +945,12 @@ impl<T: Transport> Client<T> {
                 lock_key: key.clone(),
                 serial: serial.to_string(),
             });
+            debug!(
+                ?role,
+                handshakes = handshake,
+                elapsed_ms = millis(started.elapsed()),
+                "session opened"
+            );
             return Ok(true);
         }
         Err(ClientError::SessionExpired)
@@ -913,8 +958,12 @@ impl<T: Transport> Client<T> {
 
     fn reopen_session(&mut self) -> Result<(), ClientError> {
         let Some(old) = self.session.take() else { return Err(ClientError::SessionExpired) };
+        let started = Instant::now();
         match self.try_session(old.role, &old.serial, &old.lock_key) {
-            Ok(true) => Ok(()),
+            Ok(true) => {
+                debug!(elapsed_ms = millis(started.elapsed()), "session reopened");
+                Ok(())
+            }
             other => {
                 // Keep what a new handshake needs, so the next request tries again.
                 self.session = Some(old);
