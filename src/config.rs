@@ -9,6 +9,7 @@
 //! ```
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -21,8 +22,9 @@ pub const CONFIG_ENV: &str = "LATCHKEY_CONFIG";
 pub struct HostConfig {
     /// Port to use when no flag or environment variable names one.
     pub port: Option<String>,
-    /// Default request timeout, e.g. "3s" or "500ms".
-    pub timeout: Option<String>,
+    /// Default request timeout, e.g. "3s" or "500ms"; checked like `--timeout`.
+    #[serde(default, deserialize_with = "crate::link::deserialize_timeout")]
+    pub timeout: Option<Duration>,
 }
 
 /// The config file could not be used.

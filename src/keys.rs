@@ -114,6 +114,39 @@ pub enum KeyError {
     /// The name cannot be a file name.
     #[error("{0:?} is not a usable key name (letters, digits, '-', '_' and '.', at most 64)")]
     BadName(String),
+    /// A key file named explicitly (`--key PATH`) that does not exist.
+    #[error("there is no key file {path}")]
+    NoSuchFile {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// Something other than a regular file where a key file should be: a symbolic link, a
+    /// device, a directory, a pipe. Never read, and never `chmod`ed on our advice.
+    #[error("{path} is {what}, not a key file")]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+        /// What it is ("a symbolic link", "a directory", ...).
+        what: &'static str,
+    },
+    /// The keystore folder, ours, lets other users add or replace key files.
+    #[error("the keystore folder {dir} is writable by other users (mode {mode:o})")]
+    KeystoreOpen {
+        /// The folder.
+        dir: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The keystore folder is writable by other users and belongs to someone else.
+    #[error(
+        "the keystore folder {dir} is writable by other users (mode {mode:o}) and is not yours"
+    )]
+    KeystoreForeign {
+        /// The folder.
+        dir: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
     /// A file is readable by others.
     #[error("key file {path} is readable by other users (mode {mode:o})")]
     TooOpen {
@@ -147,6 +180,13 @@ pub enum KeyError {
 }
 
 impl KeyError {
+    /// Whether this says only that no key was named and the keystore offers none to pick
+    /// (none at all, or several). A command that can do without a session may go on; any
+    /// other key error (a named key missing, a damaged or unsafe file) must stop it.
+    pub fn is_no_key(&self) -> bool {
+        matches!(self, Self::Empty { .. } | Self::Ambiguous { .. } | Self::NoKeystore)
+    }
+
     /// What to do about it.
     pub fn hint(&self) -> String {
         match self {
@@ -156,6 +196,16 @@ impl KeyError {
             Self::Ambiguous { .. } => "`latchkey key list` shows them".into(),
             Self::Exists { .. } => "choose another name, or remove the old file first".into(),
             Self::BadName(_) => "e.g. acme-hq".into(),
+            Self::NoSuchFile { .. } => {
+                "check the path; `latchkey key list` shows the keystore's keys, which --key takes by name".into()
+            }
+            Self::NotAFile { .. } => {
+                "a key file is a regular file: name the file itself, or export the key again with `latchkey key export NAME --out FILE`".into()
+            }
+            Self::KeystoreOpen { dir, .. } => format!("run `chmod 700 {}`", dir.display()),
+            Self::KeystoreForeign { .. } => {
+                format!("keep your keys in a folder of your own: set {KEYSTORE_ENV} to one (mode 0700)")
+            }
             Self::TooOpen { path, .. } => format!("run `chmod 600 {}`", path.display()),
             Self::Invalid { .. } => "export it again from the installer's keystore".into(),
             Self::Io { .. } => "check the path and its permissions".into(),
@@ -283,15 +333,38 @@ impl KeyFile {
         )
     }
 
-    /// Reads a key file, refusing one that other users can read.
+    /// Reads a key file, refusing one that other users can read and anything that is not
+    /// a regular file (a link is not followed, a device or a pipe never read).
     pub fn load(path: &Path) -> Result<Self, KeyError> {
         let io = |source| KeyError::Io { path: path.to_path_buf(), source };
-        let meta = fs::metadata(path).map_err(io)?;
+        let meta = match fs::symlink_metadata(path) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(KeyError::NoSuchFile { path: path.to_path_buf() });
+            }
+            Err(source) => return Err(io(source)),
+        };
+        check_regular(path, &meta)?;
+        // Opened without following a link and without blocking, then checked again on the
+        // open file: what is read is what was checked.
+        let fd = rustix::fs::open(
+            path,
+            rustix::fs::OFlags::RDONLY
+                | rustix::fs::OFlags::NOFOLLOW
+                | rustix::fs::OFlags::NONBLOCK
+                | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .map_err(|e| io(e.into()))?;
+        let mut file = fs::File::from(fd);
+        let meta = file.metadata().map_err(io)?;
+        check_regular(path, &meta)?;
         let mode = meta.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
             return Err(KeyError::TooOpen { path: path.to_path_buf(), mode });
         }
-        let text = fs::read_to_string(path).map_err(io)?;
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut file, &mut text).map_err(io)?;
         let invalid = |why: String| KeyError::Invalid { path: path.to_path_buf(), why };
         let doc: KeyFileToml = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
         if doc.format != 1 {
@@ -344,6 +417,43 @@ fn check_name(name: &str) -> Result<(), KeyError> {
     if ok { Ok(()) } else { Err(KeyError::BadName(name.to_string())) }
 }
 
+/// Refuses anything but a regular file, saying what it is.
+fn check_regular(path: &Path, meta: &fs::Metadata) -> Result<(), KeyError> {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = meta.file_type();
+    let what = if kind.is_file() {
+        return Ok(());
+    } else if kind.is_symlink() {
+        "a symbolic link"
+    } else if kind.is_dir() {
+        "a directory"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_fifo() {
+        "a named pipe"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    };
+    Err(KeyError::NotAFile { path: path.to_path_buf(), what })
+}
+
+/// Whether a keystore folder with permission bits `mode`, owned by `owner`, may be used by
+/// `me`: nobody else may add or replace its files. The `chmod` advice is only for our own.
+fn check_keystore_mode(dir: &Path, mode: u32, owner: u32, me: u32) -> Result<(), KeyError> {
+    let mode = mode & 0o7777;
+    if mode & 0o022 == 0 {
+        Ok(())
+    } else if owner == me {
+        Err(KeyError::KeystoreOpen { dir: dir.to_path_buf(), mode })
+    } else {
+        Err(KeyError::KeystoreForeign { dir: dir.to_path_buf(), mode })
+    }
+}
+
 /// The keystore folder.
 #[derive(Debug, Clone)]
 pub struct Keystore {
@@ -370,14 +480,35 @@ impl Keystore {
         Ok(self.dir.join(format!("{name}.toml")))
     }
 
+    /// Checks the folder, if it exists: a real folder nobody else can write to.
+    fn check_dir(&self) -> Result<(), KeyError> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = match fs::metadata(&self.dir) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(source) => return Err(KeyError::Io { path: self.dir.clone(), source }),
+        };
+        if !meta.is_dir() {
+            let source = std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a folder");
+            return Err(KeyError::Io { path: self.dir.clone(), source });
+        }
+        let me = rustix::process::geteuid().as_raw();
+        check_keystore_mode(&self.dir, meta.mode(), meta.uid(), me)
+    }
+
+    /// Creates the folder (mode 0700) if it does not exist; refuses one others can write to.
     fn ensure_dir(&self) -> Result<(), KeyError> {
         let io = |source| KeyError::Io { path: self.dir.clone(), source };
-        fs::create_dir_all(&self.dir).map_err(io)?;
-        fs::set_permissions(&self.dir, fs::Permissions::from_mode(0o700)).map_err(io)
+        if !self.dir.exists() {
+            fs::create_dir_all(&self.dir).map_err(io)?;
+            fs::set_permissions(&self.dir, fs::Permissions::from_mode(0o700)).map_err(io)?;
+        }
+        self.check_dir()
     }
 
     /// Every key file, sorted by name.
     pub fn list(&self) -> Result<Vec<KeyFile>, KeyError> {
+        self.check_dir()?;
         let entries = match fs::read_dir(&self.dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -397,11 +528,14 @@ impl Keystore {
 
     /// The key called `name`.
     pub fn get(&self, name: &str) -> Result<KeyFile, KeyError> {
+        self.check_dir()?;
         let path = self.path_of(name)?;
-        if !path.exists() {
-            return Err(KeyError::NotFound { name: name.to_string(), dir: self.dir.clone() });
+        match KeyFile::load(&path) {
+            Err(KeyError::NoSuchFile { .. }) => {
+                Err(KeyError::NotFound { name: name.to_string(), dir: self.dir.clone() })
+            }
+            other => other,
         }
-        KeyFile::load(&path)
     }
 
     /// The only key, when there is exactly one.
@@ -482,5 +616,65 @@ mod tests {
         for bad in ["", "../x", "a/b", ".hidden", "sp ace"] {
             assert!(check_name(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn anything_but_a_regular_file_is_refused_without_a_chmod_hint() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.toml");
+        KeyFile::generate("acme").unwrap().save(&real, false).unwrap();
+        let link = dir.path().join("link.toml");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let folder = dir.path().join("folder.toml");
+        fs::create_dir(&folder).unwrap();
+        for (path, what) in [
+            (link.as_path(), "a symbolic link"),
+            (folder.as_path(), "a directory"),
+            (Path::new("/dev/null"), "a character device"),
+        ] {
+            let error = KeyFile::load(path).unwrap_err();
+            assert!(matches!(error, KeyError::NotAFile { .. }), "{error:?}");
+            assert!(error.to_string().contains(what), "{error}");
+            assert!(!error.hint().contains("chmod"), "{}", error.hint());
+        }
+        assert!(KeyFile::load(&real).is_ok());
+    }
+
+    #[test]
+    fn a_missing_key_file_is_an_error_of_its_own() {
+        let error = KeyFile::load(Path::new("/nonexistent/k.toml")).unwrap_err();
+        assert!(matches!(error, KeyError::NoSuchFile { .. }), "{error:?}");
+        assert!(!error.is_no_key());
+    }
+
+    #[test]
+    fn a_keystore_folder_others_can_write_is_refused_and_chmod_is_advised_only_for_our_own() {
+        let dir = Path::new("/keys");
+        assert!(check_keystore_mode(dir, 0o40700, 1000, 1000).is_ok());
+        assert!(check_keystore_mode(dir, 0o40755, 1000, 1000).is_ok());
+        assert!(check_keystore_mode(dir, 0o40755, 0, 1000).is_ok());
+        for mode in [0o40777, 0o40770, 0o40702, 0o41777] {
+            let ours = check_keystore_mode(dir, mode, 1000, 1000).unwrap_err();
+            assert!(matches!(ours, KeyError::KeystoreOpen { .. }), "{mode:o}");
+            assert_eq!(ours.hint(), "run `chmod 700 /keys`");
+            let theirs = check_keystore_mode(dir, mode, 0, 1000).unwrap_err();
+            assert!(matches!(theirs, KeyError::KeystoreForeign { .. }), "{mode:o}");
+            assert!(!theirs.hint().contains("chmod"), "{}", theirs.hint());
+        }
+    }
+
+    #[test]
+    fn a_keystore_folder_others_can_write_is_refused_when_reading_and_writing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Keystore { dir: dir.path().join("keys") };
+        store.add(&KeyFile::generate("acme").unwrap()).unwrap();
+        assert_eq!(fs::metadata(store.dir()).unwrap().permissions().mode() & 0o777, 0o700);
+        fs::set_permissions(store.dir(), fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(matches!(store.list(), Err(KeyError::KeystoreOpen { .. })));
+        assert!(matches!(store.get("acme"), Err(KeyError::KeystoreOpen { .. })));
+        let other = KeyFile::generate("other").unwrap();
+        assert!(matches!(store.add(&other), Err(KeyError::KeystoreOpen { .. })));
+        // Not silently fixed either.
+        assert_eq!(fs::metadata(store.dir()).unwrap().permissions().mode() & 0o777, 0o777);
     }
 }

@@ -39,7 +39,7 @@ pub struct Cli {
 
     /// Time a request may take, retries included, e.g. `3s`, `500ms` or `2` (seconds).
     /// [default: 3s, or `timeout` in the config file]
-    #[arg(help_heading = GLOBAL, long, global = true, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(help_heading = GLOBAL, long, global = true, value_name = "DURATION", value_parser = crate::link::parse_timeout)]
     pub timeout: Option<Duration>,
 
     /// Never prompt, even at a terminal; fail with an explanation instead.
@@ -76,7 +76,7 @@ pub enum Command {
         #[arg(long, short = 'c', default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=100_000))]
         count: u32,
         /// Pause between pings, e.g. `200ms`.
-        #[arg(long, short = 'i', default_value = "200ms", value_parser = parse_duration)]
+        #[arg(long, short = 'i', default_value = "200ms", value_parser = crate::link::parse_interval)]
         interval: Duration,
     },
     /// Read or set the lock's clock.
@@ -256,39 +256,15 @@ pub enum ConfigCommand {
     },
 }
 
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    if let Ok(seconds) = text.parse::<f64>() {
-        if seconds.is_finite() && seconds > 0.0 {
-            return Ok(Duration::from_secs_f64(seconds));
-        }
-        return Err("must be more than zero".into());
-    }
-    match humantime::parse_duration(text) {
-        Ok(d) if !d.is_zero() => Ok(d),
-        Ok(_) => Err("must be more than zero".into()),
-        Err(e) => Err(format!("{e} (examples: 3s, 500ms, 2)")),
-    }
-}
-
 impl Cli {
     /// Resolves the command line against the environment and the config file.
     pub fn context(&self) -> Result<Context, CliError> {
         let cli = self;
-        let (config, config_path) = crate::config::load().map_err(|e| {
+        let (config, _) = crate::config::load().map_err(|e| {
             CliError::usage(e.to_string())
                 .with_hint("fix the file, or point LATCHKEY_CONFIG at another one")
         })?;
-        let timeout = match (cli.timeout, &config.timeout) {
-            (Some(t), _) => t,
-            (None, Some(text)) => parse_duration(text).map_err(|e| {
-                CliError::usage(format!(
-                    "timeout {text:?} in config file {} is not valid: {e}",
-                    config_path.as_deref().unwrap_or_else(|| std::path::Path::new("?")).display()
-                ))
-            })?,
-            (None, None) => crate::link::DEFAULT_TIMEOUT,
-        };
+        let timeout = self.timeout.or(config.timeout).unwrap_or(crate::link::DEFAULT_TIMEOUT);
         let env_port = std::env::var("LATCHKEY_PORT").ok().filter(|p| !p.is_empty());
         let port = if cli.sim {
             PortChoice::Sim

@@ -86,6 +86,10 @@ pub enum ErrorKind {
     Protocol,
     /// The lock ended the session and a new one failed.
     SessionExpired,
+    /// The lock refused a request it should have taken inside the session; it was not done.
+    NotCarriedOut,
+    /// The lock restarted while the session was being opened.
+    LockRestarted,
     /// Another program holds the port.
     PortBusy,
     /// This computer could not do its part: the terminal, a file.
@@ -123,6 +127,8 @@ impl ErrorKind {
             Self::VersionMismatch => "version_mismatch",
             Self::Protocol => "protocol",
             Self::SessionExpired => "session_expired",
+            Self::NotCarriedOut => "not_carried_out",
+            Self::LockRestarted => "lock_restarted",
             Self::PortBusy => "port_busy",
             Self::Host => "host",
             Self::Random => "random",
@@ -151,7 +157,9 @@ impl ErrorKind {
             | Self::Io
             | Self::VersionMismatch
             | Self::Protocol
-            | Self::SessionExpired => exit::LINK,
+            | Self::SessionExpired
+            | Self::NotCarriedOut
+            | Self::LockRestarted => exit::LINK,
             Self::PortBusy => exit::BUSY,
             Self::Host | Self::Random => exit::HOST,
             Self::Interrupted => exit::INTERRUPTED,
@@ -320,6 +328,16 @@ impl From<ClientError> for CliError {
             ),
             ClientError::SessionExpired => (ErrorKind::SessionExpired,
                 "the lock may have restarted; run the command again".to_string(),
+                None,
+            ),
+            ClientError::NotCarriedOut { .. } => (
+                ErrorKind::NotCarriedOut,
+                "nothing was changed; run the command again".to_string(),
+                None,
+            ),
+            ClientError::LockRestarted => (
+                ErrorKind::LockRestarted,
+                "the lock restarted during the handshake; no session was opened and nothing was changed; run the command again".to_string(),
                 None,
             ),
             ClientError::Random(_) => {

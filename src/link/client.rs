@@ -2,9 +2,11 @@
 //!
 //! It frames requests, matches responses by sequence number, resends idempotent requests
 //! when an answer does not come in time, and keeps unsolicited events for whoever wants them.
+//! It is generic over its [`Transport`], so the same code runs over a serial port and, in
+//! tests, over a scripted lock in memory.
 
 use std::collections::VecDeque;
-use std::io::{self, Read, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -21,7 +23,11 @@ use latchkey_protocol::{
     LockInfo, MAX_BODY_LEN, MAX_ENCODED_LEN, PROTOCOL_VERSION, Request, Response, Role, Setting,
     Settings, Status, decode_body, encode_frame,
 };
-use serialport::{SerialPort, TTYPort};
+use serialport::TTYPort;
+use tracing::{debug, trace};
+
+use super::duration::TIMEOUT_RANGE;
+use super::transport::Transport;
 
 /// Line speed used when the port is a real UART. A pty ignores it.
 pub const DEFAULT_BAUD: u32 = 115_200;
@@ -112,6 +118,17 @@ pub enum ClientError {
     /// The lock ended the session (idle too long, or restarted) and a new one failed.
     #[error("the lock ended the session")]
     SessionExpired,
+    /// The lock had ended the session before a request that is not safe to send twice, so
+    /// it did not carry it out, and the client did not send it again. Nothing changed.
+    #[error("the lock had ended the session, so it did not carry out the request")]
+    NotCarriedOut {
+        /// What was asked (the request's name, nothing of its contents).
+        request: &'static str,
+    },
+    /// The lock restarted between the two steps of the session handshake: it forgot the
+    /// handshake, so no session opened. Running the command again is safe.
+    #[error("the lock restarted during the session handshake")]
+    LockRestarted,
     /// No randomness from the operating system.
     #[error("cannot get random bytes: {0}")]
     Random(String),
@@ -144,9 +161,9 @@ pub struct LinkStats {
     pub stale: u32,
 }
 
-/// A connection to one lock over one serial port.
-pub struct Client {
-    port: TTYPort,
+/// A connection to one lock over one line: a serial port unless said otherwise.
+pub struct Client<T: Transport = TTYPort> {
+    transport: T,
     path: PathBuf,
     options: LinkOptions,
     accumulator: FrameAccumulator,
@@ -154,9 +171,11 @@ pub struct Client {
     events: VecDeque<(u16, Event)>,
     stats: LinkStats,
     session: Option<Session>,
+    /// `Booted` events seen so far: a lock that restarts mid-handshake forgets it.
+    boots_seen: u32,
 }
 
-impl std::fmt::Debug for Client {
+impl<T: Transport> std::fmt::Debug for Client<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client").field("path", &self.path).field("stats", &self.stats).finish()
     }
@@ -164,20 +183,67 @@ impl std::fmt::Debug for Client {
 
 /// Events kept for a caller before the oldest are dropped.
 const EVENT_BACKLOG: usize = 256;
-/// Longest single wait on the port, so a deadline is never overshot by much.
-const POLL_SLICE: Duration = Duration::from_millis(50);
 
-impl Client {
+/// How a request is sent again when an attempt gets no answer in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resend {
+    /// Not at all: doing it twice could do it twice.
+    Never,
+    /// The very same bytes (same sequence number, same seal counter), so the lock can tell a
+    /// resend from a new request, and a late answer to either copy is the answer.
+    SameBytes,
+    /// Under a new sequence number. For `SessionStart`: the lock answers each start with a
+    /// new challenge that replaces the previous one, so a late challenge to an earlier copy
+    /// must be stale, never confirmed against a handshake the lock has since replaced.
+    NewSeq,
+}
+
+fn resend_rule(request: &Request) -> Resend {
+    match request {
+        Request::SessionStart { .. } => Resend::NewSeq,
+        // The lock keeps a pending handshake until a confirm arrives: a lost or damaged
+        // confirm can be sent again as it was.
+        Request::SessionConfirm { .. } => Resend::SameBytes,
+        request if request.is_idempotent() => Resend::SameBytes,
+        _ => Resend::Never,
+    }
+}
+
+/// An answer, and how many times the request went out to get it.
+struct Answer {
+    response: Response,
+    sends: u32,
+}
+
+/// `now + timeout`, without overflow: durations reaching the client are bounded
+/// ([`TIMEOUT_RANGE`]), and anything beyond is cut to that bound.
+fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout.min(TIMEOUT_RANGE.max)).unwrap_or(now)
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl Client<TTYPort> {
     /// Opens `path` exclusively. Fails at once with [`ClientError::PortBusy`] if another
     /// program holds it.
     pub fn open(path: &Path, options: LinkOptions) -> Result<Self, ClientError> {
         let port = serialport::new(path.to_string_lossy(), options.baud)
-            .timeout(POLL_SLICE)
             .open_native()
             .map_err(|source| classify_open_error(path, source))?;
-        Ok(Self {
-            port,
-            path: path.to_path_buf(),
+        debug!(path = %path.display(), baud = options.baud, "port opened");
+        Ok(Self::with_transport(port, path, options))
+    }
+}
+
+impl<T: Transport> Client<T> {
+    /// A client over any line; `path` names it in errors.
+    pub fn with_transport(transport: T, path: impl Into<PathBuf>, options: LinkOptions) -> Self {
+        Self {
+            transport,
+            path: path.into(),
             options,
             accumulator: FrameAccumulator::new(),
             // Start from a varying point so a late answer meant for a previous run of the tool
@@ -186,7 +252,8 @@ impl Client {
             events: VecDeque::new(),
             stats: LinkStats::default(),
             session: None,
-        })
+            boots_seen: 0,
+        }
     }
 
     /// The port this client talks through.
@@ -204,14 +271,32 @@ impl Client {
         self.options
     }
 
+    /// The line itself (tests look at what was sent).
+    #[cfg(test)]
+    pub(crate) fn transport_mut(&mut self) -> &mut T {
+        &mut self.transport
+    }
+
     /// Sends `request` and waits for its response. Inside a session the request travels
     /// sealed. Idempotent requests are resent (the same bytes, so the same sequence number and
     /// counter) when an attempt times out; the whole call never takes much longer than the
     /// timeout. If the lock has dropped the session (idle, restarted), a new one is opened
-    /// once and the request sent again.
+    /// and an idempotent request sent again once; any other request is reported as
+    /// [`ClientError::NotCarriedOut`].
     pub fn request(&mut self, request: &Request) -> Result<Response, ClientError> {
         match self.request_once(request) {
             Err(ClientError::SessionExpired) if self.session.is_some() => {
+                let name = request_name(request);
+                debug!(request = name, "the lock has no session for us; reopening it");
+                if resend_rule(request) == Resend::Never {
+                    // Not carried out, whatever happens next. A new session, if one opens,
+                    // is for the requests that follow.
+                    if let Err(error) = self.reopen_session() {
+                        debug!(%error, "no new session");
+                    }
+                    debug!(request = name, "not sent again: it is not safe to send twice");
+                    return Err(ClientError::NotCarriedOut { request: name });
+                }
                 self.reopen_session()?;
                 self.request_once(request)
             }
@@ -220,8 +305,17 @@ impl Client {
     }
 
     fn request_once(&mut self, request: &Request) -> Result<Response, ClientError> {
-        let seq = self.take_seq();
-        let mut wire = [0u8; MAX_ENCODED_LEN + 1];
+        self.exchange(request).map(|answer| answer.response)
+    }
+
+    /// Encodes `request` under sequence number `seq` (sealed inside a session) into `wire`;
+    /// returns the frame's length.
+    fn encode(
+        &mut self,
+        request: &Request,
+        seq: u16,
+        wire: &mut [u8; MAX_ENCODED_LEN + 1],
+    ) -> Result<usize, ClientError> {
         // A leading 0x00 flushes any garbage left in the lock's receive buffer.
         wire[0] = 0;
         let len = match &mut self.session {
@@ -235,32 +329,65 @@ impl Client {
                     ClientError::Encode(latchkey_protocol::EncodeError::BodyTooLong)
                 })?;
                 let mut body = [0u8; MAX_BODY_LEN];
-                let (n, _) = session.sealer.seal(&header, plain, &mut body).map_err(|_| {
+                let sealed = session.sealer.seal(&header, plain, &mut body);
+                zeroize::Zeroize::zeroize(plain);
+                let (n, _) = sealed.map_err(|_| {
                     ClientError::Encode(latchkey_protocol::EncodeError::BodyTooLong)
                 })?;
                 encode_raw_frame(header, &body[..n], &mut wire[1..])?
             }
         };
-        let frame = &wire[..=len];
+        Ok(len + 1)
+    }
 
-        let attempts = if request.is_idempotent() { self.options.attempts.max(1) } else { 1 };
+    /// Sends `request` and waits for its answer, resending it as [`resend_rule`] allows
+    /// within the timeout.
+    fn exchange(&mut self, request: &Request) -> Result<Answer, ClientError> {
+        let name = request_name(request);
+        let rule = resend_rule(request);
+        let attempts = if rule == Resend::Never { 1 } else { self.options.attempts.max(1) };
         let started = Instant::now();
-        let deadline = started + self.options.timeout;
+        let deadline = deadline_after(self.options.timeout);
         let per_attempt = self.options.timeout / attempts;
+        let mut wire = [0u8; MAX_ENCODED_LEN + 1];
+        let mut seq = self.take_seq();
+        let mut len = self.encode(request, seq, &mut wire)?;
         for attempt in 1..=attempts {
             if attempt > 1 {
                 self.stats.resent += 1;
+                if rule == Resend::NewSeq {
+                    seq = self.take_seq();
+                    len = self.encode(request, seq, &mut wire)?;
+                }
+                debug!(request = name, seq, attempt, "no answer in time; sending again");
             }
-            self.send(frame)?;
+            self.send(&wire[..len], deadline, attempt)?;
+            trace!(
+                request = name,
+                seq,
+                len,
+                sealed = self.session.is_some(),
+                attempt,
+                "frame sent"
+            );
             let attempt_deadline = if attempt == attempts {
                 deadline
             } else {
-                (Instant::now() + per_attempt).min(deadline)
+                deadline_after(per_attempt).min(deadline)
             };
-            if let Some(response) = self.wait_for(seq, attempt_deadline)? {
-                return response;
+            if let Some(response) = self.wait_for(Some(seq), attempt_deadline)? {
+                debug!(
+                    request = name,
+                    seq,
+                    attempts = attempt,
+                    elapsed_ms = millis(started.elapsed()),
+                    ok = response.is_ok(),
+                    "answered"
+                );
+                return response.map(|response| Answer { response, sends: attempt });
             }
         }
+        debug!(request = name, attempts, elapsed_ms = millis(started.elapsed()), "timed out");
         Err(ClientError::Timeout {
             path: self.path.clone(),
             timeout: self.options.timeout,
@@ -268,14 +395,13 @@ impl Client {
         })
     }
 
-    /// Waits up to `timeout` for an unsolicited event.
+    /// Waits up to `timeout` for an unsolicited event. Events that arrived while the client
+    /// waited for answers come first, in the order they arrived.
     pub fn next_event(&mut self, timeout: Duration) -> Result<Option<(u16, Event)>, ClientError> {
         if let Some(event) = self.events.pop_front() {
             return Ok(Some(event));
         }
-        let deadline = Instant::now() + timeout;
-        // No request is outstanding, so sequence 0 never matches a response here.
-        let _ = self.wait_for_inner(None, deadline)?;
+        let _ = self.wait_for(None, deadline_after(timeout))?;
         Ok(self.events.pop_front())
     }
 
@@ -285,64 +411,55 @@ impl Client {
         seq
     }
 
-    fn send(&mut self, frame: &[u8]) -> Result<(), ClientError> {
-        self.port
-            .write_all(frame)
-            .and_then(|()| self.port.flush())
-            .map_err(|source| ClientError::Io { path: self.path.clone(), source })?;
+    fn send(&mut self, frame: &[u8], deadline: Instant, attempt: u32) -> Result<(), ClientError> {
+        self.transport.send(frame, deadline).map_err(|source| {
+            let path = self.path.clone();
+            if source.kind() == io::ErrorKind::TimedOut {
+                // The line would not take the request (nobody reads the other end).
+                ClientError::Timeout { path, timeout: self.options.timeout, attempts: attempt }
+            } else {
+                ClientError::Io { path, source }
+            }
+        })?;
         self.stats.sent += 1;
         Ok(())
     }
 
+    /// Reads until the response to `seq` arrives or `deadline` passes; with no `seq`, until
+    /// an event arrives. Events met on the way are queued; responses to other sequence
+    /// numbers are counted as stale and dropped.
     fn wait_for(
-        &mut self,
-        seq: u16,
-        deadline: Instant,
-    ) -> Result<Option<Result<Response, ClientError>>, ClientError> {
-        self.wait_for_inner(Some(seq), deadline)
-    }
-
-    /// Reads until the response to `seq` arrives or `deadline` passes. Events met on the way
-    /// are queued; responses to other sequence numbers are counted as stale and dropped.
-    fn wait_for_inner(
         &mut self,
         seq: Option<u16>,
         deadline: Instant,
     ) -> Result<Option<Result<Response, ClientError>>, ClientError> {
         let mut buf = [0u8; 256];
         loop {
-            let now = Instant::now();
-            if now >= deadline {
+            let n = self
+                .transport
+                .receive(&mut buf, deadline)
+                .map_err(|source| ClientError::Io { path: self.path.clone(), source })?;
+            if n == 0 {
                 return Ok(None);
             }
-            let _ = self.port.set_timeout((deadline - now).min(POLL_SLICE));
-            let n = match self.port.read(&mut buf) {
-                Ok(0) => continue,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::TimedOut => {
-                    if seq.is_none() && !self.events.is_empty() {
-                        return Ok(None);
-                    }
-                    continue;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(source) => return Err(ClientError::Io { path: self.path.clone(), source }),
-            };
             let mut found = None;
             for &byte in &buf[..n] {
                 let Some(result) = self.accumulator.push(byte) else { continue };
                 let frame = match result {
                     Ok(frame) => frame,
-                    Err(_) => {
+                    Err(reason) => {
+                        trace!(?reason, "damaged frame dropped");
                         self.stats.dropped += 1;
                         continue;
                     }
                 };
                 self.stats.received += 1;
                 let header = frame.header;
+                let body = frame.body;
+                trace!(kind = ?header.kind, seq = header.seq, len = body.len(), "frame received");
                 match header.kind {
                     Kind::Event if header.version == PROTOCOL_VERSION => {
-                        match decode_body::<Event>(frame.body) {
+                        match decode_body::<Event>(body) {
                             Ok(event) => self.queue_event(header.seq, event),
                             Err(_) => self.stats.dropped += 1,
                         }
@@ -354,7 +471,7 @@ impl Client {
                             continue;
                         };
                         let mut plain = [0u8; MAX_BODY_LEN];
-                        let opened = session.events.open(&header, frame.body, &mut plain);
+                        let opened = session.events.open(&header, body, &mut plain);
                         match opened.map(|(plain, _)| decode_body::<Event>(plain)) {
                             Ok(Ok(event)) => self.queue_event(header.seq, event),
                             _ => self.stats.dropped += 1,
@@ -366,7 +483,7 @@ impl Client {
                                 Some(Err(ClientError::VersionMismatch { lock: header.version }));
                             continue;
                         }
-                        match decode_body::<Response>(frame.body) {
+                        match decode_body::<Response>(body) {
                             // A plain refusal to a sealed request: the lock has no session
                             // for us any more.
                             Ok(Response::Status(Status::NotAuthorized))
@@ -384,16 +501,22 @@ impl Client {
                             continue;
                         };
                         let mut plain = [0u8; MAX_BODY_LEN];
-                        match session.opener.open(&header, frame.body, &mut plain) {
+                        match session.opener.open(&header, body, &mut plain) {
                             Ok((plain, _)) => match decode_body::<Response>(plain) {
                                 Ok(response) => found = Some(Ok(response)),
                                 Err(_) => self.stats.dropped += 1,
                             },
-                            Err(SealError::Replayed { .. }) => self.stats.stale += 1,
+                            Err(SealError::Replayed { .. }) => {
+                                debug!(seq = header.seq, "stale answer ignored (already opened)");
+                                self.stats.stale += 1;
+                            }
                             Err(_) => self.stats.dropped += 1,
                         }
                     }
-                    Kind::Response | Kind::SealedResponse => self.stats.stale += 1,
+                    Kind::Response | Kind::SealedResponse => {
+                        debug!(seq = header.seq, waiting_for = ?seq, "stale answer ignored");
+                        self.stats.stale += 1;
+                    }
                     _ => self.stats.dropped += 1,
                 }
             }
@@ -407,6 +530,10 @@ impl Client {
     }
 
     fn queue_event(&mut self, seq: u16, event: Event) {
+        if let Event::Booted { boot_count } = event {
+            debug!(boot_count, "the lock says it (re)started");
+            self.boots_seen = self.boots_seen.wrapping_add(1);
+        }
         if self.events.len() == EVENT_BACKLOG {
             self.events.pop_front();
         }
@@ -482,7 +609,7 @@ impl Client {
 
 // ---- users and credentials -----------------------------------------------------------------
 
-impl Client {
+impl<T: Transport> Client<T> {
     fn expect_success(&mut self, request: &Request) -> Result<(), ClientError> {
         match self.request(request)? {
             Response::Status(Status::Success) => Ok(()),
@@ -640,7 +767,7 @@ pub struct LogPage {
     pub next_seq: u32,
 }
 
-impl Client {
+impl<T: Transport> Client<T> {
     /// Log records with `seq >= from_seq`, one page.
     pub fn read_log(&mut self, from_seq: u32) -> Result<LogPage, ClientError> {
         match self.request(&Request::ReadLog { from_seq })? {
@@ -672,7 +799,7 @@ impl Client {
 
 // ---- claiming and sessions ------------------------------------------------------------------
 
-impl Client {
+impl<T: Transport> Client<T> {
     /// Whether a session is open, and as whom.
     pub fn session_role(&self) -> Option<Role> {
         self.session.as_ref().map(|s| s.role)
@@ -760,44 +887,88 @@ impl Client {
         Err(ClientError::WrongKey)
     }
 
+    /// One handshake with `key`: `Ok(false)` when the lock's proof shows it holds another
+    /// key (nothing proved, so the lock counts no failure).
+    ///
+    /// A lost or damaged `SessionStart` or `SessionConfirm` is sent again like any request
+    /// (see [`resend_rule`]). A `NotAuthorized` to a confirm sent once means the lock no
+    /// longer has our handshake pending: it restarted (a `Booted` event often says so too),
+    /// which is [`ClientError::LockRestarted`], not a refusal. To a confirm sent more than
+    /// once it may be the answer to the second copy after the first opened the session, so
+    /// the handshake starts over (a new start ends whatever session the first opened).
     fn try_session(
         &mut self,
         role: Role,
         serial: &str,
         key: &SecretKey,
     ) -> Result<bool, ClientError> {
-        let host_nonce = random::<16>()?;
-        let (lock_nonce, lock_proof) =
-            match self.request(&Request::SessionStart { role, host_nonce })? {
+        let started = Instant::now();
+        let tries = self.options.attempts.max(1);
+        for handshake in 1..=tries {
+            let boots = self.boots_seen;
+            let host_nonce = random::<16>()?;
+            let (lock_nonce, lock_proof) = match self
+                .request_once(&Request::SessionStart { role, host_nonce })?
+            {
                 Response::SessionChallenge { lock_nonce, lock_proof } => (lock_nonce, lock_proof),
                 other => return Err(unexpected(other)),
             };
-        let keys = SessionKeys::derive(key, role, serial, &host_nonce, &lock_nonce);
-        if !proofs_match(&lock_proof, &keys.lock_proof()) {
-            return Ok(false);
+            let keys = SessionKeys::derive(key, role, serial, &host_nonce, &lock_nonce);
+            if !proofs_match(&lock_proof, &keys.lock_proof()) {
+                debug!(?role, "the lock holds another key");
+                return Ok(false);
+            }
+            let confirm = self.exchange(&Request::SessionConfirm { host_proof: keys.host_proof() });
+            let restarted = self.boots_seen != boots;
+            match confirm {
+                Ok(Answer { response: Response::Status(Status::Success), .. }) => {}
+                Ok(Answer { response: Response::Status(Status::NotAuthorized), sends }) => {
+                    if restarted || sends == 1 {
+                        debug!(?role, restarted, "the lock forgot the handshake");
+                        return Err(ClientError::LockRestarted);
+                    }
+                    debug!(?role, handshake, "confirm answered only after a resend; starting over");
+                    continue;
+                }
+                Ok(Answer { response, .. }) => return Err(unexpected(response)),
+                Err(ClientError::Timeout { .. }) if restarted => {
+                    return Err(ClientError::LockRestarted);
+                }
+                Err(e) => return Err(e),
+            }
+            let (sealer, opener) = keys.host_ends();
+            self.session = Some(Session {
+                role,
+                sealer,
+                opener,
+                events: keys.host_event_opener(),
+                lock_key: key.clone(),
+                serial: serial.to_string(),
+            });
+            debug!(
+                ?role,
+                handshakes = handshake,
+                elapsed_ms = millis(started.elapsed()),
+                "session opened"
+            );
+            return Ok(true);
         }
-        match self.request(&Request::SessionConfirm { host_proof: keys.host_proof() })? {
-            Response::Status(Status::Success) => {}
-            other => return Err(unexpected(other)),
-        }
-        let (sealer, opener) = keys.host_ends();
-        self.session = Some(Session {
-            role,
-            sealer,
-            opener,
-            events: keys.host_event_opener(),
-            lock_key: key.clone(),
-            serial: serial.to_string(),
-        });
-        Ok(true)
+        Err(ClientError::SessionExpired)
     }
 
     fn reopen_session(&mut self) -> Result<(), ClientError> {
         let Some(old) = self.session.take() else { return Err(ClientError::SessionExpired) };
-        if self.try_session(old.role, &old.serial, &old.lock_key)? {
-            Ok(())
-        } else {
-            Err(ClientError::SessionExpired)
+        let started = Instant::now();
+        match self.try_session(old.role, &old.serial, &old.lock_key) {
+            Ok(true) => {
+                debug!(elapsed_ms = millis(started.elapsed()), "session reopened");
+                Ok(())
+            }
+            other => {
+                // Keep what a new handshake needs, so the next request tries again.
+                self.session = Some(old);
+                Err(other.err().unwrap_or(ClientError::SessionExpired))
+            }
         }
     }
 
@@ -830,7 +1001,7 @@ impl Client {
     }
 }
 
-impl Drop for Client {
+impl<T: Transport> Drop for Client<T> {
     fn drop(&mut self) {
         self.end_session();
     }
@@ -880,4 +1051,46 @@ fn initial_seq() -> u16 {
         .map(|d| d.subsec_nanos())
         .unwrap_or(1);
     ((nanos ^ std::process::id()) as u16).max(1)
+}
+
+/// A request's name for logs and errors: never its contents, which may be a PIN or a key.
+pub(super) fn request_name(request: &Request) -> &'static str {
+    match request {
+        Request::Hello => "Hello",
+        Request::Ping { .. } => "Ping",
+        Request::GetTime => "GetTime",
+        Request::SetTime { .. } => "SetTime",
+        Request::GetBattery => "GetBattery",
+        Request::GetSettings => "GetSettings",
+        Request::SetSetting(_) => "SetSetting",
+        Request::GetDiagnostics => "GetDiagnostics",
+        Request::ClaimStart { .. } => "ClaimStart",
+        Request::ClaimFinish { .. } => "ClaimFinish",
+        Request::SessionStart { .. } => "SessionStart",
+        Request::SessionConfirm { .. } => "SessionConfirm",
+        Request::RotateKeys { .. } => "RotateKeys",
+        Request::EndSession => "EndSession",
+        Request::PutUser { .. } => "PutUser",
+        Request::GetUser { .. } => "GetUser",
+        Request::ListUsers { .. } => "ListUsers",
+        Request::RemoveUser { .. } => "RemoveUser",
+        Request::SetPin { .. } => "SetPin",
+        Request::RemovePin { .. } => "RemovePin",
+        Request::AddCard { .. } => "AddCard",
+        Request::RemoveCard { .. } => "RemoveCard",
+        Request::LearnCard { .. } => "LearnCard",
+        Request::EnrollFinger { .. } => "EnrollFinger",
+        Request::GetEnrollment => "GetEnrollment",
+        Request::CancelEnrollment => "CancelEnrollment",
+        Request::RemoveFinger { .. } => "RemoveFinger",
+        Request::AddPhone { .. } => "AddPhone",
+        Request::RemovePhone { .. } => "RemovePhone",
+        Request::GetChecksum => "GetChecksum",
+        Request::GetLastAccess => "GetLastAccess",
+        Request::GetAlarms => "GetAlarms",
+        Request::ReadLog { .. } => "ReadLog",
+        Request::VerifyLog => "VerifyLog",
+        Request::ClearLog => "ClearLog",
+        Request::ClearAlarms => "ClearAlarms",
+    }
 }

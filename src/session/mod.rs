@@ -212,8 +212,15 @@ impl Connection {
         let serial = info.serial.to_string();
         let key = match &self.sim_key {
             Some(key) => key.clone(),
-            None => keys::resolve(self.key.as_deref())
-                .map_err(|source| ConnectError::NoKey { serial: serial.clone(), source })?,
+            // Only "no key named and none to pick" may let a read go on without a session; a
+            // named key that is missing or unsafe stops the command.
+            None => keys::resolve(self.key.as_deref()).map_err(|source| {
+                if source.is_no_key() {
+                    ConnectError::NoKey { serial: serial.clone(), source }
+                } else {
+                    ConnectError::Key(source)
+                }
+            })?,
         };
         let role = key.role();
         let generation = match self.client.open_session(role, &serial, &key.lock_keys(&serial)) {
