@@ -215,6 +215,18 @@ struct Answer {
     sends: u32,
 }
 
+/// Sends a request and takes the value out of the response variant that answers it; any
+/// other answer is a refusal or a protocol surprise ([`unexpected`]). One place pairs each
+/// request with its answer, instead of a `match` in every typed method.
+macro_rules! call {
+    ($client:expr, $request:expr, $answer:pat => $value:expr) => {
+        match $client.request(&$request)? {
+            $answer => Ok($value),
+            other => Err(unexpected(other)),
+        }
+    };
+}
+
 /// `now + timeout`, without overflow: durations reaching the client are bounded
 /// ([`TIMEOUT_RANGE`]), and anything beyond is cut to that bound.
 fn deadline_after(timeout: Duration) -> Instant {
@@ -544,66 +556,42 @@ impl<T: Transport> Client<T> {
 
     /// Identity and capabilities.
     pub fn hello(&mut self) -> Result<LockInfo, ClientError> {
-        match self.request(&Request::Hello)? {
-            Response::Hello(info) => Ok(info),
-            other => Err(unexpected(other)),
-        }
+        call!(self, Request::Hello, Response::Hello(info) => info)
     }
 
     /// Round trip; returns the echoed nonce.
     pub fn ping(&mut self, nonce: u32) -> Result<u32, ClientError> {
-        match self.request(&Request::Ping { nonce })? {
-            Response::Pong { nonce } => Ok(nonce),
-            other => Err(unexpected(other)),
-        }
+        call!(self, Request::Ping { nonce }, Response::Pong { nonce } => nonce)
     }
 
     /// The lock's clock.
     pub fn time(&mut self) -> Result<ClockReading, ClientError> {
-        match self.request(&Request::GetTime)? {
-            Response::Time(reading) => Ok(reading),
-            other => Err(unexpected(other)),
-        }
+        call!(self, Request::GetTime, Response::Time(reading) => reading)
     }
 
     /// Sets the lock's clock; returns its reading afterwards.
     pub fn set_time(&mut self, unix_seconds: u64) -> Result<ClockReading, ClientError> {
-        match self.request(&Request::SetTime { unix_seconds })? {
-            Response::Time(reading) => Ok(reading),
-            other => Err(unexpected(other)),
-        }
+        call!(self, Request::SetTime { unix_seconds }, Response::Time(reading) => reading)
     }
 
     /// The battery.
     pub fn battery(&mut self) -> Result<BatteryReport, ClientError> {
-        match self.request(&Request::GetBattery)? {
-            Response::Battery(report) => Ok(report),
-            other => Err(unexpected(other)),
-        }
+        call!(self, Request::GetBattery, Response::Battery(report) => report)
     }
 
     /// All settings.
     pub fn settings(&mut self) -> Result<Settings, ClientError> {
-        match self.request(&Request::GetSettings)? {
-            Response::Settings(settings) => Ok(settings),
-            other => Err(unexpected(other)),
-        }
+        call!(self, Request::GetSettings, Response::Settings(settings) => settings)
     }
 
     /// Changes one setting; returns all settings once the change is in the lock's flash.
     pub fn set_setting(&mut self, setting: Setting) -> Result<Settings, ClientError> {
-        match self.request(&Request::SetSetting(setting))? {
-            Response::Settings(settings) => Ok(settings),
-            other => Err(unexpected(other)),
-        }
+        call!(self, Request::SetSetting(setting), Response::Settings(settings) => settings)
     }
 
     /// Link and store counters of the lock.
     pub fn diagnostics(&mut self) -> Result<Diagnostics, ClientError> {
-        match self.request(&Request::GetDiagnostics)? {
-            Response::Diagnostics(diagnostics) => Ok(diagnostics),
-            other => Err(unexpected(other)),
-        }
+        call!(self, Request::GetDiagnostics, Response::Diagnostics(diagnostics) => diagnostics)
     }
 }
 
@@ -611,17 +599,11 @@ impl<T: Transport> Client<T> {
 
 impl<T: Transport> Client<T> {
     fn expect_success(&mut self, request: &Request) -> Result<(), ClientError> {
-        match self.request(request)? {
-            Response::Status(Status::Success) => Ok(()),
-            other => Err(unexpected(other)),
-        }
+        call!(self, *request, Response::Status(Status::Success) => ())
     }
 
     fn expect_user(&mut self, request: &Request) -> Result<User, ClientError> {
-        match self.request(request)? {
-            Response::User(user) => Ok(user),
-            other => Err(unexpected(other)),
-        }
+        call!(self, *request, Response::User(user) => user)
     }
 
     /// Creates or changes user `id`; returns the user as the lock now holds it.
@@ -695,18 +677,12 @@ impl<T: Transport> Client<T> {
 
     /// A learning or enrollment start is answered with its first state (or plain success).
     fn expect_started(&mut self, request: &Request) -> Result<(), ClientError> {
-        match self.request(request)? {
-            Response::Status(Status::Success) | Response::Enrollment(_) => Ok(()),
-            other => Err(unexpected(other)),
-        }
+        call!(self, *request, Response::Status(Status::Success) | Response::Enrollment(_) => ())
     }
 
     /// Where a card learning or finger enrollment stands.
     pub fn enrollment(&mut self) -> Result<Enrollment, ClientError> {
-        match self.request(&Request::GetEnrollment)? {
-            Response::Enrollment(state) => Ok(state),
-            other => Err(unexpected(other)),
-        }
+        call!(self, Request::GetEnrollment, Response::Enrollment(state) => state)
     }
 
     /// Stops a card learning or finger enrollment.
@@ -731,26 +707,17 @@ impl<T: Transport> Client<T> {
 
     /// The lock's checksum of its users and credentials: (users, credentials, digest).
     pub fn checksum(&mut self) -> Result<(u16, u16, [u8; 16]), ClientError> {
-        match self.request(&Request::GetChecksum)? {
-            Response::Checksum { users, credentials, digest } => Ok((users, credentials, digest)),
-            other => Err(unexpected(other)),
-        }
+        call!(self, Request::GetChecksum, Response::Checksum { users, credentials, digest } => (users, credentials, digest))
     }
 
     /// The last access attempt, as the lock decided it.
     pub fn last_access(&mut self) -> Result<Option<AccessRecord>, ClientError> {
-        match self.request(&Request::GetLastAccess)? {
-            Response::LastAccess(record) => Ok(record),
-            other => Err(unexpected(other)),
-        }
+        call!(self, Request::GetLastAccess, Response::LastAccess(record) => record)
     }
 
     /// The alarms now raised.
     pub fn alarms(&mut self) -> Result<Vec<ActiveAlarm>, ClientError> {
-        match self.request(&Request::GetAlarms)? {
-            Response::Alarms(alarms) => Ok(alarms.into_iter().collect()),
-            other => Err(unexpected(other)),
-        }
+        call!(self, Request::GetAlarms, Response::Alarms(alarms) => alarms.into_iter().collect())
     }
 }
 
@@ -770,20 +737,14 @@ pub struct LogPage {
 impl<T: Transport> Client<T> {
     /// Log records with `seq >= from_seq`, one page.
     pub fn read_log(&mut self, from_seq: u32) -> Result<LogPage, ClientError> {
-        match self.request(&Request::ReadLog { from_seq })? {
-            Response::Log { records, first_seq, next_seq } => {
-                Ok(LogPage { records: records.into_iter().collect(), first_seq, next_seq })
-            }
-            other => Err(unexpected(other)),
-        }
+        call!(self, Request::ReadLog { from_seq }, Response::Log { records, first_seq, next_seq } => {
+            LogPage { records: records.into_iter().collect(), first_seq, next_seq }
+        })
     }
 
     /// Checks the log's hash chain on the lock.
     pub fn verify_log(&mut self) -> Result<LogReport, ClientError> {
-        match self.request(&Request::VerifyLog)? {
-            Response::LogReport(report) => Ok(report),
-            other => Err(unexpected(other)),
-        }
+        call!(self, Request::VerifyLog, Response::LogReport(report) => report)
     }
 
     /// Erases the log (installer); the clearing itself is logged.
@@ -839,11 +800,11 @@ impl<T: Transport> Client<T> {
     ) -> Result<(), ClientError> {
         let mut secret = random::<32>()?;
         let host_public = x25519_public(&secret);
-        let (lock_public, lock_proof) =
-            match self.request(&Request::ClaimStart { intent, host_public })? {
-                Response::ClaimChallenge { lock_public, lock_proof } => (lock_public, lock_proof),
-                other => return Err(unexpected(other)),
-            };
+        let (lock_public, lock_proof) = call!(
+            self,
+            Request::ClaimStart { intent, host_public },
+            Response::ClaimChallenge { lock_public, lock_proof } => (lock_public, lock_proof)
+        )?;
         let shared = x25519_shared(&secret, &lock_public);
         zeroize::Zeroize::zeroize(&mut secret);
         let shared = shared
@@ -978,13 +939,10 @@ impl<T: Transport> Client<T> {
         installer_key: &SecretKey,
         technician_key: &SecretKey,
     ) -> Result<(), ClientError> {
-        match self.request(&Request::RotateKeys {
+        self.expect_success(&Request::RotateKeys {
             installer_key: *installer_key.as_bytes(),
             technician_key: *technician_key.as_bytes(),
-        })? {
-            Response::Status(Status::Success) => Ok(()),
-            other => Err(unexpected(other)),
-        }
+        })
     }
 
     /// Ends the session, if one is open. Best effort: the lock also ends idle sessions.
