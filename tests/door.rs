@@ -7,19 +7,6 @@ use std::time::{Duration, Instant};
 
 use common::{Sim, json};
 
-/// Waits until the simulator has printed `count` lines containing `needle`.
-fn wait_for_lines(sim: &Sim, needle: &str, count: usize) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let lines = sim.lines_with(needle);
-        if lines.len() >= count {
-            return lines;
-        }
-        assert!(Instant::now() < deadline, "no {count} lines with {needle:?}: {lines:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 fn alarms(sim: &Sim) -> Vec<String> {
     let list = json(&sim.cli().args(["alarms", "list", "--json"]).output().unwrap());
     list.as_array().unwrap().iter().map(|a| a["alarm"].as_str().unwrap().to_owned()).collect()
@@ -33,7 +20,7 @@ fn a_door_left_open_raises_door_ajar_once_and_closing_it_clears_it() {
     sim.add_user_with_pin("Ann", "582917", &[]);
     assert!(sim.attempt("pin 582917").contains("granted"));
     sim.act("door open");
-    wait_for_lines(&sim, "alarm door_ajar", 1);
+    sim.wait_for_lines("alarm door_ajar", 1);
     assert!(alarms(&sim).contains(&"door_ajar".to_owned()));
     // Left open, it is not raised again and again.
     std::thread::sleep(Duration::from_millis(1500));
@@ -64,14 +51,14 @@ fn a_low_battery_beeps_on_turning_low_and_after_each_unlock_unless_silenced() {
     assert!(sim.attempt("pin 582917").contains("granted"));
     assert!(sim.lines_with("beep").is_empty(), "a good battery beeped");
     sim.act("battery 4800");
-    wait_for_lines(&sim, "beep low_battery", 1);
+    sim.wait_for_lines("beep low_battery", 1);
     assert!(sim.attempt("pin 582917").contains("granted"));
-    wait_for_lines(&sim, "beep low_battery", 2);
+    sim.wait_for_lines("beep low_battery", 2);
     sim.act("battery 4400");
-    wait_for_lines(&sim, "beep critical_battery", 1);
+    sim.wait_for_lines("beep critical_battery", 1);
     // Critical still opens, and says so out loud.
     assert!(sim.attempt("pin 582917").contains("granted"));
-    wait_for_lines(&sim, "beep critical_battery", 2);
+    sim.wait_for_lines("beep critical_battery", 2);
     // Silenced: no sound, the alarm is still there for the technician.
     sim.cli().args(["config", "set", "volume", "off"]).assert().success();
     assert!(sim.attempt("pin 582917").contains("granted"));

@@ -40,7 +40,7 @@ fn grouped(n: u64) -> String {
 /// `finger enroll USER` in the tool while the simulated person places `finger` five times,
 /// each once the lock has taken the previous capture.
 fn enroll_finger(sim: &Sim, user: u64, finger: &str) {
-    let progress = |sim: &Sim| sim.lines_with(&format!("enrollment fingerprint user {user}")).len();
+    let progress = format!("enrollment fingerprint user {user}");
     let enroll = std::process::Command::new(common::latchkey_path())
         .env("LATCHKEY_CONFIG", "/nonexistent/x.toml")
         .env("LATCHKEY_KEYSTORE", &sim.keystore)
@@ -49,21 +49,10 @@ fn enroll_finger(sim: &Sim, user: u64, finger: &str) {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let wait_for = |count: usize| {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while progress(sim) < count {
-            assert!(
-                Instant::now() < deadline,
-                "enrollment stalled: {:?}",
-                sim.lines_with("enroll")
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    };
-    wait_for(1); // the lock announced the enrollment
+    sim.wait_for_lines(&progress, 1); // the lock announced the enrollment
     for capture in 1..=5 {
         sim.act(&format!("finger {finger} 90"));
-        wait_for(1 + capture);
+        sim.wait_for_lines(&progress, 1 + capture);
     }
     let out = enroll.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -387,12 +376,7 @@ fn clearing_is_an_installer_action_that_is_itself_logged() {
             ["seq"]
             .as_u64()
             .unwrap();
-    let tech = dir.path().join("tech.toml");
-    sim.cli()
-        .args(["key", "export", "default", "--technician", "--out"])
-        .arg(&tech)
-        .assert()
-        .success();
+    let tech = sim.technician_key();
     sim.cli().arg("--key").arg(&tech).args(["log", "read"]).assert().success();
     sim.cli().arg("--key").arg(&tech).args(["log", "clear", "--yes"]).assert().code(1);
     sim.cli().args(["log", "clear"]).assert().code(2).stderr(predicate::str::contains("--yes"));

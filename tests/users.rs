@@ -126,7 +126,7 @@ fn every_path_opens_for_the_user_and_refuses_a_stranger() {
         assert!(kinds.contains(&kind), "{user}");
     }
     // No PIN anywhere: not in the tool's output, not in the simulator's.
-    for line in sim.lines.lock().unwrap().iter() {
+    for line in sim.lines() {
         assert!(!line.contains("582917"), "the simulator printed a PIN: {line}");
     }
     assert!(!user.to_string().contains("582917"));

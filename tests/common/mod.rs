@@ -6,10 +6,15 @@ pub mod proxy;
 pub mod qemu;
 pub mod scenarios;
 
-use std::io::{BufRead, BufReader};
+#[path = "../../firmware/tests/support/sim_process.rs"]
+pub mod sim_process;
+
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use sim_process::{Lines, SimProcess};
 
 /// The `latchkey` binary, isolated from this machine's config and environment.
 pub fn latchkey() -> assert_cmd::Command {
@@ -58,13 +63,12 @@ pub struct Sim {
     pub child: Child,
     pub link: PathBuf,
     pub flash: PathBuf,
-    pub banner: String,
     /// The setup code the simulator printed (the label inside the lock).
     pub setup_code: String,
     /// This test's keystore (kept across simulator restarts in the same folder).
     pub keystore: PathBuf,
     /// Every line the simulator printed after its first two, as it printed them.
-    pub lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    pub out: Lines,
     /// The simulated person's hands: the simulator's standard input.
     stdin: std::sync::Mutex<Option<std::process::ChildStdin>>,
 }
@@ -75,54 +79,20 @@ impl Sim {
     pub fn start(dir: &Path, extra: &[&str]) -> Sim {
         let link = dir.join("lock");
         let flash = dir.join("lock.flash");
-        let mut child = Command::new(sim_path())
-            .arg("--link")
-            .arg(&link)
-            .arg("--flash")
-            .arg(&flash)
-            .args(extra)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start latchkey-sim");
-        let stdin = child.stdin.take();
-        let stdout = child.stdout.take().expect("sim stdout");
-        let mut reader = BufReader::new(stdout);
-        let mut banner = String::new();
-        reader.read_line(&mut banner).expect("read sim banner");
-        assert!(banner.contains("listening"), "unexpected simulator banner: {banner:?}");
-        let mut code_line = String::new();
-        reader.read_line(&mut code_line).expect("read sim setup code line");
-        let setup_code = code_line
-            .trim()
-            .strip_prefix("latchkey-sim: setup code ")
-            .unwrap_or_else(|| panic!("unexpected simulator setup code line: {code_line:?}"))
-            .to_string();
-        // Keep draining stdout (so the simulator never blocks on a full pipe) into `lines`.
-        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let sink = lines.clone();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            while reader.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
-                sink.lock().unwrap().push(line.trim_end().to_string());
-                line.clear();
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !link.exists() {
-            assert!(Instant::now() < deadline, "simulator made no link at {}", link.display());
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let mut args: Vec<&OsStr> = vec!["--link".as_ref(), link.as_ref()];
+        args.extend([OsStr::new("--flash"), flash.as_ref()]);
+        args.extend(extra.iter().map(OsStr::new));
+        let sim = SimProcess::spawn(&sim_path(), &args, Stdio::inherit());
+        // The simulator makes the link before it prints where it listens.
+        assert!(link.exists(), "simulator made no link at {}", link.display());
         Sim {
-            child,
+            child: sim.child,
             link,
             flash,
-            banner,
-            setup_code,
+            setup_code: sim.setup_code,
             keystore: dir.join("keys"),
-            lines,
-            stdin: std::sync::Mutex::new(stdin),
+            out: sim.lines,
+            stdin: std::sync::Mutex::new(sim.stdin),
         }
     }
 
@@ -135,9 +105,19 @@ impl Sim {
         stdin.flush().unwrap();
     }
 
+    /// Every line the simulator printed so far, after its first two.
+    pub fn lines(&self) -> Vec<String> {
+        self.out.all()
+    }
+
     /// Lines printed so far that contain `needle`.
     pub fn lines_with(&self, needle: &str) -> Vec<String> {
-        self.lines.lock().unwrap().iter().filter(|l| l.contains(needle)).cloned().collect()
+        self.out.with(needle)
+    }
+
+    /// Waits until the simulator has printed `count` lines containing `needle`; all of them.
+    pub fn wait_for_lines(&self, needle: &str, count: usize) -> Vec<String> {
+        self.out.wait_for_count(needle, count)
     }
 
     /// Does `action` and waits for the simulator's line about the access decision it caused;
@@ -145,15 +125,20 @@ impl Sim {
     pub fn attempt(&self, action: &str) -> String {
         let before = self.lines_with("access").len();
         self.act(action);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let lines = self.lines_with("access");
-            if lines.len() > before {
-                return lines[before].clone();
-            }
-            assert!(Instant::now() < deadline, "no access decision printed after {action:?}");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        self.out.wait_for(&format!("an access decision after {action:?}"), |lines| {
+            lines.iter().filter(|l| l.contains("access")).nth(before).cloned()
+        })
+    }
+
+    /// A technician key for this lock's site key, exported next to the keystore.
+    pub fn technician_key(&self) -> PathBuf {
+        let tech = self.keystore.with_file_name("tech.toml");
+        self.cli()
+            .args(["key", "export", "default", "--technician", "--out"])
+            .arg(&tech)
+            .assert()
+            .success();
+        tech
     }
 
     /// `user add NAME EXTRA... --json`, then `pin set` from stdin; the user's number.
