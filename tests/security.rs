@@ -46,7 +46,8 @@ fn an_unclaimed_lock_refuses_management_until_claimed_and_slows_wrong_codes() {
     let wait = err["retry_after_ms"].as_u64().unwrap();
     assert!(wait > 0);
 
-    std::thread::sleep(Duration::from_millis(wait + 200));
+    // The back-off passes on the lock's clock.
+    sim.act(&format!("clock +{}ms", wait + 1));
     sim.cli().args(["claim", "--setup-code", &sim.setup_code]).assert().success();
     sim.cli().args(["config", "set", "label", "Front door"]).assert().success();
 
@@ -271,7 +272,7 @@ fn factory_reset_needs_the_setup_code_and_leaves_the_lock_unclaimed() {
     // Still claimed and working.
     sim.cli().args(["config", "get", "label"]).assert().success();
 
-    std::thread::sleep(Duration::from_millis(1200));
+    sim.act("clock +2s"); // the back-off after the wrong code
     sim.cli().args(["factory-reset", "--yes", "--setup-code", &sim.setup_code]).assert().success();
     let out = sim.cli().args(["info", "--json"]).output().unwrap();
     assert!(out.status.success());

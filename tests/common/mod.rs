@@ -69,8 +69,9 @@ pub struct Sim {
     pub keystore: PathBuf,
     /// Every line the simulator printed after its first two, as it printed them.
     pub out: Lines,
-    /// The simulated person's hands: the simulator's standard input.
-    stdin: std::sync::Mutex<Option<std::process::ChildStdin>>,
+    /// The simulated person's hands: the simulator's standard input, and how many actions
+    /// were written to it (each is acknowledged once, in order).
+    stdin: std::sync::Mutex<(Option<std::process::ChildStdin>, usize)>,
 }
 
 impl Sim {
@@ -92,17 +93,50 @@ impl Sim {
             setup_code: sim.setup_code,
             keystore: dir.join("keys"),
             out: sim.lines,
-            stdin: std::sync::Mutex::new(sim.stdin),
+            stdin: std::sync::Mutex::new((sim.stdin, 0)),
         }
     }
 
-    /// The simulated person does something at the lock (`pin 1234`, `card 04a1b2c3`, ...).
+    /// The simulated person does something at the lock (`pin 1234`, `card 04a1b2c3`,
+    /// `clock +90s`, ...); returns once the simulator has acknowledged it, so every line it
+    /// caused has been read.
     pub fn act(&self, action: &str) {
+        let n = self.send(&[action]);
+        self.acknowledged(n, action);
+    }
+
+    /// Does `action` `times` times without waiting in between (a burst, as a script would),
+    /// at most a hundred at a time; returns once the last was acknowledged.
+    pub fn act_repeatedly(&self, action: &str, times: usize) {
+        let mut left = times;
+        while left > 0 {
+            // The simulator queues a few hundred lines for its stdout; keep below that.
+            let burst = left.min(100);
+            let n = self.send(&vec![action; burst]);
+            self.acknowledged(n, action);
+            left -= burst;
+        }
+    }
+
+    /// Writes `actions`, one a line; the number of the last one written since the start.
+    fn send(&self, actions: &[&str]) -> usize {
         use std::io::Write;
-        let mut stdin = self.stdin.lock().unwrap();
+        let mut guard = self.stdin.lock().unwrap();
+        let (stdin, sent) = &mut *guard;
         let stdin = stdin.as_mut().expect("simulator stdin");
-        writeln!(stdin, "{action}").expect("write to the simulator's stdin");
+        for action in actions {
+            writeln!(stdin, "{action}").expect("write to the simulator's stdin");
+        }
         stdin.flush().unwrap();
+        *sent += actions.len();
+        *sent
+    }
+
+    /// Waits for the `n`-th acknowledgement, and checks every one up to it says `ok`.
+    fn acknowledged(&self, n: usize, action: &str) {
+        self.out.wait_for_ack(n, action);
+        let failed = self.lines_with("latchkey-sim: failed ");
+        assert!(failed.is_empty(), "the simulator could not do {action:?}: {failed:?}");
     }
 
     /// Every line the simulator printed so far, after its first two.
@@ -120,14 +154,14 @@ impl Sim {
         self.out.wait_for_count(needle, count)
     }
 
-    /// Does `action` and waits for the simulator's line about the access decision it caused;
-    /// returns that line.
+    /// Does `action` and returns the simulator's line about the access decision it caused
+    /// (printed before the action's acknowledgement).
     pub fn attempt(&self, action: &str) -> String {
-        let before = self.lines_with("access").len();
+        let before = self.lines_with("latchkey-sim: access ").len();
         self.act(action);
-        self.out.wait_for(&format!("an access decision after {action:?}"), |lines| {
-            lines.iter().filter(|l| l.contains("access")).nth(before).cloned()
-        })
+        let decisions = self.lines_with("latchkey-sim: access ");
+        assert_eq!(decisions.len(), before + 1, "{action:?} caused no single access decision");
+        decisions[before].clone()
     }
 
     /// A technician key for this lock's site key, exported next to the keystore.
