@@ -5,8 +5,6 @@ mod common;
 #[path = "../firmware/tests/support/log_items.rs"]
 mod log_items;
 
-use std::time::{Duration, Instant};
-
 use common::{Sim, json};
 use predicates::prelude::*;
 use serde_json::Value;
@@ -40,7 +38,7 @@ fn grouped(n: u64) -> String {
 /// `finger enroll USER` in the tool while the simulated person places `finger` five times,
 /// each once the lock has taken the previous capture.
 fn enroll_finger(sim: &Sim, user: u64, finger: &str) {
-    let progress = |sim: &Sim| sim.lines_with(&format!("enrollment fingerprint user {user}")).len();
+    let progress = format!("enrollment fingerprint user {user}");
     let enroll = std::process::Command::new(common::latchkey_path())
         .env("LATCHKEY_CONFIG", "/nonexistent/x.toml")
         .env("LATCHKEY_KEYSTORE", &sim.keystore)
@@ -49,21 +47,10 @@ fn enroll_finger(sim: &Sim, user: u64, finger: &str) {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let wait_for = |count: usize| {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while progress(sim) < count {
-            assert!(
-                Instant::now() < deadline,
-                "enrollment stalled: {:?}",
-                sim.lines_with("enroll")
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    };
-    wait_for(1); // the lock announced the enrollment
+    sim.wait_for_lines(&progress, 1); // the lock announced the enrollment
     for capture in 1..=5 {
         sim.act(&format!("finger {finger} 90"));
-        wait_for(1 + capture);
+        sim.wait_for_lines(&progress, 1 + capture);
     }
     let out = enroll.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -95,7 +82,7 @@ fn a_day_at_the_door_is_recorded_in_order_with_users_and_reasons_and_no_pin() {
     sim.attempt("pin 111111");
     sim.attempt("pin 222222");
     sim.attempt("pin 582917"); // locked out
-    std::thread::sleep(Duration::from_millis(1300));
+    sim.act("clock +2s");
     sim.attempt("card 04a1b2c3");
     sim.attempt("finger ann-thumb");
     sim.attempt("pin 640271"); // expired guest
@@ -103,7 +90,6 @@ fn a_day_at_the_door_is_recorded_in_order_with_users_and_reasons_and_no_pin() {
     sim.act("battery 4700");
     sim.act("jam on");
     sim.attempt("card 04a1b2c3");
-    std::thread::sleep(Duration::from_millis(300));
 
     let out =
         sim.cli().args(["log", "read", "--since", &start.to_string(), "--json"]).output().unwrap();
@@ -387,12 +373,7 @@ fn clearing_is_an_installer_action_that_is_itself_logged() {
             ["seq"]
             .as_u64()
             .unwrap();
-    let tech = dir.path().join("tech.toml");
-    sim.cli()
-        .args(["key", "export", "default", "--technician", "--out"])
-        .arg(&tech)
-        .assert()
-        .success();
+    let tech = sim.technician_key();
     sim.cli().arg("--key").arg(&tech).args(["log", "read"]).assert().success();
     sim.cli().arg("--key").arg(&tech).args(["log", "clear", "--yes"]).assert().code(1);
     sim.cli().args(["log", "clear"]).assert().code(2).stderr(predicate::str::contains("--yes"));
@@ -436,7 +417,6 @@ fn battery_shows_load_and_crossing_thresholds_raises_events_once_each() {
     assert_eq!(doc["state"], "ok");
     for mv in ["4800", "4750", "4400", "4350"] {
         sim.act(&format!("battery {mv}"));
-        std::thread::sleep(Duration::from_millis(300));
     }
     let doc = json(&sim.cli().args(["battery", "--json"]).output().unwrap());
     assert_eq!(doc["state"], "critical");
@@ -459,7 +439,6 @@ fn alarms_are_listed_and_cleared_by_an_installer() {
     let dir = tempfile::tempdir().unwrap();
     let sim = Sim::start_claimed(dir.path(), &[]);
     sim.act("tamper on");
-    std::thread::sleep(Duration::from_millis(300));
     let list = json(&sim.cli().args(["alarms", "list", "--json"]).output().unwrap());
     assert!(list.as_array().unwrap().iter().any(|a| a["alarm"] == "tamper"), "{list}");
     // Raised before anyone set the clock: no made-up time.
@@ -479,28 +458,15 @@ fn alarms_are_listed_and_cleared_by_an_installer() {
     sim.stop();
 }
 
-/// Turns the mechanical key `turns` times without waiting between turns (each turn is one
-/// access record), then waits until this simulator process has printed `seen_before + turns`
-/// access decisions in all. Returns that new total.
+/// Turns the mechanical key `turns` times in bursts (each turn is one access record), then
+/// checks that this simulator process has printed `seen_before + turns` access decisions in
+/// all. Returns that new total.
 fn turn_key(sim: &Sim, turns: usize, seen_before: usize) -> usize {
-    for _ in 0..turns {
-        sim.act("key");
-    }
+    sim.act_repeatedly("key", turns);
     let expected = seen_before + turns;
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let seen = sim.lines_with("access").len();
-        if seen >= expected {
-            assert_eq!(seen, expected, "more access decisions than key turns");
-            return expected;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "after {turns} key turns only {} of {expected} access decisions were printed",
-            seen
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let seen = sim.lines_with("latchkey-sim: access ").len();
+    assert_eq!(seen, expected, "{turns} key turns, {} access decisions", seen - seen_before);
+    expected
 }
 
 /// The whole log as the real binary reads it, checked to be consecutive.

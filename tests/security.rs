@@ -46,7 +46,8 @@ fn an_unclaimed_lock_refuses_management_until_claimed_and_slows_wrong_codes() {
     let wait = err["retry_after_ms"].as_u64().unwrap();
     assert!(wait > 0);
 
-    std::thread::sleep(Duration::from_millis(wait + 200));
+    // The back-off passes on the lock's clock.
+    sim.act(&format!("clock +{}ms", wait + 1));
     sim.cli().args(["claim", "--setup-code", &sim.setup_code]).assert().success();
     sim.cli().args(["config", "set", "label", "Front door"]).assert().success();
 
@@ -77,12 +78,7 @@ fn the_setup_code_can_come_from_standard_input() {
 fn a_technician_key_reads_but_cannot_change() {
     let dir = tempfile::tempdir().unwrap();
     let sim = Sim::start_claimed(dir.path(), &[]);
-    let tech = dir.path().join("tech.toml");
-    sim.cli()
-        .args(["key", "export", "default", "--technician", "--out"])
-        .arg(&tech)
-        .assert()
-        .success();
+    let tech = sim.technician_key();
     let mode =
         std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&tech).unwrap().permissions());
     assert_eq!(mode & 0o777, 0o600);
@@ -167,17 +163,7 @@ fn a_recording_of_the_line_holds_no_secret_and_replaying_it_changes_nothing() {
 
     // Change the label, then replay every byte the host sent: nothing changes.
     sim.cli().args(["config", "set", "label", "After"]).assert().success();
-    {
-        use std::io::Write;
-        let mut port = serialport::new(sim.link_str(), 115_200)
-            .timeout(Duration::from_millis(50))
-            .open_native()
-            .unwrap();
-        port.write_all(&h2l).unwrap();
-        port.flush().unwrap();
-        // Let the lock answer (and ignore) all of it.
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    replay_then_ping(sim.link_str(), &h2l);
     sim.cli().args(["config", "get", "label"]).assert().success().stdout("After\n");
     sim.cli().args(["config", "get", "wrong-code-limit"]).assert().success().stdout("3\n");
     let out = sim.cli().args(["info", "--json"]).output().unwrap();
@@ -190,6 +176,46 @@ fn a_recording_of_the_line_holds_no_secret_and_replaying_it_changes_nothing() {
         "the replay left no trace: {doc}"
     );
     sim.stop();
+}
+
+/// Writes `bytes` on the lock's line, then a ping, and waits for its pong: the lock reads its
+/// line in order, so by then it has handled (answered or ignored) every replayed byte.
+fn replay_then_ping(port: &str, bytes: &[u8]) {
+    use latchkey_protocol::{
+        FrameAccumulator, Header, Kind, MAX_ENCODED_LEN, Request, Response, decode_body,
+        encode_frame,
+    };
+    use std::io::{Read, Write};
+    let mut port =
+        serialport::new(port, 115_200).timeout(Duration::from_millis(50)).open_native().unwrap();
+    port.write_all(bytes).unwrap();
+    let (seq, nonce) = (0x7EEF, 0x5EED_F00D);
+    let mut frame = [0u8; MAX_ENCODED_LEN];
+    let ping = encode_frame(Header::new(Kind::Request, seq), &Request::Ping { nonce }, &mut frame)
+        .unwrap();
+    // The leading zero ends whatever half frame the replay left in the lock's buffer.
+    port.write_all(&[0]).unwrap();
+    port.write_all(ping).unwrap();
+    port.flush().unwrap();
+    let deadline = std::time::Instant::now() + common::sim_process::WAIT;
+    let mut frames = FrameAccumulator::new();
+    let mut buf = [0u8; 512];
+    loop {
+        assert!(std::time::Instant::now() < deadline, "no pong after the replay");
+        let n = match port.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => continue,
+            Err(e) => panic!("reading the lock's line: {e}"),
+        };
+        for &byte in &buf[..n] {
+            if let Some(Ok(frame)) = frames.push(byte)
+                && frame.header == Header::new(Kind::Response, seq)
+                && decode_body::<Response>(frame.body) == Ok(Response::Pong { nonce })
+            {
+                return;
+            }
+        }
+    }
 }
 
 #[test]
@@ -246,7 +272,7 @@ fn factory_reset_needs_the_setup_code_and_leaves_the_lock_unclaimed() {
     // Still claimed and working.
     sim.cli().args(["config", "get", "label"]).assert().success();
 
-    std::thread::sleep(Duration::from_millis(1200));
+    sim.act("clock +2s"); // the back-off after the wrong code
     sim.cli().args(["factory-reset", "--yes", "--setup-code", &sim.setup_code]).assert().success();
     let out = sim.cli().args(["info", "--json"]).output().unwrap();
     assert!(out.status.success());

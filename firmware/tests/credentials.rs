@@ -3,116 +3,28 @@
 
 mod common;
 
-use common::{ClockHandle, HostSession, TestLock, boot_clocked, installer, session, test_keys};
+use common::rig::Rig;
+use common::{installer, session, test_keys};
 use latchkey_firmware::hal::{Phone, PhoneAnswer};
-use latchkey_firmware::lock::access::FINGER_CAPTURES;
 use latchkey_firmware::sim::{SimFlash, SimPhone};
 use latchkey_firmware::{Link, LockPort};
 use latchkey_protocol::checksum::{self, Checksum, ChecksumCredential};
 use latchkey_protocol::{
     AccessPath, AccessReason, AccessRecord, Alarm, CardUid, Credential, EnrollFailure, EnrollKind,
-    Enrollment, Event, Pin, Request, Response, Role, Setting, Status, USERS_PAGE, User, UserKind,
+    Enrollment, Event, Pin, Request, Response, Role, Setting, Status, USERS_PAGE, UserKind,
     UserName, UserSpec, UserWrite, WeeklyWindow,
 };
 
 /// 2024-01-01T10:30:00Z, a Monday.
 const MONDAY_1030: u64 = 1_704_105_000;
 
-struct Rig<'a> {
-    lock: TestLock<'a>,
-    link: Link,
-    s: HostSession,
-    clock: ClockHandle,
-}
-
-impl<'a> Rig<'a> {
-    fn new(flash: &'a mut SimFlash) -> Self {
-        let (mut lock, clock) = boot_clocked(flash);
-        let mut link = Link::new();
-        let s = installer(&mut link, &mut lock);
-        Self { lock, link, s, clock }
-    }
-
-    fn ask(&mut self, request: &Request) -> Response {
-        self.s.ask(&mut self.link, &mut self.lock, request)
-    }
-
-    fn status(&mut self, request: &Request) -> Status {
-        match self.ask(request) {
-            Response::Status(status) => status,
-            other => panic!("expected a status, got {other:?}"),
-        }
-    }
-
-    fn put(&mut self, id: u16, spec: &UserSpec) -> Response {
-        self.ask(&Request::PutUser { id, write: UserWrite::Add, spec: spec.clone() })
-    }
-
-    fn add(&mut self, id: u16, spec: &UserSpec) {
-        assert!(matches!(self.put(id, spec), Response::User(_)), "user {id} added");
-    }
-
-    fn user(&mut self, id: u16) -> User {
-        match self.ask(&Request::GetUser { id }) {
-            Response::User(user) => user,
-            other => panic!("expected user {id}, got {other:?}"),
-        }
-    }
-
-    fn set_pin(&mut self, user: u16, pin: &str) -> Status {
-        self.status(&Request::SetPin { user, pin: Pin::try_from(pin).unwrap() })
-    }
-
-    fn set_time(&mut self, unix_seconds: u64) {
-        assert!(matches!(self.ask(&Request::SetTime { unix_seconds }), Response::Time(_)));
-    }
-
+impl Rig<'_> {
+    /// The events since the last call, without log records (they have their own tests, in
+    /// `lock_log.rs`).
     fn events(&mut self) -> Vec<Event> {
-        // Log records have their own tests (lock_log.rs).
         std::iter::from_fn(|| self.lock.next_event())
             .filter(|e| !matches!(e, Event::Logged(_)))
             .collect()
-    }
-
-    fn pin(&mut self, digits: &str) -> AccessRecord {
-        self.lock.keypad_entry(digits)
-    }
-
-    fn alarms(&mut self) -> Vec<Alarm> {
-        match self.ask(&Request::GetAlarms) {
-            Response::Alarms(list) => list.iter().map(|a| a.alarm).collect(),
-            other => panic!("expected alarms, got {other:?}"),
-        }
-    }
-
-    fn enrollment(&mut self) -> Enrollment {
-        match self.ask(&Request::GetEnrollment) {
-            Response::Enrollment(e) => e,
-            other => panic!("expected enrollment, got {other:?}"),
-        }
-    }
-
-    fn finger(&mut self, name: &str, quality: u8) -> Option<AccessRecord> {
-        let capture = self.lock.devices().fingerprint.place(name, quality);
-        self.lock.finger_placed(capture)
-    }
-
-    /// Enrolls finger `name` for `user` with good captures; its slot.
-    fn enroll_finger(&mut self, user: u16, name: &str) -> u8 {
-        assert!(matches!(
-            self.ask(&Request::EnrollFinger { user }),
-            Response::Enrollment(Enrollment::InProgress { .. })
-        ));
-        for _ in 0..FINGER_CAPTURES {
-            assert_eq!(self.finger(name, 90), None, "a capture is no access decision");
-        }
-        match self.enrollment() {
-            Enrollment::Done { user: u, credential: Credential::Fingerprint { slot } } => {
-                assert_eq!(u, user);
-                slot
-            }
-            other => panic!("enrollment did not finish: {other:?}"),
-        }
     }
 }
 

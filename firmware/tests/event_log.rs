@@ -2,12 +2,15 @@
 //! records, the chain against hand-edited flash, clearing, garbage regions, and power cuts at
 //! random bytes of appends, of a full log's page drops and of clears.
 //!
-//! Self-contained on purpose (no `mod common`): the log is a store of its own.
+//! The log is a store of its own: of the shared helpers only the power-cut flash is used.
 
-use embedded_storage::nor_flash::{ErrorType, NorFlash, ReadNorFlash};
+mod common;
+
+use common::cut_flash::CutFlash;
+use embedded_storage::nor_flash::NorFlash;
 use latchkey_firmware::log::{CAPACITY, ChainBreak, EventLog, LogError, TAG_LEN};
 use latchkey_firmware::region::layout;
-use latchkey_firmware::sim::{SimFlash, SimFlashError};
+use latchkey_firmware::sim::SimFlash;
 use latchkey_protocol::{
     AccessPath, AccessReason, Alarm, BatteryState, ChangeKind, LogEntry, LogRecord, ResetReason,
     Role,
@@ -515,106 +518,6 @@ fn random_region(rng: &mut fastrand::Rng) -> Vec<u8> {
 }
 
 // ---- power cuts -----------------------------------------------------------------------------
-
-/// A flash whose power fails `cut_byte` bytes into its `ops_before_cut`-th write or erase
-/// (counting only erases if `erases_only`): the bytes before the cut are programmed (a partial
-/// word only in its leading bytes) or erased, and every later operation fails. The same model
-/// as `tests/power_cut.rs`.
-struct CutFlash<'a> {
-    inner: &'a mut SimFlash,
-    ops_before_cut: usize,
-    erases_only: bool,
-    cut_byte: usize,
-    dead: bool,
-}
-
-const DEAD: SimFlashError = SimFlashError::Io(std::io::ErrorKind::Other);
-
-impl<'a> CutFlash<'a> {
-    fn new(inner: &'a mut SimFlash, ops_before_cut: usize, cut_byte: usize) -> Self {
-        Self { inner, ops_before_cut, erases_only: false, cut_byte, dead: false }
-    }
-
-    fn at_erase(inner: &'a mut SimFlash, erases_before_cut: usize, cut_byte: usize) -> Self {
-        Self { erases_only: true, ..Self::new(inner, erases_before_cut, cut_byte) }
-    }
-
-    fn cut_now(&mut self, erase: bool) -> Result<bool, SimFlashError> {
-        if self.dead {
-            return Err(DEAD);
-        }
-        if self.erases_only && !erase {
-            return Ok(false);
-        }
-        if self.ops_before_cut == 0 {
-            self.dead = true;
-            return Ok(true);
-        }
-        self.ops_before_cut -= 1;
-        Ok(false)
-    }
-}
-
-impl ErrorType for CutFlash<'_> {
-    type Error = SimFlashError;
-}
-
-impl ReadNorFlash for CutFlash<'_> {
-    const READ_SIZE: usize = 1;
-    fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), Self::Error> {
-        if self.dead {
-            return Err(DEAD);
-        }
-        self.inner.read(offset, bytes)
-    }
-    fn capacity(&self) -> usize {
-        self.inner.capacity()
-    }
-}
-
-impl NorFlash for CutFlash<'_> {
-    const WRITE_SIZE: usize = SimFlash::WRITE_SIZE;
-    const ERASE_SIZE: usize = SimFlash::ERASE_SIZE;
-
-    fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), Self::Error> {
-        if !self.cut_now(false)? {
-            return self.inner.write(offset, bytes);
-        }
-        let cut = self.cut_byte % (bytes.len() + 1);
-        let whole = cut - cut % Self::WRITE_SIZE;
-        if whole > 0 {
-            self.inner.write(offset, &bytes[..whole])?;
-        }
-        if cut > whole {
-            let mut word = [0xFF; SimFlash::WRITE_SIZE];
-            word[..cut - whole].copy_from_slice(&bytes[whole..cut]);
-            self.inner.write(offset + whole as u32, &word)?;
-        }
-        Err(DEAD)
-    }
-
-    fn erase(&mut self, from: u32, to: u32) -> Result<(), Self::Error> {
-        if !self.cut_now(true)? {
-            return self.inner.erase(from, to);
-        }
-        let cut = self.cut_byte % ((to - from) as usize + 1);
-        let pages = cut / Self::ERASE_SIZE;
-        let end = from + (pages * Self::ERASE_SIZE) as u32;
-        if pages > 0 {
-            self.inner.erase(from, end)?;
-        }
-        let partial = cut % Self::ERASE_SIZE;
-        if partial > 0 {
-            // A partly erased page: its bytes before the cut are 0xFF, the rest as they were.
-            let mut page = vec![0u8; Self::ERASE_SIZE];
-            self.inner.read(end, &mut page)?;
-            page[..partial].fill(0xFF);
-            self.inner.erase(end, end + Self::ERASE_SIZE as u32)?;
-            self.inner.write(end, &page)?;
-        }
-        Err(DEAD)
-    }
-}
 
 /// What a reboot must find after a cut during `in_flight` (None: during a clear), given the
 /// records `before` it: the log mounts, its records are `before` with at most a page's worth

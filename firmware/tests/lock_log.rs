@@ -4,11 +4,12 @@
 
 mod common;
 
-use common::{ClockHandle, HostSession, TestLock, boot_full, installer, session, test_keys};
+use common::rig::Rig;
+use common::{boot_full, installer, session, test_keys};
 use latchkey_firmware::Link;
 use latchkey_firmware::lock::access::FINGER_CAPTURES;
 use latchkey_firmware::region::layout;
-use latchkey_firmware::sim::{SimBattery, SimFlash};
+use latchkey_firmware::sim::SimFlash;
 use latchkey_protocol::crypto::MAX_SEALED_PLAINTEXT;
 use latchkey_protocol::{
     AccessPath, AccessReason, Alarm, BatteryState, CardUid, ChangeKind, Enrollment, LOG_PAGE,
@@ -19,42 +20,7 @@ use latchkey_protocol::{
 /// 2024-01-01T10:30:00Z, a Monday.
 const MONDAY_1030: u64 = 1_704_105_000;
 
-struct Rig<'a> {
-    lock: TestLock<'a>,
-    link: Link,
-    s: HostSession,
-    clock: ClockHandle,
-    battery: SimBattery,
-}
-
-impl<'a> Rig<'a> {
-    fn new(flash: &'a mut SimFlash) -> Self {
-        let battery = SimBattery::new(6000);
-        let (mut lock, clock) = boot_full(flash, battery.clone());
-        let mut link = Link::new();
-        let s = installer(&mut link, &mut lock);
-        Self { lock, link, s, clock, battery }
-    }
-
-    fn ask(&mut self, request: &Request) -> Response {
-        self.s.ask(&mut self.link, &mut self.lock, request)
-    }
-
-    fn ok(&mut self, request: &Request) {
-        let answer = self.ask(request);
-        assert!(
-            matches!(
-                answer,
-                Response::Status(Status::Success)
-                    | Response::User(_)
-                    | Response::Settings(_)
-                    | Response::Time(_)
-                    | Response::Enrollment(_)
-            ),
-            "{request:?} -> {answer:?}"
-        );
-    }
-
+impl Rig<'_> {
     fn page(&mut self, from_seq: u32) -> (Vec<LogRecord>, u32, u32) {
         match self.ask(&Request::ReadLog { from_seq }) {
             Response::Log { records, first_seq, next_seq } => {

@@ -3,10 +3,10 @@
 
 mod common;
 
+use common::cut_flash::CutFlash;
 use common::{TestClock, boot, identity, test_keys};
-use embedded_storage::nor_flash::{ErrorType, NorFlash, ReadNorFlash};
 use latchkey_firmware::region::layout;
-use latchkey_firmware::sim::{SimBattery, SimDevices, SimFlash, SimFlashError, SimRng};
+use latchkey_firmware::sim::{SimBattery, SimDevices, SimFlash, SimRng};
 use latchkey_firmware::store::{Store, default_settings};
 use latchkey_firmware::{LinkStats, Lock, LockKeys, LockPort, Via};
 use std::collections::BTreeMap;
@@ -17,104 +17,6 @@ use latchkey_protocol::{
     BeeperVolume, CardUid, Credential, DoorLabel, Pin, Request, Response, Role, Setting, Settings,
     Status, User, UserKind, UserName, UserSpec, UserWrite,
 };
-
-/// A flash whose power fails `byte` bytes into its `op`-th write or erase (counting from 0):
-/// the bytes before the cut are programmed (a partial word only in its leading bytes, as the
-/// NOR cells are programmed in order) or erased, and every later operation fails.
-struct CutFlash<'a> {
-    inner: &'a mut SimFlash,
-    ops_before_cut: usize,
-    cut_byte: usize,
-    dead: bool,
-    /// Writes and erases done.
-    ops: usize,
-}
-
-impl<'a> CutFlash<'a> {
-    fn new(inner: &'a mut SimFlash, op: usize, byte: usize) -> Self {
-        Self { inner, ops_before_cut: op, cut_byte: byte, dead: false, ops: 0 }
-    }
-
-    /// True if this operation is the one the power dies in.
-    fn cut_now(&mut self) -> Result<bool, SimFlashError> {
-        if self.dead {
-            return Err(SimFlashError::Io(std::io::ErrorKind::Other));
-        }
-        self.ops += 1;
-        if self.ops_before_cut == 0 {
-            self.dead = true;
-            return Ok(true);
-        }
-        self.ops_before_cut -= 1;
-        Ok(false)
-    }
-}
-
-const DEAD: SimFlashError = SimFlashError::Io(std::io::ErrorKind::Other);
-
-impl ErrorType for CutFlash<'_> {
-    type Error = SimFlashError;
-}
-
-impl ReadNorFlash for CutFlash<'_> {
-    const READ_SIZE: usize = 1;
-    fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), Self::Error> {
-        if self.dead {
-            return Err(DEAD);
-        }
-        self.inner.read(offset, bytes)
-    }
-    fn capacity(&self) -> usize {
-        self.inner.capacity()
-    }
-}
-
-impl NorFlash for CutFlash<'_> {
-    const WRITE_SIZE: usize = SimFlash::WRITE_SIZE;
-    const ERASE_SIZE: usize = SimFlash::ERASE_SIZE;
-
-    fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), Self::Error> {
-        if !self.cut_now()? {
-            return self.inner.write(offset, bytes);
-        }
-        let cut = self.cut_byte % (bytes.len() + 1);
-        let whole = cut - cut % Self::WRITE_SIZE;
-        if whole > 0 {
-            self.inner.write(offset, &bytes[..whole])?;
-        }
-        if cut > whole {
-            // Program only the leading bytes of the last word: 0xFF leaves a NOR cell as is.
-            let mut word = [0xFF; SimFlash::WRITE_SIZE];
-            word[..cut - whole].copy_from_slice(&bytes[whole..cut]);
-            self.inner.write(offset + whole as u32, &word)?;
-        }
-        Err(DEAD)
-    }
-
-    fn erase(&mut self, from: u32, to: u32) -> Result<(), Self::Error> {
-        if !self.cut_now()? {
-            return self.inner.erase(from, to);
-        }
-        // An interrupted erase: the first bytes are erased, the rest still hold old data.
-        let cut = self.cut_byte % ((to - from) as usize + 1);
-        let pages = cut / Self::ERASE_SIZE;
-        let end = from + (pages * Self::ERASE_SIZE) as u32;
-        if pages > 0 {
-            self.inner.erase(from, end)?;
-        }
-        let partial = cut % Self::ERASE_SIZE;
-        if partial > 0 {
-            // Model a partly erased page: the page's bytes before the cut become 0xFF.
-            let mut page = vec![0u8; Self::ERASE_SIZE];
-            self.inner.read(end, &mut page)?;
-            page[..partial].fill(0xFF);
-            self.inner.erase(end, end + Self::ERASE_SIZE as u32)?;
-            // Reprogram the rest; NOR writes cannot set bits, so this restores exactly `page`.
-            self.inner.write(end, &page)?;
-        }
-        Err(DEAD)
-    }
-}
 
 fn random_setting(rng: &mut fastrand::Rng) -> Setting {
     match rng.u8(0..5) {

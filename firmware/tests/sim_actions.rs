@@ -2,9 +2,13 @@
 //! caused, and `clock +DURATION` moving the lock's time instead of a test waiting it out.
 
 mod common;
+#[path = "support/sim_process.rs"]
+mod sim_process;
 
-use std::io::{BufRead, BufReader, Lines, Read, Write};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::ffi::OsStr;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::{HostSession, claim_exchange, claim_payload, request_frame, split_frames, test_keys};
@@ -12,60 +16,20 @@ use latchkey_firmware::sim::{RunningSim, SimConfig, SimError};
 use latchkey_protocol::crypto::SetupCode;
 use latchkey_protocol::{ClaimIntent, Header, Kind, Request, Response, Role, Status, decode_body};
 use serialport::TTYPort;
+use sim_process::SimProcess;
 
-/// A `latchkey-sim` process, its stdin and its stdout lines after the first two.
-struct SimProcess {
-    child: Child,
-    stdin: ChildStdin,
-    lines: Lines<BufReader<ChildStdout>>,
-    port: String,
-}
-
-impl SimProcess {
-    fn start(serial: &str) -> SimProcess {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_latchkey-sim"))
-            .args(["--setup-code", "7K2M-9QXA-4RTD", "--serial", serial])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let first = lines.next().unwrap().unwrap();
-        let port = first.strip_prefix("latchkey-sim: listening on ").unwrap().to_owned();
-        assert_eq!(lines.next().unwrap().unwrap(), "latchkey-sim: setup code 7K2M-9QXA-4RTD");
-        SimProcess { child, stdin, lines, port }
-    }
-
-    /// Sends `action` and returns every line up to and including its acknowledgement.
-    fn act(&mut self, action: &str) -> Vec<String> {
-        writeln!(self.stdin, "{action}").unwrap();
-        self.stdin.flush().unwrap();
-        let mut got = Vec::new();
-        loop {
-            let line = self.lines.next().expect("the simulator's stdout ended").unwrap();
-            let acked = line == format!("latchkey-sim: ok {}", action.trim())
-                || line.starts_with(&format!("latchkey-sim: failed {}: ", action.trim()));
-            got.push(line);
-            if acked {
-                return got;
-            }
-        }
-    }
-
-    fn stop(mut self) -> String {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-        let mut stderr = String::new();
-        self.child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
-        stderr
-    }
+/// The `latchkey-sim` binary with serial number `serial`, its banner read.
+fn start(serial: &str) -> SimProcess {
+    let args = ["--setup-code", "7K2M-9QXA-4RTD", "--serial", serial].map(OsStr::new);
+    let sim =
+        SimProcess::spawn(Path::new(env!("CARGO_BIN_EXE_latchkey-sim")), &args, Stdio::piped());
+    assert_eq!(sim.setup_code, "7K2M-9QXA-4RTD");
+    sim
 }
 
 #[test]
 fn each_action_is_acknowledged_after_the_lines_it_caused() {
-    let mut sim = SimProcess::start("SIM-ACK-1");
+    let mut sim = start("SIM-ACK-1");
     assert_eq!(sim.act("tamper on"), ["latchkey-sim: alarm tamper", "latchkey-sim: ok tamper on"]);
     // Blanks around the action are trimmed in the acknowledgement; a quiet action is
     // acknowledged alone.
@@ -89,13 +53,13 @@ fn each_action_is_acknowledged_after_the_lines_it_caused() {
         sim.act("key"),
         ["latchkey-sim: access granted via mechanical_key", "latchkey-sim: ok key"]
     );
-    let stderr = sim.stop();
+    let stderr = sim.kill();
     assert!(stderr.contains("unknown action `dance`"), "{stderr}");
 }
 
 #[test]
 fn a_bad_clock_line_fails_naming_the_accepted_forms() {
-    let mut sim = SimProcess::start("SIM-ACK-2");
+    let mut sim = start("SIM-ACK-2");
     for line in ["clock -5s", "clock +soon", "clock 90s", "clock"] {
         let got = sim.act(line);
         assert_eq!(got.len(), 1, "{got:?}");
@@ -104,12 +68,12 @@ fn a_bad_clock_line_fails_naming_the_accepted_forms() {
         assert!(failed.contains("clock +DURATION") && failed.contains("clock +90s"), "{failed}");
     }
     assert!(sim.act("clock -5s")[0].contains("only moves forward"));
-    sim.stop();
+    sim.kill();
 }
 
 #[test]
 fn moving_the_clock_ends_a_keypad_lockout_without_waiting() {
-    let mut sim = SimProcess::start("SIM-CLOCK-1");
+    let mut sim = start("SIM-CLOCK-1");
     // Five wrong codes (the default limit) lock the keypad for 180 s (the default lockout).
     for _ in 0..4 {
         sim.act("pin 1111");
@@ -125,18 +89,18 @@ fn moving_the_clock_ends_a_keypad_lockout_without_waiting() {
         sim.act("pin 2222")[0],
         "latchkey-sim: access refused via keypad: unknown_credential"
     );
-    sim.stop();
+    sim.kill();
 }
 
 #[test]
 fn what_falls_due_while_the_clock_moves_is_printed_before_the_acknowledgement() {
-    let mut sim = SimProcess::start("SIM-CLOCK-2");
+    let mut sim = start("SIM-CLOCK-2");
     // The door-ajar alarm is due 60 s (the default) after the door opened.
     let opened = sim.act("door open");
     assert!(!opened.iter().any(|l| l.contains("door_ajar")), "{opened:?}");
     let moved = sim.act("clock +61s");
     assert_eq!(moved, ["latchkey-sim: alarm door_ajar", "latchkey-sim: ok clock +61s"]);
-    sim.stop();
+    sim.kill();
 }
 
 #[test]
@@ -152,7 +116,7 @@ fn the_in_process_simulator_moves_its_clock_too() {
 
 #[test]
 fn the_clock_action_moves_wall_time_and_uptime_together() {
-    let mut sim = SimProcess::start("SIM-CLOCK-4");
+    let mut sim = start("SIM-CLOCK-4");
     let mut port = serialport::new(&sim.port, 115_200)
         .timeout(Duration::from_millis(100))
         .open_native()
@@ -183,7 +147,7 @@ fn the_clock_action_moves_wall_time_and_uptime_together() {
     let after = time(&mut port, &mut session);
     assert!(after.0 >= before.0 + 7200, "wall clock {before:?} -> {after:?}");
     assert!(after.1 >= before.1 + 7_200_000, "uptime {before:?} -> {after:?}");
-    sim.stop();
+    sim.kill();
 }
 
 /// The lock's (unix seconds, uptime ms).

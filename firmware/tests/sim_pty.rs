@@ -1,6 +1,8 @@
 //! The simulator over a real pseudo-terminal, opened as a host would open a serial port.
 
 mod common;
+#[path = "support/sim_process.rs"]
+mod sim_process;
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -13,6 +15,13 @@ use latchkey_protocol::{
     ClaimIntent, Header, Kind, Request, Response, Role, Setting, Status, decode_body,
 };
 use serialport::TTYPort;
+use sim_process::SimProcess;
+
+/// The `latchkey-sim` binary started with `args`, its banner read.
+fn spawn_binary(args: &[&str], stderr: std::process::Stdio) -> SimProcess {
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+    SimProcess::spawn(Path::new(env!("CARGO_BIN_EXE_latchkey-sim")), &args, stderr)
+}
 
 fn open(path: &Path) -> TTYPort {
     serialport::new(path.to_string_lossy(), 115_200)
@@ -180,19 +189,11 @@ fn setup_code_is_given_kept_or_random_and_checked() {
 
 #[test]
 fn the_binary_prints_the_port_then_the_setup_code() {
-    use std::io::BufRead;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_latchkey-sim"))
-        .args(["--setup-code", "7K2M-9QXA-4RTD"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
-    let second = lines.next().unwrap().unwrap();
-    child.kill().unwrap();
-    child.wait().unwrap();
-    assert!(first.starts_with("latchkey-sim: listening on /dev/pts/"), "{first}");
-    assert_eq!(second, "latchkey-sim: setup code 7K2M-9QXA-4RTD");
+    let mut sim = spawn_binary(&["--setup-code", "7K2M-9QXA-4RTD"], std::process::Stdio::null());
+    sim.child.kill().unwrap();
+    sim.child.wait().unwrap();
+    assert!(sim.port.starts_with("/dev/pts/"), "{}", sim.port);
+    assert_eq!(sim.setup_code, "7K2M-9QXA-4RTD");
 }
 
 #[test]
@@ -424,20 +425,13 @@ fn finger_templates_survive_a_simulator_restart() {
 
 #[test]
 fn the_binary_takes_actions_on_stdin() {
-    use std::io::BufRead;
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_latchkey-sim"))
-        .args(["--setup-code", "7K2M-9QXA-4RTD", "--serial", "SIM-000009"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
-    let port_path = first.strip_prefix("latchkey-sim: listening on ").unwrap().to_owned();
-    assert_eq!(lines.next().unwrap().unwrap(), "latchkey-sim: setup code 7K2M-9QXA-4RTD");
+    let mut sim = spawn_binary(
+        &["--setup-code", "7K2M-9QXA-4RTD", "--serial", "SIM-000009"],
+        std::process::Stdio::piped(),
+    );
+    assert_eq!(sim.setup_code, "7K2M-9QXA-4RTD");
+    let mut stdin = sim.stdin.take().unwrap();
+    let port_path = sim.port.clone();
 
     // Claim over the pty as a host would, add Ann, then act as a person at the door.
     let mut port = open(Path::new(&port_path));
@@ -458,10 +452,10 @@ fn the_binary_takes_actions_on_stdin() {
     writeln!(stdin, "pin 058213\nwave hands\npin 111111\ncard 01020304\nkey").unwrap();
     stdin.flush().unwrap();
     // Each action's lines, then its acknowledgement; the last one acknowledged ends the burst.
-    let mut got = Vec::new();
-    while got.last().is_none_or(|line| line != "latchkey-sim: ok key") {
-        got.push(lines.next().unwrap().unwrap());
-    }
+    let got = sim.lines.wait_for("the acknowledgement of `key`", |lines| {
+        let end = lines.iter().position(|line| line == "latchkey-sim: ok key")?;
+        Some(lines[..=end].to_vec())
+    });
     assert_eq!(got.len(), 9, "{got:#?}");
     assert_eq!(
         got[..2],
@@ -483,35 +477,28 @@ fn the_binary_takes_actions_on_stdin() {
             "latchkey-sim: ok key",
         ]
     );
-    child.kill().unwrap();
-    child.wait().unwrap();
+    sim.child.kill().unwrap();
+    sim.child.wait().unwrap();
     let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    sim.child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
     assert!(stderr.contains("unknown action `wave`") && stderr.contains("expected"), "{stderr}");
     assert!(!stderr.contains("111111") && !stderr.contains("058213"));
 }
 
 #[test]
 fn the_binary_logs_a_power_up_after_a_power_cut() {
-    use std::io::BufRead;
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_latchkey-sim"))
-        .args(["--setup-code", "7K2M-9QXA-4RTD", "--serial", "SIM-000010"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
-    let port_path = first.strip_prefix("latchkey-sim: listening on ").unwrap().to_owned();
-    lines.next().unwrap().unwrap();
+    let mut sim = spawn_binary(
+        &["--setup-code", "7K2M-9QXA-4RTD", "--serial", "SIM-000010"],
+        std::process::Stdio::null(),
+    );
+    let mut stdin = sim.stdin.take().unwrap();
+    let port_path = sim.port.clone();
     let mut port = open(Path::new(&port_path));
     writeln!(stdin, "power-cut").unwrap();
     stdin.flush().unwrap();
     // The stdout lines stay as they were: the reboot, nothing for the log record.
-    assert_eq!(lines.next().unwrap().unwrap(), "latchkey-sim: booted (boot 2)");
+    let first = sim.lines.wait_for("a line", |lines| lines.first().cloned());
+    assert_eq!(first, "latchkey-sim: booted (boot 2)");
     // On the line, only the boot is announced in clear; the record is read in a session.
     let events: Vec<_> = frames_within(&mut port, Duration::from_millis(300))
         .into_iter()
@@ -539,6 +526,6 @@ fn the_binary_logs_a_power_up_after_a_power_cut() {
             }),
         "{records:?}"
     );
-    child.kill().unwrap();
-    child.wait().unwrap();
+    sim.child.kill().unwrap();
+    sim.child.wait().unwrap();
 }

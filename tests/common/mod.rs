@@ -6,10 +6,15 @@ pub mod proxy;
 pub mod qemu;
 pub mod scenarios;
 
-use std::io::{BufRead, BufReader};
+#[path = "../../firmware/tests/support/sim_process.rs"]
+pub mod sim_process;
+
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use sim_process::{Lines, SimProcess};
 
 /// The `latchkey` binary, isolated from this machine's config and environment.
 pub fn latchkey() -> assert_cmd::Command {
@@ -58,15 +63,15 @@ pub struct Sim {
     pub child: Child,
     pub link: PathBuf,
     pub flash: PathBuf,
-    pub banner: String,
     /// The setup code the simulator printed (the label inside the lock).
     pub setup_code: String,
     /// This test's keystore (kept across simulator restarts in the same folder).
     pub keystore: PathBuf,
     /// Every line the simulator printed after its first two, as it printed them.
-    pub lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-    /// The simulated person's hands: the simulator's standard input.
-    stdin: std::sync::Mutex<Option<std::process::ChildStdin>>,
+    pub out: Lines,
+    /// The simulated person's hands: the simulator's standard input, and how many actions
+    /// were written to it (each is acknowledged once, in order).
+    stdin: std::sync::Mutex<(Option<std::process::ChildStdin>, usize)>,
 }
 
 impl Sim {
@@ -75,85 +80,99 @@ impl Sim {
     pub fn start(dir: &Path, extra: &[&str]) -> Sim {
         let link = dir.join("lock");
         let flash = dir.join("lock.flash");
-        let mut child = Command::new(sim_path())
-            .arg("--link")
-            .arg(&link)
-            .arg("--flash")
-            .arg(&flash)
-            .args(extra)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start latchkey-sim");
-        let stdin = child.stdin.take();
-        let stdout = child.stdout.take().expect("sim stdout");
-        let mut reader = BufReader::new(stdout);
-        let mut banner = String::new();
-        reader.read_line(&mut banner).expect("read sim banner");
-        assert!(banner.contains("listening"), "unexpected simulator banner: {banner:?}");
-        let mut code_line = String::new();
-        reader.read_line(&mut code_line).expect("read sim setup code line");
-        let setup_code = code_line
-            .trim()
-            .strip_prefix("latchkey-sim: setup code ")
-            .unwrap_or_else(|| panic!("unexpected simulator setup code line: {code_line:?}"))
-            .to_string();
-        // Keep draining stdout (so the simulator never blocks on a full pipe) into `lines`.
-        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let sink = lines.clone();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            while reader.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
-                sink.lock().unwrap().push(line.trim_end().to_string());
-                line.clear();
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !link.exists() {
-            assert!(Instant::now() < deadline, "simulator made no link at {}", link.display());
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let mut args: Vec<&OsStr> = vec!["--link".as_ref(), link.as_ref()];
+        args.extend([OsStr::new("--flash"), flash.as_ref()]);
+        args.extend(extra.iter().map(OsStr::new));
+        let sim = SimProcess::spawn(&sim_path(), &args, Stdio::inherit());
+        // The simulator makes the link before it prints where it listens.
+        assert!(link.exists(), "simulator made no link at {}", link.display());
         Sim {
-            child,
+            child: sim.child,
             link,
             flash,
-            banner,
-            setup_code,
+            setup_code: sim.setup_code,
             keystore: dir.join("keys"),
-            lines,
-            stdin: std::sync::Mutex::new(stdin),
+            out: sim.lines,
+            stdin: std::sync::Mutex::new((sim.stdin, 0)),
         }
     }
 
-    /// The simulated person does something at the lock (`pin 1234`, `card 04a1b2c3`, ...).
+    /// The simulated person does something at the lock (`pin 1234`, `card 04a1b2c3`,
+    /// `clock +90s`, ...); returns once the simulator has acknowledged it, so every line it
+    /// caused has been read.
     pub fn act(&self, action: &str) {
+        let n = self.send(&[action]);
+        self.acknowledged(n, action);
+    }
+
+    /// Does `action` `times` times without waiting in between (a burst, as a script would),
+    /// at most a hundred at a time; returns once the last was acknowledged.
+    pub fn act_repeatedly(&self, action: &str, times: usize) {
+        let mut left = times;
+        while left > 0 {
+            // The simulator queues a few hundred lines for its stdout; keep below that.
+            let burst = left.min(100);
+            let n = self.send(&vec![action; burst]);
+            self.acknowledged(n, action);
+            left -= burst;
+        }
+    }
+
+    /// Writes `actions`, one a line; the number of the last one written since the start.
+    fn send(&self, actions: &[&str]) -> usize {
         use std::io::Write;
-        let mut stdin = self.stdin.lock().unwrap();
+        let mut guard = self.stdin.lock().unwrap();
+        let (stdin, sent) = &mut *guard;
         let stdin = stdin.as_mut().expect("simulator stdin");
-        writeln!(stdin, "{action}").expect("write to the simulator's stdin");
+        for action in actions {
+            writeln!(stdin, "{action}").expect("write to the simulator's stdin");
+        }
         stdin.flush().unwrap();
+        *sent += actions.len();
+        *sent
+    }
+
+    /// Waits for the `n`-th acknowledgement, and checks every one up to it says `ok`.
+    fn acknowledged(&self, n: usize, action: &str) {
+        self.out.wait_for_ack(n, action);
+        let failed = self.lines_with("latchkey-sim: failed ");
+        assert!(failed.is_empty(), "the simulator could not do {action:?}: {failed:?}");
+    }
+
+    /// Every line the simulator printed so far, after its first two.
+    pub fn lines(&self) -> Vec<String> {
+        self.out.all()
     }
 
     /// Lines printed so far that contain `needle`.
     pub fn lines_with(&self, needle: &str) -> Vec<String> {
-        self.lines.lock().unwrap().iter().filter(|l| l.contains(needle)).cloned().collect()
+        self.out.with(needle)
     }
 
-    /// Does `action` and waits for the simulator's line about the access decision it caused;
-    /// returns that line.
+    /// Waits until the simulator has printed `count` lines containing `needle`; all of them.
+    pub fn wait_for_lines(&self, needle: &str, count: usize) -> Vec<String> {
+        self.out.wait_for_count(needle, count)
+    }
+
+    /// Does `action` and returns the simulator's line about the access decision it caused
+    /// (printed before the action's acknowledgement).
     pub fn attempt(&self, action: &str) -> String {
-        let before = self.lines_with("access").len();
+        let before = self.lines_with("latchkey-sim: access ").len();
         self.act(action);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let lines = self.lines_with("access");
-            if lines.len() > before {
-                return lines[before].clone();
-            }
-            assert!(Instant::now() < deadline, "no access decision printed after {action:?}");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let decisions = self.lines_with("latchkey-sim: access ");
+        assert_eq!(decisions.len(), before + 1, "{action:?} caused no single access decision");
+        decisions[before].clone()
+    }
+
+    /// A technician key for this lock's site key, exported next to the keystore.
+    pub fn technician_key(&self) -> PathBuf {
+        let tech = self.keystore.with_file_name("tech.toml");
+        self.cli()
+            .args(["key", "export", "default", "--technician", "--out"])
+            .arg(&tech)
+            .assert()
+            .success();
+        tech
     }
 
     /// `user add NAME EXTRA... --json`, then `pin set` from stdin; the user's number.

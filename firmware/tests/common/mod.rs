@@ -7,6 +7,9 @@
 // A refused handshake returns the lock's answer as it came; tests are no hot path.
 #![allow(clippy::result_large_err)]
 
+pub mod cut_flash;
+pub mod rig;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
