@@ -184,6 +184,10 @@ pub fn parse_when(text: &str) -> Result<When, TimeError> {
     }
     if let Some(rest) = text.strip_prefix('+') {
         let d = humantime::parse_duration(rest).map_err(|e| bad(&e.to_string()))?;
+        // A lock's calendar does not reach far: a century ahead is already a mistake.
+        if d > Duration::from_secs(100 * 366 * 86_400) {
+            return Err(bad("that is more than 100 years ahead"));
+        }
         return Ok(When::After(d));
     }
     let (date, rest) = text.split_at_checked(10).ok_or_else(|| bad("a date is YYYY-MM-DD"))?;
