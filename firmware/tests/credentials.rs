@@ -6,7 +6,6 @@ mod common;
 use common::{ClockHandle, HostSession, TestLock, boot_clocked, installer, session, test_keys};
 use latchkey_firmware::hal::{Phone, PhoneAnswer};
 use latchkey_firmware::lock::access::FINGER_CAPTURES;
-use latchkey_firmware::sim::{SimFlash, SimPhone};
 use latchkey_firmware::{Link, LockPort};
 use latchkey_protocol::checksum::{self, Checksum, ChecksumCredential};
 use latchkey_protocol::{
@@ -14,6 +13,7 @@ use latchkey_protocol::{
     Enrollment, Event, Pin, Request, Response, Role, Setting, Status, USERS_PAGE, User, UserKind,
     UserName, UserSpec, UserWrite, WeeklyWindow,
 };
+use latchkey_sim::{SimFlash, SimPhone};
 
 /// 2024-01-01T10:30:00Z, a Monday.
 const MONDAY_1030: u64 = 1_704_105_000;
@@ -879,7 +879,7 @@ fn no_pin_digits_in_any_event_record_or_debug_output() {
 #[test]
 fn alarms_for_tamper_forced_door_and_battery() {
     let mut flash = SimFlash::erased();
-    let battery = latchkey_firmware::sim::SimBattery::new(6000);
+    let battery = latchkey_sim::SimBattery::new(6000);
     let mut lock = common::boot_with(&mut flash, battery.clone());
     lock.tamper_changed(true);
     lock.door_changed(true);

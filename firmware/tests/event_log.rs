@@ -7,11 +7,11 @@
 use embedded_storage::nor_flash::{ErrorType, NorFlash, ReadNorFlash};
 use latchkey_firmware::log::{CAPACITY, ChainBreak, EventLog, LogError, TAG_LEN};
 use latchkey_firmware::region::layout;
-use latchkey_firmware::sim::{SimFlash, SimFlashError};
 use latchkey_protocol::{
     AccessPath, AccessReason, Alarm, BatteryState, ChangeKind, LogEntry, LogRecord, ResetReason,
     Role,
 };
+use latchkey_sim::{SimFlash, SimFlashError};
 
 #[path = "support/log_items.rs"]
 mod log_items;

@@ -8,13 +8,13 @@ use common::{ClockHandle, HostSession, TestLock, boot_full, installer, session, 
 use latchkey_firmware::Link;
 use latchkey_firmware::lock::access::FINGER_CAPTURES;
 use latchkey_firmware::region::layout;
-use latchkey_firmware::sim::{SimBattery, SimFlash};
 use latchkey_protocol::crypto::MAX_SEALED_PLAINTEXT;
 use latchkey_protocol::{
     AccessPath, AccessReason, Alarm, BatteryState, CardUid, ChangeKind, Enrollment, LOG_PAGE,
     LogBreak, LogEntry, LogRecord, LogReport, Pin, Request, ResetReason, Response, Role, Setting,
     Status, UserKind, UserName, UserSpec, UserWrite,
 };
+use latchkey_sim::{SimBattery, SimFlash};
 
 /// 2024-01-01T10:30:00Z, a Monday.
 const MONDAY_1030: u64 = 1_704_105_000;

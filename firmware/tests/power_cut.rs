@@ -6,9 +6,9 @@ mod common;
 use common::{TestClock, boot, identity, test_keys};
 use embedded_storage::nor_flash::{ErrorType, NorFlash, ReadNorFlash};
 use latchkey_firmware::region::layout;
-use latchkey_firmware::sim::{SimBattery, SimDevices, SimFlash, SimFlashError, SimRng};
 use latchkey_firmware::store::{Store, default_settings};
 use latchkey_firmware::{LinkStats, Lock, LockKeys, LockPort, Via};
+use latchkey_sim::{SimBattery, SimDevices, SimFlash, SimFlashError, SimRng};
 use std::collections::BTreeMap;
 
 use latchkey_firmware::users;

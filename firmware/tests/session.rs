@@ -9,13 +9,13 @@ use common::{
     plain, raw_frame, send_raw, session, setup_code, split_frames, test_keys,
 };
 use latchkey_firmware::link::session::SESSION_IDLE_MS;
-use latchkey_firmware::sim::SimFlash;
 use latchkey_firmware::{Link, LockKeys, Store};
 use latchkey_protocol::crypto::{SecretKey, SetupCode};
 use latchkey_protocol::{
     ClaimIntent, DoorLabel, Header, Kind, PROTOCOL_VERSION, Request, Response, Role, Setting,
     Status, decode_body,
 };
+use latchkey_sim::SimFlash;
 
 const WRONG_CODE: &str = "ABCD-EFGH-JK02";
 

@@ -2,8 +2,9 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use latchkey_firmware::sim::{RunningSim, SimConfig};
 use latchkey_protocol::{BatteryState, LockInfo};
+#[cfg(feature = "sim")]
+use latchkey_sim::{RunningSim, SimConfig};
 use serde_json::{Value, json};
 
 use super::{CliError, Command, ConfigCommand, Context, PortChoice, SettingKey, TimeCommand};
@@ -14,6 +15,17 @@ use crate::keys::{self, KeyFile};
 use crate::link::{self, Client, ClientError, LinkOptions};
 use latchkey_protocol::Role;
 use latchkey_protocol::crypto::SetupCode;
+
+/// A build without the `sim` feature never holds a simulated lock: no value of this exists.
+#[cfg(not(feature = "sim"))]
+enum RunningSim {}
+
+#[cfg(not(feature = "sim"))]
+impl RunningSim {
+    fn setup_code(&self) -> String {
+        match *self {}
+    }
+}
 
 /// An open link to a lock, and the simulated lock behind it when `--sim` started one.
 pub struct Connection {
@@ -103,7 +115,19 @@ impl Connection {
 /// Opens the port the context names (starting a simulated lock for `--sim`).
 pub fn connect(context: &Context) -> Result<Connection, CliError> {
     let options = LinkOptions { timeout: context.timeout, ..LinkOptions::default() };
-    let (path, sim) = match &context.port {
+    let (path, sim): (_, Option<RunningSim>) = match &context.port {
+        #[cfg(not(feature = "sim"))]
+        PortChoice::Sim => {
+            return Err(CliError {
+                code: super::exit::NO_DEVICE,
+                kind: "sim",
+                message: "this latchkey was built without the simulator".into(),
+                hint: Some("build it with the default `sim` feature, or name a --port".into()),
+                status: None,
+                retry_after_ms: None,
+            });
+        }
+        #[cfg(feature = "sim")]
         PortChoice::Sim => {
             let sim = RunningSim::start(SimConfig::default()).map_err(|e| CliError {
                 code: super::exit::NO_DEVICE,

@@ -1,6 +1,8 @@
 //! The simulator's actions as a test drives them: each one acknowledged after the lines it
 //! caused, and `clock +DURATION` moving the lock's time instead of a test waiting it out.
 
+// The firmware's test helpers (framing, the claim exchange, a host session), shared.
+#[path = "../../../tests/common/mod.rs"]
 mod common;
 
 use std::io::{BufRead, BufReader, Lines, Read, Write};
@@ -8,9 +10,9 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{HostSession, claim_exchange, claim_payload, request_frame, split_frames, test_keys};
-use latchkey_firmware::sim::{RunningSim, SimConfig, SimError};
 use latchkey_protocol::crypto::SetupCode;
 use latchkey_protocol::{ClaimIntent, Header, Kind, Request, Response, Role, Status, decode_body};
+use latchkey_sim::{RunningSim, SimConfig, SimError};
 use serialport::TTYPort;
 
 /// A `latchkey-sim` process, its stdin and its stdout lines after the first two.

@@ -9,11 +9,11 @@ use ed25519_dalek::{Signer, SigningKey};
 
 use latchkey_protocol::BeeperVolume;
 
-use crate::hal::{
+use crate::SimBattery;
+use latchkey_firmware::hal::{
     Battery, Beep, Beeper, BoltDirection, Devices, FingerCapture, FingerprintSensor, Motor,
     MotorFault, MotorRun, PHONE_SIGNATURE_LABEL, Phone, PhoneAnswer, SensorFault,
 };
-use crate::sim::SimBattery;
 
 /// Template slots of the simulated sensor.
 pub const SIM_SENSOR_SLOTS: u8 = 50;
