@@ -3,6 +3,8 @@
 //! random bytes of appends, of a full log's page drops and of clears.
 //!
 //! Self-contained on purpose (no `mod common`): the log is a store of its own.
+// Tests may unwrap and panic; the core may not (firmware/Cargo.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use embedded_storage::nor_flash::{ErrorType, NorFlash, ReadNorFlash};
 use latchkey_firmware::log::{CAPACITY, ChainBreak, EventLog, LogError, TAG_LEN};
