@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use latchkey::keys::KeyFile;
 use latchkey::link::{Client, LinkOptions};
-use latchkey_firmware::sim::{RunningSim, SimConfig};
 use latchkey_protocol::crypto::{SEAL_OVERHEAD, SetupCode};
 use latchkey_protocol::{CRC_LEN, HEADER_LEN, MAX_BODY_LEN, Response, Role};
+use latchkey_sim::{RunningSim, SimConfig};
 
 const BAUD: u32 = 115_200;
 const RECORDS: u32 = 2_000;

@@ -7,9 +7,9 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use latchkey::keys::KeyFile;
 use latchkey::link::{Client, LinkOptions};
-use latchkey_firmware::sim::{RunningSim, SimConfig};
 use latchkey_protocol::Role;
 use latchkey_protocol::crypto::{SEAL_OVERHEAD, SetupCode};
+use latchkey_sim::{RunningSim, SimConfig};
 
 const BAUD: u32 = 115_200;
 

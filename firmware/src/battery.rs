@@ -3,7 +3,7 @@
 //! The rules live here, in the core, so every board and the simulator report the same
 //! percentage and state for the same voltage.
 
-use latchkey_protocol::{BatteryReport, BatteryState};
+use latchkey_protocol::BatteryState;
 
 /// Cells in the pack.
 pub const CELLS: u16 = 4;
@@ -84,18 +84,6 @@ pub const OPERATION_OVERHEAD_UAH: u32 = 40;
 
 /// The motor's share of an operation when no run was measured yet: 600 mA for 350 ms.
 pub const DEFAULT_MOTOR_UAH: u32 = 58;
-
-/// The full report for a pack voltage at rest, with no load seen and no replacement known.
-pub fn report(pack_mv: u16) -> BatteryReport {
-    BatteryReport {
-        millivolts: pack_mv,
-        percent: percent(pack_mv),
-        state: state(pack_mv),
-        loaded_millivolts: pack_mv,
-        operations_left: operations_left(pack_mv, DEFAULT_MOTOR_UAH),
-        replaced_at: None,
-    }
-}
 
 /// The charge a motor run took, µAh: peak current × time (a bound: the current is below its
 /// peak for most of a run).

@@ -22,6 +22,13 @@ pub trait Clock {
     fn set(&mut self, unix_seconds: u64);
     /// Milliseconds since boot; never goes backwards.
     fn uptime_ms(&self) -> u64;
+
+    /// The lock's time as it records it (log records, alarms, the last access): the clock's
+    /// reading, or 0 ("clock not set") while it has not been set since power-up. The one
+    /// definition of that rule.
+    fn recorded_now(&self) -> u64 {
+        if self.is_set() { self.now() } else { 0 }
+    }
 }
 
 /// A cryptographic random number generator: the claim exchange's ephemeral keys and the
@@ -249,45 +256,3 @@ pub struct PhoneAnswer {
 
 /// The domain label a phone signs before the serial and the challenge.
 pub const PHONE_SIGNATURE_LABEL: &[u8] = b"latchkey/v1/phone";
-
-/// Door position switch; the board reports changes with [`crate::Lock::door_changed`].
-pub trait DoorSensor {
-    /// Whether the door is closed against its frame.
-    fn is_closed(&mut self) -> bool;
-}
-
-/// A key on the keypad. The board collects digits up to the confirm key and hands the entry
-/// to [`crate::Lock::keypad_entry`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Key {
-    /// A digit 0 to 9.
-    Digit(u8),
-    /// The confirm key.
-    Enter,
-    /// The clear key.
-    Clear,
-}
-
-/// The PIN keypad, as a board polls it.
-pub trait Keypad {
-    /// The next key pressed, if any.
-    fn poll_key(&mut self) -> Option<Key>;
-}
-
-/// The RFID reader, as a board polls it; a card's UID goes to [`crate::Lock::card_tapped`].
-pub trait Rfid {
-    /// The UID of a card in the field, if any (up to 10 bytes, ISO 14443).
-    fn poll_card(&mut self) -> Option<heapless::Vec<u8, 10>>;
-}
-
-/// The mechanical key cylinder; a turn goes to [`crate::Lock::mechanical_key`].
-pub trait MechanicalKey {
-    /// Whether the key was turned since the last call.
-    fn take_turned(&mut self) -> bool;
-}
-
-/// The tamper switch; changes go to [`crate::Lock::tamper_changed`].
-pub trait Tamper {
-    /// Whether the housing is open.
-    fn is_tripped(&mut self) -> bool;
-}

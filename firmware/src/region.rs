@@ -25,8 +25,8 @@ pub mod layout {
     /// 56 bytes with its item header, so a page holds ~17 writes before migration; 4 pages keep
     /// one spare page for migration and plenty of headroom.
     pub const SETTINGS: Range<u32> = 0x2_0000..0x2_1000;
-    /// Reserved for users and credentials (a later issue): 40 pages, room for 100 users with
-    /// 8 credentials of up to ~40 bytes each plus migration headroom.
+    /// Users and their credentials: 40 pages, room for 100 users with 8 credentials of up to
+    /// ~40 bytes each plus migration headroom.
     pub const CREDENTIALS: Range<u32> = 0x2_1000..0x2_B000;
     /// The event log ([`crate::log`]): the remaining 84 pages, a sequential-storage queue of
     /// hash-chained records. A typical record is a 32-byte item (31 a page): 2,573 records

@@ -15,7 +15,7 @@
 use embassy_embedded_hal::adapter::BlockingAsync;
 use embassy_futures::block_on;
 use latchkey_protocol::crypto::{KEY_LEN, SETUP_CODE_LEN, SecretKey, SetupCode};
-use latchkey_protocol::{BeeperVolume, DoorLabel, Settings, TimeZoneRule};
+use latchkey_protocol::{BeeperVolume, DoorLabel, Settings, Status, TimeZoneRule};
 use sequential_storage::cache::{Cache, Uncached};
 use sequential_storage::map::{MapConfig, MapStorage, PostcardValue, SerializationError, Value};
 use serde::{Deserialize, Serialize};
@@ -90,6 +90,17 @@ impl<E: NorFlashError> From<sequential_storage::Error<E>> for StoreError {
             Error::FullStorage => Self::Full,
             Error::SerializationError(_) | Error::ItemTooBig => Self::Value,
             _ => Self::Internal,
+        }
+    }
+}
+
+/// The status a store failure is answered with: a full region is `ResourceExhausted`, any
+/// other fault `Failure`.
+impl From<StoreError> for Status {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Full => Status::ResourceExhausted,
+            _ => Status::Failure,
         }
     }
 }
@@ -354,13 +365,6 @@ impl<F: NorFlash> Store<F> {
         let result = self.put(key::KEYS, &record);
         zeroize::Zeroize::zeroize(&mut self.scratch.0);
         result
-    }
-
-    /// Erases the lock keys (a factory reset); returns once that is in flash. The bytes of
-    /// older records stay in flash until the library migrates their page; they are
-    /// unreachable through the store.
-    pub fn erase_keys(&mut self) -> Result<(), StoreError> {
-        self.put(key::KEYS, &KeysRecord(None))
     }
 
     /// The setup code written as factory data, if any. A factory reset keeps it.

@@ -1,12 +1,13 @@
 //! Users, credentials and access decisions through real sessions on the real core: every
 //! rule of the lock, each access path, enrollment, alarms, capacities and the checksum.
+// Tests may unwrap and panic; the core may not (firmware/Cargo.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
 use common::rig::Rig;
 use common::{installer, session, test_keys};
 use latchkey_firmware::hal::{Phone, PhoneAnswer};
-use latchkey_firmware::sim::{SimFlash, SimPhone};
 use latchkey_firmware::{Link, LockPort};
 use latchkey_protocol::checksum::{self, Checksum, ChecksumCredential};
 use latchkey_protocol::{
@@ -14,6 +15,7 @@ use latchkey_protocol::{
     Enrollment, Event, Pin, Request, Response, Role, Setting, Status, USERS_PAGE, UserKind,
     UserName, UserSpec, UserWrite, WeeklyWindow,
 };
+use latchkey_sim::{SimFlash, SimPhone};
 
 /// 2024-01-01T10:30:00Z, a Monday.
 const MONDAY_1030: u64 = 1_704_105_000;
@@ -791,7 +793,7 @@ fn no_pin_digits_in_any_event_record_or_debug_output() {
 #[test]
 fn alarms_for_tamper_forced_door_and_battery() {
     let mut flash = SimFlash::erased();
-    let battery = latchkey_firmware::sim::SimBattery::new(6000);
+    let battery = latchkey_sim::SimBattery::new(6000);
     let mut lock = common::boot_with(&mut flash, battery.clone());
     lock.tamper_changed(true);
     lock.door_changed(true);

@@ -1,17 +1,19 @@
 //! Every request kind through the real link, lock and store on a NOR flash.
+// Tests may unwrap and panic; the core may not (firmware/Cargo.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
 use common::{ask, boot, boot_with, installer};
 use latchkey_firmware::lock::EARLIEST_TIME;
 use latchkey_firmware::region::layout;
-use latchkey_firmware::sim::{SimBattery, SimFlash};
 use latchkey_firmware::store::StoreError;
 use latchkey_firmware::{Link, Store};
 use latchkey_protocol::{
     BatteryState, BeeperVolume, DoorLabel, MAX_FRAME_LEN, PROTOCOL_VERSION, Request, Response,
     Setting, Settings, Status,
 };
+use latchkey_sim::{SimBattery, SimFlash};
 
 fn label(s: &str) -> DoorLabel {
     DoorLabel::try_from(s).unwrap()

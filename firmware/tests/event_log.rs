@@ -3,6 +3,8 @@
 //! random bytes of appends, of a full log's page drops and of clears.
 //!
 //! The log is a store of its own: of the shared helpers only the power-cut flash is used.
+// Tests may unwrap and panic; the core may not (firmware/Cargo.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
@@ -10,11 +12,11 @@ use common::cut_flash::CutFlash;
 use embedded_storage::nor_flash::NorFlash;
 use latchkey_firmware::log::{CAPACITY, ChainBreak, EventLog, LogError, TAG_LEN};
 use latchkey_firmware::region::layout;
-use latchkey_firmware::sim::SimFlash;
 use latchkey_protocol::{
     AccessPath, AccessReason, Alarm, BatteryState, ChangeKind, LogEntry, LogRecord, ResetReason,
     Role,
 };
+use latchkey_sim::SimFlash;
 
 #[path = "support/log_items.rs"]
 mod log_items;

@@ -1,13 +1,15 @@
 //! The link layer: resynchronisation, drop counters and the answers to bad frames.
+// Tests may unwrap and panic; the core may not (firmware/Cargo.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
 use common::{boot, exchange, frame, raw_frame, raw_frame_crc_xor, request_frame, split_frames};
-use latchkey_firmware::sim::SimFlash;
 use latchkey_firmware::{Link, LinkStats};
 use latchkey_protocol::{
     Event, Header, Kind, MAX_ENCODED_LEN, Request, Response, Status, decode_body,
 };
+use latchkey_sim::SimFlash;
 
 /// The counters `Diagnostics` reports (which needs a session to read; the link's are the same).
 fn diagnostics(link: &mut Link, _lock: &mut common::TestLock<'_>) -> LinkStats {

@@ -1,6 +1,8 @@
 //! The lock's own event log as wired into the core: what a day at the door leaves in it,
 //! `ReadLog` / `VerifyLog` / `ClearLog` / `ClearAlarms` through real sessions, sequence
 //! numbers across restarts and a wiped region, the battery model and diagnostics.
+// Tests may unwrap and panic; the core may not (firmware/Cargo.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
@@ -9,13 +11,13 @@ use common::{boot_full, installer, session, test_keys};
 use latchkey_firmware::Link;
 use latchkey_firmware::lock::access::FINGER_CAPTURES;
 use latchkey_firmware::region::layout;
-use latchkey_firmware::sim::SimFlash;
 use latchkey_protocol::crypto::MAX_SEALED_PLAINTEXT;
 use latchkey_protocol::{
     AccessPath, AccessReason, Alarm, BatteryState, CardUid, ChangeKind, Enrollment, LOG_PAGE,
     LogBreak, LogEntry, LogRecord, LogReport, Pin, Request, ResetReason, Response, Role, Setting,
     Status, UserKind, UserName, UserSpec, UserWrite,
 };
+use latchkey_sim::SimFlash;
 
 /// 2024-01-01T10:30:00Z, a Monday.
 const MONDAY_1030: u64 = 1_704_105_000;

@@ -1,14 +1,16 @@
 //! Power cuts at random bytes of random flash operations: nothing acknowledged is lost, and the
 //! interrupted change is either wholly there or wholly absent.
+// Tests may unwrap and panic; the core may not (firmware/Cargo.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
 use common::cut_flash::CutFlash;
 use common::{TestClock, boot, identity, test_keys};
 use latchkey_firmware::region::layout;
-use latchkey_firmware::sim::{SimBattery, SimDevices, SimFlash, SimRng};
 use latchkey_firmware::store::{Store, default_settings};
 use latchkey_firmware::{LinkStats, Lock, LockKeys, LockPort, Via};
+use latchkey_sim::{SimBattery, SimDevices, SimFlash, SimRng};
 use std::collections::BTreeMap;
 
 use latchkey_protocol::checksum;

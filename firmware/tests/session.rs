@@ -1,6 +1,8 @@
 //! The secure management link: claiming, sessions, roles, sealed frames and back-off, through
 //! the real link, lock and store, with the host's side written from the protocol crate's
 //! crypto.
+// Tests may unwrap and panic; the core may not (firmware/Cargo.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
@@ -9,13 +11,13 @@ use common::{
     plain, raw_frame, send_raw, session, setup_code, split_frames, test_keys,
 };
 use latchkey_firmware::link::session::SESSION_IDLE_MS;
-use latchkey_firmware::sim::SimFlash;
 use latchkey_firmware::{Link, LockKeys, Store};
 use latchkey_protocol::crypto::{SecretKey, SetupCode};
 use latchkey_protocol::{
     ClaimIntent, DoorLabel, Header, Kind, PROTOCOL_VERSION, Request, Response, Role, Setting,
     Status, decode_body,
 };
+use latchkey_sim::SimFlash;
 
 const WRONG_CODE: &str = "ABCD-EFGH-JK02";
 

@@ -4,11 +4,27 @@
 
 use std::path::PathBuf;
 
-use latchkey_firmware::sim::{RunningSim, SimConfig};
 use latchkey_protocol::crypto::SetupCode;
+#[cfg(feature = "sim")]
+use latchkey_sim::{RunningSim, SimConfig};
 
 use crate::keys::{KeyError, KeyFile};
 use crate::link::{Client, ClientError};
+
+/// A build without the `sim` feature never holds a simulated lock: no value of this exists.
+#[cfg(not(feature = "sim"))]
+enum RunningSim {}
+
+#[cfg(not(feature = "sim"))]
+impl RunningSim {
+    fn port_path(&self) -> &std::path::Path {
+        match *self {}
+    }
+
+    fn setup_code(&self) -> String {
+        match *self {}
+    }
+}
 
 /// Why the built-in lock is not ready.
 #[derive(Debug, thiserror::Error)]
@@ -35,9 +51,17 @@ pub(super) struct BuiltIn {
 impl BuiltIn {
     /// Starts a factory-new simulated lock with its flash in memory.
     pub(super) fn start() -> Result<Self, SimError> {
-        let sim =
-            RunningSim::start(SimConfig::default()).map_err(|e| SimError::Start(e.to_string()))?;
-        Ok(Self { sim })
+        #[cfg(feature = "sim")]
+        {
+            let sim = RunningSim::start(SimConfig::default())
+                .map_err(|e| SimError::Start(e.to_string()))?;
+            Ok(Self { sim })
+        }
+        #[cfg(not(feature = "sim"))]
+        Err(SimError::Start(
+            "this latchkey was built without the simulator (the `sim` feature); name a --port"
+                .into(),
+        ))
     }
 
     /// Its port.

@@ -31,8 +31,8 @@ pub fn latchkey_path() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_latchkey"))
 }
 
-/// `latchkey-sim` lives in the firmware package; `cargo test --workspace` builds it into the
-/// same directory as `latchkey`. When only this package was built, build it now.
+/// `latchkey-sim` is its own package (`firmware/boards/sim`); `cargo test --workspace` builds
+/// it into the same directory as `latchkey`. When only this package was built, build it now.
 pub fn sim_path() -> PathBuf {
     let latchkey = latchkey_path();
     let dir = latchkey.parent().expect("binary has a directory");
@@ -40,15 +40,7 @@ pub fn sim_path() -> PathBuf {
     if !sim.exists() {
         let profile_release = dir.ends_with("release");
         let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-        build.args([
-            "build",
-            "-p",
-            "latchkey-firmware",
-            "--features",
-            "std",
-            "--bin",
-            "latchkey-sim",
-        ]);
+        build.args(["build", "-p", "latchkey-sim", "--bin", "latchkey-sim"]);
         if profile_release {
             build.arg("--release");
         }

@@ -18,7 +18,6 @@ use latchkey_protocol::{
 };
 
 use super::Lock;
-use super::directory::store_status;
 use crate::hal::{
     Battery, Beep, Beeper, BoltDirection, Clock, Devices, FingerCapture, FingerprintSensor, Motor,
     NorFlash, PHONE_SIGNATURE_LABEL, Phone, Rng,
@@ -345,7 +344,8 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
             Ok(reason) => (true, reason),
             Err(reason) => (false, reason),
         };
-        let record = AccessRecord { at: self.clock.now(), path, granted, user, reason };
+        // Like a log record: 0 while the clock is not set, never a made-up time.
+        let record = AccessRecord { at: self.clock.recorded_now(), path, granted, user, reason };
         self.access.last_access = Some(record);
         self.access.push_event(Event::Access(record));
         // No secret: the path, the user number and the reason, never a PIN. A log that
@@ -394,8 +394,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
     /// raised) and sends it as an event.
     pub(super) fn raise_alarm(&mut self, alarm: Alarm) {
         if !self.access.alarms.iter().any(|a| a.alarm == alarm) {
-            // 0, like a log record's time, when the clock has not been set since power-up.
-            let since = self.log_time();
+            let since = self.clock.recorded_now();
             // One entry per kind of alarm, and ALARMS_MAX covers every kind.
             let _ = self.access.alarms.push(ActiveAlarm { alarm, since });
             self.log(LogEntry::Alarm { alarm, raised: true });
@@ -490,7 +489,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
                     }
                 }
             })
-            .map_err(store_status)?;
+            .map_err(Status::from)?;
         let slots = self.devices.fingerprint().slots();
         Ok((0..slots).find(|slot| used[usize::from(slot / 8)] & (1 << (slot % 8)) == 0))
     }

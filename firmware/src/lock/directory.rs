@@ -15,26 +15,18 @@ use crate::hal::{Battery, Clock, Devices, FingerprintSensor, NorFlash, Rng};
 use crate::store::StoreError;
 use crate::users::{self, CREDENTIALS_PER_USER, MAX_USERS, StoredCredential, StoredUser};
 
-/// The status a store failure is answered with: a full region is `ResourceExhausted`.
-pub(super) fn store_status(error: StoreError) -> Status {
-    match error {
-        StoreError::Full => Status::ResourceExhausted,
-        _ => Status::Failure,
-    }
-}
-
 impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> {
     /// User `id` from flash: `NotFound` if the slot is empty or out of range.
     pub(super) fn load_user(&mut self, id: u16) -> Result<StoredUser, Status> {
         if !(1..=MAX_USERS).contains(&id) {
             return Err(Status::NotFound);
         }
-        self.store.user(id).map_err(store_status)?.ok_or(Status::NotFound)
+        self.store.user(id).map_err(Status::from)?.ok_or(Status::NotFound)
     }
 
     /// Writes user `id`; `Ok` once in flash.
     pub(super) fn write_user(&mut self, id: u16, user: &StoredUser) -> Result<(), Status> {
-        self.store.save_user(id, user).map_err(store_status)?;
+        self.store.save_user(id, user).map_err(Status::from)?;
         self.note_store_write();
         Ok(())
     }
@@ -66,7 +58,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         }
         let existing = match self.store.user(id) {
             Ok(existing) => existing,
-            Err(e) => return Response::Status(store_status(e)),
+            Err(e) => return Response::Status(Status::from(e)),
         };
         let user = match (write, existing) {
             // A resend of the same add converges: it is already there.
@@ -124,7 +116,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         });
         match result {
             Ok(()) => Response::Users { users: page, more },
-            Err(e) => Response::Status(store_status(e)),
+            Err(e) => Response::Status(Status::from(e)),
         }
     }
 
@@ -134,7 +126,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
             Err(status) => return status,
         };
         if let Err(e) = self.store.remove_user(id) {
-            return store_status(e);
+            return Status::from(e);
         }
         self.note_store_write();
         // After the flash: a template left by a cut here matches nobody and its slot is free.
@@ -164,7 +156,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
             Ok(Some((holder, _))) if holder != id => return Status::Duplicate,
             Ok(Some(_)) => return Status::Success,
             Ok(None) => {}
-            Err(e) => return store_status(e),
+            Err(e) => return Status::from(e),
         }
         match user.credentials.iter().position(replace) {
             Some(at) => user.credentials[at] = credential,
@@ -263,7 +255,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
                 credentials: sum.credentials(),
                 digest: sum.digest(),
             },
-            Err(e) => Response::Status(store_status(e)),
+            Err(e) => Response::Status(Status::from(e)),
         }
     }
 

@@ -195,7 +195,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
             BatteryState::Critical => Some(Alarm::CriticalBattery),
         };
         if let Some(alarm) = standing {
-            let _ = access.alarms.push(ActiveAlarm { alarm, since: clock.now() });
+            let _ = access.alarms.push(ActiveAlarm { alarm, since: clock.recorded_now() });
         }
         let mut lock = Self {
             store,
@@ -226,15 +226,10 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         Ok(lock)
     }
 
-    /// The lock's clock for the log: 0 while it is not set.
-    fn log_time(&self) -> u64 {
-        if self.clock.is_set() { self.clock.now() } else { 0 }
-    }
-
     /// Appends `entry` to the event log at the lock's time and sends it as an event; returns
     /// its seq. A failure is counted, never passed on: no log write may block a decision.
     fn log(&mut self, entry: LogEntry) -> Option<u32> {
-        let at = self.log_time();
+        let at = self.clock.recorded_now();
         let log = self.log.as_mut()?;
         let seq = match log.append(self.store.flash_mut(), at, entry) {
             Ok(seq) => seq,
@@ -314,7 +309,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
     }
 
     fn clear_log(&mut self, role: Role) -> Status {
-        let at = self.log_time();
+        let at = self.clock.recorded_now();
         let Some(log) = self.log.as_mut() else {
             return Status::Failure;
         };
@@ -352,7 +347,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         };
         let (state, replaced) = match change {
             battery::Change::Replaced { .. } => {
-                self.replaced_at = Some(self.log_time());
+                self.replaced_at = Some(self.clock.recorded_now());
                 (BatteryState::Ok, true)
             }
             battery::Change::State { to, .. } => (to, false),
@@ -681,7 +676,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
                 if *unix_seconds < EARLIEST_TIME {
                     return Response::Status(Status::InvalidField);
                 }
-                let from = self.log_time();
+                let from = self.clock.recorded_now();
                 self.clock.set(*unix_seconds);
                 self.log(LogEntry::ClockSet { from, to: *unix_seconds });
                 Response::Time(self.time())

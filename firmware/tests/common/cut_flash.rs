@@ -2,7 +2,7 @@
 //! power-cut tests of the store (`power_cut.rs`) and of the event log (`event_log.rs`) inject.
 
 use embedded_storage::nor_flash::{ErrorType, NorFlash, ReadNorFlash};
-use latchkey_firmware::sim::{SimFlash, SimFlashError};
+use latchkey_sim::{SimFlash, SimFlashError};
 
 /// What every operation after the cut gets.
 const DEAD: SimFlashError = SimFlashError::Io(std::io::ErrorKind::Other);

@@ -14,7 +14,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use latchkey_firmware::hal::Clock;
-use latchkey_firmware::sim::{SimBattery, SimClock, SimDevices, SimFlash, SimRng};
 use latchkey_firmware::{Identity, Link, Lock, LockKeys, LockPort, Store};
 use latchkey_protocol::crypto::{
     self, ClaimKeys, Opener, Sealer, SecretKey, SessionKeys, SetupCode,
@@ -23,6 +22,7 @@ use latchkey_protocol::{
     CRC, ClaimIntent, Event, FrameAccumulator, Header, Ident, Kind, MAX_BODY_LEN, MAX_ENCODED_LEN,
     PROTOCOL_VERSION, Request, ResetReason, Response, Role, Status, decode_body, encode_frame,
 };
+use latchkey_sim::{SimBattery, SimClock, SimDevices, SimFlash, SimRng};
 
 pub type TestLock<'a> = Lock<&'a mut SimFlash, TestClock, SimBattery, SimRng, SimDevices>;
 

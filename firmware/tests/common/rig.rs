@@ -4,11 +4,11 @@
 
 use latchkey_firmware::Link;
 use latchkey_firmware::lock::access::FINGER_CAPTURES;
-use latchkey_firmware::sim::{SimBattery, SimFlash};
 use latchkey_protocol::{
     AccessRecord, Alarm, Credential, Enrollment, Pin, Request, Response, Status, User, UserSpec,
     UserWrite,
 };
+use latchkey_sim::{SimBattery, SimFlash};
 
 use super::{ClockHandle, HostSession, TestLock, boot_full, installer};
 

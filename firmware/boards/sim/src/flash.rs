@@ -5,8 +5,8 @@ use std::io::{self, Read};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-use crate::hal::{NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash};
-use crate::region::layout;
+use latchkey_firmware::hal::{NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash};
+use latchkey_firmware::region::layout;
 
 /// Why a flash operation failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -1,11 +1,11 @@
 //! The simulated person: one action per line (`pin 058213`, `card 04A1B2C3`, ...), as
-//! `latchkey-sim` reads them from its standard input and [`super::RunningSim::act`] takes
+//! `latchkey-sim` reads them from its standard input and [`crate::RunningSim::act`] takes
 //! them from code; and the lines the simulator prints about what the lock did.
 
 use std::fmt;
 use std::time::Duration;
 
-use crate::hal::Beep;
+use latchkey_firmware::hal::Beep;
 use latchkey_protocol::{
     AccessPath, AccessReason, AccessRecord, Alarm, BeeperVolume, Credential, EnrollFailure,
     EnrollKind, Enrollment, Event, PIN_MAX,

@@ -1,7 +1,9 @@
 //! The simulator over a real pseudo-terminal, opened as a host would open a serial port.
 
+// The firmware's test helpers (framing, the claim exchange, a host session), shared.
+#[path = "../../../tests/common/mod.rs"]
 mod common;
-#[path = "support/sim_process.rs"]
+#[path = "../../../tests/support/sim_process.rs"]
 mod sim_process;
 
 use std::io::{Read, Write};
@@ -9,11 +11,11 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::{HostSession, claim_exchange, claim_payload, request_frame, split_frames, test_keys};
-use latchkey_firmware::sim::{RunningSim, SimConfig, SimError};
 use latchkey_protocol::crypto::SetupCode;
 use latchkey_protocol::{
     ClaimIntent, Header, Kind, Request, Response, Role, Setting, Status, decode_body,
 };
+use latchkey_sim::{RunningSim, SimConfig, SimError};
 use serialport::TTYPort;
 use sim_process::SimProcess;
 

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::mpsc;
 
 use clap::Parser;
-use latchkey_firmware::sim::{
+use latchkey_sim::{
     ACTIONS_HELP, DEFAULT_BATTERY_MV, DEFAULT_SERIAL, RunningSim, SimConfig, SimError, failed_line,
 };
 

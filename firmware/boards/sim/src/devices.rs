@@ -9,11 +9,11 @@ use ed25519_dalek::{Signer, SigningKey};
 
 use latchkey_protocol::BeeperVolume;
 
-use crate::hal::{
-    Battery, Beep, Beeper, BoltDirection, Devices, FingerCapture, FingerprintSensor, Motor,
-    MotorFault, MotorRun, PHONE_SIGNATURE_LABEL, Phone, PhoneAnswer, SensorFault,
+use crate::SimBattery;
+use latchkey_firmware::hal::{
+    Battery, Beep, Beeper, BoltDirection, FingerCapture, FingerprintSensor, Motor, MotorFault,
+    MotorRun, PHONE_SIGNATURE_LABEL, Parts, Phone, PhoneAnswer, SensorFault,
 };
-use crate::sim::SimBattery;
 
 /// Template slots of the simulated sensor.
 pub const SIM_SENSOR_SLOTS: u8 = 50;
@@ -186,31 +186,8 @@ impl Beeper for SimBeeper {
     }
 }
 
-/// The simulator's devices.
-#[derive(Debug, Default)]
-pub struct SimDevices {
-    /// The bolt motor.
-    pub motor: SimMotor,
-    /// The fingerprint sensor.
-    pub fingerprint: SimFingerprint,
-    /// The beeper.
-    pub beeper: SimBeeper,
-}
-
-impl Devices for SimDevices {
-    type Motor = SimMotor;
-    type Fingerprint = SimFingerprint;
-    type Beeper = SimBeeper;
-    fn motor(&mut self) -> &mut SimMotor {
-        &mut self.motor
-    }
-    fn fingerprint(&mut self) -> &mut SimFingerprint {
-        &mut self.fingerprint
-    }
-    fn beeper(&mut self) -> &mut SimBeeper {
-        &mut self.beeper
-    }
-}
+/// The simulator's devices: its motor, fingerprint sensor and beeper, as any board's.
+pub type SimDevices = Parts<SimMotor, SimFingerprint, SimBeeper>;
 
 /// A phone holding the Ed25519 key made from a 32-byte seed.
 pub struct SimPhone {

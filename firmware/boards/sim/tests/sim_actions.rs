@@ -1,8 +1,10 @@
 //! The simulator's actions as a test drives them: each one acknowledged after the lines it
 //! caused, and `clock +DURATION` moving the lock's time instead of a test waiting it out.
 
+// The firmware's test helpers (framing, the claim exchange, a host session), shared.
+#[path = "../../../tests/common/mod.rs"]
 mod common;
-#[path = "support/sim_process.rs"]
+#[path = "../../../tests/support/sim_process.rs"]
 mod sim_process;
 
 use std::ffi::OsStr;
@@ -12,9 +14,9 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::{HostSession, claim_exchange, claim_payload, request_frame, split_frames, test_keys};
-use latchkey_firmware::sim::{RunningSim, SimConfig, SimError};
 use latchkey_protocol::crypto::SetupCode;
 use latchkey_protocol::{ClaimIntent, Header, Kind, Request, Response, Role, Status, decode_body};
+use latchkey_sim::{RunningSim, SimConfig, SimError};
 use serialport::TTYPort;
 use sim_process::SimProcess;
 

@@ -26,10 +26,10 @@ pub use actions::{
 pub use devices::{SIM_SENSOR_SLOTS, SimBeeper, SimDevices, SimFingerprint, SimMotor, SimPhone};
 pub use flash::{FlashFileError, SimFlash, SimFlashError};
 
-use crate::hal::{Battery, Clock, Rng};
-use crate::link::Link;
-use crate::lock::{Identity, Lock};
-use crate::store::{Store, StoreError};
+use latchkey_firmware::hal::{Battery, Clock, Rng};
+use latchkey_firmware::link::Link;
+use latchkey_firmware::lock::{Identity, Lock};
+use latchkey_firmware::store::{Store, StoreError};
 
 /// Model name a simulator reports.
 pub const SIM_MODEL: &str = "LK-100 sim";
