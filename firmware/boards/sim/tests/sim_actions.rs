@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use common::{HostSession, claim_exchange, claim_payload, request_frame, split_frames, test_keys};
 use latchkey_protocol::crypto::SetupCode;
 use latchkey_protocol::{ClaimIntent, Header, Kind, Request, Response, Role, Status, decode_body};
-use latchkey_sim::{RunningSim, SimConfig, SimError};
+use latchkey_sim::{RunningSim, SimConfig, SimError, failed_line, ok_line};
 use serialport::TTYPort;
 
 /// A `latchkey-sim` process, its stdin and its stdout lines after the first two.
@@ -47,8 +47,7 @@ impl SimProcess {
         let mut got = Vec::new();
         loop {
             let line = self.lines.next().expect("the simulator's stdout ended").unwrap();
-            let acked = line == format!("latchkey-sim: ok {}", action.trim())
-                || line.starts_with(&format!("latchkey-sim: failed {}: ", action.trim()));
+            let acked = line == ok_line(action) || line.starts_with(&failed_line(action, &""));
             got.push(line);
             if acked {
                 return got;
@@ -76,7 +75,7 @@ fn each_action_is_acknowledged_after_the_lines_it_caused() {
         sim.act("pin 1234"),
         [
             "latchkey-sim: access refused via keypad: unknown_credential",
-            "latchkey-sim: ok pin 1234"
+            "latchkey-sim: ok pin ****"
         ]
     );
     // A line not understood: a `failed` line naming the problem, on stdout and stderr.
