@@ -32,7 +32,8 @@ Actions, one per line on standard input (what a person does at the door):
                         e.g. clock +90s, clock +2h, clock +1d, clock +1h30m
                         (units: ms, s, m/min, h, d, w)
 Blank lines and lines starting with # are ignored. Once an action has been carried out,
-after every line it caused, one line acknowledges it on standard output:
+after every line it caused, one line acknowledges it on standard output (a PIN's digits
+masked: latchkey-sim: ok pin ******):
   latchkey-sim: ok clock +90s
 or, if it could not be done (the reason also goes to standard error):
   latchkey-sim: failed dance: unknown action `dance` (expected: ...)
@@ -236,15 +237,29 @@ impl Action {
 }
 
 /// The line acknowledging that the action on `line` was carried out:
-/// `latchkey-sim: ok clock +90s`.
+/// `latchkey-sim: ok clock +90s`. A PIN's digits are masked (`ok pin ******`): the simulator
+/// never prints a PIN.
 pub fn ok_line(line: &str) -> String {
-    format!("latchkey-sim: ok {}", line.trim())
+    format!("latchkey-sim: ok {}", quoted(line))
 }
 
 /// The line saying the action on `line` could not be carried out, and why:
 /// `latchkey-sim: failed dance: unknown action ...`.
 pub fn failed_line(line: &str, reason: &dyn fmt::Display) -> String {
-    format!("latchkey-sim: failed {}: {reason}", line.trim())
+    format!("latchkey-sim: failed {}: {reason}", quoted(line))
+}
+
+/// `line` trimmed, with the argument of a `pin` action masked, one `*` a character.
+fn quoted(line: &str) -> String {
+    let line = line.trim();
+    match line.split_once(char::is_whitespace) {
+        Some(("pin", rest)) => {
+            let masked: String =
+                rest.chars().map(|c| if c.is_whitespace() { c } else { '*' }).collect();
+            format!("pin {masked}")
+        }
+        _ => line.to_owned(),
+    }
 }
 
 fn on_off(word: &str, form: &'static str) -> Result<bool, ActionError> {
@@ -447,6 +462,8 @@ mod tests {
     fn acknowledgements_quote_the_trimmed_line() {
         assert_eq!(ok_line("  clock +90s \n"), "latchkey-sim: ok clock +90s");
         assert_eq!(failed_line(" dance ", &"no"), "latchkey-sim: failed dance: no");
+        assert_eq!(ok_line("pin 058213"), "latchkey-sim: ok pin ******");
+        assert_eq!(failed_line("pin 12x4", &"no"), "latchkey-sim: failed pin ****: no");
     }
 
     #[test]

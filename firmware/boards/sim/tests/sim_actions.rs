@@ -40,7 +40,7 @@ fn each_action_is_acknowledged_after_the_lines_it_caused() {
         sim.act("pin 1234"),
         [
             "latchkey-sim: access refused via keypad: unknown_credential",
-            "latchkey-sim: ok pin 1234"
+            "latchkey-sim: ok pin ****"
         ]
     );
     // A line not understood: a `failed` line naming the problem, on stdout and stderr.

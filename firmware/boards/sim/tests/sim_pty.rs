@@ -461,7 +461,7 @@ fn the_binary_takes_actions_on_stdin() {
     assert_eq!(got.len(), 9, "{got:#?}");
     assert_eq!(
         got[..2],
-        ["latchkey-sim: access granted user 1 via keypad", "latchkey-sim: ok pin 058213"]
+        ["latchkey-sim: access granted user 1 via keypad", "latchkey-sim: ok pin ******"]
     );
     assert!(
         got[2].starts_with("latchkey-sim: failed wave hands: unknown action `wave`"),
@@ -472,7 +472,7 @@ fn the_binary_takes_actions_on_stdin() {
         got[3..],
         [
             "latchkey-sim: access refused via keypad: unknown_credential",
-            "latchkey-sim: ok pin 111111",
+            "latchkey-sim: ok pin ******",
             "latchkey-sim: access refused via rfid: unknown_credential",
             "latchkey-sim: ok card 01020304",
             "latchkey-sim: access granted via mechanical_key",
