@@ -77,7 +77,7 @@ use sequential_storage::queue::{QueueConfig, QueueStorage};
 use sha2::Sha256;
 
 use crate::hal::{NorFlash, NorFlashError, NorFlashErrorKind};
-use crate::store::{Contents, erase_region, layout, scan};
+use crate::region::{Contents, erase_region, layout, scan};
 
 /// Bytes of a chain tag.
 pub const TAG_LEN: usize = 8;

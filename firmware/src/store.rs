@@ -9,7 +9,8 @@
 //!
 //! All regions are page-aligned ranges of the nRF51822's flash (256 KiB, 1 KiB erase pages,
 //! 4-byte program words): the firmware image gets the first 128 KiB, the store the other
-//! 128 KiB. See [`layout`]; the simulator's flash file has the same size and addresses.
+//! 128 KiB. See [`crate::region::layout`]; the simulator's flash file has the same size and
+//! addresses.
 
 use embassy_embedded_hal::adapter::BlockingAsync;
 use embassy_futures::block_on;
@@ -20,51 +21,8 @@ use sequential_storage::map::{MapConfig, MapStorage, PostcardValue, Serializatio
 use serde::{Deserialize, Serialize};
 
 use crate::hal::{NorFlash, NorFlashError, NorFlashErrorKind};
+use crate::region::{Contents, erase_region, layout, scan};
 use crate::users::{MAX_USERS, StoredUser};
-
-/// Where each region lives. The one place flash addresses are defined.
-pub mod layout {
-    use core::ops::Range;
-
-    /// Size of the whole flash (nRF51822).
-    pub const FLASH_SIZE: u32 = 256 * 1024;
-    /// Erase page size.
-    pub const PAGE_SIZE: u32 = 1024;
-    /// Program word size: writes are whole, aligned words.
-    pub const WORD_SIZE: u32 = 4;
-
-    /// End of the firmware image: the first 128 KiB (`0x0_0000..0x2_0000`) are the image's,
-    /// and the board's `memory.x` gives the linker exactly that much, so an image that outgrows
-    /// its budget fails to link instead of overlapping the store.
-    pub const IMAGE_END: u32 = 0x2_0000;
-    /// Start of the store: right after the image, 128 KiB to the end of flash.
-    pub const STORE_START: u32 = IMAGE_END;
-    /// Settings, boot counter and the format marker: 4 pages. A settings record is about
-    /// 56 bytes with its item header, so a page holds ~17 writes before migration; 4 pages keep
-    /// one spare page for migration and plenty of headroom.
-    pub const SETTINGS: Range<u32> = 0x2_0000..0x2_1000;
-    /// Reserved for users and credentials (a later issue): 40 pages, room for 100 users with
-    /// 8 credentials of up to ~40 bytes each plus migration headroom.
-    pub const CREDENTIALS: Range<u32> = 0x2_1000..0x2_B000;
-    /// The event log ([`crate::log`]): the remaining 84 pages, a sequential-storage queue of
-    /// hash-chained records. A typical record is a 32-byte item (31 a page): 2,573 records
-    /// are kept once the log is full (see `log::CAPACITY`).
-    pub const EVENT_LOG: Range<u32> = 0x2_B000..FLASH_SIZE;
-    /// End of the store: the end of flash.
-    pub const STORE_END: u32 = FLASH_SIZE;
-
-    const _: () = {
-        assert!(SETTINGS.start == STORE_START && SETTINGS.end == CREDENTIALS.start);
-        assert!(CREDENTIALS.end == EVENT_LOG.start && EVENT_LOG.end == STORE_END);
-        assert!(STORE_START.is_multiple_of(PAGE_SIZE) && SETTINGS.end.is_multiple_of(PAGE_SIZE));
-        assert!(CREDENTIALS.end.is_multiple_of(PAGE_SIZE));
-        // The issue's budget: 128 KiB image, 4 + 40 KiB settings and credentials, the rest log.
-        assert!(IMAGE_END == 128 * 1024 && IMAGE_END.is_multiple_of(PAGE_SIZE));
-        assert!(SETTINGS.end - SETTINGS.start == 4 * 1024);
-        assert!(CREDENTIALS.end - CREDENTIALS.start == 40 * 1024);
-        assert!(EVENT_LOG.end - EVENT_LOG.start == 84 * 1024);
-    };
-}
 
 /// Keys of the settings map. Never renumber: they are on flash.
 mod key {
@@ -570,59 +528,78 @@ impl<F: NorFlash> Store<F> {
     }
 }
 
-/// Erases `range` page by page, so a cut leaves whole pages in either state (and at most one
-/// half-erased). Shared by the store's regions and the event log.
-pub(crate) fn erase_region<F: NorFlash>(
-    flash: &mut F,
-    range: core::ops::Range<u32>,
-) -> Result<(), NorFlashErrorKind> {
-    let mut page = range.start;
-    while page < range.end {
-        flash.erase(page, page + layout::PAGE_SIZE).map_err(|e| e.kind())?;
-        page += layout::PAGE_SIZE;
-    }
-    Ok(())
-}
-
-/// What a region holds, to tell a region that was never formatted from one with data.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Contents {
-    /// Every byte 0xFF.
-    Erased,
-    /// Only 0x00 and 0xFF bytes, some 0x00: unprogrammed (QEMU) or an interrupted format.
-    Blank,
-    /// Anything else: a store, to be mounted and never erased here.
-    Data,
-}
-
-/// Classifies the bytes of `range`.
-pub(crate) fn scan<F: NorFlash>(
-    flash: &mut F,
-    range: core::ops::Range<u32>,
-) -> Result<Contents, NorFlashErrorKind> {
-    let mut chunk = [0u8; 64];
-    let mut any_zero = false;
-    let mut at = range.start;
-    while at < range.end {
-        let len = chunk.len().min((range.end - at) as usize);
-        let part = &mut chunk[..len];
-        flash.read(at, part).map_err(|e| e.kind())?;
-        for &byte in part.iter() {
-            match byte {
-                0xFF => {}
-                0x00 => any_zero = true,
-                _ => return Ok(Contents::Data),
-            }
-        }
-        at += len as u32;
-    }
-    Ok(if any_zero { Contents::Blank } else { Contents::Erased })
-}
-
-#[cfg(all(test, feature = "std"))]
+#[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::SimFlash;
+    use crate::users::{CREDENTIALS_PER_USER, StoredCredential};
+    use embedded_storage::nor_flash::{ErrorType, ReadNorFlash};
+    use latchkey_protocol::{UserKind, UserName, UserSpec, WeeklyWindow};
+
+    /// NOR flash in RAM with the layout's geometry: erase sets a page to 0xFF, a write can
+    /// only clear bits. (The simulator has a fuller one; the core's own tests need no host.)
+    struct RamFlash(Vec<u8>);
+
+    impl RamFlash {
+        fn erased() -> Self {
+            Self(vec![0xFF; layout::FLASH_SIZE as usize])
+        }
+
+        fn range(
+            &self,
+            offset: u32,
+            len: usize,
+        ) -> Result<core::ops::Range<usize>, NorFlashErrorKind> {
+            let start = offset as usize;
+            let end = start.checked_add(len).filter(|end| *end <= self.0.len());
+            end.map(|end| start..end).ok_or(NorFlashErrorKind::OutOfBounds)
+        }
+    }
+
+    impl ErrorType for RamFlash {
+        type Error = NorFlashErrorKind;
+    }
+
+    impl ReadNorFlash for RamFlash {
+        const READ_SIZE: usize = 1;
+
+        fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), Self::Error> {
+            let range = self.range(offset, bytes.len())?;
+            bytes.copy_from_slice(&self.0[range]);
+            Ok(())
+        }
+
+        fn capacity(&self) -> usize {
+            self.0.len()
+        }
+    }
+
+    impl NorFlash for RamFlash {
+        const WRITE_SIZE: usize = layout::WORD_SIZE as usize;
+        const ERASE_SIZE: usize = layout::PAGE_SIZE as usize;
+
+        fn erase(&mut self, from: u32, to: u32) -> Result<(), Self::Error> {
+            let len = to.checked_sub(from).ok_or(NorFlashErrorKind::OutOfBounds)?;
+            if !from.is_multiple_of(layout::PAGE_SIZE) || !len.is_multiple_of(layout::PAGE_SIZE) {
+                return Err(NorFlashErrorKind::NotAligned);
+            }
+            let range = self.range(from, len as usize)?;
+            self.0[range].fill(0xFF);
+            Ok(())
+        }
+
+        fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), Self::Error> {
+            if !offset.is_multiple_of(layout::WORD_SIZE)
+                || !bytes.len().is_multiple_of(layout::WORD_SIZE as usize)
+            {
+                return Err(NorFlashErrorKind::NotAligned);
+            }
+            let range = self.range(offset, bytes.len())?;
+            for (cell, byte) in self.0[range].iter_mut().zip(bytes) {
+                *cell &= byte;
+            }
+            Ok(())
+        }
+    }
 
     /// The settings record as the first firmware wrote it.
     #[derive(Serialize, Deserialize)]
@@ -637,7 +614,7 @@ mod tests {
 
     #[test]
     fn settings_written_before_the_time_zone_existed_still_load() {
-        let mut flash = SimFlash::erased();
+        let mut flash = RamFlash::erased();
         let mut store = Store::mount(&mut flash).unwrap();
         let first = FirstSettings {
             door_label: DoorLabel::try_from("Back door").unwrap(),
@@ -662,5 +639,32 @@ mod tests {
         changed.time_zone = TimeZoneRule::parse("CET-1CEST,M3.5.0,M10.5.0/3").unwrap();
         store.save_settings(&changed).unwrap();
         assert_eq!(store.settings().unwrap(), changed);
+    }
+
+    #[test]
+    fn largest_user_fits_the_store_buffer() {
+        let mut s = UserSpec {
+            name: UserName::try_from("x".repeat(24).as_str()).unwrap(),
+            kind: UserKind::Expiring { minutes: 2880 },
+            enabled: true,
+            valid_from: Some(u64::MAX),
+            valid_until: Some(u64::MAX),
+            use_limit: Some(u16::MAX),
+            weekly: heapless::Vec::new(),
+        };
+        for _ in 0..4 {
+            s.weekly
+                .push(WeeklyWindow { days: 0x7F, start_minute: 1439, end_minute: 1440 })
+                .unwrap();
+        }
+        let mut u = StoredUser::new(s);
+        u.uses_left = Some(u16::MAX);
+        u.first_used = Some(u64::MAX);
+        for _ in 0..CREDENTIALS_PER_USER {
+            u.credentials.push(StoredCredential::Phone([0xFF; 32])).unwrap();
+        }
+        let mut buf = [0u8; USER_RECORD_MAX];
+        let len = postcard::to_slice(&UserRecord::V1(u), &mut buf).unwrap().len();
+        assert!(len + 2 <= USER_RECORD_MAX, "{len}");
     }
 }

@@ -353,30 +353,6 @@ mod tests {
     }
 
     #[test]
-    fn largest_user_fits_the_store_buffer() {
-        let mut s = spec(UserKind::Guest);
-        s.name = UserName::try_from("x".repeat(24).as_str()).unwrap();
-        s.kind = UserKind::Expiring { minutes: 2880 };
-        s.valid_from = Some(u64::MAX);
-        s.valid_until = Some(u64::MAX);
-        s.use_limit = Some(u16::MAX);
-        for _ in 0..4 {
-            s.weekly
-                .push(WeeklyWindow { days: 0x7F, start_minute: 1439, end_minute: 1440 })
-                .unwrap();
-        }
-        let mut u = StoredUser::new(s);
-        u.uses_left = Some(u16::MAX);
-        u.first_used = Some(u64::MAX);
-        for _ in 0..CREDENTIALS_PER_USER {
-            u.credentials.push(StoredCredential::Phone([0xFF; 32])).unwrap();
-        }
-        let mut buf = [0u8; crate::store::USER_RECORD_MAX];
-        let len = postcard::to_slice(&crate::store::UserRecord::V1(u), &mut buf).unwrap().len();
-        assert!(len + 2 <= crate::store::USER_RECORD_MAX, "{len}");
-    }
-
-    #[test]
     fn debug_never_shows_pin_digests() {
         let c = StoredCredential::Pin([0xAB; 16]);
         let text = format!("{c:?}");

@@ -4,10 +4,10 @@
 mod common;
 
 use common::{ClockHandle, HostSession, TestLock, boot_clocked, installer, session, test_keys};
-use latchkey_firmware::access::FINGER_CAPTURES;
 use latchkey_firmware::hal::{Phone, PhoneAnswer};
+use latchkey_firmware::lock::access::FINGER_CAPTURES;
 use latchkey_firmware::sim::{SimFlash, SimPhone};
-use latchkey_firmware::{Handler, Link};
+use latchkey_firmware::{Link, LockPort};
 use latchkey_protocol::checksum::{self, Checksum, ChecksumCredential};
 use latchkey_protocol::{
     AccessPath, AccessReason, AccessRecord, Alarm, CardUid, Credential, EnrollFailure, EnrollKind,

@@ -4,8 +4,9 @@ mod common;
 
 use common::{ask, boot, boot_with, installer};
 use latchkey_firmware::lock::EARLIEST_TIME;
+use latchkey_firmware::region::layout;
 use latchkey_firmware::sim::{SimBattery, SimFlash};
-use latchkey_firmware::store::{StoreError, layout};
+use latchkey_firmware::store::StoreError;
 use latchkey_firmware::{Link, Store};
 use latchkey_protocol::{
     BatteryState, BeeperVolume, DoorLabel, MAX_FRAME_LEN, PROTOCOL_VERSION, Request, Response,

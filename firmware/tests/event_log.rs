@@ -6,8 +6,8 @@
 
 use embedded_storage::nor_flash::{ErrorType, NorFlash, ReadNorFlash};
 use latchkey_firmware::log::{CAPACITY, ChainBreak, EventLog, LogError, TAG_LEN};
+use latchkey_firmware::region::layout;
 use latchkey_firmware::sim::{SimFlash, SimFlashError};
-use latchkey_firmware::store::layout;
 use latchkey_protocol::{
     AccessPath, AccessReason, Alarm, BatteryState, ChangeKind, LogEntry, LogRecord, ResetReason,
     Role,

@@ -6,9 +6,9 @@ mod common;
 
 use common::{ClockHandle, HostSession, TestLock, boot_full, installer, session, test_keys};
 use latchkey_firmware::Link;
-use latchkey_firmware::access::FINGER_CAPTURES;
+use latchkey_firmware::lock::access::FINGER_CAPTURES;
+use latchkey_firmware::region::layout;
 use latchkey_firmware::sim::{SimBattery, SimFlash};
-use latchkey_firmware::store::layout;
 use latchkey_protocol::crypto::MAX_SEALED_PLAINTEXT;
 use latchkey_protocol::{
     AccessPath, AccessReason, Alarm, BatteryState, CardUid, ChangeKind, Enrollment, LOG_PAGE,

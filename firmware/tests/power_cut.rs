@@ -5,9 +5,10 @@ mod common;
 
 use common::{TestClock, boot, identity, test_keys};
 use embedded_storage::nor_flash::{ErrorType, NorFlash, ReadNorFlash};
+use latchkey_firmware::region::layout;
 use latchkey_firmware::sim::{SimBattery, SimDevices, SimFlash, SimFlashError, SimRng};
-use latchkey_firmware::store::{Store, default_settings, layout};
-use latchkey_firmware::{Access, Handler, LinkStats, Lock, LockKeys};
+use latchkey_firmware::store::{Store, default_settings};
+use latchkey_firmware::{LinkStats, Lock, LockKeys, LockPort, Via};
 use std::collections::BTreeMap;
 
 use latchkey_protocol::checksum;
@@ -158,7 +159,7 @@ fn random_keys(rng: &mut fastrand::Rng) -> LockKeys {
 /// Claims an unclaimed lock; otherwise mostly changes a setting, sometimes rotates the keys
 /// or factory-resets. Returns the change and the lock's verdict.
 fn random_change(lock: &mut CutLock<'_, '_>, rng: &mut fastrand::Rng) -> (Change, Status) {
-    let installer = Access::Session(Role::Installer);
+    let installer = Via::Session(Role::Installer);
     let stats = LinkStats::default();
     if !lock.is_claimed() {
         let keys = random_keys(rng);
@@ -319,7 +320,7 @@ fn a_failed_flash_write_is_answered_failure_and_changes_nothing() {
         let mut lock = boot_lock(&mut cut);
         let response = lock.handle(
             &Request::SetSetting(Setting::WrongCodeLimit(77)),
-            Access::Session(Role::Installer),
+            Via::Session(Role::Installer),
             &LinkStats::default(),
         );
         assert_eq!(response, Response::Status(Status::Failure));
@@ -380,7 +381,7 @@ fn random_user_change(
     pins: &mut BTreeMap<u16, String>,
     rng: &mut fastrand::Rng,
 ) -> Option<(UserChange, bool)> {
-    let installer = Access::Session(Role::Installer);
+    let installer = Via::Session(Role::Installer);
     let stats = LinkStats::default();
     let id = rng.u16(1..=USERS);
     let existing = model.get(&id).cloned();

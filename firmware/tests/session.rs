@@ -8,7 +8,7 @@ use common::{
     HostSession, SERIAL, ask, boot, boot_clocked, claim, claim_exchange, claim_payload, installer,
     plain, raw_frame, send_raw, session, setup_code, split_frames, test_keys,
 };
-use latchkey_firmware::session::SESSION_IDLE_MS;
+use latchkey_firmware::link::session::SESSION_IDLE_MS;
 use latchkey_firmware::sim::SimFlash;
 use latchkey_firmware::{Link, LockKeys, Store};
 use latchkey_protocol::crypto::{SecretKey, SetupCode};

@@ -457,17 +457,30 @@ fn the_binary_takes_actions_on_stdin() {
 
     writeln!(stdin, "pin 058213\nwave hands\npin 111111\ncard 01020304\nkey").unwrap();
     stdin.flush().unwrap();
+    // Each action's lines, then its acknowledgement; the last one acknowledged ends the burst.
     let mut got = Vec::new();
-    for _ in 0..4 {
+    while got.last().is_none_or(|line| line != "latchkey-sim: ok key") {
         got.push(lines.next().unwrap().unwrap());
     }
+    assert_eq!(got.len(), 9, "{got:#?}");
     assert_eq!(
-        got,
+        got[..2],
+        ["latchkey-sim: access granted user 1 via keypad", "latchkey-sim: ok pin 058213"]
+    );
+    assert!(
+        got[2].starts_with("latchkey-sim: failed wave hands: unknown action `wave`"),
+        "{}",
+        got[2]
+    );
+    assert_eq!(
+        got[3..],
         [
-            "latchkey-sim: access granted user 1 via keypad",
             "latchkey-sim: access refused via keypad: unknown_credential",
+            "latchkey-sim: ok pin 111111",
             "latchkey-sim: access refused via rfid: unknown_credential",
+            "latchkey-sim: ok card 01020304",
             "latchkey-sim: access granted via mechanical_key",
+            "latchkey-sim: ok key",
         ]
     );
     child.kill().unwrap();

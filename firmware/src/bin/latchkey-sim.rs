@@ -7,14 +7,15 @@ use std::sync::mpsc;
 
 use clap::Parser;
 use latchkey_firmware::sim::{
-    ACTIONS_HELP, DEFAULT_BATTERY_MV, DEFAULT_SERIAL, RunningSim, SimConfig, SimError,
+    ACTIONS_HELP, DEFAULT_BATTERY_MV, DEFAULT_SERIAL, RunningSim, SimConfig, SimError, failed_line,
 };
 
 /// Run a simulated latchkey lock on a pseudo-terminal.
 ///
 /// The first line of output names the port, the second the setup code. Then the simulated
 /// person's actions are read from standard input, one per line, and each access decision,
-/// enrollment step and alarm is printed as a line.
+/// enrollment step and alarm is printed as a line, then a line acknowledging the action
+/// (`latchkey-sim: ok ACTION` or `latchkey-sim: failed ACTION: REASON`).
 #[derive(Debug, Parser)]
 #[command(version, about, after_help = ACTIONS_HELP)]
 struct Args {
@@ -86,16 +87,17 @@ fn run(args: Args) -> Result<(), SimError> {
     let _ = writeln!(out, "latchkey-sim: setup code {}", sim.setup_code());
     let _ = out.flush();
     drop(out);
-    // What the lock does, one line each, after the two lines above.
-    if let Some(notices) = sim.take_notices() {
+    // What the lock does, one line each, after the two lines above, and the acknowledgement
+    // of each action after the lines it caused: one stream, printed in the lock's order.
+    let printer = sim.take_notices().map(|notices| {
         std::thread::spawn(move || {
             for line in notices {
                 let mut out = std::io::stdout().lock();
                 let _ = writeln!(out, "{line}");
                 let _ = out.flush();
             }
-        });
-    }
+        })
+    });
     // The simulated person: actions on standard input. At its end the lock keeps running.
     let control = sim.control();
     std::thread::spawn(move || {
@@ -104,9 +106,17 @@ fn run(args: Args) -> Result<(), SimError> {
             if line.trim().is_empty() || line.trim_start().starts_with('#') {
                 continue;
             }
-            if let Err(e) = control.act_report(&line) {
+            if let Err(e) = control.act_acknowledged(&line) {
                 eprintln!("latchkey-sim: cannot do that: {e}");
                 if matches!(e, SimError::Stopped) {
+                    // The lock cannot acknowledge any more: say it here, after whatever it
+                    // printed before it stopped (its stream ends when it does).
+                    if let Some(printer) = printer {
+                        let _ = printer.join();
+                    }
+                    let mut out = std::io::stdout().lock();
+                    let _ = writeln!(out, "{}", failed_line(&line, &e));
+                    let _ = out.flush();
                     break;
                 }
             }

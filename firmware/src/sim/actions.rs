@@ -3,6 +3,7 @@
 //! them from code; and the lines the simulator prints about what the lock did.
 
 use std::fmt;
+use std::time::Duration;
 
 use crate::hal::Beep;
 use latchkey_protocol::{
@@ -25,6 +26,16 @@ Actions, one per line on standard input (what a person does at the door):
   battery MV            set the battery voltage at rest, in millivolts
   jam on|off            jam the bolt (the motor cannot move it) or free it
   power-cut             the lock loses power and boots again from its flash
+  clock +DURATION       time passes: the lock's clock and uptime move forward together and
+                        the lock does what it would have done meanwhile (a lockout ends, the
+                        bolt relocks, a guest expires, the door-ajar alarm, back-off ends),
+                        e.g. clock +90s, clock +2h, clock +1d, clock +1h30m
+                        (units: ms, s, m/min, h, d, w)
+Blank lines and lines starting with # are ignored. Once an action has been carried out,
+after every line it caused, one line acknowledges it on standard output:
+  latchkey-sim: ok clock +90s
+or, if it could not be done (the reason also goes to standard error):
+  latchkey-sim: failed dance: unknown action `dance` (expected: ...)
 Each access decision prints one line, e.g.
   latchkey-sim: access granted user 3 via keypad
   latchkey-sim: access refused via rfid: unknown_credential
@@ -59,6 +70,8 @@ pub enum Action {
     Jam(bool),
     /// Power lost and back.
     PowerCut,
+    /// Time passes: the lock's clock moves forward this much.
+    Clock(Duration),
 }
 
 impl fmt::Debug for Action {
@@ -75,6 +88,7 @@ impl fmt::Debug for Action {
             Self::Battery(mv) => write!(f, "Battery({mv} mV)"),
             Self::Jam(on) => write!(f, "Jam({on})"),
             Self::PowerCut => f.write_str("PowerCut"),
+            Self::Clock(by) => write!(f, "Clock(+{})", humantime::format_duration(*by)),
         }
     }
 }
@@ -95,7 +109,11 @@ impl ActionError {
 }
 
 const FORMS: &str = "pin DIGITS | card HEX | finger NAME [QUALITY] | phone SEED_HEX | key | \
-                     tamper on|off | door open|closed | battery MV | jam on|off | power-cut";
+                     tamper on|off | door open|closed | battery MV | jam on|off | power-cut | \
+                     clock +DURATION";
+
+const CLOCK_FORM: &str = "clock +DURATION, e.g. clock +90s, clock +2h, clock +1d or clock +1h30m \
+                          (units: ms, s, m, min, h, d, w)";
 
 impl Action {
     /// Parses one line (surrounding blanks ignored).
@@ -194,9 +212,39 @@ impl Action {
                     )
                 })
             }
+            "clock" => {
+                // Units may be spaced out (`clock +1h 30m`), as humantime allows.
+                let text = args.join(" ");
+                if text.is_empty() {
+                    return Err(ActionError::new("`clock` needs a duration", CLOCK_FORM));
+                }
+                let Some(amount) = text.strip_prefix('+') else {
+                    let problem = if text.starts_with('-') {
+                        "the clock only moves forward".to_owned()
+                    } else {
+                        format!("`{text}` does not start with +")
+                    };
+                    return Err(ActionError::new(problem, CLOCK_FORM));
+                };
+                humantime::parse_duration(amount.trim()).map(Action::Clock).map_err(|_| {
+                    ActionError::new(format!("`{text}` is not a duration"), CLOCK_FORM)
+                })
+            }
             other => Err(ActionError::new(format!("unknown action `{other}`"), FORMS)),
         }
     }
+}
+
+/// The line acknowledging that the action on `line` was carried out:
+/// `latchkey-sim: ok clock +90s`.
+pub fn ok_line(line: &str) -> String {
+    format!("latchkey-sim: ok {}", line.trim())
+}
+
+/// The line saying the action on `line` could not be carried out, and why:
+/// `latchkey-sim: failed dance: unknown action ...`.
+pub fn failed_line(line: &str, reason: &dyn fmt::Display) -> String {
+    format!("latchkey-sim: failed {}: {reason}", line.trim())
 }
 
 fn on_off(word: &str, form: &'static str) -> Result<bool, ActionError> {
@@ -282,7 +330,6 @@ fn failure_name(reason: EnrollFailure) -> &'static str {
     }
 }
 
-/// The line for an access decision:
 /// The line for a beep pattern the lock played, e.g. `latchkey-sim: beep low_battery (medium)`.
 pub fn beep_line(beep: Beep, volume: BeeperVolume) -> String {
     let name = match beep {
@@ -376,6 +423,30 @@ mod tests {
         assert_eq!(Action::parse("battery 4400"), Ok(Action::Battery(4400)));
         assert_eq!(Action::parse("jam off"), Ok(Action::Jam(false)));
         assert_eq!(Action::parse("power-cut"), Ok(Action::PowerCut));
+        assert_eq!(Action::parse("clock +90s"), Ok(Action::Clock(Duration::from_secs(90))));
+        assert_eq!(Action::parse("clock +7s"), Ok(Action::Clock(Duration::from_secs(7))));
+        assert_eq!(Action::parse("clock +2h"), Ok(Action::Clock(Duration::from_secs(7200))));
+        assert_eq!(Action::parse("clock +1d"), Ok(Action::Clock(Duration::from_secs(86_400))));
+        assert_eq!(Action::parse("clock +1h 30m"), Ok(Action::Clock(Duration::from_secs(5400))));
+        assert_eq!(Action::parse("clock +250ms"), Ok(Action::Clock(Duration::from_millis(250))));
+    }
+
+    #[test]
+    fn a_bad_clock_line_names_the_accepted_forms() {
+        for line in
+            ["clock", "clock 90s", "clock -5s", "clock +soon", "clock +90 parsecs", "clock +"]
+        {
+            let e = Action::parse(line).unwrap_err().to_string();
+            assert!(e.contains("clock +DURATION") && e.contains("units"), "{line:?}: {e}");
+        }
+        let e = Action::parse("clock -5s").unwrap_err().to_string();
+        assert!(e.contains("only moves forward"), "{e}");
+    }
+
+    #[test]
+    fn acknowledgements_quote_the_trimmed_line() {
+        assert_eq!(ok_line("  clock +90s \n"), "latchkey-sim: ok clock +90s");
+        assert_eq!(failed_line(" dance ", &"no"), "latchkey-sim: failed dance: no");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use crate::hal::{NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash};
-use crate::store::layout;
+use crate::region::layout;
 
 /// Why a flash operation failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -10,7 +10,7 @@ mod flash;
 
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
@@ -20,7 +20,9 @@ use latchkey_protocol::crypto::{SetupCode, SetupCodeError};
 use latchkey_protocol::{Event, Ident, ResetReason};
 use serialport::{SerialPort, TTYPort};
 
-pub use actions::{ACTIONS_HELP, Action, ActionError, access_line, beep_line, event_line};
+pub use actions::{
+    ACTIONS_HELP, Action, ActionError, access_line, beep_line, event_line, failed_line, ok_line,
+};
 pub use devices::{SIM_SENSOR_SLOTS, SimBeeper, SimDevices, SimFingerprint, SimMotor, SimPhone};
 pub use flash::{FlashFileError, SimFlash, SimFlashError};
 
@@ -179,7 +181,11 @@ static PTY_PAIR: Mutex<()> = Mutex::new(());
 
 /// An action for the lock thread, and where to send the lines it produced.
 struct Command {
-    action: Action,
+    /// What to do; an error for a line that was not understood (then only acknowledged).
+    action: Result<Action, ActionError>,
+    /// The action line to acknowledge on the notice stream once the action is done, after
+    /// every line it caused (`latchkey-sim: ok LINE`); `None`: no acknowledgement.
+    ack: Option<String>,
     reply: SyncSender<Vec<String>>,
 }
 
@@ -201,8 +207,29 @@ impl SimControl {
 
     /// Does `action`; see [`Self::act_report`].
     pub fn perform(&self, action: Action) -> Result<Vec<String>, SimError> {
+        self.send(Ok(action), None)
+    }
+
+    /// Like [`Self::act_report`], and also acknowledges the line on the notice stream
+    /// ([`RunningSim::take_notices`]) after every line the action caused: [`ok_line`] once it
+    /// is done, [`failed_line`] if the line was not understood. A reader of that stream that
+    /// has seen the acknowledgement has seen everything the action did. (When the lock has
+    /// stopped there is nobody to acknowledge: the caller gets [`SimError::Stopped`].)
+    pub fn act_acknowledged(&self, line: &str) -> Result<Vec<String>, SimError> {
+        let action = Action::parse(line);
+        let understood = action.clone().map(drop);
+        let lines = self.send(action, Some(line.trim().to_owned()))?;
+        understood.map_err(SimError::Action)?;
+        Ok(lines)
+    }
+
+    fn send(
+        &self,
+        action: Result<Action, ActionError>,
+        ack: Option<String>,
+    ) -> Result<Vec<String>, SimError> {
         let (reply, answer) = mpsc::sync_channel(1);
-        self.commands.send(Command { action, reply }).map_err(|_| SimError::Stopped)?;
+        self.commands.send(Command { action, ack, reply }).map_err(|_| SimError::Stopped)?;
         answer.recv().map_err(|_| SimError::Stopped)
     }
 }
@@ -248,6 +275,7 @@ impl RunningSim {
         // inside the store, out of reach).
         let flash_file = flash.try_clone_file().map_err(SimError::FlashSync)?;
         let battery_mv = Arc::new(AtomicU16::new(config.battery_mv));
+        let time = SimTime::new();
         let mut rng = SimRng::new()?;
         let mut store = Store::mount(flash)?;
         let setup_code = factory_setup_code(&mut store, given_code, &mut rng)?;
@@ -273,7 +301,7 @@ impl RunningSim {
         // The simulator starts as a lock does when its batteries go in.
         let lock = Lock::boot(
             store,
-            SimClock::new(),
+            SimClock::with_time(time.clone()),
             battery.clone(),
             rng,
             devices,
@@ -318,7 +346,7 @@ impl RunningSim {
         let reader = thread::Builder::new().name("latchkey-sim-rx".into()).spawn({
             let stop = stop.clone();
             move || {
-                let world = World { battery, commands: commands_rx, notices: notices_tx };
+                let world = World { battery, time, commands: commands_rx, notices: notices_tx };
                 let result = read_loop(rx_port, lock, world, frames_tx, byte_time, &stop);
                 if let Some(file) = flash_file {
                     file.sync_all().map_err(SimError::FlashSync)?;
@@ -473,10 +501,11 @@ fn make_link(link: &Path, target: &Path) -> Result<(), SimError> {
 
 type SimLock = Lock<SimFlash, SimClock, SimBattery, SimRng, SimDevices>;
 
-/// What the lock thread needs besides the lock: the battery it can change, the actions to
-/// carry out, and where to report.
+/// What the lock thread needs besides the lock: the battery it can change, the time it can
+/// move, the actions to carry out, and where to report.
 struct World {
     battery: SimBattery,
+    time: SimTime,
     commands: Receiver<Command>,
     notices: SyncSender<String>,
 }
@@ -539,8 +568,18 @@ fn read_loop(
         } {
             acted = true;
             let mut lines = Vec::new();
+            let action = match command.action {
+                Ok(action) => action,
+                Err(e) => {
+                    if let Some(line) = &command.ack {
+                        let _ = world.notices.try_send(failed_line(line, &e));
+                    }
+                    let _ = command.reply.send(lines);
+                    continue;
+                }
+            };
             let current = lock.take().ok_or(SimError::Stopped)?;
-            let next = act(current, &command.action, &world, &mut link, &mut send, &mut lines);
+            let next = act(current, &action, &world, &mut link, &mut send, &mut lines);
             let next = match next {
                 Ok(next) => next,
                 Err(e) => {
@@ -552,6 +591,10 @@ fn read_loop(
             current.tick();
             flush_events(&mut current, &mut link, &mut send, &world, &mut lines);
             lock = Some(current);
+            // Through the same channel as the lines above, so it is printed after them.
+            if let Some(line) = &command.ack {
+                let _ = world.notices.try_send(ok_line(line));
+            }
             let _ = command.reply.send(lines);
         }
         let Some(current) = lock.as_mut() else {
@@ -653,15 +696,17 @@ fn act(
         Action::Door(open) => lock.door_changed(*open),
         Action::Jam(on) => lock.devices().motor.jammed = *on,
         Action::Battery(mv) => world.battery.set_millivolts(*mv),
+        // The caller ticks the lock next: what fell due meanwhile happens then.
+        Action::Clock(by) => world.time.advance(*by),
         Action::PowerCut => {
             // Whatever was in RAM (sessions, the last access, alarms, the clock) is gone; the
             // flash and the sensor's own memory stay.
-            let identity = lock.identity.clone();
+            let identity = lock.identity().clone();
             let (flash, devices) = lock.power_off();
             let store = Store::mount(flash)?;
             let mut rebooted = Lock::boot(
                 store,
-                SimClock::new(),
+                SimClock::with_time(world.time.clone()),
                 world.battery.clone(),
                 SimRng::new()?,
                 devices,
@@ -721,10 +766,49 @@ fn write_all(port: &mut TTYPort, mut bytes: &[u8], stop: &AtomicBool) -> bool {
     true
 }
 
-/// A simulated RTC: the host clock plus an offset that `SetTime` adjusts.
+/// The simulated world's time: the host's, moved forward by the `clock +DURATION` action.
+/// Clones share it; every [`SimClock`] made from it (one per boot) sees the same moves.
+#[derive(Debug, Clone, Default)]
+pub struct SimTime {
+    ahead_ms: Arc<AtomicU64>,
+}
+
+impl SimTime {
+    /// The host's time, not moved yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Time passes: everything reading this time sees `by` more of it, wall clock and
+    /// uptime alike.
+    pub fn advance(&self, by: Duration) {
+        let ms = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
+        let _ = self.ahead_ms.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |ahead| {
+            Some(ahead.saturating_add(ms))
+        });
+    }
+
+    /// How far it has been moved ahead of the host's time, milliseconds.
+    fn ahead_ms(&self) -> u64 {
+        self.ahead_ms.load(Ordering::SeqCst)
+    }
+
+    /// Unix time in seconds.
+    fn unix_seconds(&self) -> i64 {
+        let host_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        i64::try_from(host_ms.saturating_add(self.ahead_ms()) / 1000).unwrap_or(i64::MAX)
+    }
+}
+
+/// A simulated RTC: the simulated world's time plus an offset that `SetTime` adjusts.
 #[derive(Debug)]
 pub struct SimClock {
+    time: SimTime,
     booted: Instant,
+    /// How far `time` had been moved ahead at boot: uptime counts only the moves since.
+    booted_ahead_ms: u64,
     offset_s: i64,
     is_set: bool,
 }
@@ -738,19 +822,31 @@ impl Default for SimClock {
 impl SimClock {
     /// A clock that was never set, running [`INITIAL_DRIFT_S`] from the host's.
     pub fn new() -> Self {
-        Self { booted: Instant::now(), offset_s: INITIAL_DRIFT_S, is_set: false }
+        Self::with_time(SimTime::new())
     }
 
-    fn host_now() -> i64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    /// A clock that was never set, booting now in the world of `time` and running
+    /// [`INITIAL_DRIFT_S`] from it.
+    pub fn with_time(time: SimTime) -> Self {
+        let booted_ahead_ms = time.ahead_ms();
+        Self {
+            time,
+            booted: Instant::now(),
+            booted_ahead_ms,
+            offset_s: INITIAL_DRIFT_S,
+            is_set: false,
+        }
+    }
+
+    /// The world time this clock reads; moving it moves the clock.
+    pub fn time(&self) -> &SimTime {
+        &self.time
     }
 }
 
 impl Clock for SimClock {
     fn now(&self) -> u64 {
-        u64::try_from(Self::host_now().saturating_add(self.offset_s)).unwrap_or(0)
+        u64::try_from(self.time.unix_seconds().saturating_add(self.offset_s)).unwrap_or(0)
     }
 
     fn is_set(&self) -> bool {
@@ -759,12 +855,13 @@ impl Clock for SimClock {
 
     fn set(&mut self, unix_seconds: u64) {
         let target = i64::try_from(unix_seconds).unwrap_or(i64::MAX);
-        self.offset_s = target.saturating_sub(Self::host_now());
+        self.offset_s = target.saturating_sub(self.time.unix_seconds());
         self.is_set = true;
     }
 
     fn uptime_ms(&self) -> u64 {
-        u64::try_from(self.booted.elapsed().as_millis()).unwrap_or(u64::MAX)
+        let elapsed = u64::try_from(self.booted.elapsed().as_millis()).unwrap_or(u64::MAX);
+        elapsed.saturating_add(self.time.ahead_ms().saturating_sub(self.booted_ahead_ms))
     }
 }
 

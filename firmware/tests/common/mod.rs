@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use latchkey_firmware::hal::Clock;
 use latchkey_firmware::sim::{SimBattery, SimClock, SimDevices, SimFlash, SimRng};
-use latchkey_firmware::{Handler, Identity, Link, Lock, LockKeys, Store};
+use latchkey_firmware::{Identity, Link, Lock, LockKeys, LockPort, Store};
 use latchkey_protocol::crypto::{
     self, ClaimKeys, Opener, Sealer, SecretKey, SessionKeys, SetupCode,
 };
@@ -151,7 +151,7 @@ pub fn split_frames(bytes: &[u8]) -> Vec<(Header, Vec<u8>)> {
 }
 
 /// Feeds `bytes` to the link and returns the bytes it sent back.
-pub fn send_raw(link: &mut Link, handler: &mut impl Handler, bytes: &[u8]) -> Vec<u8> {
+pub fn send_raw(link: &mut Link, handler: &mut impl LockPort, bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     link.receive(bytes, handler, &mut |f: &[u8]| out.extend_from_slice(f));
     out
@@ -160,7 +160,7 @@ pub fn send_raw(link: &mut Link, handler: &mut impl Handler, bytes: &[u8]) -> Ve
 /// Feeds `bytes` to the link and returns every frame it sent back, decoded as responses.
 pub fn exchange(
     link: &mut Link,
-    handler: &mut impl Handler,
+    handler: &mut impl LockPort,
     bytes: &[u8],
 ) -> Vec<(Header, Response)> {
     split_frames(&send_raw(link, handler, bytes))
@@ -170,7 +170,7 @@ pub fn exchange(
 }
 
 /// Sends one plaintext request through a link and returns its single response.
-pub fn ask(link: &mut Link, handler: &mut impl Handler, seq: u16, request: &Request) -> Response {
+pub fn ask(link: &mut Link, handler: &mut impl LockPort, seq: u16, request: &Request) -> Response {
     let mut got = exchange(link, handler, &request_frame(seq, request));
     assert_eq!(got.len(), 1, "exactly one response per request");
     let (header, response) = got.remove(0);
@@ -210,7 +210,7 @@ pub fn claim_payload(keys: &LockKeys) -> Vec<u8> {
 }
 
 /// A plaintext `ask` over an in-process link, numbering requests itself.
-pub fn plain<'a, H: Handler>(
+pub fn plain<'a, H: LockPort>(
     link: &'a mut Link,
     lock: &'a mut H,
 ) -> impl FnMut(&Request) -> Response + 'a {
@@ -222,7 +222,7 @@ pub fn plain<'a, H: Handler>(
 }
 
 /// Claims the lock with the right setup code and [`test_keys`].
-pub fn claim(link: &mut Link, lock: &mut impl Handler) -> Response {
+pub fn claim(link: &mut Link, lock: &mut impl LockPort) -> Response {
     let payload = claim_payload(&test_keys());
     claim_exchange(&mut plain(link, lock), SERIAL, ClaimIntent::Claim, &setup_code(), &payload)
 }
@@ -295,7 +295,12 @@ impl HostSession {
 
     /// Sends `request` sealed over an in-process link; its single answer, opened. A plaintext
     /// answer (no session) is returned as it came.
-    pub fn ask(&mut self, link: &mut Link, lock: &mut impl Handler, request: &Request) -> Response {
+    pub fn ask(
+        &mut self,
+        link: &mut Link,
+        lock: &mut impl LockPort,
+        request: &Request,
+    ) -> Response {
         let seq = self.next_seq();
         let wire = self.seal(seq, request);
         let mut frames = split_frames(&send_raw(link, lock, &wire));
@@ -312,7 +317,7 @@ impl HostSession {
 /// Opens a session for `role` with `key` over an in-process link.
 pub fn session(
     link: &mut Link,
-    lock: &mut impl Handler,
+    lock: &mut impl LockPort,
     role: Role,
     key: &SecretKey,
 ) -> Result<HostSession, Response> {
@@ -321,7 +326,7 @@ pub fn session(
 
 /// Claims the lock if it is not yet, and opens an installer session: what every management
 /// test starts with.
-pub fn installer(link: &mut Link, lock: &mut impl Handler) -> HostSession {
+pub fn installer(link: &mut Link, lock: &mut impl LockPort) -> HostSession {
     if !lock.is_claimed() {
         assert_eq!(claim(link, lock), Response::Status(Status::Success));
     }

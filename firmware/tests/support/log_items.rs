@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use latchkey_firmware::log::TAG_LEN;
-use latchkey_firmware::store::layout;
+use latchkey_firmware::region::layout;
 use latchkey_protocol::LogRecord;
 
 /// The event-log region's byte range in a flash image.

@@ -7,7 +7,7 @@
 use embedded_storage::nor_flash::{
     ErrorType, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash,
 };
-use latchkey_firmware::store::layout;
+use latchkey_firmware::region::layout;
 use nrf51_pac as pac;
 
 /// Why a flash operation was refused. The NVMC itself reports no errors.

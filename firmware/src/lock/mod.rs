@@ -1,9 +1,15 @@
 //! The lock core: owns the store, the clock and the battery, and answers requests.
 //!
 //! Every rule is enforced here, so it holds whichever host sends the request: what each
-//! kind of link may ask ([`authorize`]), the settings' ranges, and the keys that make a lock
-//! claimed. The handshakes and sealed frames that establish *how* a request arrived are the
-//! link's (`session`); what that allows is decided here.
+//! kind of link may ask (the role table, [`crate::policy::authorize`], checked again before
+//! any request is carried out), the settings' ranges, and the keys that make a lock claimed.
+//! The handshakes and sealed frames that establish *how* a request arrived are the link's
+//! (`link::session`). The lock is one type; its parts are child modules that see its private
+//! state: [`access`] (decisions at the door, enrollment, alarms, the bolt) and `directory`
+//! (requests on users and credentials).
+
+pub mod access;
+mod directory;
 
 use core::ops::ControlFlow;
 
@@ -16,13 +22,14 @@ use latchkey_protocol::{
     Settings, Status, UserWrite,
 };
 
-use crate::access::AccessState;
 use crate::battery;
 use crate::hal::{Battery, Beep, Clock, Devices, FingerprintSensor, MotorRun, NorFlash, Rng};
-use crate::link::LinkStats;
+use crate::link::{LinkStats, LockPort};
 use crate::log::{ChainBreak, EventLog};
+use crate::policy::{Via, authorize};
 use crate::store::{BatteryMemo, LockKeys, Store, StoreError};
 use crate::users::{CREDENTIALS_PER_USER, MAX_USERS};
+use access::AccessState;
 
 /// The event log's sequence high-water mark is stored every this many records (see
 /// `log.rs`): a log region found wiped at boot goes on from the mark plus this, so its
@@ -75,118 +82,25 @@ pub const fn capabilities(max_in_flight: u8) -> Capabilities {
     }
 }
 
-/// How a request reached the lock, which decides what it may ask.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    /// In a plaintext request frame: anyone holding the cable.
-    Plaintext,
-    /// Sealed in a session opened with `role`'s lock key.
-    Session(Role),
-}
-
-/// Whether `request` is one of the handshakes that open a session or claim the lock. The link
-/// answers these itself (`session`); they never reach [`Handler::handle`].
-pub fn is_handshake(request: &Request) -> bool {
-    matches!(
-        request,
-        Request::ClaimStart { .. }
-            | Request::ClaimFinish { .. }
-            | Request::SessionStart { .. }
-            | Request::SessionConfirm { .. }
-    )
-}
-
-/// The access table: whether `request`, arriving by `access` at a lock that is `claimed` or
-/// not, may be carried out. `Err` holds the status to answer instead.
-///
-/// New requests are refused to plaintext links and technicians until listed here: the table
-/// fails closed.
-pub fn authorize(access: Access, claimed: bool, request: &Request) -> Result<(), Status> {
-    use Request as R;
-    let allowed = match access {
-        Access::Plaintext => match request {
-            // Identification and the claim exchange are how a host starts; the claim exchange
-            // is protected by the setup code, not by a session.
-            R::Hello | R::Ping { .. } | R::ClaimStart { .. } | R::ClaimFinish { .. } => true,
-            // Nothing to open a session with until the lock holds keys.
-            R::SessionStart { .. } | R::SessionConfirm { .. } => claimed,
-            // Everything else needs a session, even while one is open: no plaintext fallback.
-            _ => false,
-        },
-        // A handshake inside a session is a confused host, not an authorization question.
-        Access::Session(_) if is_handshake(request) => return Err(Status::InvalidField),
-        // Sessions exist only on a claimed lock; a factory reset ends them.
-        Access::Session(_) if !claimed => false,
-        Access::Session(Role::Installer) => true,
-        Access::Session(Role::Technician) => matches!(
-            request,
-            R::Hello
-                | R::Ping { .. }
-                | R::GetTime
-                | R::GetBattery
-                | R::GetSettings
-                | R::GetDiagnostics
-                | R::EndSession
-                | R::GetUser { .. }
-                | R::ListUsers { .. }
-                | R::GetChecksum
-                | R::GetLastAccess
-                | R::GetAlarms
-                | R::GetEnrollment
-                | R::ReadLog { .. }
-                | R::VerifyLog
-        ),
-    };
-    if allowed { Ok(()) } else { Err(Status::NotAuthorized) }
-}
-
-/// The lock as the link layer sees it: it answers requests, and lends the session layer what
-/// a handshake needs (randomness, the clock, the setup code, the stored keys).
-pub trait Handler {
-    /// The response to `request`, which arrived by `access` (checked against [`authorize`]
-    /// here too, so no caller can skip it); `link` carries the link's counters.
-    fn handle(&mut self, request: &Request, access: Access, link: &LinkStats) -> Response;
-    /// Whether the lock holds keys: management then needs a session.
-    fn is_claimed(&self) -> bool;
-    /// Milliseconds since boot, for session expiry and back-off.
-    fn uptime_ms(&self) -> u64;
-    /// Fills `buf` from the lock's cryptographic RNG.
-    fn fill_random(&mut self, buf: &mut [u8]);
-    /// The lock's serial number, bound into every key derivation.
-    fn serial(&self) -> &str;
-    /// The setup code, for the claim exchange.
-    fn setup_code(&self) -> &SetupCode;
-    /// The stored lock key for `role`, if claimed.
-    fn lock_key(&self, role: Role) -> Option<&SecretKey>;
-    /// Claims the lock with `keys`: `Occupied` if already claimed, `Success` once in flash.
-    fn install_keys(&mut self, keys: &LockKeys) -> Status;
-    /// Returns the lock to unclaimed: erases the keys (later also users and credentials; not
-    /// the settings, the event log or the setup code). `Success` once in flash.
-    fn factory_reset(&mut self) -> Status;
-    /// Records what the link saw (a session opened or closed, a failed authentication) in
-    /// the event log.
-    fn log_link(&mut self, entry: LogEntry);
-}
-
 /// The lock core.
 pub struct Lock<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> {
-    pub(crate) store: Store<F>,
-    pub(crate) clock: C,
-    pub(crate) battery: B,
-    pub(crate) rng: R,
-    pub(crate) devices: D,
-    pub(crate) identity: Identity,
+    store: Store<F>,
+    clock: C,
+    battery: B,
+    rng: R,
+    devices: D,
+    identity: Identity,
     /// Copy of what is in flash, so reads cost no flash scan.
-    pub(crate) settings: Settings,
+    settings: Settings,
     /// Copy of the stored keys; `None` while unclaimed.
     keys: Option<LockKeys>,
     /// Copy of the stored PIN key; `None` while unclaimed.
-    pub(crate) pin_key: Option<SecretKey>,
+    pin_key: Option<SecretKey>,
     boot_count: u32,
-    pub(crate) store_writes: u32,
+    store_writes: u32,
     /// What lives in RAM only: the last access, the alarms, the enrollment, the keypad
     /// lockout, the bolt, the events not yet sent.
-    pub(crate) access: AccessState,
+    access: AccessState,
     /// The event log; `None` if its region could not be mounted (corrupted): the lock keeps
     /// working without it, and diagnostics say so (`log_capacity` 0).
     log: Option<EventLog>,
@@ -196,7 +110,7 @@ pub struct Lock<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> {
     log_failures: u32,
     reset_reason: ResetReason,
     /// The battery's state with hysteresis.
-    pub(crate) battery_monitor: battery::Monitor,
+    battery_monitor: battery::Monitor,
     /// When fresh batteries were last detected.
     replaced_at: Option<u64>,
     /// Lowest voltage under load since the last battery report.
@@ -205,8 +119,8 @@ pub struct Lock<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> {
     last_loaded: u16,
     /// The motor's charge per run, µAh, from the last good run.
     motor_uah: u32,
-    pub(crate) motor_runs: u32,
-    pub(crate) motor_last: MotorRun,
+    motor_runs: u32,
+    motor_last: MotorRun,
 }
 
 impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> {
@@ -313,13 +227,13 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
     }
 
     /// The lock's clock for the log: 0 while it is not set.
-    pub(crate) fn log_time(&self) -> u64 {
+    fn log_time(&self) -> u64 {
         if self.clock.is_set() { self.clock.now() } else { 0 }
     }
 
     /// Appends `entry` to the event log at the lock's time and sends it as an event; returns
     /// its seq. A failure is counted, never passed on: no log write may block a decision.
-    pub(crate) fn log(&mut self, entry: LogEntry) -> Option<u32> {
+    fn log(&mut self, entry: LogEntry) -> Option<u32> {
         let at = self.log_time();
         let log = self.log.as_mut()?;
         let seq = match log.append(self.store.flash_mut(), at, entry) {
@@ -431,7 +345,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
 
     /// Reads the battery at rest and acts on what changed: raises or clears its alarms and
     /// logs the crossing (once per crossing: the state has hysteresis) or the replacement.
-    pub(crate) fn check_battery(&mut self) -> u16 {
+    fn check_battery(&mut self) -> u16 {
         let mv = self.battery.millivolts();
         let Some(change) = self.battery_monitor.observe(mv) else {
             return mv;
@@ -473,7 +387,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
     }
 
     /// A motor run ended: counts it and samples the battery under its load.
-    pub(crate) fn motor_ran(&mut self, run: MotorRun, moved: bool) {
+    fn motor_ran(&mut self, run: MotorRun, moved: bool) {
         self.motor_runs = self.motor_runs.saturating_add(1);
         self.motor_last = run;
         let loaded = self.battery.loaded_millivolts(run.peak_ma);
@@ -545,12 +459,17 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         &self.clock
     }
 
+    /// What this lock is (the simulator boots a new core with it after a power cut).
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
     /// The lock's serial number.
     pub fn serial_number(&self) -> &str {
         &self.identity.serial
     }
 
-    pub(crate) fn note_store_write(&mut self) {
+    fn note_store_write(&mut self) {
         self.store_writes = self.store_writes.saturating_add(1);
     }
 
@@ -633,21 +552,21 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
     }
 }
 
-impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Handler for Lock<F, C, B, R, D> {
-    fn handle(&mut self, request: &Request, access: Access, link: &LinkStats) -> Response {
-        if let Err(status) = authorize(access, self.is_claimed(), request) {
+impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> LockPort for Lock<F, C, B, R, D> {
+    fn handle(&mut self, request: &Request, via: Via, link: &LinkStats) -> Response {
+        if let Err(status) = authorize(via, self.is_claimed(), request) {
             return Response::Status(status);
         }
         // A change is logged when it reached flash: a resend that finds it already there
         // writes nothing and logs nothing.
         let writes = self.store_writes;
-        let response = self.answer(request, access, link);
+        let response = self.answer(request, via, link);
         let done = matches!(
             response,
             Response::Status(Status::Success) | Response::User(_) | Response::Settings(_)
         );
-        if let (true, true, Access::Session(role), Some((what, user))) =
-            (done, self.store_writes != writes, access, change_kind(request))
+        if let (true, true, Via::Session(role), Some((what, user))) =
+            (done, self.store_writes != writes, via, change_kind(request))
         {
             self.log(LogEntry::Change { what, role, user });
         }
@@ -753,7 +672,7 @@ fn change_kind(request: &Request) -> Option<(ChangeKind, Option<u16>)> {
 
 impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> {
     /// Carries out `request`, already authorized.
-    fn answer(&mut self, request: &Request, access: Access, link: &LinkStats) -> Response {
+    fn answer(&mut self, request: &Request, via: Via, link: &LinkStats) -> Response {
         match request {
             Request::Hello => Response::Hello(self.info()),
             Request::Ping { nonce } => Response::Pong { nonce: *nonce },
@@ -802,13 +721,13 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
             Request::GetAlarms => Response::Alarms(self.access.alarms.clone()),
             Request::ReadLog { from_seq } => self.read_log(*from_seq),
             Request::VerifyLog => self.verify_log(),
-            Request::ClearLog => match access {
-                Access::Session(role) => Response::Status(self.clear_log(role)),
-                Access::Plaintext => Response::Status(Status::NotAuthorized),
+            Request::ClearLog => match via {
+                Via::Session(role) => Response::Status(self.clear_log(role)),
+                Via::Plaintext => Response::Status(Status::NotAuthorized),
             },
-            Request::ClearAlarms => match access {
-                Access::Session(role) => Response::Status(self.clear_alarms(role)),
-                Access::Plaintext => Response::Status(Status::NotAuthorized),
+            Request::ClearAlarms => match via {
+                Via::Session(role) => Response::Status(self.clear_alarms(role)),
+                Via::Plaintext => Response::Status(Status::NotAuthorized),
             },
             // Answered by the link's session layer; one that reaches here was misrouted.
             Request::ClaimStart { .. }
@@ -834,4 +753,23 @@ pub fn apply(settings: &Settings, setting: &Setting) -> Option<Settings> {
         Setting::DoorAjarSeconds(s) => new.door_ajar_seconds = *s,
     }
     Some(new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use latchkey_protocol::{PinProblem, check_pin};
+
+    // The protocol's PIN rules against the lengths this firmware advertises.
+    #[test]
+    fn pin_format() {
+        let caps = capabilities(1);
+        assert_eq!(check_pin("058213", &caps), Ok(()));
+        assert_eq!(check_pin("5820137462", &caps), Ok(()));
+        assert_eq!(check_pin("123", &caps), Err(PinProblem::TooShort));
+        assert_eq!(check_pin("12345678901", &caps), Err(PinProblem::TooLong));
+        assert_eq!(check_pin("12a4", &caps), Err(PinProblem::NotDigits));
+        assert_eq!(check_pin("12 45", &caps), Err(PinProblem::NotDigits));
+        assert_eq!(check_pin("4444", &caps), Err(PinProblem::Weak));
+    }
 }

@@ -10,13 +10,13 @@ use latchkey_protocol::{
     check_pin,
 };
 
+use super::{Lock, capabilities};
 use crate::hal::{Battery, Clock, Devices, FingerprintSensor, NorFlash, Rng};
-use crate::lock::{Lock, capabilities};
 use crate::store::StoreError;
 use crate::users::{self, CREDENTIALS_PER_USER, MAX_USERS, StoredCredential, StoredUser};
 
 /// The status a store failure is answered with: a full region is `ResourceExhausted`.
-pub(crate) fn store_status(error: StoreError) -> Status {
+pub(super) fn store_status(error: StoreError) -> Status {
     match error {
         StoreError::Full => Status::ResourceExhausted,
         _ => Status::Failure,
@@ -25,7 +25,7 @@ pub(crate) fn store_status(error: StoreError) -> Status {
 
 impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> {
     /// User `id` from flash: `NotFound` if the slot is empty or out of range.
-    pub(crate) fn load_user(&mut self, id: u16) -> Result<StoredUser, Status> {
+    pub(super) fn load_user(&mut self, id: u16) -> Result<StoredUser, Status> {
         if !(1..=MAX_USERS).contains(&id) {
             return Err(Status::NotFound);
         }
@@ -33,7 +33,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
     }
 
     /// Writes user `id`; `Ok` once in flash.
-    pub(crate) fn write_user(&mut self, id: u16, user: &StoredUser) -> Result<(), Status> {
+    pub(super) fn write_user(&mut self, id: u16, user: &StoredUser) -> Result<(), Status> {
         self.store.save_user(id, user).map_err(store_status)?;
         self.note_store_write();
         Ok(())
@@ -41,7 +41,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
 
     /// The user holding `credential`, if any (the first found: the lock never lets two hold
     /// one).
-    pub(crate) fn holder(
+    pub(super) fn holder(
         &mut self,
         credential: &StoredCredential,
     ) -> Result<Option<(u16, StoredUser)>, StoreError> {
@@ -54,7 +54,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         Ok(found)
     }
 
-    pub(crate) fn put_user(&mut self, id: u16, write: UserWrite, spec: &UserSpec) -> Response {
+    pub(super) fn put_user(&mut self, id: u16, write: UserWrite, spec: &UserSpec) -> Response {
         if id == 0 {
             return Response::Status(Status::InvalidField);
         }
@@ -94,14 +94,14 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         }
     }
 
-    pub(crate) fn get_user(&mut self, id: u16) -> Response {
+    pub(super) fn get_user(&mut self, id: u16) -> Response {
         match self.load_user(id) {
             Ok(user) => Response::User(user.to_user(id)),
             Err(status) => Response::Status(status),
         }
     }
 
-    pub(crate) fn list_users(&mut self, after: u16) -> Response {
+    pub(super) fn list_users(&mut self, after: u16) -> Response {
         let mut page = heapless::Vec::<UserSummary, USERS_PAGE>::new();
         let mut more = false;
         let result = self.store.for_each_user(|id, user| {
@@ -128,7 +128,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         }
     }
 
-    pub(crate) fn remove_user(&mut self, id: u16) -> Status {
+    pub(super) fn remove_user(&mut self, id: u16) -> Status {
         let user = match self.load_user(id) {
             Ok(user) => user,
             Err(status) => return status,
@@ -196,7 +196,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         }
     }
 
-    pub(crate) fn set_pin(&mut self, id: u16, pin: &Pin) -> Status {
+    pub(super) fn set_pin(&mut self, id: u16, pin: &Pin) -> Status {
         if let Err(status) = self.load_user(id) {
             return status;
         }
@@ -214,22 +214,22 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         self.give(id, StoredCredential::Pin(digest), |c| matches!(c, StoredCredential::Pin(_)))
     }
 
-    pub(crate) fn remove_pin(&mut self, id: u16) -> Status {
+    pub(super) fn remove_pin(&mut self, id: u16) -> Status {
         self.take(id, |c| matches!(c, StoredCredential::Pin(_)))
     }
 
-    pub(crate) fn add_card(&mut self, id: u16, uid: &CardUid) -> Status {
+    pub(super) fn add_card(&mut self, id: u16, uid: &CardUid) -> Status {
         if !users::card_uid_is_valid(uid) {
             return Status::InvalidField;
         }
         self.give(id, StoredCredential::Card(uid.clone()), |_| false)
     }
 
-    pub(crate) fn remove_card(&mut self, id: u16, uid: &CardUid) -> Status {
+    pub(super) fn remove_card(&mut self, id: u16, uid: &CardUid) -> Status {
         self.take(id, |c| matches!(c, StoredCredential::Card(u) if u == uid))
     }
 
-    pub(crate) fn add_phone(&mut self, id: u16, public_key: &[u8; 32]) -> Status {
+    pub(super) fn add_phone(&mut self, id: u16, public_key: &[u8; 32]) -> Status {
         // A key that is no curve point could never verify a signature.
         if ed25519_dalek::VerifyingKey::from_bytes(public_key).is_err() {
             return Status::InvalidField;
@@ -237,11 +237,11 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         self.give(id, StoredCredential::Phone(*public_key), |_| false)
     }
 
-    pub(crate) fn remove_phone(&mut self, id: u16, public_key: &[u8; 32]) -> Status {
+    pub(super) fn remove_phone(&mut self, id: u16, public_key: &[u8; 32]) -> Status {
         self.take(id, |c| matches!(c, StoredCredential::Phone(k) if k == public_key))
     }
 
-    pub(crate) fn remove_finger(&mut self, id: u16, slot: u8) -> Status {
+    pub(super) fn remove_finger(&mut self, id: u16, slot: u8) -> Status {
         let status = self.take(id, |c| matches!(c, StoredCredential::Fingerprint(s) if *s == slot));
         if status == Status::Success {
             let _ = self.devices.fingerprint().delete_template(slot);
@@ -249,7 +249,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         status
     }
 
-    pub(crate) fn checksum(&mut self) -> Response {
+    pub(super) fn checksum(&mut self) -> Response {
         let mut sum = Checksum::new();
         let result = self.store.for_each_user(|id, user| {
             sum.add_user(id, &user.spec);
@@ -268,7 +268,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
     }
 
     /// Whether user `id` has room for one more credential.
-    pub(crate) fn has_room(user: &StoredUser) -> bool {
+    pub(super) fn has_room(user: &StoredUser) -> bool {
         user.credentials.len() < CREDENTIALS_PER_USER
     }
 }

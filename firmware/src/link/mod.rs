@@ -3,16 +3,51 @@
 //! It owns the frame accumulator, counts what it drops and why, and turns each intact request
 //! into exactly one response frame with the request's sequence number (except sealed frames
 //! that fail authentication, which get no answer). Handshakes and sealed frames go through
-//! its [`Session`]; what each request may do is the lock's [`authorize`].
+//! its [`Session`]; what each request may do is the role table's ([`authorize`]). The lock
+//! is what the link talks to, through [`LockPort`].
 
+pub mod session;
+
+use latchkey_protocol::crypto::{SecretKey, SetupCode};
 use latchkey_protocol::{
     DropReason, Event, FrameAccumulator, Header, Kind, LogEntry, MAX_BODY_LEN, MAX_ENCODED_LEN,
     PROTOCOL_VERSION, Request, Response, Role, Status, decode_body, encode_frame,
 };
 use zeroize::Zeroize;
 
-use crate::lock::{Access, Handler, authorize, is_handshake};
-use crate::session::{Opened, Session};
+use crate::policy::{Via, authorize, is_handshake};
+use crate::store::LockKeys;
+use session::{Opened, Session};
+
+/// The lock as the link sees it: it answers requests, and lends the session layer what a
+/// handshake needs (randomness, the clock, the setup code, the stored keys).
+pub trait LockPort {
+    /// The response to `request`, which arrived `via` a plaintext frame or a session
+    /// (checked against [`authorize`] here too, so no caller can skip it); `link` carries
+    /// the link's counters.
+    fn handle(&mut self, request: &Request, via: Via, link: &LinkStats) -> Response;
+    /// Whether the lock holds keys: management then needs a session.
+    fn is_claimed(&self) -> bool;
+    /// Milliseconds since boot, for session expiry and back-off.
+    fn uptime_ms(&self) -> u64;
+    /// Fills `buf` from the lock's cryptographic RNG.
+    fn fill_random(&mut self, buf: &mut [u8]);
+    /// The lock's serial number, bound into every key derivation.
+    fn serial(&self) -> &str;
+    /// The setup code, for the claim exchange.
+    fn setup_code(&self) -> &SetupCode;
+    /// The stored lock key for `role`, if claimed.
+    fn lock_key(&self, role: Role) -> Option<&SecretKey>;
+    /// Claims the lock with `keys`: `Occupied` if already claimed, `Success` once in flash.
+    fn install_keys(&mut self, keys: &LockKeys) -> Status;
+    /// Returns the lock to unclaimed: erases the keys, the PIN key, every user and their
+    /// credentials (not the settings, the event log or the setup code). `Success` once in
+    /// flash.
+    fn factory_reset(&mut self) -> Status;
+    /// Records what the link saw (a session opened or closed, a failed authentication) in
+    /// the event log.
+    fn log_link(&mut self, entry: LogEntry);
+}
 
 /// Link counters, reported in `Diagnostics`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -91,7 +126,7 @@ impl Link {
     pub fn receive(
         &mut self,
         bytes: &[u8],
-        handler: &mut impl Handler,
+        lock: &mut impl LockPort,
         emit: &mut impl FnMut(&[u8]),
     ) {
         for &byte in bytes {
@@ -126,7 +161,7 @@ impl Link {
                     &mut self.stats,
                     &header,
                     frame.body,
-                    handler,
+                    lock,
                     emit,
                 );
                 match sealed {
@@ -138,13 +173,9 @@ impl Link {
                 continue;
             } else {
                 match decode_body::<Request>(frame.body) {
-                    Ok(request) => dispatch(
-                        &mut self.session,
-                        &mut self.stats,
-                        &request,
-                        Access::Plaintext,
-                        handler,
-                    ),
+                    Ok(request) => {
+                        dispatch(&mut self.session, &mut self.stats, &request, Via::Plaintext, lock)
+                    }
                     Err(_) => {
                         self.stats.dropped_undecodable =
                             self.stats.dropped_undecodable.saturating_add(1);
@@ -199,18 +230,18 @@ fn receive_sealed(
     stats: &mut LinkStats,
     header: &Header,
     body: &[u8],
-    handler: &mut impl Handler,
+    lock: &mut impl LockPort,
     emit: &mut impl FnMut(&[u8]),
 ) -> Option<Response> {
     let mut plain = [0u8; MAX_BODY_LEN];
-    let now = handler.uptime_ms();
+    let now = lock.uptime_ms();
     let role_before = session.role();
     let body = match session.open(header, body, now, &mut plain, stats) {
         // In clear, so a host whose session is gone learns to re-handshake.
         Opened::NoSession => {
             if let Some(role) = role_before {
                 // It expired (idle): its end is logged now, when it is noticed.
-                handler.log_link(LogEntry::Session { role, opened: false });
+                lock.log_link(LogEntry::Session { role, opened: false });
             }
             return Some(Response::Status(Status::NotAuthorized));
         }
@@ -226,7 +257,7 @@ fn receive_sealed(
     };
     let (response, ended) = match (decode_body::<Request>(body), session.role()) {
         (Ok(mut request), Some(role)) => {
-            let response = dispatch(session, stats, &request, Access::Session(role), handler);
+            let response = dispatch(session, stats, &request, Via::Session(role), lock);
             let ended =
                 request == Request::EndSession && response == Response::Status(Status::Success);
             // Keys that arrived sealed do not linger in RAM.
@@ -245,34 +276,34 @@ fn receive_sealed(
     let Some(wire) = session.seal(header.seq, &response, &mut plain) else {
         // The session could seal no more and is closed: say so in clear.
         if let Some(role) = role {
-            handler.log_link(LogEntry::Session { role, opened: false });
+            lock.log_link(LogEntry::Session { role, opened: false });
         }
         return Some(Response::Status(Status::NotAuthorized));
     };
     stats.frames_sent = stats.frames_sent.saturating_add(1);
     emit(wire);
     if ended {
-        session.end(handler);
+        session.end(lock);
     }
     None
 }
 
-/// Answers one decoded request that arrived by `access`: refused by the lock's table, a
-/// handshake for the session layer, or the lock's to carry out.
+/// Answers one decoded request that arrived `via` a plaintext frame or a session: refused by
+/// the role table, a handshake for the session layer, or the lock's to carry out.
 fn dispatch(
     session: &mut Session,
     stats: &mut LinkStats,
     request: &Request,
-    access: Access,
-    handler: &mut impl Handler,
+    via: Via,
+    lock: &mut impl LockPort,
 ) -> Response {
-    if let Err(status) = authorize(access, handler.is_claimed(), request) {
+    if let Err(status) = authorize(via, lock.is_claimed(), request) {
         return Response::Status(status);
     }
     if is_handshake(request) {
-        session.handshake(request, handler, stats)
+        session.handshake(request, lock, stats)
     } else {
-        handler.handle(request, access, stats)
+        lock.handle(request, via, stats)
     }
 }
 

@@ -17,12 +17,12 @@ use latchkey_protocol::{
     LEARN_SECONDS, LogEntry, PIN_MAX, Response, Role, Status, UserKind,
 };
 
-use crate::directory::store_status;
+use super::Lock;
+use super::directory::store_status;
 use crate::hal::{
     Battery, Beep, Beeper, BoltDirection, Clock, Devices, FingerCapture, FingerprintSensor, Motor,
     NorFlash, PHONE_SIGNATURE_LABEL, Phone, Rng,
 };
-use crate::lock::Lock;
 use crate::users::{self, StoredCredential, StoredUser};
 
 /// Good captures a finger enrollment needs.
@@ -36,9 +36,9 @@ pub const ENROLL_MIN_AVERAGE: u8 = 60;
 pub const EVENT_QUEUE: usize = 16;
 
 /// What the lock keeps in RAM about the door: lost on a power cut, like on a real lock.
-pub(crate) struct AccessState {
+pub(super) struct AccessState {
     last_access: Option<AccessRecord>,
-    pub(crate) alarms: heapless::Vec<ActiveAlarm, ALARMS_MAX>,
+    pub(super) alarms: heapless::Vec<ActiveAlarm, ALARMS_MAX>,
     events: heapless::Deque<Event, EVENT_QUEUE>,
     enrollment: Enrollment,
     /// Uptime when an enrollment in progress times out.
@@ -49,15 +49,15 @@ pub(crate) struct AccessState {
     wrong_codes: u8,
     /// Uptime until which the keypad is locked out.
     lockout_until_ms: Option<u64>,
-    pub(crate) bolt_locked: bool,
+    pub(super) bolt_locked: bool,
     relock_at_ms: Option<u64>,
-    pub(crate) door_open: bool,
+    pub(super) door_open: bool,
     /// Uptime when the door opened, until the door-ajar alarm is raised or it closes.
     door_opened_ms: Option<u64>,
 }
 
 impl AccessState {
-    pub(crate) const fn new() -> Self {
+    pub(super) const fn new() -> Self {
         Self {
             last_access: None,
             alarms: heapless::Vec::new(),
@@ -76,14 +76,14 @@ impl AccessState {
     }
 
     /// After a factory reset: nothing about the old users lingers.
-    pub(crate) fn forget_users(&mut self) {
+    pub(super) fn forget_users(&mut self) {
         if matches!(self.enrollment, Enrollment::InProgress { .. }) {
             self.enrollment = Enrollment::Idle;
         }
         self.wrong_codes = 0;
     }
 
-    pub(crate) fn push_event(&mut self, event: Event) {
+    pub(super) fn push_event(&mut self, event: Event) {
         if self.events.is_full() {
             self.events.pop_front();
         }
@@ -384,7 +384,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
     }
 
     /// Plays `beep` unless the beeper is set to off.
-    pub(crate) fn beep(&mut self, beep: Beep) {
+    pub(super) fn beep(&mut self, beep: Beep) {
         if self.settings.beeper_volume != BeeperVolume::Off {
             self.devices.beeper().play(beep, self.settings.beeper_volume);
         }
@@ -392,7 +392,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
 
     /// Raises `alarm` (listed once, since its first raising; logged when it is newly
     /// raised) and sends it as an event.
-    pub(crate) fn raise_alarm(&mut self, alarm: Alarm) {
+    pub(super) fn raise_alarm(&mut self, alarm: Alarm) {
         if !self.access.alarms.iter().any(|a| a.alarm == alarm) {
             // 0, like a log record's time, when the clock has not been set since power-up.
             let since = self.log_time();
@@ -404,7 +404,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
     }
 
     /// Clears `alarm` if it is raised, and logs the clearing.
-    pub(crate) fn clear_alarm(&mut self, alarm: Alarm) {
+    pub(super) fn clear_alarm(&mut self, alarm: Alarm) {
         let before = self.access.alarms.len();
         self.access.alarms.retain(|a| a.alarm != alarm);
         if self.access.alarms.len() != before {
@@ -436,7 +436,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
 
     /// `LearnCard`: the next card tapped within [`LEARN_SECONDS`] becomes user `id`'s. A new
     /// start replaces one in progress.
-    pub(crate) fn start_learn_card(&mut self, id: u16) -> Response {
+    pub(super) fn start_learn_card(&mut self, id: u16) -> Response {
         match self.load_user(id) {
             Ok(user) if Self::has_room(&user) => self.start_enrollment(EnrollKind::Card, id, 1),
             Ok(_) => Response::Status(Status::ResourceExhausted),
@@ -445,7 +445,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
     }
 
     /// `EnrollFinger`: [`FINGER_CAPTURES`] good captures make a template in a free slot.
-    pub(crate) fn start_enroll_finger(&mut self, id: u16) -> Response {
+    pub(super) fn start_enroll_finger(&mut self, id: u16) -> Response {
         match self.load_user(id) {
             Ok(user) if Self::has_room(&user) => {}
             Ok(_) => return Response::Status(Status::ResourceExhausted),
@@ -461,13 +461,13 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
     }
 
     /// `CancelEnrollment`: stops one in progress; with none, there is nothing to stop.
-    pub(crate) fn cancel_enrollment(&mut self) -> Status {
+    pub(super) fn cancel_enrollment(&mut self) -> Status {
         self.fail_enrollment(EnrollFailure::Cancelled);
         Status::Success
     }
 
     /// A user was removed: an enrollment for them stops.
-    pub(crate) fn user_removed(&mut self, id: u16) {
+    pub(super) fn user_removed(&mut self, id: u16) {
         if matches!(self.access.enrollment, Enrollment::InProgress { user, .. } if user == id) {
             self.fail_enrollment(EnrollFailure::Cancelled);
         }

@@ -9,7 +9,7 @@
 //! - **Back-off**: each failed authentication (claim or session, one shared count) makes the
 //!   next `ClaimStart` / `SessionStart` wait `min(1 s · 2^(n-1), 60 s)`; a success resets it.
 //!
-//! What a role may do once a session is open is the lock's rule (`lock::authorize`).
+//! What a role may do once a session is open is the role table's (`policy::authorize`).
 
 use latchkey_protocol::crypto::{
     self, ClaimKeys, Opener, SealError, Sealer, SecretKey, SessionKeys, TAG_LEN,
@@ -20,8 +20,7 @@ use latchkey_protocol::{
 };
 use zeroize::Zeroize;
 
-use crate::link::LinkStats;
-use crate::lock::Handler;
+use super::{LinkStats, LockPort};
 use crate::store::LockKeys;
 
 /// A session with no accepted sealed frame for this long is closed.
@@ -110,12 +109,12 @@ impl Session {
         self.cached_len = 0;
     }
 
-    /// Answers a plaintext handshake request (see `lock::is_handshake`), already allowed by
-    /// `lock::authorize`.
+    /// Answers a plaintext handshake request (see `policy::is_handshake`), already allowed by
+    /// `policy::authorize`.
     pub fn handshake(
         &mut self,
         request: &Request,
-        lock: &mut impl Handler,
+        lock: &mut impl LockPort,
         stats: &mut LinkStats,
     ) -> Response {
         let status = match request {
@@ -138,7 +137,7 @@ impl Session {
         &mut self,
         intent: ClaimIntent,
         host_public: &[u8; 32],
-        lock: &mut impl Handler,
+        lock: &mut impl LockPort,
         stats: &mut LinkStats,
     ) -> Response {
         // Public knowledge (Hello says it), so answering it first reveals nothing.
@@ -177,7 +176,7 @@ impl Session {
         &mut self,
         ciphertext: &[u8],
         tag: &[u8; TAG_LEN],
-        lock: &mut impl Handler,
+        lock: &mut impl LockPort,
         stats: &mut LinkStats,
     ) -> Status {
         // One finish per exchange, right or wrong: a guess costs a whole new exchange.
@@ -232,7 +231,7 @@ impl Session {
         &mut self,
         role: Role,
         host_nonce: &[u8; 16],
-        lock: &mut impl Handler,
+        lock: &mut impl LockPort,
         stats: &mut LinkStats,
     ) -> Response {
         if !lock.is_claimed() {
@@ -259,7 +258,7 @@ impl Session {
     fn session_confirm(
         &mut self,
         host_proof: &[u8; 32],
-        lock: &mut impl Handler,
+        lock: &mut impl LockPort,
         stats: &mut LinkStats,
     ) -> Status {
         let (role, keys) = match core::mem::replace(&mut self.pending, Pending::None) {
@@ -300,7 +299,7 @@ impl Session {
     /// challenge lets its host test setup-code guesses offline against `lock_proof`, so
     /// collecting challenges is slowed like guessing. An unfinished session handshake is
     /// merely dropped: its proof is keyed by a 256-bit lock key, nothing to guess.
-    fn abandon_pending(&mut self, lock: &mut impl Handler, stats: &mut LinkStats) {
+    fn abandon_pending(&mut self, lock: &mut impl LockPort, stats: &mut LinkStats) {
         if let Pending::Claim { .. } = core::mem::replace(&mut self.pending, Pending::None) {
             self.fail(lock, stats, true);
         }
@@ -314,7 +313,7 @@ impl Session {
 
     /// Records a failed authentication at `now` and starts its back-off.
     /// `claim`: during a claim or factory-reset exchange (else a session handshake).
-    fn fail(&mut self, lock: &mut impl Handler, stats: &mut LinkStats, claim: bool) {
+    fn fail(&mut self, lock: &mut impl LockPort, stats: &mut LinkStats, claim: bool) {
         let now = lock.uptime_ms();
         self.failures = self.failures.saturating_add(1);
         let doublings = self.failures.saturating_sub(1).min(6); // 2^6 s already exceeds the cap
@@ -325,7 +324,7 @@ impl Session {
     }
 
     /// Closes the open session, if any, and logs its end.
-    pub(crate) fn end(&mut self, lock: &mut impl Handler) {
+    pub(crate) fn end(&mut self, lock: &mut impl LockPort) {
         if let Some(role) = self.role() {
             self.close();
             lock.log_link(LogEntry::Session { role, opened: false });
