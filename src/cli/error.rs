@@ -121,14 +121,21 @@ impl From<ClientError> for CliError {
                     .to_string(),
                 None,
             ),
-            ClientError::Refused(status) => {
-                (exit::REFUSED, "refused", refusal_hint(*status).to_string(), Some(*status))
-            }
-            ClientError::VersionMismatch { .. } => (
+            ClientError::Refused(refusal) => (
+                exit::REFUSED,
+                "refused",
+                refusal_hint(refusal.status).to_string(),
+                Some(refusal.status),
+            ),
+            ClientError::VersionMismatch { lock } => (
                 exit::LINK,
                 "version_mismatch",
-                "update latchkey or the lock's firmware so both speak the same protocol version"
-                    .to_string(),
+                if *lock > latchkey_protocol::PROTOCOL_VERSION {
+                    "update latchkey: this lock's firmware is newer".to_string()
+                } else {
+                    "update the lock's firmware, or use a latchkey release that speaks its protocol"
+                        .to_string()
+                },
                 None,
             ),
             ClientError::Unexpected(_) => (

@@ -1018,7 +1018,10 @@ fn set_pin(
                 let pin = random_pin(source.length)?;
                 match c.client.set_pin(user, pin.clone()) {
                     Ok(()) => return Ok(Some(pin)),
-                    Err(crate::link::ClientError::Refused(Status::Weak | Status::Duplicate)) => {
+                    Err(crate::link::ClientError::Refused(latchkey_protocol::Refusal {
+                        status: Status::Weak | Status::Duplicate,
+                        ..
+                    })) => {
                         continue;
                     }
                     Err(e) => return Err(c.explain(e)),
@@ -1248,6 +1251,14 @@ fn enroll_error(reason: EnrollFailure) -> CliError {
         EnrollFailure::Full => {
             ("no room: the user's credentials or the sensor are full", "remove a credential first")
         }
+        EnrollFailure::Storage => (
+            "the lock could not store it (a flash fault)",
+            "run `latchkey info` for the lock's diagnostics, then enroll again",
+        ),
+        EnrollFailure::Sensor => (
+            "the fingerprint sensor failed to store the finger",
+            "enroll again; if it fails again, the sensor needs service",
+        ),
     };
     let kind = match reason {
         EnrollFailure::Duplicate => Some(Status::Duplicate),

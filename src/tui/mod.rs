@@ -302,8 +302,9 @@ mod tests {
         let mut lock = FakeLog { first: 1, next: 4, requests: 0 };
         let mut tail = LogTail::default();
         tail.refresh(|from| lock.read(from)).unwrap();
-        let refused = tail.refresh(|_| Err(ClientError::Refused(Status::NotAuthorized)));
-        assert!(matches!(refused, Err(ClientError::Refused(Status::NotAuthorized))));
+        let refused = tail.refresh(|_| Err(ClientError::Refused(Status::NotAuthorized.into())));
+        let not_authorized = |e: &ClientError| matches!(e, ClientError::Refused(r) if r.status == Status::NotAuthorized);
+        assert!(refused.as_ref().is_err_and(not_authorized));
         lock.next = 5;
         assert_eq!(seqs(&tail.refresh(|from| lock.read(from)).unwrap()), [1, 2, 3, 4]);
     }
