@@ -74,7 +74,7 @@ pub fn refusal_words(refusal: Refusal) -> String {
     match refusal {
         Refusal::NotClaimed => "it is not claimed yet".to_string(),
         Refusal::ReadOnlyKey => "a technician key is read-only".to_string(),
-        Refusal::Lock(status) => status_words(status).to_string(),
+        Refusal::Lock(refusal) => status_words(refusal.status).to_string(),
     }
 }
 
@@ -445,6 +445,148 @@ pub fn record_text(r: &LogRecord) -> String {
         LogEntry::Cleared { removed } => format!("log cleared ({removed} records removed)"),
     };
     format!("{:>7}  {at}  {what}", r.seq)
+}
+
+/// A lock's refusal in words: what it refused (the field, the limit) and the values it
+/// allows, from the lock's `capabilities` when they are known. `(message, hint)`.
+pub fn lock_refusal_words(
+    refusal: &latchkey_protocol::Refusal,
+    capabilities: Option<&latchkey_protocol::Capabilities>,
+) -> (String, Option<String>) {
+    use latchkey_protocol::{Field, Limit, WindowProblem};
+    let status = refusal.status;
+    let what = match (refusal.field, refusal.limit) {
+        (_, Some(Limit::UserIdRange)) | (Some(Field::UserId), None) => "the user number",
+        (_, Some(Limit::UserSlots)) => "a new user",
+        (_, Some(Limit::UserCredentials)) => "another credential for this user",
+        (_, Some(Limit::Flash)) => "the change",
+        (_, Some(Limit::SensorSlots)) => "another fingerprint",
+        (Some(Field::UserName), _) => "the user's name",
+        (Some(Field::ExpiringMinutes), _) => "the expiring user's minutes",
+        (Some(Field::WeeklyWindows), _) => "a scheduled user without a weekly window",
+        (Some(Field::Window { .. }), _) => "a weekly window",
+        (Some(Field::ValidFrom), _) => "the start date",
+        (Some(Field::ValidUntil), _) => "the end date",
+        (Some(Field::UseLimit), _) => "the use limit",
+        (Some(Field::Pin | Field::PinDigits | Field::PinLength), _) => "the PIN",
+        (Some(Field::CardUid), _) => "the card",
+        (Some(Field::PhoneKey), _) => "the phone key",
+        (Some(Field::FingerSlot), _) => "the fingerprint",
+        (Some(Field::Setting(_)), _) => "the setting's value",
+        (Some(Field::Time), _) => "the time",
+        (None, None) => "",
+    };
+    let message = if what.is_empty() {
+        format!("the lock refused: {}", status.as_str())
+    } else {
+        format!("the lock refused {what}: {}", status.as_str())
+    };
+    let caps = capabilities;
+    let max_users = caps.map_or_else(|| "the lock's most".to_string(), |c| c.max_users.to_string());
+    let hint = match (refusal.field, refusal.limit, status) {
+        (_, Some(Limit::UserIdRange), _) => Some(format!(
+            "user numbers on this lock are 1 to {max_users}; leave out --id to take the first free one"
+        )),
+        (_, Some(Limit::UserSlots), _) => Some(format!(
+            "all {max_users} user numbers are in use; remove a user first (`latchkey user list`)"
+        )),
+        (_, Some(Limit::UserCredentials), _) => Some(format!(
+            "a user holds at most {} credentials; remove one first (`latchkey user show ID`)",
+            caps.map_or_else(|| "the lock's".to_string(), |c| c.credentials_per_user.to_string())
+        )),
+        (_, Some(Limit::Flash), _) => {
+            Some("the lock's flash is full; remove users or credentials first".to_string())
+        }
+        (_, Some(Limit::SensorSlots), _) => {
+            Some("the fingerprint sensor is full; remove a fingerprint first".to_string())
+        }
+        (Some(Field::UserId), _, Status::NotFound) => {
+            Some("no user has that number; `latchkey user list` shows them".to_string())
+        }
+        (Some(Field::UserId), _, _) => Some(format!("user numbers are 1 to {max_users}")),
+        (Some(Field::UserName), _, Status::Duplicate) => Some(match refusal.existing {
+            Some(id) => format!("user {id} already has that name: names are unique on a lock; see `latchkey user show {id}`"),
+            None => "another user has that name: names are unique on a lock".to_string(),
+        }),
+        (Some(Field::UserName), _, _) => {
+            Some("a name is 1 to 32 characters, without line breaks or tabs".to_string())
+        }
+        (Some(Field::ExpiringMinutes), _, _) => Some(format!(
+            "an expiring user lasts 1 to {} minutes",
+            latchkey_protocol::EXPIRING_MINUTES_MAX
+        )),
+        (Some(Field::WeeklyWindows), _, _) => {
+            Some("give --window, e.g. --window \"mon-fri 07:00-19:00\"".to_string())
+        }
+        (Some(Field::Window { index, problem }), _, _) => Some(format!(
+            "window {}: {}; a window is DAYS HH:MM-HH:MM within one day, e.g. \"mon-fri 07:00-19:00\"",
+            u16::from(index) + 1,
+            match problem {
+                WindowProblem::Days => "no valid day",
+                WindowProblem::End => "it ends after 24:00",
+                WindowProblem::Overnight => {
+                    "it does not end after it starts (write a night shift as two windows: \"fri 22:00-24:00\" and \"sat 00:00-06:00\")"
+                }
+            }
+        )),
+        (Some(Field::ValidFrom | Field::ValidUntil), _, _) => Some(
+            "a guest needs --from and --until, with --until after --from and not yet past"
+                .to_string(),
+        ),
+        (Some(Field::UseLimit), _, _) => {
+            Some("a use limit is at least 1; a one-time user's is 1".to_string())
+        }
+        (Some(Field::Pin), _, Status::Weak) => Some(
+            "choose a PIN that is not one digit repeated, a straight run (1234, 9876) or a repeated pair"
+                .to_string(),
+        ),
+        (Some(Field::Pin), _, Status::Duplicate) => {
+            Some("another user has this PIN; choose another (or --generate)".to_string())
+        }
+        (Some(Field::Pin), _, Status::NotFound) => Some("the user has no PIN".to_string()),
+        (Some(Field::PinDigits), _, _) => Some("a PIN is the digits 0 to 9 only".to_string()),
+        (Some(Field::PinLength), _, _) => Some(match caps {
+            Some(c) => {
+                format!("a PIN on this lock has {} to {} digits", c.pin_length_min, c.pin_length_max)
+            }
+            None => "the PIN is too short or too long for this lock".to_string(),
+        }),
+        (Some(Field::CardUid), _, Status::Duplicate) => Some(match refusal.existing {
+            Some(id) => format!("user {id} holds that card"),
+            None => "another user holds that card".to_string(),
+        }),
+        (Some(Field::CardUid), _, Status::NotFound) => {
+            Some("the user holds no such card; `latchkey user show ID` lists them".to_string())
+        }
+        (Some(Field::CardUid), _, _) => Some(match caps {
+            Some(c) => {
+                let lengths: Vec<String> =
+                    (1..16).filter(|n| c.card_uid_lengths & (1 << n) != 0).map(|n| n.to_string()).collect();
+                format!("a card UID on this lock is {} bytes, in hex (e.g. 04a1b2c3)", lengths.join(", "))
+            }
+            None => "the card UID's length is not one this lock reads".to_string(),
+        }),
+        (Some(Field::PhoneKey), _, Status::Duplicate) => Some(match refusal.existing {
+            Some(id) => format!("user {id} holds that phone key"),
+            None => "another user holds that phone key".to_string(),
+        }),
+        (Some(Field::PhoneKey), _, _) => Some(
+            "a phone key is the phone's Ed25519 public key: 32 bytes, 64 hex digits".to_string(),
+        ),
+        (Some(Field::FingerSlot), _, _) => {
+            Some("the user holds no such fingerprint; `latchkey user show ID` lists them".to_string())
+        }
+        (Some(Field::Setting(key)), _, _) => Some(match key.range() {
+            Some((min, max)) => format!("{} is {min} to {max}", key.as_str()),
+            None => format!("see `latchkey config set --help` for {}", key.as_str()),
+        }),
+        (Some(Field::Time), _, _) => Some(format!(
+            "the lock's clock cannot be set before {}",
+            format_unix(latchkey_protocol::EARLIEST_TIME)
+        )),
+        _ => None,
+    };
+    (message, hint)
 }
 
 #[cfg(test)]

@@ -1,9 +1,9 @@
 //! Users and credentials: how the lock keeps them, and the rules that apply to them.
 //!
 //! Everything here is a pure function of its arguments (no flash, no clock), so each rule has
-//! one definition and its own unit tests: which [`UserSpec`] is valid, and whether a user may
-//! open the door at a given time ([`check_rules`]). The rules the host shares (the PIN format
-//! and weak PINs, weekly windows, settings' ranges) are in `latchkey_protocol`.
+//! one definition and its own unit tests: whether a user may open the door at a given time
+//! ([`check_rules`]). The rules the host shares (a valid `UserSpec`, unique names, the PIN
+//! format and weak PINs, weekly windows, settings' ranges) are in `latchkey_protocol`.
 
 use core::fmt;
 
@@ -145,29 +145,6 @@ pub fn use_limit(spec: &UserSpec) -> Option<u16> {
     }
 }
 
-/// Whether `spec` is one the lock accepts (`InvalidField` otherwise): a name of 1 to 24
-/// printable bytes; a scheduled user has a weekly window; windows have days and
-/// `start < end <= 1440`; a guest has `valid_from < valid_until`; a one-time user's limit is
-/// 1; an expiring user's time is 1 to 2880 minutes; a use limit is at least 1.
-pub fn spec_is_valid(spec: &UserSpec) -> bool {
-    if spec.name.is_empty() || spec.name.chars().any(char::is_control) {
-        return false;
-    }
-    let kind_ok = match spec.kind {
-        UserKind::Scheduled => !spec.weekly.is_empty(),
-        UserKind::Guest => spec.valid_from.is_some() && spec.valid_until.is_some(),
-        UserKind::OneTime => matches!(spec.use_limit, None | Some(1)),
-        UserKind::Expiring { minutes } => (1..=2880).contains(&minutes),
-        UserKind::Owner | UserKind::Duress | UserKind::NonAccess => true,
-    };
-    let range_ok = match (spec.valid_from, spec.valid_until) {
-        (Some(from), Some(until)) => from < until,
-        _ => true,
-    };
-    let windows_ok = spec.weekly.iter().all(|w| w.check().is_ok());
-    kind_ok && range_ok && windows_ok && spec.use_limit != Some(0)
-}
-
 /// Day of the week (0 Monday ... 6 Sunday) and minute of the day of `seconds` since
 /// 1970-01-01T00:00 (UTC, or local time from [`TimeZoneRule::local_seconds`]).
 /// 1970-01-01 was a Thursday.
@@ -230,9 +207,13 @@ pub fn check_rules(
     Ok(())
 }
 
-/// Whether a card UID has a length ISO 14443 allows: 4, 7 or 10 bytes.
+/// Card UID lengths the lock takes (as `Capabilities::card_uid_lengths`): 4, 7 or 10 bytes,
+/// as ISO 14443 allows.
+pub const CARD_UID_LENGTHS: u16 = latchkey_protocol::ISO14443_UID_LENGTHS;
+
+/// Whether a card UID has a length the lock takes ([`CARD_UID_LENGTHS`]).
 pub fn card_uid_is_valid(uid: &[u8]) -> bool {
-    matches!(uid.len(), 4 | 7 | 10)
+    uid.len() < 16 && CARD_UID_LENGTHS & (1 << uid.len()) != 0
 }
 
 #[cfg(test)]
@@ -262,40 +243,11 @@ mod tests {
     }
 
     #[test]
-    fn spec_validation() {
-        assert!(spec_is_valid(&spec(UserKind::Owner)));
-        assert!(!spec_is_valid(&spec(UserKind::Scheduled)));
-        assert!(!spec_is_valid(&spec(UserKind::Guest)));
-        assert!(!spec_is_valid(&spec(UserKind::Expiring { minutes: 0 })));
-        assert!(!spec_is_valid(&spec(UserKind::Expiring { minutes: 2881 })));
-        assert!(spec_is_valid(&spec(UserKind::Expiring { minutes: 2880 })));
-        let mut s = spec(UserKind::OneTime);
-        s.use_limit = Some(2);
-        assert!(!spec_is_valid(&s));
-        s.use_limit = Some(1);
-        assert!(spec_is_valid(&s));
-        let mut s = spec(UserKind::Owner);
-        s.use_limit = Some(0);
-        assert!(!spec_is_valid(&s));
-        s.use_limit = None;
-        s.name = UserName::new();
-        assert!(!spec_is_valid(&s));
-        s.name = UserName::try_from("a\u{7}b").unwrap();
-        assert!(!spec_is_valid(&s));
-        let mut s = spec(UserKind::Scheduled);
-        for (days, start, end, ok) in
-            [(1, 0, 1440, true), (0, 0, 10, false), (1, 10, 10, false), (1, 0, 1441, false)]
-        {
-            s.weekly.clear();
-            s.weekly.push(WeeklyWindow { days, start_minute: start, end_minute: end }).unwrap();
-            assert_eq!(spec_is_valid(&s), ok, "{days} {start} {end}");
+    fn card_uid_lengths() {
+        for (len, ok) in [(0, false), (3, false), (4, true), (5, false), (7, true), (10, true)] {
+            assert_eq!(card_uid_is_valid(&[1; 10][..len]), ok, "{len}");
         }
-        let mut g = spec(UserKind::Guest);
-        g.valid_from = Some(10);
-        g.valid_until = Some(10);
-        assert!(!spec_is_valid(&g));
-        g.valid_until = Some(11);
-        assert!(spec_is_valid(&g));
+        assert!(!card_uid_is_valid(&[1; 16]));
     }
 
     #[test]

@@ -12,8 +12,8 @@ use latchkey_firmware::{Link, LockPort};
 use latchkey_protocol::checksum::{self, Checksum, ChecksumCredential};
 use latchkey_protocol::{
     AccessPath, AccessReason, AccessRecord, Alarm, CardUid, Credential, EnrollFailure, EnrollKind,
-    Enrollment, Event, Pin, Request, Response, Role, Setting, Status, USERS_PAGE, UserKind,
-    UserName, UserSpec, UserWrite, WeeklyWindow,
+    Enrollment, Event, Field, Limit, Pin, Refusal, Request, Response, Role, Setting, Status,
+    USERS_PAGE, UserKind, UserName, UserSpec, UserWrite, WeeklyWindow,
 };
 use latchkey_sim::{SimFlash, SimPhone};
 
@@ -99,8 +99,13 @@ fn put_user_validates_converges_and_modify_keeps_credentials() {
     let mut flash = SimFlash::erased();
     let mut r = Rig::new(&mut flash);
     let ann = owner("Ann");
-    assert!(matches!(r.put(0, &ann), Response::Status(Status::InvalidField)));
-    assert!(matches!(r.put(101, &ann), Response::Status(Status::ResourceExhausted)));
+    // (An `Add` with id 0 takes the lowest free number: tests/refusals.rs.)
+    assert_eq!(
+        r.ask(&Request::PutUser { id: 0, write: UserWrite::Modify, spec: ann.clone() }),
+        Response::Refused(Refusal::invalid(Field::UserId))
+    );
+    let out_of_range = Refusal::exhausted(Limit::UserIdRange).with_field(Field::UserId);
+    assert_eq!(r.put(101, &ann), Response::Refused(out_of_range));
     for bad in [
         spec("", UserKind::Owner),
         spec("Ann\n", UserKind::Owner),
@@ -112,16 +117,17 @@ fn put_user_validates_converges_and_modify_keeps_credentials() {
         UserSpec { use_limit: Some(2), ..spec("Ann", UserKind::OneTime) },
         UserSpec { valid_from: Some(5), valid_until: Some(5), ..spec("Ann", UserKind::Guest) },
     ] {
-        assert_eq!(r.put(1, &bad), Response::Status(Status::InvalidField), "{bad:?}");
+        let refused = r.put(1, &bad).refusal().map(|refusal| refusal.status);
+        assert_eq!(refused, Some(Status::InvalidField), "{bad:?}");
     }
     let Response::User(first) = r.put(1, &ann) else { panic!("added") };
     assert_eq!((first.id, &first.spec, first.uses_left), (1, &ann, None));
     assert_eq!(r.put(1, &ann), Response::User(first.clone()), "an identical add converges");
-    assert_eq!(r.put(1, &owner("Bob")), Response::Status(Status::Occupied));
+    assert_eq!(r.put(1, &owner("Bob")), Response::Refused(Status::Occupied.into()));
     let modify = |spec: UserSpec| Request::PutUser { id: 1, write: UserWrite::Modify, spec };
     assert_eq!(
         r.ask(&Request::PutUser { id: 2, write: UserWrite::Modify, spec: ann.clone() }),
-        Response::Status(Status::NotFound)
+        Response::Refused(Refusal::not_found(Field::UserId))
     );
     assert_eq!(r.set_pin(1, "058213"), Status::Success);
     assert_eq!(r.status(&Request::AddCard { user: 1, uid: uid(&[1, 2, 3, 4]) }), Status::Success);
@@ -138,7 +144,10 @@ fn put_user_validates_converges_and_modify_keeps_credentials() {
     assert_eq!(renamed.uses_left, Some(2));
     assert_eq!(r.status(&Request::RemoveUser { id: 1 }), Status::Success);
     assert_eq!(r.status(&Request::RemoveUser { id: 1 }), Status::NotFound);
-    assert_eq!(r.ask(&Request::GetUser { id: 1 }), Response::Status(Status::NotFound));
+    assert_eq!(
+        r.ask(&Request::GetUser { id: 1 }),
+        Response::Refused(Refusal::not_found(Field::UserId))
+    );
     refused(&r.pin("058213"), None, AccessReason::UnknownCredential);
 }
 
@@ -459,23 +468,18 @@ fn capacities_are_resource_exhausted() {
         Status::ResourceExhausted,
         "8 credentials per user"
     );
-    assert!(matches!(
-        r.ask(&Request::LearnCard { user: 1 }),
-        Response::Status(Status::ResourceExhausted)
-    ));
-    assert!(matches!(
-        r.ask(&Request::EnrollFinger { user: 1 }),
-        Response::Status(Status::ResourceExhausted)
-    ));
+    let full = Response::Refused(Refusal::exhausted(Limit::UserCredentials));
+    assert_eq!(r.ask(&Request::LearnCard { user: 1 }), full);
+    assert_eq!(r.ask(&Request::EnrollFinger { user: 1 }), full);
     // A new PIN replaces the old one even when full.
     assert_eq!(r.set_pin(1, "480151"), Status::Success);
     for id in 2..=100 {
         r.add(id, &owner(&format!("U{id}")));
     }
-    assert!(matches!(
-        r.put(101, &owner("One too many")),
-        Response::Status(Status::ResourceExhausted)
-    ));
+    assert_eq!(
+        r.put(101, &owner("One too many")).refusal().map(|refusal| refusal.status),
+        Some(Status::ResourceExhausted)
+    );
     let Response::Checksum { users, .. } = r.ask(&Request::GetChecksum) else { panic!() };
     assert_eq!(users, 100);
 }
@@ -519,7 +523,10 @@ fn card_learning_takes_the_next_tap() {
     let mut r = Rig::new(&mut flash);
     r.add(1, &owner("Ann"));
     r.add(2, &owner("Bob"));
-    assert_eq!(r.ask(&Request::LearnCard { user: 9 }), Response::Status(Status::NotFound));
+    assert_eq!(
+        r.ask(&Request::LearnCard { user: 9 }),
+        Response::Refused(Refusal::not_found(Field::UserId))
+    );
     assert_eq!(r.enrollment(), Enrollment::Idle);
     let Response::Enrollment(started) = r.ask(&Request::LearnCard { user: 1 }) else { panic!() };
     assert!(matches!(
@@ -711,7 +718,7 @@ fn factory_reset_wipes_users_and_the_pin_key_keeps_settings() {
     let mut s = installer(&mut link, &mut r.lock);
     assert_eq!(
         s.ask(&mut link, &mut r.lock, &Request::GetUser { id: 1 }),
-        Response::Status(Status::NotFound)
+        Response::Refused(Refusal::not_found(Field::UserId))
     );
     let Response::Checksum { users, .. } = s.ask(&mut link, &mut r.lock, &Request::GetChecksum)
     else {

@@ -10,8 +10,8 @@ use latchkey_firmware::region::layout;
 use latchkey_firmware::store::StoreError;
 use latchkey_firmware::{Link, Store};
 use latchkey_protocol::{
-    BatteryState, BeeperVolume, DoorLabel, MAX_FRAME_LEN, PROTOCOL_VERSION, Request, Response,
-    Setting, Settings, Status,
+    BatteryState, BeeperVolume, DoorLabel, Field, MAX_FRAME_LEN, PROTOCOL_VERSION, Refusal,
+    Request, Response, Setting, Settings,
 };
 use latchkey_sim::{SimBattery, SimFlash};
 
@@ -88,7 +88,7 @@ fn clock_starts_unset_and_set_time_sets_it() {
     for bad in [0, EARLIEST_TIME - 1] {
         assert_eq!(
             s.ask(&mut link, &mut lock, &Request::SetTime { unix_seconds: bad }),
-            Response::Status(Status::InvalidField)
+            Response::Refused(Refusal::invalid(Field::Time))
         );
     }
     let Response::Time(now) = s.ask(&mut link, &mut lock, &Request::GetTime) else {
@@ -164,7 +164,7 @@ fn every_setting_is_validated() {
     for setting in invalid {
         assert_eq!(
             s.ask(&mut link, &mut lock, &Request::SetSetting(setting.clone())),
-            Response::Status(Status::InvalidField),
+            Response::Refused(Refusal::invalid(Field::Setting(setting.key()))),
             "{setting:?} refused"
         );
     }

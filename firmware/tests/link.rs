@@ -7,7 +7,7 @@ mod common;
 use common::{boot, exchange, frame, raw_frame, raw_frame_crc_xor, request_frame, split_frames};
 use latchkey_firmware::{Link, LinkStats};
 use latchkey_protocol::{
-    Event, Header, Kind, MAX_ENCODED_LEN, Request, Response, Status, decode_body,
+    Event, Header, Kind, MAX_ENCODED_LEN, PROTOCOL_VERSION, Request, Response, Status, decode_body,
 };
 use latchkey_sim::SimFlash;
 
@@ -52,8 +52,9 @@ fn another_protocol_version_is_answered_unsupported() {
     let mut flash = SimFlash::erased();
     let mut lock = boot(&mut flash);
     let mut link = Link::new();
-    // A version-2 frame whose body would not even decode as a v1 request.
-    let answers = exchange(&mut link, &mut lock, &raw_frame(2, 0, 0x1234, &[0xEE, 0xFF]));
+    // A frame of the next version whose body would not even decode as a request of ours.
+    let newer = PROTOCOL_VERSION + 1;
+    let answers = exchange(&mut link, &mut lock, &raw_frame(newer, 0, 0x1234, &[0xEE, 0xFF]));
     assert_eq!(
         answers,
         vec![(Header::new(Kind::Response, 0x1234), Response::Status(Status::Unsupported))]
@@ -67,7 +68,7 @@ fn an_undecodable_body_is_answered_bad_frame() {
     let mut lock = boot(&mut flash);
     let mut link = Link::new();
     // Variant index 200 is no request.
-    let answers = exchange(&mut link, &mut lock, &raw_frame(1, 0, 77, &[200, 1]));
+    let answers = exchange(&mut link, &mut lock, &raw_frame(PROTOCOL_VERSION, 0, 77, &[200, 1]));
     assert_eq!(
         answers,
         vec![(Header::new(Kind::Response, 77), Response::Status(Status::BadFrame))]
@@ -85,7 +86,7 @@ fn responses_and_events_from_the_line_are_ignored() {
     stream.extend(frame(Header::new(Kind::Event, 2), &Event::Booted { boot_count: 1 }));
     assert!(exchange(&mut link, &mut lock, &stream).is_empty());
     // A bad kind byte with a good CRC is malformed.
-    assert!(exchange(&mut link, &mut lock, &raw_frame(1, 9, 3, &[0])).is_empty());
+    assert!(exchange(&mut link, &mut lock, &raw_frame(PROTOCOL_VERSION, 9, 3, &[0])).is_empty());
     assert_eq!(diagnostics(&mut link, &mut lock).dropped_malformed, 1);
 }
 

@@ -13,9 +13,9 @@ use latchkey_firmware::lock::access::FINGER_CAPTURES;
 use latchkey_firmware::region::layout;
 use latchkey_protocol::crypto::MAX_SEALED_PLAINTEXT;
 use latchkey_protocol::{
-    AccessPath, AccessReason, Alarm, BatteryState, CardUid, ChangeKind, Enrollment, LOG_PAGE,
-    LogBreak, LogEntry, LogRecord, LogReport, Pin, Request, ResetReason, Response, Role, Setting,
-    Status, UserKind, UserName, UserSpec, UserWrite,
+    AccessPath, AccessReason, Alarm, BatteryState, CardUid, ChangeKind, Enrollment, Field,
+    LOG_PAGE, LogBreak, LogEntry, LogRecord, LogReport, Pin, Refusal, Request, ResetReason,
+    Response, Role, Setting, SettingKey, Status, UserKind, UserName, UserSpec, UserWrite,
 };
 use latchkey_sim::SimFlash;
 
@@ -389,7 +389,7 @@ fn a_door_left_open_raises_door_ajar_once_per_opening() {
     assert_eq!(raised, 2, "once per opening");
     assert_eq!(
         r.ask(&Request::SetSetting(Setting::DoorAjarSeconds(3601))),
-        Response::Status(Status::InvalidField)
+        Response::Refused(Refusal::invalid(Field::Setting(SettingKey::DoorAjarSeconds)))
     );
 }
 
@@ -628,7 +628,7 @@ fn a_corrupted_log_region_does_not_stop_the_door() {
     assert!(r.lock.event_log().is_none());
     let Response::Diagnostics(d) = r.ask(&Request::GetDiagnostics) else { panic!() };
     assert_eq!((d.log_capacity, d.log_records), (0, 0), "diagnostics say the log is out");
-    assert_eq!(r.ask(&Request::ReadLog { from_seq: 1 }), Response::Status(Status::Failure));
+    assert_eq!(r.ask(&Request::ReadLog { from_seq: 1 }).refusal(), Some(Status::Failure.into()));
     assert!(r.lock.log_failures() >= 1);
 }
 

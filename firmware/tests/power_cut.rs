@@ -80,6 +80,7 @@ fn random_change(lock: &mut CutLock<'_, '_>, rng: &mut fastrand::Rng) -> (Change
             };
             match lock.handle(&request, installer, &stats) {
                 Response::Status(status) => (Change::Keys(Some(keys)), status),
+                Response::Refused(refusal) => (Change::Keys(Some(keys)), refusal.status),
                 other => panic!("unexpected {other:?}"),
             }
         }
@@ -92,6 +93,7 @@ fn random_change(lock: &mut CutLock<'_, '_>, rng: &mut fastrand::Rng) -> (Change
                     (Change::Settings(s), Status::Success)
                 }
                 Response::Status(status) => (Change::Settings(candidate), status),
+                Response::Refused(refusal) => (Change::Settings(candidate), refusal.status),
                 other => panic!("unexpected {other:?}"),
             }
         }
@@ -227,7 +229,7 @@ fn a_failed_flash_write_is_answered_failure_and_changes_nothing() {
             Via::Session(Role::Installer),
             &LinkStats::default(),
         );
-        assert_eq!(response, Response::Status(Status::Failure));
+        assert_eq!(response, Response::Refused(Status::Failure.into()));
         assert_eq!(lock.settings(), &before, "the lock's view did not change either");
     }
     assert_eq!(stored_settings(&mut flash), before);
@@ -292,6 +294,7 @@ fn random_user_change(
     let mut ask = |request: &Request| lock.handle(request, installer, &stats);
     let status_of = |response: Response| match response {
         Response::Status(status) => status,
+        Response::Refused(refusal) => refusal.status,
         Response::User(_) => Status::Success,
         other => panic!("unexpected {other:?}"),
     };

@@ -16,9 +16,16 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Version of the frame format and message set. A receiver answers a frame of another
-/// version with [`crate::Status::Unsupported`] and does not decode its body.
-pub const PROTOCOL_VERSION: u8 = 1;
+/// Version of the frame format and message set. The header (this byte first) and the CRC
+/// are the same in every version, so a receiver always knows the sender's version: the lock
+/// answers a request of another version with [`crate::Status::Unsupported`] in a frame of
+/// its own version (body `00 09` in every version), without decoding the body, and the host
+/// reads the lock's version from that answer's header.
+///
+/// Version 2: typed refusals ([`crate::Response::Refused`]), `Clear`, lock-chosen user
+/// numbers, unique names, `Enrollment::InProgress::last_good`, `EnrollFailure::Storage` and
+/// `Sensor`, `Capabilities::card_uid_lengths`.
+pub const PROTOCOL_VERSION: u8 = 2;
 /// Bytes of header before the body.
 pub const HEADER_LEN: usize = 4;
 /// Bytes of CRC after the body.

@@ -24,8 +24,10 @@ pub mod frame;
 pub mod message;
 pub mod names;
 pub mod pin;
+pub mod refusal;
 pub mod setting;
 pub mod tz;
+pub mod user;
 pub mod window;
 
 pub use frame::{
@@ -36,6 +38,8 @@ pub use frame::{
 pub use message::*;
 pub use names::{CredentialKind, LogKind};
 pub use pin::{PinProblem, check_pin, pin_is_weak};
+pub use refusal::{Field, Limit, Refusal};
 pub use setting::{SettingError, SettingKey};
 pub use tz::{TZ_RULE_MAX, TimeZoneRule, TimeZoneRuleError};
+pub use user::{EXPIRING_MINUTES_MAX, name_is_valid, names_match};
 pub use window::{WindowParseError, WindowProblem};

@@ -8,6 +8,8 @@
 use heapless::String;
 use serde::{Deserialize, Serialize};
 
+use crate::names::CredentialKind;
+use crate::refusal::Refusal;
 use crate::tz::TimeZoneRule;
 
 /// Longest door label, in UTF-8 bytes.
@@ -33,7 +35,8 @@ pub enum Request {
     GetTime,
     /// Set the lock's clock (UTC). Answered with [`Response::Time`] showing the new reading.
     SetTime {
-        /// Seconds since 1970-01-01T00:00:00Z. Before 2020 is refused as `InvalidField`.
+        /// Seconds since 1970-01-01T00:00:00Z. Before [`EARLIEST_TIME`] is refused
+        /// (`InvalidField`, [`crate::Field::Time`]).
         unix_seconds: u64,
     },
     /// Read the battery: [`Response::Battery`].
@@ -84,11 +87,13 @@ pub enum Request {
     },
     /// Close the session; answered `Status(Success)`.
     EndSession,
-    /// Create (`Add`) or change (`Modify`) user `id` (from 1). `Add` on a slot holding the very
-    /// same user answers as if it had just been added (a resend converges); holding another
-    /// user, `Occupied`. Answered with [`Response::User`] once in flash.
+    /// Create (`Add`) or change (`Modify`) user `id` (from 1). `Add` with `id` 0 takes the
+    /// lowest free number; the answer carries it. `Add` on a slot holding the very same user
+    /// answers as if it had just been added (a resend converges); holding another user,
+    /// `Occupied`. A name another user has (see [`crate::names_match`]) is refused
+    /// `Duplicate` with that user's number. Answered with [`Response::User`] once in flash.
     PutUser {
-        /// User number, 1 to `max_users`.
+        /// User number, 1 to `max_users`; 0 with `Add`: the lowest free one.
         id: u16,
         /// Add or modify.
         write: UserWrite,
@@ -195,6 +200,43 @@ pub enum Request {
     ClearLog,
     /// Clear the raised alarms (installer); each clearing is logged.
     ClearAlarms,
+    /// Remove every credential of one kind from every user, or every user (installer).
+    /// Each user's change is in flash before the next begins and is logged as the single
+    /// removal would be, so an interrupted clear leaves a consistent lock and a resend
+    /// finishes it. Answered with [`Response::Cleared`].
+    Clear {
+        /// What to remove.
+        what: ClearTarget,
+    },
+}
+
+/// What a [`Request::Clear`] removes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClearTarget {
+    /// Every PIN.
+    Pins,
+    /// Every RFID card.
+    Cards,
+    /// Every enrolled finger (and its template on the sensor).
+    Fingerprints,
+    /// Every phone key.
+    Phones,
+    /// Every user, with their credentials.
+    Users,
+}
+
+impl ClearTarget {
+    /// The credential kind it removes; `None` for [`Self::Users`].
+    pub const fn credential(self) -> Option<CredentialKind> {
+        match self {
+            Self::Pins => Some(CredentialKind::Pin),
+            Self::Cards => Some(CredentialKind::Card),
+            Self::Fingerprints => Some(CredentialKind::Fingerprint),
+            Self::Phones => Some(CredentialKind::Phone),
+            Self::Users => None,
+        }
+    }
 }
 
 impl Request {
@@ -231,7 +273,9 @@ impl Request {
             | Self::GetAlarms
             | Self::ReadLog { .. }
             | Self::VerifyLog
-            | Self::ClearAlarms => true,
+            | Self::ClearAlarms
+            // Removing what is already gone removes nothing: a resend finishes the job.
+            | Self::Clear { .. } => true,
             // Clearing twice would log a second clearing; an exact resend is answered from the
             // lock's cache instead.
             Self::ClearLog => false,
@@ -380,6 +424,28 @@ pub enum Response {
     },
     /// Answer to [`Request::VerifyLog`].
     LogReport(LogReport),
+    /// The request was refused, with where and why: the field, the limit, the user who
+    /// already holds the value. The lock core refuses this way; the link itself (another
+    /// protocol version, an undecodable body, no session) answers [`Response::Status`].
+    Refused(Refusal),
+    /// Answer to [`Request::Clear`].
+    Cleared {
+        /// Credentials (or users) this request removed; 0 when nothing was left.
+        removed: u16,
+    },
+}
+
+impl Response {
+    /// The refusal this answer is, if it is one: a [`Response::Refused`], or a
+    /// [`Response::Status`] other than `Success` (a refusal without detail).
+    pub fn refusal(&self) -> Option<Refusal> {
+        match self {
+            Self::Refused(refusal) => Some(*refusal),
+            Self::Status(Status::Success) => None,
+            Self::Status(status) => Some(Refusal::new(*status)),
+            _ => None,
+        }
+    }
 }
 
 /// Log records in one [`Response::Log`] page.
@@ -491,6 +557,12 @@ pub const USERS_PAGE: usize = 6;
 pub const ALARMS_MAX: usize = 8;
 /// Seconds a card learning or finger enrollment waits for the person.
 pub const LEARN_SECONDS: u16 = 30;
+/// 2020-01-01T00:00:00Z: the lock refuses to set its clock earlier (a clock that was never
+/// set, not a time).
+pub const EARLIEST_TIME: u64 = 1_577_836_800;
+/// Card UID lengths ISO 14443 allows (4, 7 and 10 bytes), as a
+/// [`Capabilities::card_uid_lengths`] mask.
+pub const ISO14443_UID_LENGTHS: u16 = 1 << 4 | 1 << 7 | 1 << 10;
 /// A finger capture below this quality (0 to 100) does not count towards an enrollment: the
 /// person lifts and places the finger again.
 pub const CAPTURE_MIN_QUALITY: u8 = 40;
@@ -499,7 +571,8 @@ pub const CAPTURE_MIN_QUALITY: u8 = 40;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UserWrite {
-    /// Create; the slot must be free (or hold exactly this user).
+    /// Create; the slot must be free (or hold exactly this user). With id 0: the lowest
+    /// free slot.
     Add,
     /// Change; the user must exist. Credentials are kept.
     Modify,
@@ -635,6 +708,10 @@ pub enum EnrollFailure {
     Duplicate,
     /// No room: the user's credentials or the sensor's slots are full.
     Full,
+    /// The lock could not store it: its flash failed or is full.
+    Storage,
+    /// The fingerprint sensor failed to store the template.
+    Sensor,
 }
 
 /// Where a card learning or finger enrollment stands.
@@ -654,6 +731,9 @@ pub enum Enrollment {
         needed: u8,
         /// Quality of the last capture, 0 to 100, if any.
         last_quality: Option<u8>,
+        /// Whether the last capture counted towards `captures` (false if it was too poor,
+        /// or there was none yet): the lock decides, with [`CAPTURE_MIN_QUALITY`].
+        last_good: bool,
         /// Seconds before it times out.
         seconds_left: u16,
     },
@@ -886,6 +966,16 @@ pub struct Capabilities {
     pub max_in_flight: u8,
     /// Largest frame it accepts, before COBS, in bytes.
     pub max_frame_len: u16,
+    /// Card UID lengths it accepts: bit `n` set means `n` bytes
+    /// ([`ISO14443_UID_LENGTHS`]: 4, 7 and 10).
+    pub card_uid_lengths: u16,
+}
+
+impl Capabilities {
+    /// Whether a card UID of `len` bytes is one the lock accepts.
+    pub const fn card_uid_length_ok(&self, len: usize) -> bool {
+        len < 16 && self.card_uid_lengths & (1 << len) != 0
+    }
 }
 
 /// Access paths a lock's hardware has.

@@ -103,6 +103,7 @@ mod tests {
             access_paths: paths,
             max_in_flight: 4,
             max_frame_len: 512,
+            card_uid_lengths: crate::ISO14443_UID_LENGTHS,
         }
     }
 

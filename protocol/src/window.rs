@@ -4,6 +4,8 @@
 use core::fmt;
 use core::str::FromStr;
 
+use serde::{Deserialize, Serialize};
+
 use crate::message::WeeklyWindow;
 
 /// Day names as written and read back, Monday first (bit 0 of [`WeeklyWindow::days`]).
@@ -17,8 +19,9 @@ pub const WEEKEND: u8 = 0x60;
 /// Minutes in a day: the latest end of a window (24:00).
 pub const MINUTES_PER_DAY: u16 = 1440;
 
-/// Why the lock refuses a window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Why the lock refuses a window (on the wire in [`crate::Field::Window`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum WindowProblem {
     /// No day, or a bit above Sunday's.
     Days,
@@ -30,7 +33,7 @@ pub enum WindowProblem {
 }
 
 impl WindowProblem {
-    /// A stable lower-case name for scripts and JSON.
+    /// The stable machine name: the serde name.
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Days => "days",

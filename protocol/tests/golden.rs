@@ -16,7 +16,7 @@ fn info() -> LockInfo {
         model: s("LK-100"),
         serial: s("LK1-000042"),
         firmware_version: s("0.1.0"),
-        protocol_version: 1,
+        protocol_version: 2,
         simulation: false,
         claimed: true,
         capabilities: Capabilities {
@@ -34,6 +34,7 @@ fn info() -> LockInfo {
             },
             max_in_flight: 2,
             max_frame_len: MAX_FRAME_LEN as u16,
+            card_uid_lengths: ISO14443_UID_LENGTHS,
         },
     }
 }
@@ -208,9 +209,58 @@ fn vectors() -> Vec<(&'static str, u16, Msg)> {
         ("req_verify_log", 26, Req(Request::VerifyLog)),
         ("req_clear_log", 27, Req(Request::ClearLog)),
         ("req_clear_alarms", 28, Req(Request::ClearAlarms)),
+        (
+            "req_put_user_lowest_free",
+            29,
+            Req(Request::PutUser { id: 0, write: UserWrite::Add, spec: guest() }),
+        ),
+        ("req_clear_pins", 30, Req(Request::Clear { what: ClearTarget::Pins })),
+        ("req_clear_users", 31, Req(Request::Clear { what: ClearTarget::Users })),
         ("resp_success", 1, Resp(Response::Status(Status::Success))),
         ("resp_not_authorized", 1, Resp(Response::Status(Status::NotAuthorized))),
         ("resp_bad_frame", 1, Resp(Response::Status(Status::BadFrame))),
+        // The answer to a frame of another version: `00 09` in every version.
+        ("resp_unsupported", 1, Resp(Response::Status(Status::Unsupported))),
+        (
+            "resp_refused_pin_length",
+            19,
+            Resp(Response::Refused(Refusal::invalid(Field::PinLength))),
+        ),
+        (
+            "resp_refused_window",
+            18,
+            Resp(Response::Refused(Refusal::invalid(Field::Window {
+                index: 1,
+                problem: WindowProblem::Overnight,
+            }))),
+        ),
+        (
+            "resp_refused_setting",
+            10,
+            Resp(Response::Refused(Refusal::invalid(Field::Setting(SettingKey::LockoutSeconds)))),
+        ),
+        (
+            "resp_refused_id_range",
+            18,
+            Resp(Response::Refused(
+                Refusal::exhausted(Limit::UserIdRange).with_field(Field::UserId),
+            )),
+        ),
+        (
+            "resp_refused_duplicate_name",
+            29,
+            Resp(Response::Refused(Refusal::duplicate(Field::UserName, Some(3)))),
+        ),
+        ("resp_cleared", 30, Resp(Response::Cleared { removed: 12 })),
+        (
+            "resp_enrollment_failed",
+            21,
+            Resp(Response::Enrollment(Enrollment::Failed {
+                kind: EnrollKind::Card,
+                user: 3,
+                reason: EnrollFailure::Storage,
+            })),
+        ),
         ("resp_hello", 1, Resp(Response::Hello(info()))),
         ("resp_pong", 2, Resp(Response::Pong { nonce: 0xDEAD_BEEF })),
         (
@@ -310,6 +360,7 @@ fn vectors() -> Vec<(&'static str, u16, Msg)> {
                 captures: 2,
                 needed: 5,
                 last_quality: Some(81),
+                last_good: true,
                 seconds_left: 25,
             })),
         ),
@@ -424,8 +475,8 @@ fn sealed_frame_matches_its_golden_vector() {
     let mut body = [0u8; MAX_BODY_LEN];
     let (n, counter) = sealer.seal(&header, plain, &mut body).unwrap();
     assert_eq!(counter, 1);
-    let raw_hex = format!("{}{}", hex(&[1, 3, 21, 0]), hex(&body[..n]));
-    let expected = "01031500010000009a7283e2d2151b3b61fd2b5b7f81b2190e";
+    let raw_hex = format!("{}{}", hex(&[PROTOCOL_VERSION, 3, 21, 0]), hex(&body[..n]));
+    let expected = "02031500010000009a6ea313ea1b0a96f122dca718b9071f51";
     if std::env::var_os("LATCHKEY_BLESS").is_some() {
         println!("sealed vector: {raw_hex}");
     }
@@ -442,12 +493,12 @@ fn sealed_frame_matches_its_golden_vector() {
     let plain = postcard::to_slice(&event, &mut plain).unwrap();
     let (n, counter) = events.seal(&header, plain, &mut body).unwrap();
     assert_eq!(counter, 1);
-    let raw_hex = format!("{}{}", hex(&[1, 5, 3, 0]), hex(&body[..n]));
+    let raw_hex = format!("{}{}", hex(&[PROTOCOL_VERSION, 5, 3, 0]), hex(&body[..n]));
     if std::env::var_os("LATCHKEY_BLESS").is_some() {
         println!("sealed event vector: {raw_hex}");
     }
     assert_eq!(
-        &raw_hex, "0105030001000000a023cf3cf79284afa36263a876dfc8707a85",
+        &raw_hex, "0205030001000000a02338af077f9878b4546954409a98ba14b3",
         "sealed event layout changed"
     );
     let (opened, _) = keys.host_event_opener().open(&header, &body[..n], &mut out).unwrap();

@@ -108,7 +108,7 @@ pub(super) trait Explain {
 impl Explain for Connection {
     fn explain(&self, error: ClientError) -> CliError {
         match self.classify(&error) {
-            Some(refusal) => CliError::refusal(refusal),
+            Some(refusal) => CliError::refusal(refusal, self.known_info().map(|i| &i.capabilities)),
             None => error.into(),
         }
     }

@@ -1,7 +1,7 @@
 //! How the CLI reports a failure: a message naming the problem, a hint naming the fix, a
 //! stable exit code, and under `--json` the same as a JSON document on stdout.
 
-use latchkey_protocol::Status;
+use latchkey_protocol::{Capabilities, Status};
 use serde_json::json;
 
 use crate::link::{ClientError, ResolveError};
@@ -222,10 +222,18 @@ impl CliError {
         Self { status, ..Self::new(kind, message) }
     }
 
-    /// The lock refused, as the session layer classified it.
-    pub fn refusal(refusal: Refusal) -> Self {
+    /// The lock refused, as the session layer classified it; the lock's `capabilities`, when
+    /// known, let the hint name the values it allows.
+    pub fn refusal(refusal: Refusal, capabilities: Option<&Capabilities>) -> Self {
         match refusal {
-            Refusal::Lock(status) => ClientError::Refused(status).into(),
+            Refusal::Lock(refusal) => {
+                let (message, hint) = crate::display::lock_refusal_words(&refusal, capabilities);
+                let error = Self::refused(ErrorKind::Refused, message, Some(refusal.status));
+                match hint {
+                    Some(hint) => error.with_hint(hint),
+                    None => error.with_hint(refusal_hint(refusal.status)),
+                }
+            }
             Refusal::NotClaimed => Self::refused(
                 ErrorKind::Refused,
                 "the lock refused: it is not claimed yet",
@@ -277,6 +285,9 @@ impl CliError {
 
 impl From<ClientError> for CliError {
     fn from(error: ClientError) -> Self {
+        if let ClientError::Refused(refusal) = error {
+            return Self::refusal(Refusal::Lock(refusal), None);
+        }
         let message = error.to_string();
         let (kind, hint, status) = match &error {
             ClientError::PortBusy { .. } => (ErrorKind::PortBusy,
@@ -298,12 +309,19 @@ impl From<ClientError> for CliError {
                     .to_string(),
                 None,
             ),
-            ClientError::Refused(status) => {
-                (ErrorKind::Refused, refusal_hint(*status).to_string(), Some(*status))
-            }
-            ClientError::VersionMismatch { .. } => (ErrorKind::VersionMismatch,
-                "update latchkey or the lock's firmware so both speak the same protocol version"
-                    .to_string(),
+            ClientError::Refused(refusal) => (
+                ErrorKind::Refused,
+                refusal_hint(refusal.status).to_string(),
+                Some(refusal.status),
+            ),
+            ClientError::VersionMismatch { lock } => (
+                ErrorKind::VersionMismatch,
+                if *lock > latchkey_protocol::PROTOCOL_VERSION {
+                    "update latchkey: this lock's firmware is newer".to_string()
+                } else {
+                    "update the lock's firmware, or use a latchkey release that speaks its protocol"
+                        .to_string()
+                },
                 None,
             ),
             ClientError::Unexpected(_) => (ErrorKind::Protocol,
@@ -507,7 +525,7 @@ mod tests {
         let e = CliError::from(ClientError::Random("no entropy".into()));
         assert_eq!((e.code, e.kind), (exit::HOST, ErrorKind::Random));
         assert_eq!(CliError::interrupted("stopped").code, 130);
-        let e = CliError::from(ClientError::Refused(Status::Busy));
+        let e = CliError::from(ClientError::Refused(latchkey_protocol::Refusal::new(Status::Busy)));
         assert_eq!((e.code, e.kind.as_str(), e.status), (1, "refused", Some(Status::Busy)));
     }
 }

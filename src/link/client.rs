@@ -15,8 +15,8 @@ use latchkey_protocol::crypto::{
     proofs_match, x25519_public, x25519_shared,
 };
 use latchkey_protocol::{
-    AccessRecord, ActiveAlarm, CardUid, Enrollment, LogRecord, LogReport, Pin, User, UserSpec,
-    UserSummary, UserWrite,
+    AccessRecord, ActiveAlarm, CardUid, ClearTarget, Enrollment, LogRecord, LogReport, Pin,
+    Refusal, User, UserSpec, UserSummary, UserWrite,
 };
 use latchkey_protocol::{
     BatteryReport, ClaimIntent, ClockReading, Diagnostics, Event, FrameAccumulator, Header, Kind,
@@ -88,11 +88,11 @@ pub enum ClientError {
         /// Why.
         source: io::Error,
     },
-    /// The lock answered, and refused.
+    /// The lock answered, and refused: the status, and the field, limit or user it concerns.
     #[error("the lock refused: {0}")]
-    Refused(Status),
-    /// The lock speaks another protocol version.
-    #[error("the lock speaks protocol version {lock}, this tool speaks {PROTOCOL_VERSION}")]
+    Refused(Refusal),
+    /// The lock speaks another protocol version (its answer's header says which).
+    #[error("the lock speaks protocol {lock}, this latchkey speaks {PROTOCOL_VERSION}")]
     VersionMismatch {
         /// The lock's version.
         lock: u8,
@@ -606,7 +606,8 @@ impl<T: Transport> Client<T> {
         call!(self, *request, Response::User(user) => user)
     }
 
-    /// Creates or changes user `id`; returns the user as the lock now holds it.
+    /// Creates or changes user `id`; returns the user as the lock now holds it. `Add` with
+    /// `id` 0 lets the lock take its lowest free number (the returned user carries it).
     pub fn put_user(
         &mut self,
         id: u16,
@@ -643,6 +644,15 @@ impl<T: Transport> Client<T> {
     /// Deletes a user and their credentials.
     pub fn remove_user(&mut self, id: u16) -> Result<(), ClientError> {
         self.expect_success(&Request::RemoveUser { id })
+    }
+
+    /// Removes every credential of one kind, or every user; returns how many this request
+    /// removed. Safe to repeat: a repeat finishes an interrupted clear.
+    pub fn clear(&mut self, what: ClearTarget) -> Result<u16, ClientError> {
+        match self.request(&Request::Clear { what })? {
+            Response::Cleared { removed } => Ok(removed),
+            other => Err(unexpected(other)),
+        }
     }
 
     /// Sets a user's PIN (sent sealed; the lock keeps a keyed hash).
@@ -981,7 +991,8 @@ fn encode_raw_frame(header: Header, body: &[u8], out: &mut [u8]) -> Result<usize
 /// A refusal becomes [`ClientError::Refused`]; anything else is a protocol surprise.
 fn unexpected(response: Response) -> ClientError {
     match response {
-        Response::Status(status) => ClientError::Refused(status),
+        Response::Refused(refusal) => ClientError::Refused(refusal),
+        Response::Status(status) => ClientError::Refused(status.into()),
         Response::Backoff { retry_after_ms } => {
             ClientError::Backoff { retry_after: Duration::from_millis(u64::from(retry_after_ms)) }
         }
@@ -1049,6 +1060,7 @@ pub(super) fn request_name(request: &Request) -> &'static str {
         Request::ReadLog { .. } => "ReadLog",
         Request::VerifyLog => "VerifyLog",
         Request::ClearLog => "ClearLog",
+        Request::Clear { .. } => "Clear",
         Request::ClearAlarms => "ClearAlarms",
     }
 }

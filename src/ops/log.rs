@@ -333,9 +333,16 @@ mod tests {
 
     #[test]
     fn a_refused_page_ends_nothing_but_the_read() {
-        let mut refusing = |_| Err(ClientError::Refused(Status::NotAuthorized));
+        let mut refusing =
+            |_| Err(ClientError::Refused(latchkey_protocol::Refusal::new(Status::NotAuthorized)));
         let mut it = records(&mut refusing, 1);
-        assert!(matches!(it.next(), Some(Err(ClientError::Refused(Status::NotAuthorized)))));
+        assert!(matches!(
+            it.next(),
+            Some(Err(ClientError::Refused(latchkey_protocol::Refusal {
+                status: Status::NotAuthorized,
+                ..
+            })))
+        ));
     }
 
     #[test]
@@ -387,9 +394,16 @@ mod tests {
         let mut lock = FakeLog { first: 1, next: 4, requests: 0 };
         let mut tail = LogTail::default();
         tail.refresh(&mut lock).unwrap();
-        let mut refusing = |_| Err(ClientError::Refused(Status::NotAuthorized));
+        let mut refusing =
+            |_| Err(ClientError::Refused(latchkey_protocol::Refusal::new(Status::NotAuthorized)));
         let refused = tail.refresh(&mut refusing);
-        assert!(matches!(refused, Err(ClientError::Refused(Status::NotAuthorized))));
+        assert!(matches!(
+            refused,
+            Err(ClientError::Refused(latchkey_protocol::Refusal {
+                status: Status::NotAuthorized,
+                ..
+            }))
+        ));
         lock.next = 5;
         assert_eq!(seqs(&tail.refresh(&mut lock).unwrap()), [1, 2, 3, 4]);
     }

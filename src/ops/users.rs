@@ -128,7 +128,10 @@ pub fn set_pin(
                 match client.set_pin(user, pin.clone()) {
                     Ok(()) => return Ok(Some(pin)),
                     // The lock is the judge: another user's PIN, or a rule newer than ours.
-                    Err(ClientError::Refused(Status::Duplicate | Status::Weak)) => continue,
+                    Err(ClientError::Refused(latchkey_protocol::Refusal {
+                        status: Status::Duplicate | Status::Weak,
+                        ..
+                    })) => continue,
                     Err(e) => return Err(e.into()),
                 }
             }
@@ -145,7 +148,7 @@ pub fn set_kind(spec: &mut UserSpec, kind: UserKind) {
     }
 }
 
-/// Adds a guest (the lowest free user number) with a PIN, as one step: when the PIN cannot
+/// Adds a guest (the lock's lowest free user number) with a PIN, as one step: when the PIN cannot
 /// be set, the guest is removed again, since a guest without a code is useless and would
 /// linger. Returns the guest, and the PIN when it was generated.
 pub fn add_guest(
@@ -154,9 +157,9 @@ pub fn add_guest(
     pin: &PinChoice,
     capabilities: &Capabilities,
 ) -> Result<(User, Option<Pin>), GuestError> {
-    let max = capabilities.max_users;
-    let id = free_user_id(client, max)?.ok_or(GuestError::Full { max })?;
-    let user = client.put_user(id, UserWrite::Add, spec)?;
+    // Number 0: the lock takes its lowest free number, in the same request (no race, no list).
+    let user = client.put_user(0, UserWrite::Add, spec)?;
+    let id = user.id;
     match set_pin(client, id, pin, capabilities) {
         Ok(generated) => Ok((user, generated)),
         Err(source) => {
@@ -188,6 +191,7 @@ mod tests {
             },
             max_in_flight: 4,
             max_frame_len: 326,
+            card_uid_lengths: 1 << 4 | 1 << 7 | 1 << 10,
         }
     }
 

@@ -127,7 +127,7 @@ pub enum Refusal {
     /// The session is a technician's, which may only read.
     ReadOnlyKey,
     /// Any other refusal: the lock's status.
-    Lock(Status),
+    Lock(latchkey_protocol::Refusal),
 }
 
 /// An open link to a lock, and the simulated lock behind it when [`PortChoice::Sim`] started
@@ -189,6 +189,11 @@ pub fn connect(options: &ConnectOptions) -> Result<Connection, ConnectError> {
 }
 
 impl Connection {
+    /// The lock's identity if it was asked already (no request).
+    pub fn known_info(&self) -> Option<&LockInfo> {
+        self.info.as_ref()
+    }
+
     /// The lock's identity (asked once).
     pub fn info(&mut self) -> Result<&LockInfo, ClientError> {
         let info = match self.info.take() {
@@ -259,13 +264,13 @@ impl Connection {
     /// What a refusal means for this lock and this session: not claimed yet, a read-only
     /// key, or the lock's own status. `None` for anything but a refusal.
     pub fn classify(&self, error: &ClientError) -> Option<Refusal> {
-        let ClientError::Refused(status) = error else { return None };
+        let ClientError::Refused(refusal) = error else { return None };
         let unclaimed = self.info.as_ref().is_some_and(|i| !i.claimed);
         let technician = self.client.session_role() == Some(Role::Technician);
-        Some(match status {
+        Some(match refusal.status {
             Status::NotAuthorized if unclaimed => Refusal::NotClaimed,
             Status::NotAuthorized if technician => Refusal::ReadOnlyKey,
-            status => Refusal::Lock(*status),
+            _ => Refusal::Lock(*refusal),
         })
     }
 }

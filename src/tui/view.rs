@@ -406,6 +406,7 @@ mod tests {
                 },
                 max_in_flight: 4,
                 max_frame_len: 326,
+                card_uid_lengths: latchkey_protocol::ISO14443_UID_LENGTHS,
             },
         }
     }
@@ -583,7 +584,9 @@ mod tests {
         // An older lock that lets a technician read the counters but not the log or the last
         // access: those panels say why, the rest of the dashboard goes on.
         let mut reading = reading(5_820, 87, BatteryState::Ok);
-        let refused = Unavailable::Refused(Refusal::Lock(Status::NotAuthorized));
+        let refused = Unavailable::Refused(Refusal::Lock(latchkey_protocol::Refusal::new(
+            Status::NotAuthorized,
+        )));
         reading.log = Err(refused.clone());
         reading.last_access = Err(refused);
         let screen = draw(&online(reading));

@@ -14,13 +14,14 @@ use latchkey_protocol::checksum;
 use latchkey_protocol::{
     ALARMS_MAX, AccessPath, AccessReason, AccessRecord, ActiveAlarm, Alarm, BatteryState,
     BeeperVolume, ChangeKind, Credential, EnrollFailure, EnrollKind, Enrollment, Event,
-    LEARN_SECONDS, LogEntry, PIN_MAX, Response, Role, Status, UserKind,
+    LEARN_SECONDS, Limit, LogEntry, PIN_MAX, Refusal, Response, Role, Status, UserKind,
 };
 
 use super::Lock;
+use super::directory::store_refusal;
 use crate::hal::{
     Battery, Beep, Beeper, BoltDirection, Clock, Devices, FingerCapture, FingerprintSensor, Motor,
-    NorFlash, PHONE_SIGNATURE_LABEL, Phone, Rng,
+    NorFlash, PHONE_SIGNATURE_LABEL, Phone, Rng, SensorFault,
 };
 use crate::users::{self, StoredCredential, StoredUser};
 
@@ -428,6 +429,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
             captures: 0,
             needed,
             last_quality: None,
+            last_good: false,
             seconds_left: LEARN_SECONDS,
         });
         Response::Enrollment(self.enrollment())
@@ -438,8 +440,8 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
     pub(super) fn start_learn_card(&mut self, id: u16) -> Response {
         match self.load_user(id) {
             Ok(user) if Self::has_room(&user) => self.start_enrollment(EnrollKind::Card, id, 1),
-            Ok(_) => Response::Status(Status::ResourceExhausted),
-            Err(status) => Response::Status(status),
+            Ok(_) => Response::Refused(Refusal::exhausted(Limit::UserCredentials)),
+            Err(refusal) => Response::Refused(refusal),
         }
     }
 
@@ -447,22 +449,22 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
     pub(super) fn start_enroll_finger(&mut self, id: u16) -> Response {
         match self.load_user(id) {
             Ok(user) if Self::has_room(&user) => {}
-            Ok(_) => return Response::Status(Status::ResourceExhausted),
-            Err(status) => return Response::Status(status),
+            Ok(_) => return Response::Refused(Refusal::exhausted(Limit::UserCredentials)),
+            Err(refusal) => return Response::Refused(refusal),
         }
         match self.free_sensor_slot() {
             Ok(Some(_)) => {}
-            Ok(None) => return Response::Status(Status::ResourceExhausted),
-            Err(status) => return Response::Status(status),
+            Ok(None) => return Response::Refused(Refusal::exhausted(Limit::SensorSlots)),
+            Err(refusal) => return Response::Refused(refusal),
         }
         self.devices.fingerprint().begin_enrollment();
         self.start_enrollment(EnrollKind::Fingerprint, id, FINGER_CAPTURES)
     }
 
     /// `CancelEnrollment`: stops one in progress; with none, there is nothing to stop.
-    pub(super) fn cancel_enrollment(&mut self) -> Status {
+    pub(super) fn cancel_enrollment(&mut self) -> Result<(), Refusal> {
         self.fail_enrollment(EnrollFailure::Cancelled);
-        Status::Success
+        Ok(())
     }
 
     /// A user was removed: an enrollment for them stops.
@@ -479,7 +481,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
     }
 
     /// The lowest sensor slot no user holds, if any.
-    fn free_sensor_slot(&mut self) -> Result<Option<u8>, Status> {
+    fn free_sensor_slot(&mut self) -> Result<Option<u8>, Refusal> {
         let mut used = [0u8; 32];
         self.store
             .for_each_user(|_, user| {
@@ -489,7 +491,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
                     }
                 }
             })
-            .map_err(Status::from)?;
+            .map_err(store_refusal)?;
         let slots = self.devices.fingerprint().slots();
         Ok((0..slots).find(|slot| used[usize::from(slot / 8)] & (1 << (slot % 8)) == 0))
     }
@@ -498,7 +500,11 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
     fn enroll(&mut self, id: u16, credential: StoredCredential) {
         let mut user = match self.load_user(id) {
             Ok(user) => user,
-            Err(_) => return self.fail_enrollment(EnrollFailure::Cancelled),
+            // Removed meanwhile: as if cancelled.
+            Err(refusal) if refusal.status == Status::NotFound => {
+                return self.fail_enrollment(EnrollFailure::Cancelled);
+            }
+            Err(_) => return self.fail_enrollment(EnrollFailure::Storage),
         };
         let public = credential.public();
         let added = !user.holds(&credential);
@@ -506,11 +512,12 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
             if user.credentials.push(credential).is_err() {
                 return self.fail_enrollment(EnrollFailure::Full);
             }
+            // A flash that fails (or is full) is a storage fault, not a user without room.
             if self.write_user(id, &user).is_err() {
                 if let Credential::Fingerprint { slot } = public {
                     let _ = self.devices.fingerprint().delete_template(slot);
                 }
-                return self.fail_enrollment(EnrollFailure::Full);
+                return self.fail_enrollment(EnrollFailure::Storage);
             }
         }
         // Enrollments are started by installers only (the role table).
@@ -534,7 +541,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         match self.holder(&credential) {
             Ok(Some((holder, _))) if holder != id => self.fail_enrollment(EnrollFailure::Duplicate),
             Ok(_) => self.enroll(id, credential),
-            Err(_) => self.fail_enrollment(EnrollFailure::Full),
+            Err(_) => self.fail_enrollment(EnrollFailure::Storage),
         }
     }
 
@@ -554,7 +561,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
                 }
                 // A template nobody holds (left by a cut): its slot is free, enroll as new.
                 Ok(None) => {}
-                Err(_) => return self.fail_enrollment(EnrollFailure::Full),
+                Err(_) => return self.fail_enrollment(EnrollFailure::Storage),
             }
         }
         let Enrollment::InProgress { kind, user, captures, needed, seconds_left, .. } =
@@ -578,6 +585,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
             captures,
             needed,
             last_quality: Some(quality),
+            last_good: good,
             seconds_left,
         });
         if captures < needed {
@@ -589,10 +597,17 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         }
         let slot = match self.free_sensor_slot() {
             Ok(Some(slot)) => slot,
-            _ => return self.fail_enrollment(EnrollFailure::Full),
+            Ok(None) => return self.fail_enrollment(EnrollFailure::Full),
+            Err(_) => return self.fail_enrollment(EnrollFailure::Storage),
         };
-        if self.devices.fingerprint().store_template(slot).is_err() {
-            return self.fail_enrollment(EnrollFailure::PoorQuality);
+        match self.devices.fingerprint().store_template(slot) {
+            Ok(()) => {}
+            // The captures do not make one template (not the same finger each time).
+            Err(SensorFault::NoTemplate) => {
+                return self.fail_enrollment(EnrollFailure::PoorQuality);
+            }
+            // A sensor that does not answer is at fault, not the finger.
+            Err(SensorFault::Failed) => return self.fail_enrollment(EnrollFailure::Sensor),
         }
         self.enroll(id, StoredCredential::Fingerprint(slot));
     }

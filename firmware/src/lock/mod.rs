@@ -13,13 +13,14 @@ mod directory;
 
 use core::ops::ControlFlow;
 
+use latchkey_protocol::Field;
 use latchkey_protocol::checksum;
 use latchkey_protocol::crypto::{MAX_SEALED_PLAINTEXT, SecretKey, SetupCode};
 use latchkey_protocol::{
     AccessPaths, ActiveAlarm, Alarm, BatteryReport, BatteryState, Capabilities, ChangeKind,
     ClockReading, Diagnostics, Event, Ident, LOG_PAGE, LockInfo, LogBreak, LogEntry, LogRecord,
-    LogReport, MAX_FRAME_LEN, PROTOCOL_VERSION, Request, ResetReason, Response, Role, Setting,
-    Settings, Status, UserWrite,
+    LogReport, MAX_FRAME_LEN, PROTOCOL_VERSION, Refusal, Request, ResetReason, Response, Role,
+    Setting, SettingError, Settings, Status, UserWrite,
 };
 
 use crate::battery;
@@ -43,8 +44,9 @@ const _: () = assert!(
     "a page of log records must fit a sealed frame"
 );
 
-/// 2020-01-01T00:00:00Z: an earlier time is a clock that was never set, refused.
-pub const EARLIEST_TIME: u64 = 1_577_836_800;
+/// 2020-01-01T00:00:00Z: an earlier time is a clock that was never set, refused (the
+/// protocol's constant, so a host knows it too).
+pub use latchkey_protocol::EARLIEST_TIME;
 
 /// What this lock is; fixed per board.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +81,7 @@ pub const fn capabilities(max_in_flight: u8) -> Capabilities {
         },
         max_in_flight,
         max_frame_len: MAX_FRAME_LEN as u16,
+        card_uid_lengths: crate::users::CARD_UID_LENGTHS,
     }
 }
 
@@ -511,8 +514,8 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
     }
 
     fn set_setting(&mut self, setting: &Setting) -> Response {
-        let Some(new) = apply(&self.settings, setting) else {
-            return Response::Status(Status::InvalidField);
+        let Ok(new) = apply(&self.settings, setting) else {
+            return Response::Refused(Refusal::invalid(Field::Setting(setting.key())));
         };
         // Setting a value to what it already is needs no flash write: it is already durable.
         if new != self.settings {
@@ -555,7 +558,14 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> LockPort for Lock<F,
         // A change is logged when it reached flash: a resend that finds it already there
         // writes nothing and logs nothing.
         let writes = self.store_writes;
-        let response = self.answer(request, via, link);
+        let mut response = self.answer(request, via, link);
+        // The core refuses with the detail it has; a bare status is a refusal too. (Changed
+        // in place: a second `Response` would cost the micro:bit's stack its size again.)
+        if let Response::Status(status) = response
+            && status != Status::Success
+        {
+            response = Response::Refused(Refusal::new(status));
+        }
         let done = matches!(
             response,
             Response::Status(Status::Success) | Response::User(_) | Response::Settings(_)
@@ -563,6 +573,11 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> LockPort for Lock<F,
         if let (true, true, Via::Session(role), Some((what, user))) =
             (done, self.store_writes != writes, via, change_kind(request))
         {
+            // A user added with id 0 has the number the lock gave them.
+            let user = match &response {
+                Response::User(added) => Some(added.id),
+                _ => user,
+            };
             self.log(LogEntry::Change { what, role, user });
         }
         response
@@ -674,7 +689,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
             Request::GetTime => Response::Time(self.time()),
             Request::SetTime { unix_seconds } => {
                 if *unix_seconds < EARLIEST_TIME {
-                    return Response::Status(Status::InvalidField);
+                    return Response::Refused(Refusal::invalid(Field::Time));
                 }
                 let from = self.clock.recorded_now();
                 self.clock.set(*unix_seconds);
@@ -693,25 +708,19 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
             Request::PutUser { id, write, spec } => self.put_user(*id, *write, spec),
             Request::GetUser { id } => self.get_user(*id),
             Request::ListUsers { after } => self.list_users(*after),
-            Request::RemoveUser { id } => Response::Status(self.remove_user(*id)),
-            Request::SetPin { user, pin } => Response::Status(self.set_pin(*user, pin)),
-            Request::RemovePin { user } => Response::Status(self.remove_pin(*user)),
-            Request::AddCard { user, uid } => Response::Status(self.add_card(*user, uid)),
-            Request::RemoveCard { user, uid } => Response::Status(self.remove_card(*user, uid)),
-            Request::AddPhone { user, public_key } => {
-                Response::Status(self.add_phone(*user, public_key))
-            }
-            Request::RemovePhone { user, public_key } => {
-                Response::Status(self.remove_phone(*user, public_key))
-            }
-            Request::RemoveFinger { user, slot } => {
-                Response::Status(self.remove_finger(*user, *slot))
-            }
+            Request::RemoveUser { id } => done(self.remove_user(*id)),
+            Request::SetPin { user, pin } => done(self.set_pin(*user, pin)),
+            Request::RemovePin { user } => done(self.remove_pin(*user)),
+            Request::AddCard { user, uid } => done(self.add_card(*user, uid)),
+            Request::RemoveCard { user, uid } => done(self.remove_card(*user, uid)),
+            Request::AddPhone { user, public_key } => done(self.add_phone(*user, public_key)),
+            Request::RemovePhone { user, public_key } => done(self.remove_phone(*user, public_key)),
+            Request::RemoveFinger { user, slot } => done(self.remove_finger(*user, *slot)),
             Request::GetChecksum => self.checksum(),
             Request::LearnCard { user } => self.start_learn_card(*user),
             Request::EnrollFinger { user } => self.start_enroll_finger(*user),
             Request::GetEnrollment => Response::Enrollment(self.enrollment()),
-            Request::CancelEnrollment => Response::Status(self.cancel_enrollment()),
+            Request::CancelEnrollment => done(self.cancel_enrollment()),
             Request::GetLastAccess => Response::LastAccess(self.last_access()),
             Request::GetAlarms => Response::Alarms(self.access.alarms.clone()),
             Request::ReadLog { from_seq } => self.read_log(*from_seq),
@@ -724,6 +733,10 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
                 Via::Session(role) => Response::Status(self.clear_alarms(role)),
                 Via::Plaintext => Response::Status(Status::NotAuthorized),
             },
+            Request::Clear { what } => match via {
+                Via::Session(role) => self.clear(*what, role),
+                Via::Plaintext => Response::Status(Status::NotAuthorized),
+            },
             // Answered by the link's session layer; one that reaches here was misrouted.
             Request::ClaimStart { .. }
             | Request::ClaimFinish { .. }
@@ -733,10 +746,17 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
     }
 }
 
-/// `settings` with `setting` applied, or `None` if the value is out of its range
-/// ([`Setting::check`]).
-pub fn apply(settings: &Settings, setting: &Setting) -> Option<Settings> {
-    setting.check().ok()?;
+/// The answer to a change: `Success` once done, or the refusal.
+fn done(outcome: directory::Outcome) -> Response {
+    match outcome {
+        Ok(()) => Response::Status(Status::Success),
+        Err(refusal) => Response::Refused(refusal),
+    }
+}
+
+/// `settings` with `setting` applied, or why the value is refused ([`Setting::check`]).
+pub fn apply(settings: &Settings, setting: &Setting) -> Result<Settings, SettingError> {
+    setting.check()?;
     let mut new = settings.clone();
     match setting {
         Setting::DoorLabel(label) => new.door_label = label.clone(),
@@ -747,7 +767,7 @@ pub fn apply(settings: &Settings, setting: &Setting) -> Option<Settings> {
         Setting::TimeZone(rule) => new.time_zone = *rule,
         Setting::DoorAjarSeconds(s) => new.door_ajar_seconds = *s,
     }
-    Some(new)
+    Ok(new)
 }
 
 #[cfg(test)]
@@ -755,11 +775,12 @@ mod tests {
     use super::*;
     use latchkey_protocol::{PinProblem, check_pin};
 
-    // The PIN rules against the lengths this firmware advertises.
+    // The protocol's PIN rules against the lengths this firmware advertises.
     #[test]
     fn pin_format() {
         let caps = capabilities(1);
         assert_eq!(check_pin("058213", &caps), Ok(()));
+        assert_eq!(check_pin("5820137462", &caps), Ok(()));
         assert_eq!(check_pin("123", &caps), Err(PinProblem::TooShort));
         assert_eq!(check_pin("12345678901", &caps), Err(PinProblem::TooLong));
         assert_eq!(check_pin("12a4", &caps), Err(PinProblem::NotDigits));

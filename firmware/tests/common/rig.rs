@@ -43,6 +43,7 @@ impl<'a> Rig<'a> {
     pub fn status(&mut self, request: &Request) -> Status {
         match self.ask(request) {
             Response::Status(status) => status,
+            Response::Refused(refusal) => refusal.status,
             other => panic!("expected a status, got {other:?}"),
         }
     }

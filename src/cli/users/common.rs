@@ -9,7 +9,7 @@ use super::output::user_json;
 use crate::cli::connect::{Access, Explain, open};
 use crate::cli::{CliError, Context, ErrorKind};
 use crate::input;
-use crate::ops::users::{self as ops, set_kind};
+use crate::ops::users::set_kind;
 use crate::session::Connection;
 use crate::time::Dates;
 
@@ -68,12 +68,6 @@ pub(super) fn done(context: &Context, doc: Value, text: &str) {
     } else {
         say!("{text}");
     }
-}
-
-/// The lowest user number not in use.
-pub(super) fn free_user_id(c: &mut Connection) -> Result<u16, CliError> {
-    let max = c.info()?.capabilities.max_users;
-    ops::free_user_id(&mut c.client, max).map_err(|e| c.explain(e))?.ok_or_else(|| full(max))
 }
 
 /// No user number free.

@@ -280,6 +280,14 @@ fn enroll_error(reason: EnrollFailure) -> CliError {
         EnrollFailure::Full => {
             ("no room: the user's credentials or the sensor are full", "remove a credential first")
         }
+        EnrollFailure::Storage => (
+            "the lock could not store it (a flash fault)",
+            "run `latchkey diag` for the lock's storage, then enroll again",
+        ),
+        EnrollFailure::Sensor => (
+            "the fingerprint sensor failed to store the finger",
+            "enroll again; if it fails again, the sensor needs service",
+        ),
     };
     let kind = match reason {
         EnrollFailure::Duplicate => Some(Status::Duplicate),

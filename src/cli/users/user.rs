@@ -1,18 +1,36 @@
 //! `user` and `schedule`: a user's name, type, dates, use limit and weekly windows.
 
-use latchkey_protocol::{UserKind, UserSpec, UserWrite};
+use latchkey_protocol::{Field, Status, User, UserKind, UserSpec, UserWrite};
 use serde_json::{Value, json};
 
 use super::args::{ScheduleCommand, UserCommand};
-use super::common::{apply_rules, done, free_user_id, lock_zone, report_user, session, zone_for};
+use super::common::{apply_rules, done, lock_zone, report_user, session, zone_for};
 use super::output::{print_user, user_json};
 use crate::cli::connect::{Access, Explain};
 use crate::cli::prompt::confirm;
 use crate::cli::{CliError, Context};
 use crate::display::user_kind_words;
 use crate::input::{self, user_name};
+use crate::link::ClientError;
 use crate::session::Connection;
 use crate::time::Dates;
+
+/// The user a refused `user add` meant, when the lock refused it because she is there
+/// already: same name, same rules (and the same number, if one was given).
+fn already_there(
+    c: &mut Connection,
+    error: &ClientError,
+    spec: &UserSpec,
+    id: Option<u16>,
+) -> Option<User> {
+    let ClientError::Refused(refusal) = error else { return None };
+    if refusal.status != Status::Duplicate || refusal.field != Some(Field::UserName) {
+        return None;
+    }
+    let existing = refusal.existing?;
+    let user = c.client.user(existing).ok()?;
+    (&user.spec == spec && id.is_none_or(|id| id == existing)).then_some(user)
+}
 
 pub(in crate::cli) fn user(context: &Context, command: UserCommand) -> Result<(), CliError> {
     // Dates are checked before connecting; local ones are placed by the lock's rule after.
@@ -40,11 +58,26 @@ pub(in crate::cli) fn user(context: &Context, command: UserCommand) -> Result<()
             };
             let zone = zone_for(&dates, &mut c)?;
             apply_rules(&mut spec, &rules, dates.resolve(&zone))?;
-            let id = match id {
-                Some(id) => id,
-                None => free_user_id(&mut c)?,
+            // Without --id the lock takes its lowest free number in the same request.
+            let user = match c.client.put_user(id.unwrap_or(0), UserWrite::Add, spec.clone()) {
+                Ok(user) => user,
+                Err(e) => match already_there(&mut c, &e, &spec, id) {
+                    Some(user) => {
+                        // A rerun after a lost answer (a pulled cable): she is there already.
+                        if context.json {
+                            say!("{}", user_json(&user));
+                        } else {
+                            say!(
+                                "{} is already user {} with these rules; nothing changed",
+                                user.spec.name,
+                                user.id
+                            );
+                        }
+                        return Ok(());
+                    }
+                    None => return Err(c.explain(e)),
+                },
             };
-            let user = c.client.put_user(id, UserWrite::Add, spec).map_err(|e| c.explain(e))?;
             if context.json {
                 say!("{}", user_json(&user));
             } else {

@@ -342,6 +342,8 @@ fn failure_name(reason: EnrollFailure) -> &'static str {
         EnrollFailure::Cancelled => "cancelled",
         EnrollFailure::Duplicate => "duplicate",
         EnrollFailure::Full => "full",
+        EnrollFailure::Storage => "storage",
+        EnrollFailure::Sensor => "sensor",
     }
 }
 
