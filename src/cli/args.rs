@@ -148,6 +148,19 @@ pub enum Command {
         #[command(subcommand)]
         action: Option<log::AlarmsCommand>,
     },
+    /// Remove every credential of one kind from every user, or every user: `pins`, `cards`,
+    /// `fingerprints`, `phones` or `users`. Asks first; each removal is in the lock's log.
+    #[command(
+        after_help = "Examples:\n  latchkey clear pins          # cards, fingers and phones keep working\n  latchkey clear users --yes   # for scripts: no prompt"
+    )]
+    Clear {
+        /// What to remove.
+        #[arg(value_enum)]
+        what: super::values::ClearArg,
+        /// Do not ask for confirmation (for scripts).
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
     /// Print a shell completion script: `source <(latchkey completions bash)`.
     #[command(
         after_help = "Examples:\n  source <(latchkey completions bash)\n  latchkey completions zsh > ~/.zfunc/_latchkey\n  latchkey completions fish > ~/.config/fish/completions/latchkey.fish"

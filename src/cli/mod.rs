@@ -141,6 +141,7 @@ fn dispatch(context: &Context, command: Command) -> Result<Outcome, CliError> {
         Command::Checksum { verify } => users::checksum(context, verify.as_deref()),
         Command::Access => log::access(context),
         Command::Alarms { action, check } => return log::alarms(context, action, check),
+        Command::Clear { what, yes } => users::clear(context, what.into(), yes),
         Command::Completions { shell } => shell::completions(shell),
         Command::Man => shell::man(),
         Command::Log(command) => log::log(context, command),

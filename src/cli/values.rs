@@ -76,3 +76,10 @@ mod tests {
         assert!(LogKindArg::from_str("powerup", false).is_err());
     }
 }
+
+mirror! {
+    /// What a type-wide clear removes.
+    ClearArg => latchkey_protocol::ClearTarget {
+        Pins, Cards, Fingerprints, Phones, Users,
+    }
+}

@@ -18,7 +18,7 @@ pub use args::{
 pub(super) use checksum::checksum;
 pub(super) use credentials::{card, finger, phone, pin};
 pub(super) use guest::guest;
-pub(super) use user::{schedule, user};
+pub(super) use user::{clear, schedule, user};
 
 #[cfg(test)]
 mod tests {

@@ -186,3 +186,28 @@ pub(in crate::cli) fn schedule(
     report_user(context, &user, "schedule of");
     Ok(())
 }
+
+/// `clear WHAT`: every credential of one kind, or every user, after a confirmation.
+pub(in crate::cli) fn clear(
+    context: &Context,
+    what: latchkey_protocol::ClearTarget,
+    yes: bool,
+) -> Result<(), CliError> {
+    use latchkey_protocol::ClearTarget;
+    let question = match what {
+        ClearTarget::Pins => "Remove every user's PIN? (cards, fingers and phones keep working)",
+        ClearTarget::Cards => "Remove every user's cards?",
+        ClearTarget::Fingerprints => "Remove every user's fingerprints?",
+        ClearTarget::Phones => "Remove every user's phone keys?",
+        ClearTarget::Users => "Remove every user and all their credentials?",
+    };
+    confirm(context, yes, question)?;
+    let mut c = session(context, Access::Change)?;
+    let removed = c.client.clear(what).map_err(|e| c.explain(e))?;
+    if context.json {
+        say!("{}", json!({ "cleared": what.as_str(), "removed": removed }));
+    } else {
+        say!("{} cleared: {removed} removed", what.as_str());
+    }
+    Ok(())
+}
