@@ -44,6 +44,15 @@ pub enum InputError {
     /// `expiring` without how long.
     #[error("an expiring user needs its minutes after the first use")]
     ExpiringWithoutMinutes,
+    /// Digits alone, but not a number a user can have.
+    #[error("{0:?} is not a user number (they run from 1 to 65535)")]
+    UserNumber(String),
+    /// Nothing where a user's number or name was meant.
+    #[error("no user given")]
+    NoUser,
+    /// A name of digits alone: it would read as a user's number.
+    #[error("the name {0:?} is only digits, which reads as a user number")]
+    NameOnlyDigits(String),
 }
 
 impl InputError {
@@ -63,6 +72,10 @@ impl InputError {
                 "owner, scheduled, guest, one_time, expiring, duress or non_access"
             }
             Self::ExpiringWithoutMinutes => "e.g. --kind expiring --minutes 120",
+            Self::UserNumber(_) | Self::NoUser => {
+                "give the user's number or name; `latchkey user list` shows both"
+            }
+            Self::NameOnlyDigits(_) => "add a word, e.g. \"Flat 12\"",
         }
     }
 }
@@ -100,9 +113,54 @@ pub fn pin(text: &str) -> Result<Pin, InputError> {
     Pin::try_from(text).map_err(|_| InputError::PinTooLong)
 }
 
-/// A user's name.
+/// A user's name. A name of digits alone is refused: commands take a user by number or by
+/// name ([`UserRef`]), and such a name would read as a number.
 pub fn user_name(text: &str) -> Result<UserName, InputError> {
+    if is_user_number(text) {
+        return Err(InputError::NameOnlyDigits(text.to_string()));
+    }
     UserName::try_from(text).map_err(|_| InputError::NameTooLong(text.to_string()))
+}
+
+fn is_user_number(text: &str) -> bool {
+    let text = text.trim();
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A user as a command names them: by number (`7`) or by name (`Ann`, matched as the lock
+/// matches names: [`latchkey_protocol::names_match`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserRef {
+    /// The user's number.
+    Number(u16),
+    /// The user's name.
+    Name(String),
+}
+
+impl std::str::FromStr for UserRef {
+    type Err = InputError;
+
+    fn from_str(text: &str) -> Result<Self, InputError> {
+        if text.trim().is_empty() {
+            return Err(InputError::NoUser);
+        }
+        if is_user_number(text) {
+            return match text.trim().parse::<u16>() {
+                Ok(n) if n > 0 => Ok(Self::Number(n)),
+                _ => Err(InputError::UserNumber(text.to_string())),
+            };
+        }
+        Ok(Self::Name(text.to_string()))
+    }
+}
+
+impl std::fmt::Display for UserRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Number(n) => write!(f, "user {n}"),
+            Self::Name(name) => write!(f, "{name:?}"),
+        }
+    }
 }
 
 /// Weekly windows, each like `mon-fri 08:00-18:00`.

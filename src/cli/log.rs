@@ -10,12 +10,14 @@ use serde_json::{Value, json};
 
 use super::connect::{Access, Explain, open};
 use super::prompt::{confirm, interrupted};
+use super::users::user_number;
 use super::values::{LogKindArg, PathArg};
 use super::{CliError, Context, ErrorKind, Outcome};
 use crate::display::{
     alarm_words, describe_access_reason, format_unix, gap_note, gap_summary, grouped, path_words,
     record_text,
 };
+use crate::input::UserRef;
 use crate::ops::log::{self as ops, Gap, GapCause};
 use crate::session::Connection;
 use crate::time::lock_time;
@@ -31,9 +33,9 @@ pub enum LogCommand {
         /// Only the newest N records (of those the other filters keep).
         #[arg(long, value_name = "N")]
         last: Option<u32>,
-        /// Only records about this user.
+        /// Only records about this user (their number, or the name of a current user).
         #[arg(long)]
-        user: Option<u16>,
+        user: Option<UserRef>,
         /// Only access attempts by this path.
         #[arg(long, value_enum)]
         path: Option<PathArg>,
@@ -194,6 +196,10 @@ pub(super) fn log(context: &Context, command: LogCommand) -> Result<(), CliError
     let mut c = open(context, access)?;
     match command {
         LogCommand::Read { since, last, user, path, kind, csv } => {
+            let user = match user {
+                Some(who) => Some(user_number(&mut c, &who)?),
+                None => None,
+            };
             let filter = Filter { user, path: path.map(Into::into), kind: kind.map(Into::into) };
             read(context, &mut c, since, last, &filter, csv)
         }

@@ -6,6 +6,7 @@ use latchkey_protocol::{
     Capabilities, Pin, PinProblem, Status, User, UserKind, UserSpec, UserWrite, check_pin,
 };
 
+use crate::input::UserRef;
 use crate::keys::{self, KeyError};
 use crate::link::{Client, ClientError};
 
@@ -70,10 +71,18 @@ pub enum GuestError {
     },
 }
 
-/// The lowest user number not in use, `None` when all `max_users` are.
-pub fn free_user_id(client: &mut Client, max_users: u16) -> Result<Option<u16>, ClientError> {
-    let used: Vec<u16> = client.users()?.iter().map(|u| u.id).collect();
-    Ok((1..=max_users).find(|id| !used.contains(id)))
+/// The number of the user `who` names: a number as given (the lock says if nobody has it),
+/// a name looked up in the lock's list as the lock compares names. `Ok(None)`: nobody of
+/// that name.
+pub fn user_number(client: &mut Client, who: &UserRef) -> Result<Option<u16>, ClientError> {
+    match who {
+        UserRef::Number(n) => Ok(Some(*n)),
+        UserRef::Name(name) => Ok(client
+            .users()?
+            .iter()
+            .find(|u| latchkey_protocol::names_match(&u.name, name))
+            .map(|u| u.id)),
+    }
 }
 
 /// A random PIN of `length` digits that the lock's rules allow (digits, its length range,

@@ -15,6 +15,19 @@ use serialport::{SerialPort, TTYPort};
 /// whether it changed it.
 pub type Tamper = Box<dyn FnMut(&mut Vec<u8>) -> bool + Send>;
 
+/// What the proxy does with a host→lock frame, asked before it is relayed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Relay it.
+    Relay,
+    /// Relay it, then relay nothing more either way: the cable is pulled.
+    RelayThenCut,
+}
+
+/// Called with each host→lock frame's number (1 for the first frame that is not empty) before
+/// it is relayed; may act on the lock in between (a power cut) and says what to do with it.
+pub type OnFrame = Box<dyn FnMut(usize) -> Verdict + Send>;
+
 pub struct Proxy {
     pub path: PathBuf,
     pub host_to_lock: Arc<Mutex<Vec<u8>>>,
@@ -25,7 +38,16 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    pub fn start(lock_port: &Path, mut tamper: Option<Tamper>) -> Proxy {
+    pub fn start(lock_port: &Path, tamper: Option<Tamper>) -> Proxy {
+        Self::start_with(lock_port, tamper, None)
+    }
+
+    /// As [`Proxy::start`], with `on_frame` asked about each host frame.
+    pub fn start_with(
+        lock_port: &Path,
+        mut tamper: Option<Tamper>,
+        mut on_frame: Option<OnFrame>,
+    ) -> Proxy {
         let (mut master, slave) = TTYPort::pair().expect("pty pair");
         let path = PathBuf::from(slave.name().expect("pty name"));
         master.set_timeout(Duration::from_millis(5)).unwrap();
@@ -40,6 +62,7 @@ impl Proxy {
         let thread = std::thread::spawn(move || {
             let mut buf = [0u8; 512];
             let mut pending = Vec::new();
+            let (mut frames, mut cut) = (0, false);
             while !halt.load(Ordering::Relaxed) {
                 // Host to lock, frame by frame so a frame can be altered whole.
                 if let Ok(n) = master.read(&mut buf) {
@@ -47,6 +70,15 @@ impl Proxy {
                         pending.push(b);
                         if b == 0 {
                             let mut frame = std::mem::take(&mut pending);
+                            if cut {
+                                continue;
+                            }
+                            if frame.len() > 1 {
+                                frames += 1;
+                                if let Some(hook) = on_frame.as_mut() {
+                                    cut = hook(frames) == Verdict::RelayThenCut;
+                                }
+                            }
                             if let Some(t) = tamper.as_mut() {
                                 tamper_frame(&mut frame, t);
                             }
@@ -56,6 +88,9 @@ impl Proxy {
                     }
                 }
                 if let Ok(n) = lock.read(&mut buf) {
+                    if cut {
+                        continue;
+                    }
                     l2h.lock().unwrap().extend_from_slice(&buf[..n]);
                     let _ = master.write_all(&buf[..n]);
                 }

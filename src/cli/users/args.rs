@@ -4,7 +4,7 @@
 use clap::{Args, Subcommand, ValueEnum};
 use latchkey_protocol::UserKind;
 
-use crate::input::InputError;
+use crate::input::{InputError, UserRef};
 
 /// `latchkey user ...`
 #[derive(Debug, Subcommand)]
@@ -26,13 +26,13 @@ pub enum UserCommand {
     List,
     /// Show one user and their credentials (never a PIN).
     Show {
-        /// User number.
-        user: u16,
+        /// The user: their number, or their name.
+        user: UserRef,
     },
     /// Change a user's name or rules; their credentials are kept.
     Edit {
-        /// User number.
-        user: u16,
+        /// The user: their number, or their name.
+        user: UserRef,
         /// New name.
         #[arg(long)]
         name: Option<String>,
@@ -50,18 +50,18 @@ pub enum UserCommand {
     },
     /// Let a disabled user in again (all their credentials work again).
     Enable {
-        /// User number.
-        user: u16,
+        /// The user: their number, or their name.
+        user: UserRef,
     },
     /// Refuse all of a user's credentials at once, without deleting anything.
     Disable {
-        /// User number.
-        user: u16,
+        /// The user: their number, or their name.
+        user: UserRef,
     },
     /// Delete a user and all their credentials.
     Remove {
-        /// User number.
-        user: u16,
+        /// The user: their number, or their name.
+        user: UserRef,
         /// Do not ask for confirmation.
         #[arg(long, short = 'y')]
         yes: bool,
@@ -101,15 +101,15 @@ pub struct UserRules {
 pub enum PinCommand {
     /// Set a user's PIN: typed twice (hidden) at a terminal, `--stdin`, or `--generate`.
     Set {
-        /// User number.
-        user: u16,
+        /// The user: their number, or their name.
+        user: UserRef,
         #[command(flatten)]
         source: PinSource,
     },
     /// Remove a user's PIN.
     Remove {
-        /// User number.
-        user: u16,
+        /// The user: their number, or their name.
+        user: UserRef,
         /// Do not ask for confirmation.
         #[arg(long, short = 'y')]
         yes: bool,
@@ -135,15 +135,15 @@ pub struct PinSource {
 pub enum CardCommand {
     /// Give a user a card: its UID in hex, or tap it on the lock when no UID is given.
     Add {
-        /// User number.
-        user: u16,
+        /// The user: their number, or their name.
+        user: UserRef,
         /// The card's UID, 4, 7 or 10 bytes in hex (e.g. 04a1b2c3).
         uid: Option<String>,
     },
     /// Take a card from a user.
     Remove {
-        /// User number.
-        user: u16,
+        /// The user: their number, or their name.
+        user: UserRef,
         /// The card's UID in hex.
         uid: String,
         /// Do not ask for confirmation.
@@ -157,13 +157,13 @@ pub enum CardCommand {
 pub enum FingerCommand {
     /// Enroll a finger on the lock's sensor; follow the captures (Ctrl-C cancels).
     Enroll {
-        /// User number.
-        user: u16,
+        /// The user: their number, or their name.
+        user: UserRef,
     },
     /// Remove an enrolled finger.
     Remove {
-        /// User number.
-        user: u16,
+        /// The user: their number, or their name.
+        user: UserRef,
         /// Its template slot (`latchkey user show` lists them).
         slot: u8,
         /// Do not ask for confirmation.
@@ -177,15 +177,15 @@ pub enum FingerCommand {
 pub enum PhoneCommand {
     /// Give a user a phone key (the phone app shows its public key).
     Add {
-        /// User number.
-        user: u16,
+        /// The user: their number, or their name.
+        user: UserRef,
         /// Ed25519 public key, 64 hex digits.
         public_key: String,
     },
     /// Take a phone key from a user.
     Remove {
-        /// User number.
-        user: u16,
+        /// The user: their number, or their name.
+        user: UserRef,
         /// Ed25519 public key, 64 hex digits.
         public_key: String,
         /// Do not ask for confirmation.
@@ -199,16 +199,16 @@ pub enum PhoneCommand {
 pub enum ScheduleCommand {
     /// Replace a user's weekly windows (they may only enter inside one).
     Set {
-        /// User number.
-        user: u16,
+        /// The user: their number, or their name.
+        user: UserRef,
         /// e.g. `mon-fri 08:00-18:00`; repeat for up to 4.
         #[arg(long, required = true, value_name = "DAYS HH:MM-HH:MM")]
         window: Vec<String>,
     },
     /// Remove a user's weekly windows.
     Clear {
-        /// User number.
-        user: u16,
+        /// The user: their number, or their name.
+        user: UserRef,
     },
 }
 

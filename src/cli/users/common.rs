@@ -8,8 +8,8 @@ use super::args::UserRules;
 use super::output::user_json;
 use crate::cli::connect::{Access, Explain, open};
 use crate::cli::{CliError, Context, ErrorKind};
-use crate::input;
-use crate::ops::users::set_kind;
+use crate::input::{self, UserRef};
+use crate::ops::users::{set_kind, user_number};
 use crate::session::Connection;
 use crate::time::Dates;
 
@@ -50,6 +50,19 @@ pub(super) fn apply_rules(
 /// Opens the port and a session for a command that does `access`.
 pub(super) fn session(context: &Context, access: Access) -> Result<Connection, CliError> {
     open(context, access)
+}
+
+/// The number of the user `who` names on this lock.
+pub(in crate::cli) fn number(c: &mut Connection, who: &UserRef) -> Result<u16, CliError> {
+    match user_number(&mut c.client, who).map_err(|e| c.explain(e))? {
+        Some(n) => Ok(n),
+        None => Err(CliError::refused(
+            ErrorKind::Refused,
+            format!("no user named {who} on this lock"),
+            Some(Status::NotFound),
+        )
+        .with_hint("`latchkey user list` shows who is there")),
+    }
 }
 
 /// A user written: JSON, or `verb user N (name)`.

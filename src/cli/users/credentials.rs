@@ -10,7 +10,7 @@ use latchkey_protocol::{
 use serde_json::json;
 
 use super::args::{CardCommand, FingerCommand, PhoneCommand, PinCommand, PinSource};
-use super::common::{done, session};
+use super::common::{done, number, session};
 use crate::cli::connect::{Access, Explain};
 use crate::cli::prompt::{confirm, interrupted, prompt_failed};
 use crate::cli::{CliError, Context, ErrorKind};
@@ -74,6 +74,7 @@ pub(in crate::cli) fn pin(context: &Context, command: PinCommand) -> Result<(), 
     match command {
         PinCommand::Set { user, .. } => {
             let Some(choice) = choice else { return Ok(()) };
+            let user = number(&mut c, &user)?;
             let generated = set_pin(&mut c, user, &choice)?;
             match (&generated, context.json) {
                 (Some(pin), true) => say!("{}", json!({ "user": user, "pin": pin.as_str() })),
@@ -85,6 +86,7 @@ pub(in crate::cli) fn pin(context: &Context, command: PinCommand) -> Result<(), 
             }
         }
         PinCommand::Remove { user, yes } => {
+            let user = number(&mut c, &user)?;
             confirm(context, yes, &format!("Remove the PIN of user {user}?"))?;
             c.client.remove_pin(user).map_err(|e| c.explain(e))?;
             done(
@@ -102,6 +104,7 @@ pub(in crate::cli) fn card(context: &Context, command: CardCommand) -> Result<()
     match command {
         CardCommand::Add { user, uid: Some(uid) } => {
             let uid = card_uid(&uid)?;
+            let user = number(&mut c, &user)?;
             c.client.add_card(user, uid.clone()).map_err(|e| c.explain(e))?;
             done(
                 context,
@@ -110,6 +113,7 @@ pub(in crate::cli) fn card(context: &Context, command: CardCommand) -> Result<()
             );
         }
         CardCommand::Add { user, uid: None } => {
+            let user = number(&mut c, &user)?;
             c.client.learn_card(user).map_err(|e| c.explain(e))?;
             let credential = follow_enrollment(context, &mut c, EnrollKind::Card)?;
             if let Credential::Card { uid } = credential {
@@ -122,6 +126,7 @@ pub(in crate::cli) fn card(context: &Context, command: CardCommand) -> Result<()
         }
         CardCommand::Remove { user, uid, yes } => {
             let uid = card_uid(&uid)?;
+            let user = number(&mut c, &user)?;
             confirm(context, yes, &format!("Take card {} from user {user}?", hex(&uid)))?;
             c.client.remove_card(user, uid.clone()).map_err(|e| c.explain(e))?;
             done(
@@ -138,6 +143,7 @@ pub(in crate::cli) fn finger(context: &Context, command: FingerCommand) -> Resul
     let mut c = session(context, Access::Change)?;
     match command {
         FingerCommand::Enroll { user } => {
+            let user = number(&mut c, &user)?;
             c.client.enroll_finger(user).map_err(|e| c.explain(e))?;
             let credential = follow_enrollment(context, &mut c, EnrollKind::Fingerprint)?;
             if let Credential::Fingerprint { slot } = credential {
@@ -149,6 +155,7 @@ pub(in crate::cli) fn finger(context: &Context, command: FingerCommand) -> Resul
             }
         }
         FingerCommand::Remove { user, slot, yes } => {
+            let user = number(&mut c, &user)?;
             confirm(context, yes, &format!("Remove fingerprint slot {slot} of user {user}?"))?;
             c.client.remove_finger(user, slot).map_err(|e| c.explain(e))?;
             done(
@@ -303,6 +310,7 @@ pub(in crate::cli) fn phone(context: &Context, command: PhoneCommand) -> Result<
     match command {
         PhoneCommand::Add { user, public_key } => {
             let key = phone_key(&public_key)?;
+            let user = number(&mut c, &user)?;
             c.client.add_phone(user, key).map_err(|e| c.explain(e))?;
             done(
                 context,
@@ -312,6 +320,7 @@ pub(in crate::cli) fn phone(context: &Context, command: PhoneCommand) -> Result<
         }
         PhoneCommand::Remove { user, public_key, yes } => {
             let key = phone_key(&public_key)?;
+            let user = number(&mut c, &user)?;
             confirm(context, yes, &format!("Take this phone key from user {user}?"))?;
             c.client.remove_phone(user, key).map_err(|e| c.explain(e))?;
             done(

@@ -16,6 +16,7 @@ pub use args::{
     ScheduleCommand, UserCommand, UserRules,
 };
 pub(super) use checksum::checksum;
+pub(super) use common::number as user_number;
 pub(super) use credentials::{card, finger, phone, pin};
 pub(super) use guest::guest;
 pub(super) use user::{clear, schedule, user};

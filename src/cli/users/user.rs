@@ -4,13 +4,13 @@ use latchkey_protocol::{Field, Status, User, UserKind, UserSpec, UserWrite};
 use serde_json::{Value, json};
 
 use super::args::{ScheduleCommand, UserCommand};
-use super::common::{apply_rules, done, lock_zone, report_user, session, zone_for};
+use super::common::{apply_rules, done, lock_zone, number, report_user, session, zone_for};
 use super::output::{print_user, user_json};
 use crate::cli::connect::{Access, Explain};
 use crate::cli::prompt::confirm;
 use crate::cli::{CliError, Context};
 use crate::display::user_kind_words;
-use crate::input::{self, user_name};
+use crate::input::{self, UserRef, user_name};
 use crate::link::ClientError;
 use crate::session::Connection;
 use crate::time::Dates;
@@ -109,6 +109,7 @@ pub(in crate::cli) fn user(context: &Context, command: UserCommand) -> Result<()
             }
         }
         UserCommand::Show { user } => {
+            let user = number(&mut c, &user)?;
             let user = c.client.user(user).map_err(|e| c.explain(e))?;
             if context.json {
                 say!("{}", user_json(&user));
@@ -118,6 +119,7 @@ pub(in crate::cli) fn user(context: &Context, command: UserCommand) -> Result<()
             }
         }
         UserCommand::Edit { user, name, rules, no_dates, no_limit, no_windows } => {
+            let user = number(&mut c, &user)?;
             let mut spec = c.client.user(user).map_err(|e| c.explain(e))?.spec;
             if let Some(name) = name {
                 spec.name = user_name(&name)?;
@@ -138,9 +140,10 @@ pub(in crate::cli) fn user(context: &Context, command: UserCommand) -> Result<()
                 c.client.put_user(user, UserWrite::Modify, spec).map_err(|e| c.explain(e))?;
             report_user(context, &updated, "updated");
         }
-        UserCommand::Enable { user } => set_enabled(context, &mut c, user, true)?,
-        UserCommand::Disable { user } => set_enabled(context, &mut c, user, false)?,
+        UserCommand::Enable { user } => set_enabled(context, &mut c, &user, true)?,
+        UserCommand::Disable { user } => set_enabled(context, &mut c, &user, false)?,
         UserCommand::Remove { user, yes } => {
+            let user = number(&mut c, &user)?;
             let name = c.client.user(user).map_err(|e| c.explain(e))?.spec.name;
             confirm(
                 context,
@@ -161,9 +164,10 @@ pub(in crate::cli) fn user(context: &Context, command: UserCommand) -> Result<()
 fn set_enabled(
     context: &Context,
     c: &mut Connection,
-    id: u16,
+    who: &UserRef,
     enabled: bool,
 ) -> Result<(), CliError> {
+    let id = number(c, who)?;
     let mut spec = c.client.user(id).map_err(|e| c.explain(e))?.spec;
     spec.enabled = enabled;
     let user = c.client.put_user(id, UserWrite::Modify, spec).map_err(|e| c.explain(e))?;
@@ -180,6 +184,7 @@ pub(in crate::cli) fn schedule(
         ScheduleCommand::Set { user, window } => (user, input::windows(&window)?),
         ScheduleCommand::Clear { user } => (user, heapless::Vec::new()),
     };
+    let id = number(&mut c, &id)?;
     let mut spec = c.client.user(id).map_err(|e| c.explain(e))?.spec;
     spec.weekly = weekly;
     let user = c.client.put_user(id, UserWrite::Modify, spec).map_err(|e| c.explain(e))?;
