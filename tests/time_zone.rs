@@ -20,17 +20,17 @@ fn a_zone_name_or_a_rule_sets_the_lock_time_zone_and_bad_ones_are_explained() {
     // Every lock starts in UTC.
     let out = sim.cli().args(["--json", "config", "get", "time-zone"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(json(&out)["time-zone"], "UTC0");
+    assert_eq!(json(&out)["time_zone"], "UTC0");
 
     // A zone name, resolved from the bundled database to the zone's current rule.
     let out =
         sim.cli().args(["--json", "config", "set", "time-zone", "Europe/Berlin"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let doc = json(&out);
-    assert_eq!(doc["time-zone"], BERLIN, "{doc}");
+    assert_eq!(doc["time_zone"], BERLIN, "{doc}");
     assert_eq!(doc["zone_name"], "Europe/Berlin", "{doc}");
     let out = sim.cli().args(["--json", "config", "get", "time-zone"]).output().unwrap();
-    assert_eq!(json(&out)["time-zone"], BERLIN);
+    assert_eq!(json(&out)["time_zone"], BERLIN);
     // For a person, the rule in words.
     sim.cli().args(["config", "get", "time-zone"]).assert().success().stdout(
         "UTC+01:00, daylight saving UTC+02:00 from the last Sunday of March 02:00 \
@@ -40,11 +40,11 @@ fn a_zone_name_or_a_rule_sets_the_lock_time_zone_and_bad_ones_are_explained() {
     // A POSIX rule, and what `config get --json` printed, are taken as they are.
     sim.cli().args(["config", "set", "time-zone", "America/New_York"]).assert().success();
     let out = sim.cli().args(["--json", "config", "get"]).output().unwrap();
-    assert_eq!(json(&out)["time-zone"], "<-05>5<-04>4,M3.2.0,M11.1.0");
+    assert_eq!(json(&out)["time_zone"], "<-05>5<-04>4,M3.2.0,M11.1.0");
     for rule in ["CET-1CEST,M3.5.0,M10.5.0/3", BERLIN] {
         let out = sim.cli().args(["--json", "config", "set", "time-zone", rule]).output().unwrap();
         assert!(out.status.success(), "{rule}: {}", String::from_utf8_lossy(&out.stderr));
-        assert_eq!(json(&out)["time-zone"], BERLIN, "{rule}");
+        assert_eq!(json(&out)["time_zone"], BERLIN, "{rule}");
     }
     sim.cli()
         .args(["config", "set", "time-zone", "<+0545>-5:45"])
@@ -150,7 +150,7 @@ fn door_ajar_takes_seconds_or_off_and_the_lock_keeps_its_range() {
     let sim = Sim::start_claimed(dir.path(), &[]);
     let get = |sim: &Sim| {
         json(&sim.cli().args(["--json", "config", "get", "door-ajar"]).output().unwrap())
-            ["door-ajar"]
+            ["door_ajar_seconds"]
             .clone()
     };
     assert_eq!(get(&sim), 60);

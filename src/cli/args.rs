@@ -83,9 +83,6 @@ pub enum Command {
     #[command(subcommand)]
     Time(TimeCommand),
     /// Show the battery: voltage, charge and state.
-    #[command(
-        after_help = "Examples:\n  latchkey battery\n  latchkey battery --check --json   # for monitoring: exit 7 when low or critical"
-    )]
     Battery {
         /// Exit 7 when the battery is low or critical (for monitoring scripts).
         #[arg(long)]
@@ -137,9 +134,6 @@ pub enum Command {
     /// How the lock decided its last access attempt (who, which path, why).
     Access,
     /// The alarms the lock has raised: list (the default) or clear.
-    #[command(
-        after_help = "Examples:\n  latchkey alarms\n  latchkey alarms --check   # exit 7 when an alarm is raised\n  latchkey alarms clear --yes"
-    )]
     Alarms {
         /// Exit 7 when an alarm is raised (for monitoring scripts).
         #[arg(long)]
@@ -150,9 +144,6 @@ pub enum Command {
     },
     /// Remove every credential of one kind from every user, or every user: `pins`, `cards`,
     /// `fingerprints`, `phones` or `users`. Asks first; each removal is in the lock's log.
-    #[command(
-        after_help = "Examples:\n  latchkey clear pins          # cards, fingers and phones keep working\n  latchkey clear users --yes   # for scripts: no prompt"
-    )]
     Clear {
         /// What to remove.
         #[arg(value_enum)]
@@ -162,17 +153,11 @@ pub enum Command {
         yes: bool,
     },
     /// Print a shell completion script: `source <(latchkey completions bash)`.
-    #[command(
-        after_help = "Examples:\n  source <(latchkey completions bash)\n  latchkey completions zsh > ~/.zfunc/_latchkey\n  latchkey completions fish > ~/.config/fish/completions/latchkey.fish"
-    )]
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
     },
     /// Print the manual page (roff): `latchkey man | man -l -`.
-    #[command(
-        after_help = "Examples:\n  latchkey man | man -l -\n  latchkey man > /usr/local/share/man/man1/latchkey.1"
-    )]
     Man,
     /// The lock's own event log: read, verify, follow, clear.
     #[command(subcommand)]
@@ -239,9 +224,6 @@ pub enum TimeCommand {
     Sync,
     /// Set the lock's clock to a given time, to try a schedule on site; `time sync` puts it
     /// back.
-    #[command(
-        after_help = "Examples:\n  latchkey time set 2026-12-07T06:59   # the lock's local time\n  latchkey time set +8h\n  latchkey time set 2026-12-07T05:59:00Z\n  latchkey time sync                   # back to this computer's time"
-    )]
     Set {
         /// `now`, `+8h`, `2026-12-07T06:59` (the lock's local time) or with an offset
         /// `2026-12-07T05:59:00Z`.
@@ -332,5 +314,5 @@ pub fn command() -> clap::Command {
     use clap::CommandFactory;
     // Leaked once per process: clap keeps `&'static str`, and the process ends soon after.
     let version: &'static str = Box::leak(version().into_boxed_str());
-    Cli::command().version(version)
+    super::examples::with_examples(Cli::command().version(version))
 }

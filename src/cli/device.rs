@@ -263,7 +263,7 @@ pub(super) fn config_get(context: &Context, key: Option<SettingKey>) -> Result<(
     if context.json {
         let mut doc = serde_json::Map::new();
         for key in keys {
-            doc.insert(key.name().to_string(), key.value(&settings));
+            doc.insert(key.json_key().to_string(), key.value(&settings));
         }
         print_json(&Value::Object(doc));
     } else if let Some(key) = key {
@@ -286,7 +286,7 @@ pub(super) fn config_set(context: &Context, key: SettingKey, value: &str) -> Res
     let mut connection = open(context, Access::Change)?;
     let settings = connection.client.set_setting(setting).map_err(|e| connection.explain(e))?;
     if context.json {
-        let mut doc = json!({ key.name(): key.value(&settings) });
+        let mut doc = json!({ key.json_key(): key.value(&settings) });
         if let Some(name) = zone_name {
             doc["zone_name"] = json!(name);
         }

@@ -15,6 +15,7 @@ mod connect;
 mod context;
 mod device;
 mod error;
+mod examples;
 pub mod log;
 mod prompt;
 mod security;

@@ -11,22 +11,30 @@ use serde_json::{Value, json};
 use super::CliError;
 use crate::display::describe_time_zone;
 
-/// A setting's name on the command line.
+/// A setting's name on the command line. The protocol's machine names (`door_label`,
+/// `auto_relock_seconds`, ...), which `--json` prints as keys, are taken too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum SettingKey {
     /// The door's name.
+    #[value(alias = "door_label")]
     Label,
     /// Seconds before the bolt throws again after an unlock (0 = off).
+    #[value(alias = "auto_relock_seconds")]
     AutoRelock,
     /// Wrong codes in a row before the keypad locks out.
+    #[value(alias = "wrong_code_limit")]
     WrongCodeLimit,
     /// Seconds the keypad stays locked out.
+    #[value(alias = "lockout_seconds")]
     Lockout,
     /// Beeper loudness.
+    #[value(alias = "beeper_volume")]
     Volume,
     /// The lock's time zone (its schedules are in local time): a zone name or a POSIX rule.
+    #[value(alias = "time_zone")]
     TimeZone,
     /// Seconds the door may stand open before the door-ajar alarm (0 = off).
+    #[value(alias = "door_ajar_seconds")]
     DoorAjar,
 }
 
@@ -53,6 +61,25 @@ impl SettingKey {
             Self::TimeZone => "time-zone",
             Self::DoorAjar => "door-ajar",
         }
+    }
+
+    /// The protocol's key: its machine name is this setting's key under `--json`.
+    pub const fn protocol(self) -> latchkey_protocol::SettingKey {
+        use latchkey_protocol::SettingKey as Key;
+        match self {
+            Self::Label => Key::DoorLabel,
+            Self::AutoRelock => Key::AutoRelockSeconds,
+            Self::WrongCodeLimit => Key::WrongCodeLimit,
+            Self::Lockout => Key::LockoutSeconds,
+            Self::Volume => Key::BeeperVolume,
+            Self::TimeZone => Key::TimeZone,
+            Self::DoorAjar => Key::DoorAjarSeconds,
+        }
+    }
+
+    /// The key of this setting under `--json` (snake_case, the protocol's name).
+    pub const fn json_key(self) -> &'static str {
+        self.protocol().as_str()
     }
 
     /// This key's value in `settings`, as JSON.
@@ -84,7 +111,8 @@ impl SettingKey {
         }
     }
 
-    /// Parses `text` as a new value for this key.
+    /// Parses `text` as a new value for this key. Its range is the lock's to judge: its
+    /// refusal names the setting and the values it allows.
     pub fn parse(self, text: &str) -> Result<Setting, CliError> {
         let bad = |why: &str, fix: &str| {
             CliError::usage(format!("{:?} is not a valid {}: {why}", text, self.name()))

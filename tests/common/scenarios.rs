@@ -101,7 +101,7 @@ pub fn label_survives_a_restart(lock: &Target, restart: &mut dyn FnMut()) {
     restart();
     lock.cli().args(["config", "get", "label"]).assert().success().stdout("Front door\n");
     let out = lock.cli().args(["config", "get", "--json"]).output().unwrap();
-    assert_eq!(json(&out)["label"], "Front door");
+    assert_eq!(json(&out)["door_label"], "Front door");
 }
 
 /// 1 KiB of noise on the line: dropped, counted by reason, and the next request succeeds.
@@ -145,7 +145,7 @@ pub fn a_value_out_of_range_is_refused_by_the_lock_with_exit_code_1(lock: &Targe
     let err = &json(&out)["error"];
     assert_eq!(err["status"], "invalid_field");
     let out = lock.cli().args(["config", "get", "wrong-code-limit", "--json"]).output().unwrap();
-    assert_ne!(json(&out)["wrong-code-limit"], 0);
+    assert_ne!(json(&out)["wrong_code_limit"], 0);
 }
 
 /// The lock's own log on its own flash: the claim and a setting change are there with the
