@@ -9,7 +9,8 @@
 //! - Flash survives a QMP `system_reset` within one QEMU process.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::os::unix::net::UnixStream;
+use std::os::fd::AsFd;
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
@@ -19,6 +20,7 @@ use latchkey_protocol::{
     FrameAccumulator, Header, Kind, MAX_ENCODED_LEN, Request, Response, decode_body, encode_frame,
 };
 use serde_json::{Value, json};
+use wait_timeout::ChildExt;
 
 /// The QEMU binary.
 pub const QEMU: &str = "qemu-system-arm";
@@ -104,16 +106,14 @@ pub struct Qmp {
 }
 
 impl Qmp {
-    fn connect(path: &Path, deadline: Instant) -> Result<Qmp, String> {
-        let stream = loop {
-            match UnixStream::connect(path) {
-                Ok(stream) => break stream,
-                Err(e) if Instant::now() > deadline => {
-                    return Err(format!("cannot connect to QMP at {}: {e}", path.display()));
-                }
-                Err(_) => std::thread::sleep(Duration::from_millis(20)),
-            }
-        };
+    /// Waits for QEMU, started as a QMP client of `listener`, to connect; then the greeting.
+    fn accept(listener: &UnixListener, deadline: Instant) -> Result<Qmp, String> {
+        listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+        if !readable(listener, deadline) {
+            return Err(format!("QEMU did not connect to QMP within {READY_TIMEOUT:?}"));
+        }
+        let (stream, _) = listener.accept().map_err(|e| format!("accepting QMP: {e}"))?;
+        stream.set_nonblocking(false).map_err(|e| e.to_string())?;
         stream.set_read_timeout(Some(READY_TIMEOUT)).map_err(|e| e.to_string())?;
         let writer = stream.try_clone().map_err(|e| e.to_string())?;
         let mut qmp = Qmp { reader: BufReader::new(stream), writer };
@@ -177,10 +177,12 @@ impl Qemu {
         let dir = tempfile::tempdir().expect("temp dir");
         let sock = dir.path().join("qmp.sock");
         let log = dir.path().join("qemu.log");
+        // QEMU connects to our socket (QMP as a client), so the wait for it is an accept.
+        let listener = UnixListener::bind(&sock).expect("QMP socket");
         let child = Command::new(QEMU)
             .args(["-M", "microbit", "-nographic", "-monitor", "none", "-serial", "pty", "-S"])
             .arg("-qmp")
-            .arg(format!("unix:{},server=on,wait=off", sock.display()))
+            .arg(format!("unix:{}", sock.display()))
             .arg("-kernel")
             .arg(elf)
             .stdin(Stdio::null())
@@ -190,7 +192,7 @@ impl Qemu {
             .unwrap_or_else(|e| panic!("cannot start {QEMU}: {e}"));
         let mut child = KillOnDrop(Some(child));
         let deadline = Instant::now() + READY_TIMEOUT;
-        let mut qmp = Qmp::connect(&sock, deadline).unwrap_or_else(|e| panic!("{e}"));
+        let mut qmp = Qmp::accept(&listener, deadline).unwrap_or_else(|e| panic!("{e}"));
         let pty = serial_pty(&mut qmp).unwrap_or_else(|e| panic!("{e}"));
         let held = hold_raw(&pty);
         let started = Instant::now();
@@ -247,18 +249,12 @@ impl Qemu {
     fn shutdown(&mut self) -> Option<std::process::ExitStatus> {
         // QEMU may close the socket before answering `quit`: its answer does not matter.
         let _ = self.qmp.execute("quit", json!({}));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => return Some(status),
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(20))
-                }
-                _ => {
-                    let _ = self.child.kill();
-                    let _ = self.child.wait();
-                    return None;
-                }
+        match self.child.wait_timeout(Duration::from_secs(10)) {
+            Ok(Some(status)) => Some(status),
+            _ => {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                None
             }
         }
     }
@@ -286,7 +282,7 @@ impl Qemu {
             let n = match self.held.read(&mut buf) {
                 Ok(n) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    std::thread::sleep(Duration::from_millis(5));
+                    readable(&self.held, deadline);
                     continue;
                 }
                 Err(e) => panic!("reading the pty: {e}"),
@@ -326,6 +322,28 @@ impl Drop for KillOnDrop {
 
 /// Opens `pty` non-blocking, without a lock, and leaves the terminal in raw mode: a pty
 /// starts in cooked mode with echo, which would bounce the lock's frames back into it.
+/// Waits until `fd` has something to read or `deadline` passes; whether it has.
+fn readable(fd: impl AsFd, deadline: Instant) -> bool {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        let timeout = Timespec {
+            tv_sec: left.as_secs().try_into().unwrap_or(i64::MAX),
+            tv_nsec: left.subsec_nanos().into(),
+        };
+        let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+        match poll(&mut fds, Some(&timeout)) {
+            Ok(0) => return false,
+            Ok(_) => return true,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => panic!("poll: {e}"),
+        }
+    }
+}
+
 fn hold_raw(pty: &str) -> std::fs::File {
     use std::os::unix::fs::OpenOptionsExt;
     // Linux's O_NOCTTY | O_NONBLOCK: not our controlling terminal; reads return WouldBlock.

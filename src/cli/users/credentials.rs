@@ -4,8 +4,7 @@ use std::io::{BufRead, IsTerminal};
 use std::time::Duration;
 
 use latchkey_protocol::{
-    CAPTURE_MIN_QUALITY, Credential, EnrollFailure, EnrollKind, Enrollment, LEARN_SECONDS, Pin,
-    Status,
+    Credential, EnrollFailure, EnrollKind, Enrollment, LEARN_SECONDS, Pin, Status,
 };
 use serde_json::json;
 
@@ -236,20 +235,30 @@ fn report_progress(
 ) {
     if context.json {
         let doc = match state {
-            Enrollment::InProgress { captures, needed, last_quality, seconds_left, .. } => {
-                json!({ "progress": { "captures": captures, "needed": needed, "last_quality": last_quality, "seconds_left": seconds_left } })
+            Enrollment::InProgress {
+                captures,
+                needed,
+                last_quality,
+                last_good,
+                seconds_left,
+                ..
+            } => {
+                json!({ "progress": { "captures": captures, "needed": needed, "last_quality": last_quality, "last_good": last_good, "seconds_left": seconds_left } })
             }
             _ => return,
         };
         say!("{doc}");
         return;
     }
-    let Enrollment::InProgress { captures, needed, last_quality, seconds_left, .. } = state else {
+    let Enrollment::InProgress { captures, needed, last_quality, last_good, seconds_left, .. } =
+        state
+    else {
         return;
     };
+    // Whether a capture counted is the lock's call (`last_good`), not a threshold here.
     let message = match (kind, last_quality) {
         (EnrollKind::Card, _) => format!("tap the card on the lock's reader ({seconds_left} s)"),
-        (EnrollKind::Fingerprint, Some(q)) if *q < CAPTURE_MIN_QUALITY => {
+        (EnrollKind::Fingerprint, Some(q)) if !*last_good => {
             format!("poor capture (quality {q}): lift and place again ({captures} of {needed})")
         }
         (EnrollKind::Fingerprint, Some(q)) => {
