@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+mod examples;
+
 use super::context::Context;
 use super::error::CliError;
 use super::settings::SettingKey;
@@ -314,5 +316,5 @@ pub fn command() -> clap::Command {
     use clap::CommandFactory;
     // Leaked once per process: clap keeps `&'static str`, and the process ends soon after.
     let version: &'static str = Box::leak(version().into_boxed_str());
-    super::examples::with_examples(Cli::command().version(version))
+    examples::with_examples(Cli::command().version(version))
 }

@@ -15,7 +15,6 @@ mod connect;
 mod context;
 mod device;
 mod error;
-mod examples;
 pub mod log;
 mod prompt;
 mod security;
