@@ -215,7 +215,7 @@ mod tests {
 
     #[test]
     fn every_command_has_an_example() {
-        let command = super::command();
+        let command = super::super::command();
         let mut all = Vec::new();
         leaves(&command, "", &mut all);
         let missing: Vec<&String> =
@@ -246,7 +246,7 @@ mod tests {
                     words.join(" ").contains(path.split(' ').next().unwrap_or_default()),
                     "{path}: {line}"
                 );
-                if let Err(e) = super::Cli::try_parse_from(&words) {
+                if let Err(e) = super::super::Cli::try_parse_from(&words) {
                     panic!("{path}: {line}: {e}");
                 }
             }
