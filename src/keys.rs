@@ -5,6 +5,9 @@
 //! a key file directly (`--key ./site.toml`). Key material never goes to the terminal: export
 //! writes a file, and `Debug` on a key prints nothing secret.
 //!
+//! The folder also holds `claimed-locks`: the serial of each lock claimed from here and the
+//! key that claimed it, so a lock that says "not claimed" is not taken on its word.
+//!
 //! ```toml
 //! # latchkey key file. Secret: whoever holds it manages the locks of this site.
 //! format = 1
@@ -390,23 +393,30 @@ impl KeyFile {
     /// Writes the key file at `path`, mode 0600, atomically (a temporary file renamed into
     /// place), so a crash never leaves half a key. `overwrite: false` refuses an existing file.
     pub fn save(&self, path: &Path, overwrite: bool) -> Result<(), KeyError> {
-        let io = |source| KeyError::Io { path: path.to_path_buf(), source };
         if !overwrite && path.exists() {
             return Err(KeyError::Exists { name: self.name.clone(), path: path.to_path_buf() });
         }
-        let tmp = path.with_extension("tmp");
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(io)?;
-        // An existing temp file keeps its mode on open: set it explicitly.
-        file.set_permissions(fs::Permissions::from_mode(0o600)).map_err(io)?;
-        file.write_all(self.to_toml().as_bytes()).and_then(|()| file.sync_all()).map_err(io)?;
-        fs::rename(&tmp, path).map_err(io)
+        write_private(path, self.to_toml().as_bytes())
     }
+}
+
+/// Writes `bytes` to `path`, mode 0600, atomically: into a temporary file beside it, created
+/// exclusively under a random name (nobody can have prepared or linked it), synced, then
+/// renamed into place. A crash leaves the old file or the new one, never half of one.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), KeyError> {
+    let io = |source| KeyError::Io { path: path.to_path_buf(), source };
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tag = u64::from_le_bytes(random_bytes::<8>()?);
+    let tmp = path.with_file_name(format!(".{name}.{tag:016x}.tmp"));
+    let mut file =
+        fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp).map_err(io)?;
+    let written =
+        file.write_all(bytes).and_then(|()| file.sync_all()).and_then(|()| fs::rename(&tmp, path));
+    if let Err(source) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(io(source));
+    }
+    Ok(())
 }
 
 fn check_name(name: &str) -> Result<(), KeyError> {
@@ -564,6 +574,64 @@ impl Keystore {
         let path = self.path_of(&key.name)?;
         key.save(&path, true)?;
         Ok(path)
+    }
+}
+
+/// The file in the keystore folder that records the locks claimed from this keystore and
+/// the key that claimed each: `SERIAL<TAB>KEY NAME` a line. It lets the host tell a lock that
+/// says "not claimed" from one it claimed ([`Keystore::claimed_with`]) without trusting the
+/// lock's unauthenticated word. Not a `.toml`: the folder's `.toml` files are keys.
+const CLAIMS_FILE: &str = "claimed-locks";
+
+impl Keystore {
+    fn claims(&self) -> Result<Vec<(String, String)>, KeyError> {
+        self.check_dir()?;
+        let path = self.dir.join(CLAIMS_FILE);
+        let text = match fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => return Err(KeyError::Io { path, source }),
+        };
+        Ok(text
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.split_once('\t'))
+            .map(|(serial, key)| (serial.to_string(), key.to_string()))
+            .collect())
+    }
+
+    fn write_claims(&self, claims: &[(String, String)]) -> Result<(), KeyError> {
+        self.ensure_dir()?;
+        let mut text = String::from("# Locks claimed from this keystore: serial, tab, key name.\n");
+        for (serial, key) in claims {
+            text.push_str(&format!("{serial}\t{key}\n"));
+        }
+        write_private(&self.dir.join(CLAIMS_FILE), text.as_bytes())
+    }
+
+    /// The name of the key that claimed lock `serial` from here, if one did.
+    pub fn claimed_with(&self, serial: &str) -> Result<Option<String>, KeyError> {
+        Ok(self.claims()?.into_iter().find(|(s, _)| s == serial).map(|(_, key)| key))
+    }
+
+    /// Notes that lock `serial` was claimed with key `key`.
+    pub fn record_claim(&self, serial: &str, key: &str) -> Result<(), KeyError> {
+        // A serial is the lock's word; one that would break the line format is not kept.
+        if serial.is_empty() || serial.chars().any(char::is_control) {
+            return Ok(());
+        }
+        let mut claims = self.claims()?;
+        claims.retain(|(s, _)| s != serial);
+        claims.push((serial.to_string(), key.to_string()));
+        self.write_claims(&claims)
+    }
+
+    /// Forgets lock `serial` (after a factory reset from here).
+    pub fn forget_claim(&self, serial: &str) -> Result<(), KeyError> {
+        let mut claims = self.claims()?;
+        let before = claims.len();
+        claims.retain(|(s, _)| s != serial);
+        if claims.len() == before { Ok(()) } else { self.write_claims(&claims) }
     }
 }
 

@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::proxy::{Proxy, Verdict};
+use common::proxy::{Hooks, OnFrame, Proxy, Verdict};
 use common::{Sim, json, latchkey};
 
 #[test]
@@ -110,11 +110,10 @@ fn a_user_add_whose_answer_was_lost_is_not_made_twice() {
     let dir = tempfile::tempdir().unwrap();
     let sim = Sim::start_claimed(dir.path(), &[]);
     // Hello, SessionStart, SessionConfirm, PutUser: the cable goes right after the fourth.
-    let proxy = Proxy::start_with(
-        &sim.link,
-        None,
-        Some(Box::new(|frame| if frame == 4 { Verdict::RelayThenCut } else { Verdict::Relay })),
-    );
+    let on_frame: OnFrame =
+        Box::new(|frame, _| if frame == 4 { Verdict::RelayThenCut } else { Verdict::Relay });
+    let proxy =
+        Proxy::start_with(&sim.link, Hooks { on_frame: Some(on_frame), ..Hooks::default() });
     let out = latchkey()
         .env("LATCHKEY_KEYSTORE", &sim.keystore)
         .args(["--port", proxy.path_str(), "--timeout", "300ms", "--json", "user", "add", "Ann"])
@@ -138,16 +137,14 @@ fn a_lock_that_restarts_during_the_handshake_is_a_link_error_not_a_refusal() {
     let sim = Arc::new(Sim::start_claimed(dir.path(), &[]));
     let hands = Arc::clone(&sim);
     // The power goes after the lock's challenge, before the host's confirm reaches it.
-    let proxy = Proxy::start_with(
-        &sim.link,
-        None,
-        Some(Box::new(move |frame| {
-            if frame == 3 {
-                hands.act("power-cut");
-            }
-            Verdict::Relay
-        })),
-    );
+    let on_frame: OnFrame = Box::new(move |frame, _| {
+        if frame == 3 {
+            hands.act("power-cut");
+        }
+        Verdict::Relay
+    });
+    let proxy =
+        Proxy::start_with(&sim.link, Hooks { on_frame: Some(on_frame), ..Hooks::default() });
     let out = latchkey()
         .env("LATCHKEY_KEYSTORE", &sim.keystore)
         .args(["--port", proxy.path_str(), "--json", "user", "list"])

@@ -36,14 +36,12 @@ pub fn is_handshake(request: &Request) -> bool {
 pub fn authorize(via: Via, claimed: bool, request: &Request) -> Result<(), Status> {
     use Request as R;
     let allowed = match via {
+        // Identification, the claim exchange (protected by the setup code, not by a session)
+        // and the handshake; everything else needs a session, even while one is open: no
+        // plaintext fallback. Nothing to open a session with until the lock holds keys.
         Via::Plaintext => match request {
-            // Identification and the claim exchange are how a host starts; the claim exchange
-            // is protected by the setup code, not by a session.
-            R::Hello | R::Ping { .. } | R::ClaimStart { .. } | R::ClaimFinish { .. } => true,
-            // Nothing to open a session with until the lock holds keys.
             R::SessionStart { .. } | R::SessionConfirm { .. } => claimed,
-            // Everything else needs a session, even while one is open: no plaintext fallback.
-            _ => false,
+            request => request.travels_in_clear(),
         },
         // A handshake inside a session is a confused host, not an authorization question.
         Via::Session(_) if is_handshake(request) => return Err(Status::InvalidField),

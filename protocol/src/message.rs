@@ -240,6 +240,21 @@ impl ClearTarget {
 }
 
 impl Request {
+    /// Whether this request may travel outside a session, in a plaintext frame: the
+    /// identification, the claim exchange and the session handshake, nothing else. A host
+    /// sends nothing else in clear, and a lock carries out nothing else that comes in clear.
+    pub fn travels_in_clear(&self) -> bool {
+        matches!(
+            self,
+            Self::Hello
+                | Self::Ping { .. }
+                | Self::ClaimStart { .. }
+                | Self::ClaimFinish { .. }
+                | Self::SessionStart { .. }
+                | Self::SessionConfirm { .. }
+        )
+    }
+
     /// Whether sending this request twice has the same effect as sending it once, so a client
     /// may resend it after a timeout. Every request so far is: setting a value to what it
     /// already is changes nothing.

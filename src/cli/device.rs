@@ -318,7 +318,7 @@ pub(super) fn diag(context: &Context) -> Result<(), CliError> {
                 "firmware_version": info.firmware_version.as_str(),
                 "diagnostics": d,
                 "battery": battery,
-                "host_link": { "sent": stats.sent, "resent": stats.resent, "received": stats.received, "dropped": stats.dropped, "stale": stats.stale },
+                "host_link": { "sent": stats.sent, "resent": stats.resent, "received": stats.received, "dropped": stats.dropped, "stale": stats.stale, "unsealed": stats.unsealed },
             })
         );
         return Ok(());

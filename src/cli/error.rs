@@ -90,6 +90,13 @@ pub enum ErrorKind {
     NotCarriedOut,
     /// The lock restarted while the session was being opened.
     LockRestarted,
+    /// An answer inside the session came unsealed: whether it was done is not confirmed.
+    Unconfirmed,
+    /// The command needs a session with the lock, and none could be opened.
+    NeedsSession,
+    /// The lock says it is not claimed, though it was claimed from here: a factory reset, or
+    /// tampering on the cable. Nothing was sent.
+    ClaimLost,
     /// Another program holds the port.
     PortBusy,
     /// This computer could not do its part: the terminal, a file.
@@ -129,6 +136,9 @@ impl ErrorKind {
             Self::SessionExpired => "session_expired",
             Self::NotCarriedOut => "not_carried_out",
             Self::LockRestarted => "lock_restarted",
+            Self::Unconfirmed => "unconfirmed",
+            Self::NeedsSession => "needs_session",
+            Self::ClaimLost => "claim_lost",
             Self::PortBusy => "port_busy",
             Self::Host => "host",
             Self::Random => "random",
@@ -151,7 +161,9 @@ impl ErrorKind {
             | Self::Backoff
             | Self::WrongSetupCode
             | Self::WrongKey
-            | Self::Cancelled => exit::REFUSED,
+            | Self::Cancelled
+            | Self::NeedsSession
+            | Self::ClaimLost => exit::REFUSED,
             Self::NoDevice | Self::Sim => exit::NO_DEVICE,
             Self::Timeout
             | Self::Io
@@ -159,7 +171,8 @@ impl ErrorKind {
             | Self::Protocol
             | Self::SessionExpired
             | Self::NotCarriedOut
-            | Self::LockRestarted => exit::LINK,
+            | Self::LockRestarted
+            | Self::Unconfirmed => exit::LINK,
             Self::PortBusy => exit::BUSY,
             Self::Host | Self::Random => exit::HOST,
             Self::Interrupted => exit::INTERRUPTED,
@@ -361,6 +374,16 @@ impl From<ClientError> for CliError {
             ClientError::Random(_) => {
                 (ErrorKind::Random, "the system's entropy source is unavailable".to_string(), None)
             }
+            ClientError::NeedsSession { .. } => (
+                ErrorKind::NeedsSession,
+                "name the lock's site key with --key; nothing was sent".to_string(),
+                None,
+            ),
+            ClientError::Unconfirmed { .. } => (
+                ErrorKind::Unconfirmed,
+                "something on the cable answered in the lock's place; check the adapter and the cable, then see what the lock holds with a read (e.g. `latchkey user list`)".to_string(),
+                None,
+            ),
         };
         let retry_after_ms = match &error {
             ClientError::Backoff { retry_after } => Some(retry_after.as_millis() as u64),
@@ -410,6 +433,12 @@ impl From<ConnectError> for CliError {
                     source.hint()
                 );
                 CliError::new(ErrorKind::NoKey, source.to_string()).with_hint(hint)
+            }
+            e @ ConnectError::ClaimLost { .. } => {
+                let hint = "nothing was sent. If the lock was factory-reset, claim it again \
+                            (`latchkey claim`); if not, someone or something on the cable may \
+                            be tampering: check the adapter and the cable before going on";
+                CliError::new(ErrorKind::ClaimLost, e.to_string()).with_hint(hint)
             }
             e @ ConnectError::Sim(_) => CliError::new(ErrorKind::Sim, e.to_string())
                 .with_hint("the simulator needs a pseudo-terminal (/dev/ptmx)"),

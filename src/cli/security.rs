@@ -74,6 +74,10 @@ pub(super) fn claim(context: &Context, code: Option<String>) -> Result<(), CliEr
         .client
         .claim(&code, serial, &installer, &technician)
         .map_err(|e| connection.explain(e))?;
+    // Remembered so a later "not claimed" from this lock is not taken on its word.
+    if let Err(e) = Keystore::locate().and_then(|store| store.record_claim(serial, &key.name)) {
+        eprintln!("note: could not note the claim in the keystore: {e}");
+    }
     if context.json {
         say!(
             "{}",
@@ -99,6 +103,9 @@ pub(super) fn factory_reset(
     )?;
     let code = setup_code(context, code)?;
     connection.client.factory_reset(&code, &serial).map_err(|e| connection.explain(e))?;
+    if let Err(e) = Keystore::locate().and_then(|store| store.forget_claim(&serial)) {
+        eprintln!("note: could not note the reset in the keystore: {e}");
+    }
     if context.json {
         say!("{}", json!({ "reset": true, "serial": serial }));
     } else {

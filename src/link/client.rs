@@ -132,6 +132,21 @@ pub enum ClientError {
     /// No randomness from the operating system.
     #[error("cannot get random bytes: {0}")]
     Random(String),
+    /// The request needs a session and none is open, so it was not sent: nothing but the
+    /// identification, the claim and the handshake goes over the cable in clear.
+    #[error("{request} needs a session with the lock, and none is open; it was not sent")]
+    NeedsSession {
+        /// What was asked (the request's name).
+        request: &'static str,
+    },
+    /// Inside a session only a sealed answer counts. An answer in clear came (someone on the
+    /// cable forging one, as the lock never answers a sealed request so) and no sealed one:
+    /// whether the request was carried out is not confirmed.
+    #[error("the answer to {request} came unsealed, so it does not count: not confirmed")]
+    Unconfirmed {
+        /// What was asked (the request's name).
+        request: &'static str,
+    },
 }
 
 /// An open management session: who we are, the keys that seal each direction, and what we
@@ -159,6 +174,9 @@ pub struct LinkStats {
     pub dropped: u32,
     /// Responses whose sequence number matched no outstanding request.
     pub stale: u32,
+    /// Plaintext answers and events inside a session that only a sealed one may be (taken
+    /// for nothing: a lock never sends them).
+    pub unsealed: u32,
 }
 
 /// A connection to one lock over one line: a serial port unless said otherwise.
@@ -356,6 +374,10 @@ impl<T: Transport> Client<T> {
     /// within the timeout.
     fn exchange(&mut self, request: &Request) -> Result<Answer, ClientError> {
         let name = request_name(request);
+        if self.session.is_none() && !request.travels_in_clear() {
+            return Err(ClientError::NeedsSession { request: name });
+        }
+        let unsealed_before = self.stats.unsealed;
         let rule = resend_rule(request);
         let attempts = if rule == Resend::Never { 1 } else { self.options.attempts.max(1) };
         let started = Instant::now();
@@ -400,6 +422,9 @@ impl<T: Transport> Client<T> {
             }
         }
         debug!(request = name, attempts, elapsed_ms = millis(started.elapsed()), "timed out");
+        if self.stats.unsealed != unsealed_before {
+            return Err(ClientError::Unconfirmed { request: name });
+        }
         Err(ClientError::Timeout {
             path: self.path.clone(),
             timeout: self.options.timeout,
@@ -471,8 +496,13 @@ impl<T: Transport> Client<T> {
                 trace!(kind = ?header.kind, seq = header.seq, len = body.len(), "frame received");
                 match header.kind {
                     Kind::Event if header.version == PROTOCOL_VERSION => {
+                        // The lock sends only `Booted` in clear; anything else is not its.
                         match decode_body::<Event>(body) {
-                            Ok(event) => self.queue_event(header.seq, event),
+                            Ok(event @ Event::Booted { .. }) => self.queue_event(header.seq, event),
+                            Ok(_) => {
+                                debug!(seq = header.seq, "plaintext event ignored");
+                                self.stats.unsealed += 1;
+                            }
                             Err(_) => self.stats.dropped += 1,
                         }
                     }
@@ -502,6 +532,15 @@ impl<T: Transport> Client<T> {
                                 if self.session.is_some() =>
                             {
                                 found = Some(Err(ClientError::SessionExpired));
+                            }
+                            // Inside a session the lock seals every other answer: one in
+                            // clear is not its, and is no answer. The wait goes on.
+                            Ok(_) if self.session.is_some() => {
+                                debug!(
+                                    seq = header.seq,
+                                    "plaintext answer inside a session ignored"
+                                );
+                                self.stats.unsealed += 1;
                             }
                             Ok(response) => found = Some(Ok(response)),
                             Err(_) => self.stats.dropped += 1,

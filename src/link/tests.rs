@@ -68,6 +68,16 @@ fn a_late_sealed_answer_to_an_earlier_request_is_counted_stale_and_ignored() {
     assert_eq!(client.transport_mut().carried_out_named("Ping"), 2);
 }
 
+#[test]
+fn a_request_that_needs_a_session_is_not_sent_without_one() {
+    let mut client = client(FakeLock::new());
+    assert!(matches!(client.checksum(), Err(ClientError::NeedsSession { request: "GetChecksum" })));
+    assert_eq!(client.stats().sent, 0);
+    assert_eq!(client.transport_mut().carried_out_named("GetChecksum"), 0);
+    // What may travel in clear still does.
+    assert_eq!(client.ping(7).unwrap(), 7);
+}
+
 // ---- resends --------------------------------------------------------------------------------
 
 #[test]

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use latchkey_protocol::{LockInfo, Role, Status};
 
-use crate::keys::{self, KeyError, KeyFile};
+use crate::keys::{self, KeyError, KeyFile, Keystore};
 use crate::link::{self, Client, ClientError, LinkOptions, PortInfo, PortSource, ResolveError};
 
 /// Which port to open.
@@ -79,6 +79,16 @@ pub enum ConnectError {
     /// A key could not be made or read (other than "none found").
     #[error(transparent)]
     Key(#[from] KeyError),
+    /// The lock says it is not claimed, but it was claimed from this keystore: it was
+    /// factory-reset, or someone on the cable flipped its unauthenticated answer to make the
+    /// host talk in clear. Nothing was sent.
+    #[error("lock {serial} says it is not claimed, but it was claimed from here with key {key:?}")]
+    ClaimLost {
+        /// The lock's serial number.
+        serial: String,
+        /// The key that claimed it.
+        key: String,
+    },
 }
 
 impl From<sim::SimError> for ConnectError {
@@ -209,6 +219,17 @@ impl Connection {
     pub fn authorize(&mut self) -> Result<AuthOutcome, ConnectError> {
         let info = self.info()?.clone();
         if !info.claimed {
+            // `Hello` is not authenticated: the keystore, not the lock's word, says whether
+            // this lock should have a session.
+            let claimed_here = match Keystore::locate() {
+                _ if self.sim_key.is_some() => None,
+                Ok(store) => store.claimed_with(&info.serial)?,
+                Err(KeyError::NoKeystore) => None,
+                Err(e) => return Err(e.into()),
+            };
+            if let Some(key) = claimed_here {
+                return Err(ConnectError::ClaimLost { serial: info.serial.to_string(), key });
+            }
             return Ok(AuthOutcome::Unclaimed);
         }
         if let Some(role) = self.client.session_role() {
@@ -264,8 +285,11 @@ impl Connection {
     /// What a refusal means for this lock and this session: not claimed yet, a read-only
     /// key, or the lock's own status. `None` for anything but a refusal.
     pub fn classify(&self, error: &ClientError) -> Option<Refusal> {
-        let ClientError::Refused(refusal) = error else { return None };
         let unclaimed = self.info.as_ref().is_some_and(|i| !i.claimed);
+        if matches!(error, ClientError::NeedsSession { .. }) && unclaimed {
+            return Some(Refusal::NotClaimed);
+        }
+        let ClientError::Refused(refusal) = error else { return None };
         let technician = self.client.session_role() == Some(Role::Technician);
         Some(match refusal.status {
             Status::NotAuthorized if unclaimed => Refusal::NotClaimed,

@@ -16,17 +16,31 @@ use serialport::{SerialPort, TTYPort};
 pub type Tamper = Box<dyn FnMut(&mut Vec<u8>) -> bool + Send>;
 
 /// What the proxy does with a host→lock frame, asked before it is relayed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     /// Relay it.
     Relay,
     /// Relay it, then relay nothing more either way: the cable is pulled.
     RelayThenCut,
+    /// Keep it from the lock and send these wire bytes to the host instead: a forged answer.
+    Answer(Vec<u8>),
 }
 
-/// Called with each host→lock frame's number (1 for the first frame that is not empty) before
-/// it is relayed; may act on the lock in between (a power cut) and says what to do with it.
-pub type OnFrame = Box<dyn FnMut(usize) -> Verdict + Send>;
+/// Called with each host→lock frame's number (1 for the first frame that is not empty) and
+/// its wire bytes before it is relayed; may act on the lock in between (a power cut) and says
+/// what to do with it.
+pub type OnFrame = Box<dyn FnMut(usize, &[u8]) -> Verdict + Send>;
+
+/// What the man in the middle does besides relaying.
+#[derive(Default)]
+pub struct Hooks {
+    /// Rewrites host→lock frames.
+    pub tamper: Option<Tamper>,
+    /// Decides about each host→lock frame.
+    pub on_frame: Option<OnFrame>,
+    /// Rewrites lock→host frames.
+    pub answers: Option<Tamper>,
+}
 
 pub struct Proxy {
     pub path: PathBuf,
@@ -39,15 +53,12 @@ pub struct Proxy {
 
 impl Proxy {
     pub fn start(lock_port: &Path, tamper: Option<Tamper>) -> Proxy {
-        Self::start_with(lock_port, tamper, None)
+        Self::start_with(lock_port, Hooks { tamper, ..Hooks::default() })
     }
 
-    /// As [`Proxy::start`], with `on_frame` asked about each host frame.
-    pub fn start_with(
-        lock_port: &Path,
-        mut tamper: Option<Tamper>,
-        mut on_frame: Option<OnFrame>,
-    ) -> Proxy {
+    /// As [`Proxy::start`], with every hook.
+    pub fn start_with(lock_port: &Path, hooks: Hooks) -> Proxy {
+        let Hooks { mut tamper, mut on_frame, mut answers } = hooks;
         let (mut master, slave) = TTYPort::pair().expect("pty pair");
         let path = PathBuf::from(slave.name().expect("pty name"));
         master.set_timeout(Duration::from_millis(5)).unwrap();
@@ -61,30 +72,38 @@ impl Proxy {
         let (h2l, l2h, halt) = (host_to_lock.clone(), lock_to_host.clone(), stop.clone());
         let thread = std::thread::spawn(move || {
             let mut buf = [0u8; 512];
-            let mut pending = Vec::new();
+            let (mut pending, mut answer) = (Vec::new(), Vec::new());
             let (mut frames, mut cut) = (0, false);
             while !halt.load(Ordering::Relaxed) {
                 // Host to lock, frame by frame so a frame can be altered whole.
                 if let Ok(n) = master.read(&mut buf) {
                     for &b in &buf[..n] {
                         pending.push(b);
-                        if b == 0 {
-                            let mut frame = std::mem::take(&mut pending);
-                            if cut {
-                                continue;
-                            }
-                            if frame.len() > 1 {
-                                frames += 1;
-                                if let Some(hook) = on_frame.as_mut() {
-                                    cut = hook(frames) == Verdict::RelayThenCut;
+                        if b != 0 {
+                            continue;
+                        }
+                        let mut frame = std::mem::take(&mut pending);
+                        if cut {
+                            continue;
+                        }
+                        h2l.lock().unwrap().extend_from_slice(&frame);
+                        if frame.len() > 1 {
+                            frames += 1;
+                            if let Some(hook) = on_frame.as_mut() {
+                                match hook(frames, &frame) {
+                                    Verdict::Relay => {}
+                                    Verdict::RelayThenCut => cut = true,
+                                    Verdict::Answer(forged) => {
+                                        let _ = master.write_all(&forged);
+                                        continue;
+                                    }
                                 }
                             }
-                            if let Some(t) = tamper.as_mut() {
-                                tamper_frame(&mut frame, t);
-                            }
-                            h2l.lock().unwrap().extend_from_slice(&frame);
-                            let _ = lock.write_all(&frame);
                         }
+                        if let Some(t) = tamper.as_mut() {
+                            tamper_frame(&mut frame, t);
+                        }
+                        let _ = lock.write_all(&frame);
                     }
                 }
                 if let Ok(n) = lock.read(&mut buf) {
@@ -92,7 +111,20 @@ impl Proxy {
                         continue;
                     }
                     l2h.lock().unwrap().extend_from_slice(&buf[..n]);
-                    let _ = master.write_all(&buf[..n]);
+                    let Some(t) = answers.as_mut() else {
+                        let _ = master.write_all(&buf[..n]);
+                        continue;
+                    };
+                    for &b in &buf[..n] {
+                        answer.push(b);
+                        if b == 0 {
+                            let mut frame = std::mem::take(&mut answer);
+                            if frame.len() > 1 {
+                                tamper_frame(&mut frame, t);
+                            }
+                            let _ = master.write_all(&frame);
+                        }
+                    }
                 }
             }
         });
