@@ -15,6 +15,7 @@
 //! kind = "site"                 # "site" (installer) or "technician"
 //! key = "64 hex digits"
 //! previous = ["64 hex digits"]  # keys before the last rotations, still tried
+//! pending = "64 hex digits"     # a rotation's new key whose answer was lost, also tried
 //! created = "2026-11-24T12:00:00Z"
 //! ```
 
@@ -63,6 +64,8 @@ struct KeyFileToml {
     key: String,
     #[serde(default)]
     previous: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pending: Option<String>,
     created: String,
 }
 
@@ -77,6 +80,10 @@ pub struct KeyFile {
     pub key: SecretKey,
     /// Earlier keys, newest first, for locks not yet moved to the current one.
     pub previous: Vec<SecretKey>,
+    /// The next key of a rotation that was sent to a lock without its answer coming back (a
+    /// pulled cable): kept until a session shows whether the lock took it. Written before the
+    /// rotation is sent, so no lock can hold a key the file does not.
+    pub pending: Option<SecretKey>,
     /// When it was made (RFC 3339).
     pub created: String,
     /// Where it was loaded from, if from a file.
@@ -260,6 +267,7 @@ impl KeyFile {
             kind: KeyKind::Site,
             key: SecretKey(random_bytes()?),
             previous: Vec::new(),
+            pending: None,
             created: now_rfc3339(),
             path: None,
         })
@@ -281,17 +289,52 @@ impl KeyFile {
             kind: KeyKind::Technician,
             key: derive(&self.key),
             previous: self.previous.iter().map(derive).collect(),
+            pending: None,
             created: now_rfc3339(),
             path: None,
         }
     }
 
-    /// The lock keys this file can open sessions with on lock `serial`, current first.
+    /// The lock keys this file can open sessions with on lock `serial`: the current one, the
+    /// previous ones newest first, then the pending one ([`KeyFile::pending_index`]).
     pub fn lock_keys(&self, serial: &str) -> Vec<SecretKey> {
         std::iter::once(&self.key)
             .chain(&self.previous)
+            .chain(&self.pending)
             .map(|k| lock_key(self.role(), k, serial))
             .collect()
+    }
+
+    /// Where the pending key is in [`KeyFile::lock_keys`], if there is one.
+    pub fn pending_index(&self) -> Option<usize> {
+        self.pending.as_ref().map(|_| 1 + self.previous.len())
+    }
+
+    /// This file with a pending next key: the one already pending (an interrupted rotation
+    /// is finished with the same key, so every lock of the site ends on one), else a new one.
+    pub fn with_pending(&self) -> Result<Self, KeyError> {
+        let mut next = self.clone();
+        if next.pending.is_none() {
+            next.pending = Some(SecretKey(random_bytes()?));
+        }
+        Ok(next)
+    }
+
+    /// This file with its pending key made current and the current one kept as previous;
+    /// `None` without a pending key.
+    pub fn promoted(&self) -> Option<Self> {
+        let pending = self.pending.clone()?;
+        let mut previous = vec![self.key.clone()];
+        previous.extend(self.previous.iter().cloned());
+        Some(Self { key: pending, previous, pending: None, created: now_rfc3339(), ..self.clone() })
+    }
+
+    /// Writes this file where it came from (its path, else the keystore, under its name).
+    pub fn store(&self) -> Result<PathBuf, KeyError> {
+        match &self.path {
+            Some(path) => self.save(path, true).map(|()| path.clone()),
+            None => Keystore::locate()?.replace(self),
+        }
     }
 
     /// Both keys a lock stores, derived from this site key: (installer, technician).
@@ -305,20 +348,6 @@ impl KeyFile {
         })
     }
 
-    /// Moves the current key to `previous` and makes a new one.
-    pub fn rotated(&self) -> Result<Self, KeyError> {
-        let mut previous = vec![self.key.clone()];
-        previous.extend(self.previous.iter().cloned());
-        Ok(Self {
-            name: self.name.clone(),
-            kind: self.kind,
-            key: SecretKey(random_bytes()?),
-            previous,
-            created: now_rfc3339(),
-            path: self.path.clone(),
-        })
-    }
-
     /// The file's text. Secret: write it only to a file or a pipe.
     pub fn to_toml(&self) -> String {
         let doc = KeyFileToml {
@@ -327,6 +356,7 @@ impl KeyFile {
             kind: self.kind,
             key: to_hex(self.key.as_bytes()),
             previous: self.previous.iter().map(|k| to_hex(k.as_bytes())).collect(),
+            pending: self.pending.as_ref().map(|k| to_hex(k.as_bytes())),
             created: self.created.clone(),
         };
         let body = toml::to_string(&doc).unwrap_or_default();
@@ -380,11 +410,18 @@ impl KeyFile {
             .map(|p| from_hex(p).map(SecretKey))
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| invalid("`previous` holds something other than 64 hex digits".into()))?;
+        let pending = match &doc.pending {
+            Some(p) => Some(SecretKey(
+                from_hex(p).ok_or_else(|| invalid("`pending` is not 64 hex digits".into()))?,
+            )),
+            None => None,
+        };
         Ok(Self {
             name: doc.name,
             kind: doc.kind,
             key: SecretKey(key),
             previous,
+            pending,
             created: doc.created,
             path: Some(path.to_path_buf()),
         })
@@ -655,7 +692,7 @@ mod tests {
     #[test]
     fn key_files_round_trip_with_mode_0600_and_refuse_open_ones() {
         let dir = tempfile::tempdir().unwrap();
-        let key = KeyFile::generate("acme").unwrap().rotated().unwrap();
+        let key = KeyFile::generate("acme").unwrap().with_pending().unwrap().promoted().unwrap();
         let path = dir.path().join("acme.toml");
         key.save(&path, false).unwrap();
         assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);

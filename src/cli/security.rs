@@ -216,8 +216,10 @@ pub(super) fn key(context: &Context, command: KeyCommand) -> Result<(), CliError
     Ok(())
 }
 
-/// New site key, installed on the connected lock, then saved. If the lock refuses or the link
-/// fails, the keystore is untouched and the lock keeps its old key.
+/// New site key, installed on the connected lock in two phases: the key file gets the new key
+/// as *pending* before anything is sent, and the pending key becomes current once the lock has
+/// confirmed it. A cable pulled in between leaves both keys in the file, and the next session
+/// (of any command) finds which one the lock holds and finishes the job.
 fn rotate(context: &Context, store: &Keystore, name: Option<String>) -> Result<(), CliError> {
     let current = match name.as_deref().or(context.connect.key.as_deref()) {
         Some(name) if !name.contains('/') => store.get(name)?,
@@ -227,23 +229,42 @@ fn rotate(context: &Context, store: &Keystore, name: Option<String>) -> Result<(
         return Err(CliError::usage("only a site key can be rotated")
             .with_hint("technician keys follow their site key: export a new one after rotating"));
     }
-    let next = current.rotated()?;
+    let staged = current.with_pending()?;
+    let path = staged.store()?;
+    let Some(next) = staged.promoted() else {
+        return Err(CliError::usage("not a site key"));
+    };
     let mut key_context = context.clone();
-    key_context.connect.key = Some(
-        current.path.as_ref().map(|p| p.display().to_string()).unwrap_or(current.name.clone()),
-    );
+    key_context.connect.key = Some(path.display().to_string());
     let mut connection = open(&key_context, Access::Rekey)?;
     let serial = connection.info()?.serial.to_string();
+    // Opening the session may have found the lock on the pending key already (an earlier
+    // rotation whose answer was lost) and promoted it: then there is nothing left to send.
+    let on_file = KeyFile::load(&path)?;
+    if on_file.pending.is_none() && on_file.key == next.key {
+        if context.json {
+            say!(
+                "{}",
+                json!({ "rotated": true, "serial": serial, "key": next.name, "fingerprint": keys::fingerprint(&next.key), "finished_earlier": true })
+            );
+        } else {
+            say!(
+                "lock {serial} already held the new key from an interrupted rotation; saved to {}",
+                path.display()
+            );
+        }
+        return Ok(());
+    }
     let (installer, technician) =
         next.lock_pair(&serial).ok_or_else(|| CliError::usage("not a site key"))?;
-    connection.client.rotate_keys(&installer, &technician).map_err(|e| connection.explain(e))?;
-    let path = match &current.path {
-        Some(path) => {
-            next.save(path, true)?;
-            path.clone()
-        }
-        None => store.replace(&next)?,
-    };
+    connection.client.rotate_keys(&installer, &technician).map_err(|e| {
+        connection.explain(e).with_hint(format!(
+            "the new key is kept as pending in {}; run `latchkey key rotate` again (or any \
+             command): whichever key the lock holds opens it, and the rotation is finished",
+            path.display()
+        ))
+    })?;
+    let path = next.store()?;
     if context.json {
         say!(
             "{}",

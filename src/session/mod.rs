@@ -256,6 +256,19 @@ impl Connection {
             }
             Err(e) => return Err(e.into()),
         };
+        let (key, generation) = match key.pending_index() {
+            // The lock took a rotation whose answer never came back (a pulled cable): its new
+            // key becomes the file's current one, the old one its previous.
+            Some(pending) if pending == generation => match key.promoted() {
+                Some(promoted) => {
+                    promoted.store()?;
+                    tracing::info!(key = %promoted.name, "the lock holds the pending key; promoted");
+                    (promoted, 0)
+                }
+                None => (key, generation),
+            },
+            _ => (key, generation),
+        };
         let name = key.name.clone();
         self.session_key = Some((key, generation));
         Ok(match generation {

@@ -40,6 +40,9 @@ pub struct Hooks {
     pub on_frame: Option<OnFrame>,
     /// Rewrites lock→host frames.
     pub answers: Option<Tamper>,
+    /// Relays this many host→lock bytes (cutting a frame anywhere), then nothing more either
+    /// way: the cable pulled at that byte.
+    pub cut_after_bytes: Option<usize>,
 }
 
 pub struct Proxy {
@@ -58,7 +61,7 @@ impl Proxy {
 
     /// As [`Proxy::start`], with every hook.
     pub fn start_with(lock_port: &Path, hooks: Hooks) -> Proxy {
-        let Hooks { mut tamper, mut on_frame, mut answers } = hooks;
+        let Hooks { mut tamper, mut on_frame, mut answers, cut_after_bytes } = hooks;
         let (mut master, slave) = TTYPort::pair().expect("pty pair");
         let path = PathBuf::from(slave.name().expect("pty name"));
         master.set_timeout(Duration::from_millis(5)).unwrap();
@@ -73,10 +76,18 @@ impl Proxy {
         let thread = std::thread::spawn(move || {
             let mut buf = [0u8; 512];
             let (mut pending, mut answer) = (Vec::new(), Vec::new());
-            let (mut frames, mut cut) = (0, false);
+            let (mut frames, mut cut, mut relayed) = (0, false, 0);
             while !halt.load(Ordering::Relaxed) {
                 // Host to lock, frame by frame so a frame can be altered whole.
                 if let Ok(n) = master.read(&mut buf) {
+                    if let Some(limit) = cut_after_bytes {
+                        let take = if cut { 0 } else { n.min(limit - relayed) };
+                        h2l.lock().unwrap().extend_from_slice(&buf[..take]);
+                        let _ = lock.write_all(&buf[..take]);
+                        relayed += take;
+                        cut = relayed >= limit;
+                        continue;
+                    }
                     for &b in &buf[..n] {
                         pending.push(b);
                         if b != 0 {
