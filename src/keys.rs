@@ -329,6 +329,11 @@ impl KeyFile {
         Some(Self { key: pending, previous, pending: None, created: now_rfc3339(), ..self.clone() })
     }
 
+    /// This file without its previous keys.
+    pub fn without_previous(&self) -> Self {
+        Self { previous: Vec::new(), ..self.clone() }
+    }
+
     /// Writes this file where it came from (its path, else the keystore, under its name).
     pub fn store(&self) -> Result<PathBuf, KeyError> {
         match &self.path {

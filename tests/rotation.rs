@@ -84,6 +84,13 @@ fn a_cable_pulled_at_any_byte_of_a_key_rotation_never_locks_the_installer_out() 
     sim.cli().args(["key", "rotate"]).assert().success();
     let file = KeyFile::load(&key_file).unwrap();
     assert!(file.pending.is_none());
+    assert!(!file.previous.is_empty());
+    sim.cli().args(["config", "get", "label"]).assert().success();
+    // This lock is on the current key: the previous ones can go, and it still opens.
+    let out = sim.cli().args(["--json", "key", "prune", "--yes"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(json(&out)["pruned"].as_u64(), Some(file.previous.len() as u64));
+    assert!(KeyFile::load(&key_file).unwrap().previous.is_empty());
     sim.cli().args(["config", "get", "label"]).assert().success();
     assert!(interrupted > 50 && rotated > 0, "{interrupted} cut, {rotated} whole");
     sim.stop();

@@ -70,7 +70,14 @@ fn the_setup_code_can_come_from_standard_input() {
         .arg("claim")
         .write_stdin(format!("{}\n", sim.setup_code.to_lowercase()))
         .assert()
-        .success();
+        .success()
+        .stderr(predicate::str::contains("history").not());
+    // On the command line it works too, with a word about where it is now kept.
+    sim.cli()
+        .args(["factory-reset", "--yes", "--setup-code", &sim.setup_code])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("shell's history"));
     sim.stop();
 }
 

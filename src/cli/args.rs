@@ -215,6 +215,15 @@ pub enum KeyCommand {
         /// The key to rotate [default: the one --key names, or the keystore's only key].
         name: Option<String>,
     },
+    /// Forget a site key's previous keys, once every lock of the site is on the current
+    /// one (each lock moves on its next installer session, or with `key rotate`).
+    Prune {
+        /// The key [default: the one --key names, or the keystore's only key].
+        name: Option<String>,
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
 }
 
 /// `latchkey time ...`

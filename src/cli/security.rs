@@ -14,7 +14,15 @@ use crate::keys::{self, DEFAULT_KEY_NAME, KeyFile, KeyKind, Keystore};
 /// The setup code from the flag, a prompt, or one line of standard input.
 fn setup_code(context: &Context, flag: Option<String>) -> Result<SetupCode, CliError> {
     let text = match flag {
-        Some(text) => text,
+        Some(text) => {
+            // Not refused (scripts on a bench use it), but said: it is a door's master secret.
+            eprintln!(
+                "note: a setup code on the command line stays in the shell's history and shows \
+                 in the process list; leave --setup-code out to be asked for it, or pipe it on \
+                 standard input"
+            );
+            text
+        }
         None if context.interactive => dialoguer::Input::<String>::new()
             .with_prompt("Setup code (on the label inside the lock)")
             .interact_text()
@@ -212,6 +220,32 @@ pub(super) fn key(context: &Context, command: KeyCommand) -> Result<(), CliError
             }
         }
         KeyCommand::Rotate { name } => rotate(context, &store, name)?,
+        KeyCommand::Prune { name, yes } => {
+            let key = match name.as_deref().or(context.connect.key.as_deref()) {
+                Some(name) if !name.contains('/') => store.get(name)?,
+                other => keys::resolve(other)?,
+            };
+            let count = key.previous.len();
+            if count > 0 {
+                confirm(
+                    context,
+                    yes,
+                    &format!(
+                        "Forget the {count} previous key(s) of {:?}? A lock still on one can then \
+                         only be factory-reset",
+                        key.name
+                    ),
+                )?;
+                key.without_previous().store()?;
+            }
+            if context.json {
+                say!("{}", json!({ "key": key.name, "pruned": count }));
+            } else if count == 0 {
+                say!("{:?} keeps no previous key; nothing to prune", key.name);
+            } else {
+                say!("forgot the {count} previous key(s) of {:?}", key.name);
+            }
+        }
     }
     Ok(())
 }

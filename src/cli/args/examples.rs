@@ -55,6 +55,7 @@ const EXAMPLES: &[(&str, &[&str])] = &[
     ),
     ("key import", &["latchkey key import tech.key", "latchkey key import site.key --name acme"]),
     ("key rotate", &["latchkey key rotate", "latchkey key rotate acme-hq"]),
+    ("key prune", &["latchkey key prune acme-hq   # once every lock is on the current key"]),
     (
         "user add",
         &[
