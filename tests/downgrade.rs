@@ -4,24 +4,11 @@
 
 mod common;
 
-use common::proxy::{Hooks, OnFrame, Proxy, Tamper, Verdict};
+use common::proxy::{Hooks, OnFrame, Proxy, Tamper, Verdict, frames};
 use common::{Sim, json, latchkey};
 use latchkey_protocol::{
-    FrameAccumulator, HEADER_LEN, Header, Kind, MAX_ENCODED_LEN, Request, Response, Status,
-    decode_body, encode_frame,
+    HEADER_LEN, Header, Kind, MAX_ENCODED_LEN, Request, Response, Status, decode_body, encode_frame,
 };
-
-/// Every intact frame in `bytes`: (header, body).
-fn frames(bytes: &[u8]) -> Vec<(Header, Vec<u8>)> {
-    let mut accumulator = FrameAccumulator::new();
-    let mut out = Vec::new();
-    for &b in bytes {
-        if let Some(Ok(frame)) = accumulator.push(b) {
-            out.push((frame.header, frame.body.to_vec()));
-        }
-    }
-    out
-}
 
 /// Checks that the host sent nothing in clear but what may travel so: the identification,
 /// the claim and the handshake.

@@ -383,3 +383,99 @@ fn the_built_in_simulated_lock_is_ready_to_manage() {
     latchkey().args(["--sim", "config", "set", "label", "Demo door"]).assert().success();
     latchkey().args(["--sim", "time", "sync"]).assert().success();
 }
+
+#[test]
+fn a_recorded_session_stays_closed_to_whoever_steals_the_site_key_later() {
+    use latchkey_protocol::crypto::{SecretKey, SessionKeys, x25519_shared};
+    use latchkey_protocol::{Kind, MAX_BODY_LEN, Request, Response, Role, decode_body};
+
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start_claimed(dir.path(), &[]);
+    let proxy = Proxy::start(&sim.link, None);
+    let via_proxy = || {
+        let mut cmd = latchkey();
+        cmd.env("LATCHKEY_KEYSTORE", &sim.keystore).args(["--port", proxy.path_str()]);
+        cmd
+    };
+    via_proxy().args(["config", "set", "label", "Vault 7 entrance"]).assert().success();
+    via_proxy().args(["user", "add", "Ann"]).assert().success();
+    let (h2l, l2h) = proxy.finish();
+
+    // Later the laptop is stolen: the site key, and every key derived from it, is known.
+    let site = KeyFile::load(&sim.keystore.join("default.toml")).unwrap();
+    let out = sim.cli().args(["info", "--json"]).output().unwrap();
+    let serial = json(&out)["serial"].as_str().unwrap().to_string();
+    let (installer, technician) = site.lock_pair(&serial).unwrap();
+    let known: Vec<SecretKey> =
+        vec![site.key.clone(), site.technician().key, installer.clone(), technician.clone()];
+
+    // The handshakes in clear: every ephemeral public key the recording holds.
+    let sent = common::proxy::frames(&h2l);
+    let answered = common::proxy::frames(&l2h);
+    let host_publics: Vec<[u8; 32]> = sent
+        .iter()
+        .filter_map(|(h, body)| match (h.kind, decode_body::<Request>(body)) {
+            (Kind::Request, Ok(Request::SessionStart { host_public, .. })) => Some(host_public),
+            _ => None,
+        })
+        .collect();
+    let lock_publics: Vec<[u8; 32]> = answered
+        .iter()
+        .filter_map(|(h, body)| match (h.kind, decode_body::<Response>(body)) {
+            (Kind::Response, Ok(Response::SessionChallenge { lock_public, .. })) => {
+                Some(lock_public)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!((host_publics.len(), lock_publics.len()), (2, 2), "two handshakes recorded");
+    let sealed: Vec<_> = sent
+        .iter()
+        .chain(&answered)
+        .filter(|(h, _)| {
+            matches!(h.kind, Kind::SealedRequest | Kind::SealedResponse | Kind::SealedEvent)
+        })
+        .collect();
+    assert!(sealed.len() >= 6, "recorded {} sealed frames", sealed.len());
+
+    // Every secret the thief can compute for the exchange's shared value: none is it.
+    let mut opened = 0;
+    for (host_public, lock_public) in host_publics.iter().zip(&lock_publics) {
+        let mut guesses: Vec<[u8; 32]> = vec![[0; 32], *host_public, *lock_public];
+        for key in &known {
+            for public in [host_public, lock_public] {
+                guesses.extend(x25519_shared(key.as_bytes(), public));
+            }
+        }
+        for lock_key in [&installer, &technician] {
+            for role in [Role::Installer, Role::Technician] {
+                for shared in &guesses {
+                    let keys = SessionKeys::derive(
+                        lock_key,
+                        role,
+                        &serial,
+                        host_public,
+                        lock_public,
+                        shared,
+                    );
+                    for (header, body) in &sealed {
+                        let (_, mut from_host) = keys.lock_ends();
+                        let (_, mut from_lock) = keys.host_ends();
+                        let mut events = keys.host_event_opener();
+                        let mut out = [0u8; MAX_BODY_LEN];
+                        let opener = match header.kind {
+                            Kind::SealedRequest => &mut from_host,
+                            Kind::SealedResponse => &mut from_lock,
+                            _ => &mut events,
+                        };
+                        if opener.open(header, body, &mut out).is_ok() {
+                            opened += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(opened, 0, "a stolen key opened {opened} recorded frames");
+    sim.stop();
+}

@@ -163,7 +163,8 @@ fn an_abandoned_claim_exchange_counts_as_a_failure_a_session_handshake_not() {
     assert_eq!(claim(&mut link, &mut lock), success());
 
     // Session challenges give nothing to guess with: starting over is free.
-    let start = Request::SessionStart { role: Role::Technician, host_nonce: [1; 16] };
+    let host_public = latchkey_protocol::crypto::x25519_public(&[7; 32]);
+    let start = Request::SessionStart { role: Role::Technician, host_public };
     for seq in 4..8 {
         let answer = ask(&mut link, &mut lock, seq, &start);
         assert!(matches!(answer, Response::SessionChallenge { .. }), "{answer:?}");
@@ -219,7 +220,7 @@ fn plaintext_management_is_refused_claimed_or_not() {
     for request in &management {
         assert_eq!(ask(&mut link, &mut lock, 1, request), refused(), "unclaimed: {request:?}");
     }
-    let start = Request::SessionStart { role: Role::Installer, host_nonce: [0; 16] };
+    let start = Request::SessionStart { role: Role::Installer, host_public: [0; 32] };
     assert_eq!(ask(&mut link, &mut lock, 2, &start), refused(), "nothing to open one with");
 
     // Claimed, and even while a session is open: no plaintext fallback.
@@ -279,7 +280,7 @@ fn a_technician_session_is_read_only() {
         assert_eq!(t.ask(&mut link, &mut lock, &request), refused(), "{request:?}");
     }
     // Handshakes inside a session are malformed, whoever sends them.
-    let start = Request::SessionStart { role: Role::Installer, host_nonce: [0; 16] };
+    let start = Request::SessionStart { role: Role::Installer, host_public: [0; 32] };
     assert_eq!(t.ask(&mut link, &mut lock, &start), Response::Status(Status::InvalidField));
     assert_eq!(lock.settings().door_label.as_str(), "Door");
     // The technician's key opens no installer session.

@@ -28,8 +28,6 @@ use crate::message::{ClaimIntent, Role};
 
 /// Bytes of a symmetric key.
 pub const KEY_LEN: usize = 32;
-/// Bytes of a handshake nonce.
-pub const HANDSHAKE_NONCE_LEN: usize = 16;
 /// Bytes of an AEAD tag.
 pub const TAG_LEN: usize = 16;
 /// Bytes of the explicit counter at the start of a sealed body.
@@ -295,26 +293,36 @@ pub struct SessionKeys {
 }
 
 impl SessionKeys {
-    /// Derives a session's keys from the lock key of `role` and both handshake nonces.
+    /// Derives a session's keys from the lock key of `role` and the handshake's ephemeral
+    /// X25519 exchange: `shared` is X25519 of one side's ephemeral secret and the other's
+    /// public key. Both the role key (who may open a session) and the ephemeral secret (which
+    /// nobody keeps) go in, so a recording plus a key stolen later opens nothing: forward
+    /// secrecy, as in Noise's `NNpsk0`.
     pub fn derive(
         lock_key: &SecretKey,
         role: Role,
         serial: &str,
-        host_nonce: &[u8; HANDSHAKE_NONCE_LEN],
-        lock_nonce: &[u8; HANDSHAKE_NONCE_LEN],
+        host_public: &[u8; 32],
+        lock_public: &[u8; 32],
+        shared: &[u8; 32],
     ) -> Self {
-        let mut salt = [0u8; 2 * HANDSHAKE_NONCE_LEN];
-        salt[..HANDSHAKE_NONCE_LEN].copy_from_slice(host_nonce);
-        salt[HANDSHAKE_NONCE_LEN..].copy_from_slice(lock_nonce);
+        let mut salt = [0u8; 64];
+        salt[..32].copy_from_slice(host_public);
+        salt[32..].copy_from_slice(lock_public);
+        let mut ikm = [0u8; 2 * KEY_LEN];
+        ikm[..KEY_LEN].copy_from_slice(&lock_key.0);
+        ikm[KEY_LEN..].copy_from_slice(shared);
         let role_byte = [role as u8];
         let info = |label: &'static [u8]| -> [&[u8]; 4] {
-            [b"latchkey/v1/session/", label, &role_byte, serial.as_bytes()]
+            [b"latchkey/v3/session/", label, &role_byte, serial.as_bytes()]
         };
-        Self {
-            mac: hkdf32(&salt, &lock_key.0, &info(b"mac")),
-            host_to_lock: hkdf32(&salt, &lock_key.0, &info(b"h2l")),
-            lock_to_host: hkdf32(&salt, &lock_key.0, &info(b"l2h")),
-        }
+        let keys = Self {
+            mac: hkdf32(&salt, &ikm, &info(b"mac")),
+            host_to_lock: hkdf32(&salt, &ikm, &info(b"h2l")),
+            lock_to_host: hkdf32(&salt, &ikm, &info(b"l2h")),
+        };
+        ikm.zeroize();
+        keys
     }
 
     /// The lock's proof that it holds the lock key.
@@ -574,8 +582,8 @@ mod tests {
     #[test]
     fn sealed_frames_refuse_forgery_replay_and_reorder() {
         let k = lock_key(Role::Installer, &key(3), "S1");
-        let host = SessionKeys::derive(&k, Role::Installer, "S1", &[1; 16], &[2; 16]);
-        let lock = SessionKeys::derive(&k, Role::Installer, "S1", &[1; 16], &[2; 16]);
+        let host = SessionKeys::derive(&k, Role::Installer, "S1", &[1; 32], &[2; 32], &[3; 32]);
+        let lock = SessionKeys::derive(&k, Role::Installer, "S1", &[1; 32], &[2; 32], &[3; 32]);
         assert!(proofs_match(&host.host_proof(), &lock.host_proof()));
         let (mut seal, _) = host.host_ends();
         let (_, mut open) = lock.lock_ends();
@@ -619,8 +627,8 @@ mod tests {
     #[test]
     fn events_have_their_own_counter_and_never_pass_for_an_answer() {
         let k = lock_key(Role::Technician, &key(4), "S1");
-        let host = SessionKeys::derive(&k, Role::Technician, "S1", &[1; 16], &[2; 16]);
-        let lock = SessionKeys::derive(&k, Role::Technician, "S1", &[1; 16], &[2; 16]);
+        let host = SessionKeys::derive(&k, Role::Technician, "S1", &[1; 32], &[2; 32], &[3; 32]);
+        let lock = SessionKeys::derive(&k, Role::Technician, "S1", &[1; 32], &[2; 32], &[3; 32]);
         let (mut answers, _) = lock.lock_ends();
         let mut events = lock.lock_event_sealer();
         let (_, mut host_answers) = host.host_ends();

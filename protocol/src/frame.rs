@@ -25,7 +25,11 @@ use serde::{Deserialize, Serialize};
 /// Version 2: typed refusals ([`crate::Response::Refused`]), `Clear`, lock-chosen user
 /// numbers, unique names, `Enrollment::InProgress::last_good`, `EnrollFailure::Storage` and
 /// `Sensor`, `Capabilities::card_uid_lengths`.
-pub const PROTOCOL_VERSION: u8 = 2;
+///
+/// Version 3: forward-secret sessions: `SessionStart` and `SessionChallenge` carry ephemeral
+/// X25519 public keys instead of nonces, and the session keys mix their exchange with the
+/// role's key ([`crate::crypto::SessionKeys::derive`]).
+pub const PROTOCOL_VERSION: u8 = 3;
 /// Bytes of header before the body.
 pub const HEADER_LEN: usize = 4;
 /// Bytes of CRC after the body.

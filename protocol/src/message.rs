@@ -68,8 +68,8 @@ pub enum Request {
     SessionStart {
         /// Installer or technician.
         role: Role,
-        /// Fresh random bytes from the host.
-        host_nonce: [u8; 16],
+        /// The host's ephemeral X25519 public key, fresh for this handshake.
+        host_public: [u8; 32],
     },
     /// Prove the host holds the role's lock key; answered `Status(Success)`, after which
     /// every request travels sealed.
@@ -392,8 +392,8 @@ pub enum Response {
     },
     /// Answer to [`Request::SessionStart`].
     SessionChallenge {
-        /// Fresh random bytes from the lock.
-        lock_nonce: [u8; 16],
+        /// The lock's ephemeral X25519 public key, fresh for this handshake.
+        lock_public: [u8; 32],
         /// Proof that the lock holds the role's key.
         lock_proof: [u8; 32],
     },

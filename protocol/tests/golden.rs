@@ -178,7 +178,7 @@ fn vectors() -> Vec<(&'static str, u16, Msg)> {
         (
             "req_session_start",
             14,
-            Req(Request::SessionStart { role: Role::Technician, host_nonce: [0x44; 16] }),
+            Req(Request::SessionStart { role: Role::Technician, host_public: [0x44; 32] }),
         ),
         ("req_session_confirm", 15, Req(Request::SessionConfirm { host_proof: [0x55; 32] })),
         (
@@ -332,7 +332,7 @@ fn vectors() -> Vec<(&'static str, u16, Msg)> {
         (
             "resp_session_challenge",
             14,
-            Resp(Response::SessionChallenge { lock_nonce: [0xAA; 16], lock_proof: [0xBB; 32] }),
+            Resp(Response::SessionChallenge { lock_public: [0xAA; 32], lock_proof: [0xBB; 32] }),
         ),
         ("resp_backoff", 14, Resp(Response::Backoff { retry_after_ms: 2000 })),
         ("resp_weak", 19, Resp(Response::Status(Status::Weak))),
@@ -466,7 +466,8 @@ fn sealed_frame_matches_its_golden_vector() {
     use latchkey_protocol::crypto::{SecretKey, SessionKeys, lock_key};
     let site = SecretKey([0x5A; 32]);
     let key = lock_key(Role::Installer, &site, "LK1-000042");
-    let keys = SessionKeys::derive(&key, Role::Installer, "LK1-000042", &[1; 16], &[2; 16]);
+    let keys =
+        SessionKeys::derive(&key, Role::Installer, "LK1-000042", &[1; 32], &[2; 32], &[3; 32]);
     let (mut sealer, _) = keys.host_ends();
     let (_, mut opener) = keys.lock_ends();
     let header = Header::new(Kind::SealedRequest, 21);
@@ -476,7 +477,7 @@ fn sealed_frame_matches_its_golden_vector() {
     let (n, counter) = sealer.seal(&header, plain, &mut body).unwrap();
     assert_eq!(counter, 1);
     let raw_hex = format!("{}{}", hex(&[PROTOCOL_VERSION, 3, 21, 0]), hex(&body[..n]));
-    let expected = "02031500010000009a6ea313ea1b0a96f122dca718b9071f51";
+    let expected = "0303150001000000978295ea29e16835ab52b306fa317193bc";
     if std::env::var_os("LATCHKEY_BLESS").is_some() {
         println!("sealed vector: {raw_hex}");
     }
@@ -498,7 +499,7 @@ fn sealed_frame_matches_its_golden_vector() {
         println!("sealed event vector: {raw_hex}");
     }
     assert_eq!(
-        &raw_hex, "0205030001000000a02338af077f9878b4546954409a98ba14b3",
+        &raw_hex, "03050300010000009d86152dcc579ccf3b36eb4033de4e279aeb",
         "sealed event layout changed"
     );
     let (opened, _) = keys.host_event_opener().open(&header, &body[..n], &mut out).unwrap();

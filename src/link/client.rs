@@ -916,14 +916,23 @@ impl<T: Transport> Client<T> {
         let tries = self.options.attempts.max(1);
         for handshake in 1..=tries {
             let boots = self.boots_seen;
-            let host_nonce = random::<16>()?;
-            let (lock_nonce, lock_proof) = match self
-                .request_once(&Request::SessionStart { role, host_nonce })?
+            // An ephemeral key pair for this handshake only: with it gone, a recording of the
+            // session stays closed even to whoever steals the role key later.
+            let secret = zeroize::Zeroizing::new(random::<32>()?);
+            let host_public = x25519_public(&secret);
+            let (lock_public, lock_proof) = match self
+                .request_once(&Request::SessionStart { role, host_public })?
             {
-                Response::SessionChallenge { lock_nonce, lock_proof } => (lock_nonce, lock_proof),
+                Response::SessionChallenge { lock_public, lock_proof } => (lock_public, lock_proof),
                 other => return Err(unexpected(other)),
             };
-            let keys = SessionKeys::derive(key, role, serial, &host_nonce, &lock_nonce);
+            let Some(shared) = x25519_shared(&secret, &lock_public).map(zeroize::Zeroizing::new)
+            else {
+                return Err(ClientError::Unexpected(
+                    "a low-order key in the lock's challenge".into(),
+                ));
+            };
+            let keys = SessionKeys::derive(key, role, serial, &host_public, &lock_public, &shared);
             if !proofs_match(&lock_proof, &keys.lock_proof()) {
                 debug!(?role, "the lock holds another key");
                 return Ok(false);

@@ -10,7 +10,9 @@ use std::collections::VecDeque;
 use std::io;
 use std::time::Instant;
 
-use latchkey_protocol::crypto::{Opener, SealError, Sealer, SecretKey, SessionKeys};
+use latchkey_protocol::crypto::{
+    Opener, SealError, Sealer, SecretKey, SessionKeys, x25519_public, x25519_shared,
+};
 use latchkey_protocol::{
     Event, FrameAccumulator, Header, Kind, MAX_BODY_LEN, MAX_ENCODED_LEN, Request, Response,
     Status, decode_body, encode_frame,
@@ -228,16 +230,27 @@ impl FakeLock {
     fn handle_plain(&mut self, request: &Request) -> Response {
         match request {
             Request::Ping { nonce } => Response::Pong { nonce: *nonce },
-            Request::SessionStart { role, host_nonce } => {
+            Request::SessionStart { role, host_public } => {
                 // Whoever starts a handshake takes over the line; a new start replaces a
                 // pending one.
                 self.session = None;
                 self.nonces = self.nonces.wrapping_add(1);
-                let lock_nonce = [self.nonces; 16];
-                let keys = SessionKeys::derive(&lock_key(), *role, SERIAL, host_nonce, &lock_nonce);
+                let secret = [self.nonces; 32];
+                let lock_public = x25519_public(&secret);
+                let Some(shared) = x25519_shared(&secret, host_public) else {
+                    return Response::Status(Status::InvalidField);
+                };
+                let keys = SessionKeys::derive(
+                    &lock_key(),
+                    *role,
+                    SERIAL,
+                    host_public,
+                    &lock_public,
+                    &shared,
+                );
                 let lock_proof = keys.lock_proof();
                 self.pending = Some(keys);
-                Response::SessionChallenge { lock_nonce, lock_proof }
+                Response::SessionChallenge { lock_public, lock_proof }
             }
             Request::SessionConfirm { host_proof } => {
                 let Some(keys) = self.pending.take() else {

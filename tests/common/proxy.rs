@@ -193,3 +193,15 @@ fn tamper_frame(frame: &mut Vec<u8>, tamper: &mut Tamper) {
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
+
+/// Every intact frame in a recording: (header, body).
+pub fn frames(bytes: &[u8]) -> Vec<(latchkey_protocol::Header, Vec<u8>)> {
+    let mut accumulator = latchkey_protocol::FrameAccumulator::new();
+    let mut out = Vec::new();
+    for &b in bytes {
+        if let Some(Ok(frame)) = accumulator.push(b) {
+            out.push((frame.header, frame.body.to_vec()));
+        }
+    }
+    out
+}

@@ -124,8 +124,8 @@ impl Session {
             Request::ClaimFinish { ciphertext, tag } => {
                 self.claim_finish(ciphertext, tag, lock, stats)
             }
-            Request::SessionStart { role, host_nonce } => {
-                return self.session_start(*role, host_nonce, lock, stats);
+            Request::SessionStart { role, host_public } => {
+                return self.session_start(*role, host_public, lock, stats);
             }
             Request::SessionConfirm { host_proof } => self.session_confirm(host_proof, lock, stats),
             _ => Status::InvalidField,
@@ -230,7 +230,7 @@ impl Session {
     fn session_start(
         &mut self,
         role: Role,
-        host_nonce: &[u8; 16],
+        host_public: &[u8; 32],
         lock: &mut impl LockPort,
         stats: &mut LinkStats,
     ) -> Response {
@@ -244,15 +244,26 @@ impl Session {
             return Response::Backoff { retry_after_ms };
         }
         self.abandon_pending(lock, stats);
-        let mut lock_nonce = [0u8; 16];
-        lock.fill_random(&mut lock_nonce);
+        // An ephemeral key pair of the lock's, forgotten once the keys are derived.
+        let mut secret = [0u8; 32];
+        lock.fill_random(&mut secret);
+        let lock_public = crypto::x25519_public(&secret);
+        let shared = crypto::x25519_shared(&secret, host_public);
+        secret.zeroize();
+        // A low-order point: a broken or hostile host.
+        let Some(mut shared) = shared else {
+            return Response::Status(Status::InvalidField);
+        };
         let Some(key) = lock.lock_key(role) else {
+            shared.zeroize();
             return Response::Status(Status::NotAuthorized);
         };
-        let keys = SessionKeys::derive(key, role, lock.serial(), host_nonce, &lock_nonce);
+        let keys =
+            SessionKeys::derive(key, role, lock.serial(), host_public, &lock_public, &shared);
+        shared.zeroize();
         let lock_proof = keys.lock_proof();
         self.pending = Pending::Session { role, keys };
-        Response::SessionChallenge { lock_nonce, lock_proof }
+        Response::SessionChallenge { lock_public, lock_proof }
     }
 
     fn session_confirm(

@@ -246,13 +246,15 @@ impl HostSession {
         role: Role,
         key: &SecretKey,
     ) -> Result<Self, Response> {
-        let mut host_nonce = [0u8; 16];
-        fastrand::fill(&mut host_nonce);
-        let (lock_nonce, lock_proof) = match ask(&Request::SessionStart { role, host_nonce }) {
-            Response::SessionChallenge { lock_nonce, lock_proof } => (lock_nonce, lock_proof),
+        let mut secret = [0u8; 32];
+        fastrand::fill(&mut secret);
+        let host_public = crypto::x25519_public(&secret);
+        let (lock_public, lock_proof) = match ask(&Request::SessionStart { role, host_public }) {
+            Response::SessionChallenge { lock_public, lock_proof } => (lock_public, lock_proof),
             other => return Err(other),
         };
-        let keys = SessionKeys::derive(key, role, serial, &host_nonce, &lock_nonce);
+        let shared = crypto::x25519_shared(&secret, &lock_public).expect("a usable key");
+        let keys = SessionKeys::derive(key, role, serial, &host_public, &lock_public, &shared);
         let lock_knows_key = crypto::proofs_match(&lock_proof, &keys.lock_proof());
         match ask(&Request::SessionConfirm { host_proof: keys.host_proof() }) {
             Response::Status(Status::Success) => {
