@@ -30,11 +30,12 @@ fn main() {
     }
     let options = LinkOptions { timeout: Duration::from_secs(10), ..LinkOptions::default() };
     let mut client = Client::open(sim.port_path(), options).expect("open simulator port");
-    let serial = client.hello().expect("hello").serial.to_string();
+    let info = client.hello().expect("hello");
+    let serial = info.serial.to_string();
     let key = KeyFile::generate("bench").expect("key");
     let (installer, technician) = key.lock_pair(&serial).expect("site key");
     let code = SetupCode::parse(&sim.setup_code()).expect("setup code");
-    client.claim(&code, &serial, &installer, &technician).expect("claim");
+    client.claim(&code, &info, &installer, &technician).expect("claim");
     client.open_session(Role::Installer, &serial, &key.lock_keys(&serial)).expect("session");
 
     let bounds = client.read_log(u32::MAX).expect("bounds");

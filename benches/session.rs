@@ -23,7 +23,7 @@ fn setup() -> (RunningSim, Client, KeyFile, String) {
     let key = KeyFile::generate("bench").expect("key");
     let (installer, technician) = key.lock_pair(&serial).expect("site key");
     let code = SetupCode::parse(&sim.setup_code()).expect("setup code");
-    client.claim(&code, &serial, &installer, &technician).expect("claim");
+    client.claim(&code, &info, &installer, &technician).expect("claim");
     (sim, client, key, serial)
 }
 

@@ -14,7 +14,7 @@
 
 use embassy_embedded_hal::adapter::BlockingAsync;
 use embassy_futures::block_on;
-use latchkey_protocol::crypto::{KEY_LEN, SETUP_CODE_LEN, SecretKey, SetupCode};
+use latchkey_protocol::crypto::{CLAIM_SALT_LEN, ClaimVerifier, KEY_LEN, SecretKey};
 use latchkey_protocol::{BeeperVolume, DoorLabel, Settings, Status, TimeZoneRule};
 use sequential_storage::cache::{Cache, Uncached};
 use sequential_storage::map::{MapConfig, MapStorage, PostcardValue, SerializationError, Value};
@@ -34,8 +34,8 @@ mod key {
     pub const SETTINGS: u8 = 2;
     /// The lock keys ([`super::KeysRecord`]); `None` once erased by a factory reset.
     pub const KEYS: u8 = 3;
-    /// Factory data: the setup code, on platforms that keep it in the store (the simulator).
-    pub const FACTORY_SETUP_CODE: u8 = 4;
+    /// Retired: the setup code itself, which locks no longer keep (never reused).
+    pub const _RETIRED_SETUP_CODE: u8 = 4;
     /// The PIN key ([`super::PinKeyRecord`]): set at claim, kept across key rotations,
     /// `None` once erased by a factory reset.
     pub const PIN_KEY: u8 = 5;
@@ -49,6 +49,8 @@ mod key {
     pub const LOG_SEQ_MARK: u8 = 8;
     /// What the battery monitor must remember across a power cut ([`super::BatteryMemo`]).
     pub const BATTERY: u8 = 9;
+    /// Factory data: the claim verifier and its salt ([`FactoryClaim`]).
+    pub const FACTORY_CLAIM: u8 = 10;
 }
 
 /// Format marker value: "LK" and the layout version of the settings region. A change to the
@@ -184,9 +186,18 @@ impl Drop for KeysRecord {
     }
 }
 
+/// The factory's record of a lock's setup code: the verifier and its salt, never the code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FactoryClaim {
+    /// Public: `Hello` gives it to hosts, who derive the verifier from the code with it.
+    pub salt: [u8; CLAIM_SALT_LEN],
+    /// [`ClaimVerifier::derive`] of the code under `salt`.
+    pub verifier: ClaimVerifier,
+}
+
 #[derive(Serialize, Deserialize)]
-struct SetupCodeRecord([u8; SETUP_CODE_LEN]);
-impl PostcardValue<'_> for SetupCodeRecord {}
+struct FactoryClaimRecord([u8; CLAIM_SALT_LEN], [u8; 32], [u8; 32]);
+impl PostcardValue<'_> for FactoryClaimRecord {}
 
 #[derive(Serialize, Deserialize)]
 struct PinKeyRecord(Option<[u8; KEY_LEN]>);
@@ -367,21 +378,22 @@ impl<F: NorFlash> Store<F> {
         result
     }
 
-    /// The setup code written as factory data, if any. A factory reset keeps it.
-    pub fn factory_setup_code(&mut self) -> Result<Option<SetupCode>, StoreError> {
-        match self.fetch::<SetupCodeRecord>(key::FACTORY_SETUP_CODE)? {
-            None => Ok(None),
-            Some(record) => core::str::from_utf8(&record.0)
-                .ok()
-                .and_then(|text| SetupCode::parse(text).ok())
-                .map(Some)
-                .ok_or(StoreError::Value),
-        }
+    /// The claim verifier and its salt written as factory data, if any, on platforms that
+    /// keep them in the store (the simulator). A factory reset keeps them.
+    pub fn factory_claim(&mut self) -> Result<Option<FactoryClaim>, StoreError> {
+        Ok(self.fetch::<FactoryClaimRecord>(key::FACTORY_CLAIM)?.map(|record| FactoryClaim {
+            salt: record.0,
+            verifier: ClaimVerifier { claim: record.1, reset: record.2 },
+        }))
     }
 
-    /// Writes the factory setup code (done once, by the platform that makes the lock).
-    pub fn save_factory_setup_code(&mut self, code: &SetupCode) -> Result<(), StoreError> {
-        self.put(key::FACTORY_SETUP_CODE, &SetupCodeRecord(*code.as_bytes()))
+    /// Writes the factory claim record (done once, by the platform that makes the lock).
+    pub fn save_factory_claim(&mut self, claim: &FactoryClaim) -> Result<(), StoreError> {
+        let verifier = &claim.verifier;
+        self.put(
+            key::FACTORY_CLAIM,
+            &FactoryClaimRecord(claim.salt, verifier.claim, verifier.reset),
+        )
     }
 
     /// The key PINs are hashed with, if the lock holds one (claimed).

@@ -151,8 +151,12 @@ fn an_abandoned_claim_exchange_counts_as_a_failure_a_session_handshake_not() {
     let mut flash = SimFlash::erased();
     let (mut lock, clock) = boot_clocked(&mut flash);
     let mut link = Link::new();
-    let host_public = latchkey_protocol::crypto::x25519_public(&[7; 32]);
-    let start = Request::ClaimStart { intent: ClaimIntent::Claim, host_public };
+    let share = |intent| {
+        let verifier = common::factory_claim().verifier;
+        latchkey_protocol::crypto::pake::share(&[9; 32], verifier.generator(intent))
+    };
+    let host_share = share(ClaimIntent::Claim);
+    let start = Request::ClaimStart { intent: ClaimIntent::Claim, host_nonce: [1; 16], host_share };
     assert!(matches!(ask(&mut link, &mut lock, 1, &start), Response::ClaimChallenge { .. }));
     assert_eq!(link.stats().auth_failures, 0);
     // Starting over replaces the exchange: one failure, and this start still goes ahead.
@@ -170,7 +174,9 @@ fn an_abandoned_claim_exchange_counts_as_a_failure_a_session_handshake_not() {
         assert!(matches!(answer, Response::SessionChallenge { .. }), "{answer:?}");
     }
     // A claim exchange abandoned for a session handshake does count.
-    let reset = Request::ClaimStart { intent: ClaimIntent::FactoryReset, host_public };
+    let host_share = share(ClaimIntent::FactoryReset);
+    let reset =
+        Request::ClaimStart { intent: ClaimIntent::FactoryReset, host_nonce: [1; 16], host_share };
     assert!(matches!(ask(&mut link, &mut lock, 8, &reset), Response::ClaimChallenge { .. }));
     assert!(matches!(ask(&mut link, &mut lock, 9, &start), Response::SessionChallenge { .. }));
     // Three in all: the claim above also abandoned the exchange begun at seq 2.
@@ -187,7 +193,12 @@ fn finishing_without_a_start_or_with_a_low_order_key_is_refused() {
     assert_eq!(ask(&mut link, &mut lock, 1, &finish), refused());
     let confirm = Request::SessionConfirm { host_proof: [0; 32] };
     assert_eq!(ask(&mut link, &mut lock, 2, &confirm), refused());
-    let start = Request::ClaimStart { intent: ClaimIntent::Claim, host_public: [0; 32] };
+    // All zeros is a point of low order: it would fix the exchange's result.
+    let start = Request::ClaimStart {
+        intent: ClaimIntent::Claim,
+        host_nonce: [0; 16],
+        host_share: [0; 32],
+    };
     assert_eq!(ask(&mut link, &mut lock, 3, &start), Response::Status(Status::InvalidField));
     assert_eq!(link.stats().auth_failures, 0, "none of these guessed anything");
 }

@@ -42,6 +42,7 @@ fn hello() -> Response {
             max_frame_len: MAX_FRAME_LEN as u16,
             card_uid_lengths: latchkey_protocol::ISO14443_UID_LENGTHS,
         },
+        claim_salt: [0; 16],
     })
 }
 

@@ -215,6 +215,92 @@ pub fn x25519_shared(secret: &[u8; 32], their_public: &[u8; 32]) -> Option<[u8; 
 
 // ---- the claim exchange ---------------------------------------------------------------------
 
+/// Bytes of the random salt a lock keeps beside its claim verifier (public: `Hello` says it).
+pub const CLAIM_SALT_LEN: usize = 16;
+/// PBKDF2-HMAC-SHA256 rounds from a setup code to its verifier: about 50 ms on a laptop, done
+/// once per claim by the host and once at the factory, never by the lock.
+pub const CLAIM_KDF_ROUNDS: u32 = 1 << 16;
+
+/// What a lock keeps of its setup code: the claim PAKE's two generators (one per intent),
+/// hashed to the curve from `PBKDF2-HMAC-SHA256(code, "latchkey/v3/claim" ‖ salt,
+/// CLAIM_KDF_ROUNDS)`; never the code. They are the PAKE's password, so a copy of the flash
+/// still claims that one lock (as physical access to it would), but it reveals the code only to
+/// a search through the slow KDF. The factory computes them once; the lock only multiplies.
+#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
+pub struct ClaimVerifier {
+    /// The generator of claim exchanges (a Curve25519 u-coordinate).
+    pub claim: [u8; 32],
+    /// The generator of factory-reset exchanges.
+    pub reset: [u8; 32],
+}
+
+impl core::fmt::Debug for ClaimVerifier {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("ClaimVerifier(..)")
+    }
+}
+
+impl ClaimVerifier {
+    /// The verifier of `code` under the lock's `salt` (slow on purpose).
+    pub fn derive(code: &SetupCode, salt: &[u8; CLAIM_SALT_LEN]) -> Self {
+        let mut full_salt = [0u8; 17 + CLAIM_SALT_LEN];
+        full_salt[..17].copy_from_slice(b"latchkey/v3/claim");
+        full_salt[17..].copy_from_slice(salt);
+        let mut password = [0u8; 32];
+        pbkdf2::pbkdf2_hmac::<Sha256>(&code.0, &full_salt, CLAIM_KDF_ROUNDS, &mut password);
+        let verifier = Self {
+            claim: pake::generator(&password, ClaimIntent::Claim),
+            reset: pake::generator(&password, ClaimIntent::FactoryReset),
+        };
+        password.zeroize();
+        verifier
+    }
+
+    /// The generator for `intent`.
+    pub fn generator(&self, intent: ClaimIntent) -> &[u8; 32] {
+        match intent {
+            ClaimIntent::Claim => &self.claim,
+            ClaimIntent::FactoryReset => &self.reset,
+        }
+    }
+}
+
+/// The claim's password-authenticated key exchange: CPace (draft-irtf-cfrg-cpace) on
+/// Curve25519 (X25519). The generator is hashed to the curve (RFC 9380 Elligator 2) from the
+/// slow KDF's output and the intent, and each side's share is its secret scalar times that
+/// generator, so a share made for one guessed code is useless for any other: whoever is on
+/// the cable gets one online guess per exchange and nothing to test guesses against offline.
+/// The exchange's context (serial, nonce, both shares) is bound into its keys
+/// ([`ClaimKeys::derive`]). The lock runs only the Montgomery ladder, as for X25519.
+pub mod pake {
+    use curve25519_dalek::edwards::EdwardsPoint;
+    use curve25519_dalek::montgomery::MontgomeryPoint;
+    use sha2::Sha512;
+
+    use crate::message::ClaimIntent;
+
+    /// The generator for `intent` from the slow KDF's output (the host and the factory).
+    pub fn generator(password: &[u8; 32], intent: ClaimIntent) -> [u8; 32] {
+        let parts: [&[u8]; 2] = [password, &[intent as u8]];
+        EdwardsPoint::encode_to_curve::<Sha512>(&parts, &[b"latchkey/v3/claim/CPace-X25519"])
+            .to_montgomery()
+            .to_bytes()
+    }
+
+    /// One side's public share: `secret` (32 random bytes, used as an X25519 scalar: clamped,
+    /// so a multiple of the cofactor) times the generator.
+    pub fn share(secret: &[u8; 32], generator: &[u8; 32]) -> [u8; 32] {
+        MontgomeryPoint(*generator).mul_clamped(*secret).to_bytes()
+    }
+
+    /// The shared value from our secret and their share, or `None` when it is all zeros (a
+    /// share of low order, which would make the result predictable).
+    pub fn shared(secret: &[u8; 32], their_share: &[u8; 32]) -> Option<[u8; 32]> {
+        let shared = MontgomeryPoint(*their_share).mul_clamped(*secret).to_bytes();
+        (shared != [0u8; 32]).then_some(shared)
+    }
+}
+
 /// Keys of one claim (or factory-reset) exchange.
 #[derive(Zeroize, ZeroizeOnDrop)]
 pub struct ClaimKeys {
@@ -223,33 +309,29 @@ pub struct ClaimKeys {
 }
 
 impl ClaimKeys {
-    /// Derives the exchange's keys from the X25519 shared secret and the setup code, bound to
-    /// the lock's serial, both public keys and the intent.
+    /// Derives the exchange's keys from the PAKE's shared point, bound to the lock's serial,
+    /// the intent, the host's nonce and both shares.
     pub fn derive(
         shared: &[u8; 32],
-        code: &SetupCode,
         serial: &str,
         intent: ClaimIntent,
-        host_public: &[u8; 32],
-        lock_public: &[u8; 32],
+        host_nonce: &[u8; 16],
+        host_share: &[u8; 32],
+        lock_share: &[u8; 32],
     ) -> Self {
         let transcript = Sha256::new()
-            .chain_update(b"latchkey/v1/claim")
+            .chain_update(b"latchkey/v3/claim")
             .chain_update([intent as u8])
             .chain_update((serial.len() as u32).to_le_bytes())
             .chain_update(serial.as_bytes())
-            .chain_update(host_public)
-            .chain_update(lock_public)
+            .chain_update(host_nonce)
+            .chain_update(host_share)
+            .chain_update(lock_share)
             .finalize();
-        let mut ikm = [0u8; 32 + SETUP_CODE_LEN];
-        ikm[..32].copy_from_slice(shared);
-        ikm[32..].copy_from_slice(&code.0);
-        let keys = Self {
-            mac: hkdf32(&transcript, &ikm, &[b"mac"]),
-            enc: hkdf32(&transcript, &ikm, &[b"enc"]),
-        };
-        ikm.zeroize();
-        keys
+        Self {
+            mac: hkdf32(&transcript, shared, &[b"mac"]),
+            enc: hkdf32(&transcript, shared, &[b"enc"]),
+        }
     }
 
     /// The lock's proof that it knows the setup code.
@@ -555,28 +637,61 @@ mod tests {
         );
     }
 
+    /// One side of a claim PAKE: its share and, given the other's, the exchange's keys.
+    fn claim_side(
+        random: u8,
+        code: &SetupCode,
+        salt: &[u8; CLAIM_SALT_LEN],
+    ) -> ([u8; 32], [u8; 32]) {
+        let verifier = ClaimVerifier::derive(code, salt);
+        let secret = [random; 32];
+        (secret, pake::share(&secret, verifier.generator(ClaimIntent::Claim)))
+    }
+
     #[test]
     fn claim_exchange_agrees_only_with_the_right_code() {
-        let (hs, ls) = ([1u8; 32], [2u8; 32]);
-        let (hp, lp) = (x25519_public(&hs), x25519_public(&ls));
-        let shared_h = x25519_shared(&hs, &lp).unwrap();
-        let shared_l = x25519_shared(&ls, &hp).unwrap();
-        assert_eq!(shared_h, shared_l);
+        let salt = [5u8; CLAIM_SALT_LEN];
         let code = SetupCode::parse("0000-1111-2222").unwrap();
         let wrong = SetupCode::parse("0000-1111-2223").unwrap();
-        let lock = ClaimKeys::derive(&shared_l, &code, "S1", ClaimIntent::Claim, &hp, &lp);
-        let host = ClaimKeys::derive(&shared_h, &code, "S1", ClaimIntent::Claim, &hp, &lp);
-        let guess = ClaimKeys::derive(&shared_h, &wrong, "S1", ClaimIntent::Claim, &hp, &lp);
+        let (lock_secret, lock_share) = claim_side(2, &code, &salt);
+        let (host_secret, host_share) = claim_side(1, &code, &salt);
+        let (guess_secret, guess_share) = claim_side(1, &wrong, &salt);
+        let keys = |shared: &[u8; 32], host_share: &[u8; 32]| {
+            ClaimKeys::derive(shared, "S1", ClaimIntent::Claim, &[7; 16], host_share, &lock_share)
+        };
+        let on_lock = pake::shared(&lock_secret, &host_share).unwrap();
+        let on_host = pake::shared(&host_secret, &lock_share).unwrap();
+        assert_eq!(on_lock, on_host);
+        let lock = keys(&on_lock, &host_share);
+        let host = keys(&on_host, &host_share);
+        // A host with the wrong code: the lock answers its share with another point.
+        let lock_for_guess = keys(&pake::shared(&lock_secret, &guess_share).unwrap(), &guess_share);
+        let guess = keys(&pake::shared(&guess_secret, &lock_share).unwrap(), &guess_share);
         assert!(proofs_match(&lock.lock_proof(), &host.lock_proof()));
-        assert!(!proofs_match(&lock.lock_proof(), &guess.lock_proof()));
+        assert!(!proofs_match(&lock_for_guess.lock_proof(), &guess.lock_proof()));
         let mut payload = [9u8; 64];
         let tag = host.seal(&mut payload);
         assert_ne!(payload, [9u8; 64]);
         let mut tampered = payload;
-        assert!(!guess.open(&mut tampered, &tag));
+        assert!(!lock_for_guess.open(&mut tampered, &tag));
         assert!(lock.open(&mut payload, &tag));
         assert_eq!(payload, [9u8; 64]);
-        assert_eq!(x25519_shared(&hs, &[0u8; 32]), None, "low-order point refused");
+        // Not a point, or the identity: no exchange.
+        assert_eq!(pake::shared(&host_secret, &[0u8; 32]), None, "low order is refused");
+        let mut one = [0u8; 32];
+        one[0] = 1;
+        assert_eq!(pake::shared(&host_secret, &one), None, "low order is refused");
+        assert_eq!(x25519_shared(&[1; 32], &[0u8; 32]), None, "low-order point refused");
+    }
+
+    #[test]
+    fn the_verifier_is_slow_salted_and_not_the_code() {
+        let code = SetupCode::parse("0000-1111-2222").unwrap();
+        let a = ClaimVerifier::derive(&code, &[1; CLAIM_SALT_LEN]);
+        let b = ClaimVerifier::derive(&code, &[2; CLAIM_SALT_LEN]);
+        assert_ne!(a, b, "salted");
+        assert_ne!(a.claim, a.reset, "one generator per intent");
+        assert!(!a.claim.windows(12).any(|w| w == code.as_bytes()));
     }
 
     #[test]

@@ -52,8 +52,10 @@ pub enum Request {
     ClaimStart {
         /// Claim a new lock, or reset a claimed one.
         intent: ClaimIntent,
-        /// The host's ephemeral X25519 public key.
-        host_public: [u8; 32],
+        /// Fresh random bytes: the exchange's session id, bound into its generator.
+        host_nonce: [u8; 16],
+        /// The host's CPace share (a compressed ristretto255 point).
+        host_share: [u8; 32],
     },
     /// Finish the exchange begun by the last `ClaimStart`: the payload, encrypted under the
     /// exchange key. For a claim: the installer and technician lock keys (64 bytes); for a
@@ -385,9 +387,10 @@ pub enum Response {
     Diagnostics(Diagnostics),
     /// Answer to [`Request::ClaimStart`].
     ClaimChallenge {
-        /// The lock's ephemeral X25519 public key.
-        lock_public: [u8; 32],
-        /// Proof that the lock knows the setup code (HMAC under the exchange key).
+        /// The lock's CPace share (a compressed ristretto255 point).
+        lock_share: [u8; 32],
+        /// Proof that the lock holds the setup code's verifier (HMAC under the exchange key).
+        /// It proves something only to a host whose share was made with the same verifier.
         lock_proof: [u8; 32],
     },
     /// Answer to [`Request::SessionStart`].
@@ -959,6 +962,9 @@ pub struct LockInfo {
     pub claimed: bool,
     /// Capacities and hardware.
     pub capabilities: Capabilities,
+    /// The salt of the lock's claim verifier: a host derives the verifier from the setup
+    /// code with it ([`crate::crypto::ClaimVerifier::derive`]) before a claim or a reset.
+    pub claim_salt: [u8; 16],
 }
 
 /// What a lock can hold and do.

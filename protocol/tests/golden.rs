@@ -16,7 +16,7 @@ fn info() -> LockInfo {
         model: s("LK-100"),
         serial: s("LK1-000042"),
         firmware_version: s("0.1.0"),
-        protocol_version: 2,
+        protocol_version: 3,
         simulation: false,
         claimed: true,
         capabilities: Capabilities {
@@ -36,6 +36,7 @@ fn info() -> LockInfo {
             max_frame_len: MAX_FRAME_LEN as u16,
             card_uid_lengths: ISO14443_UID_LENGTHS,
         },
+        claim_salt: [0x5C; 16],
     }
 }
 
@@ -165,7 +166,11 @@ fn vectors() -> Vec<(&'static str, u16, Msg)> {
         (
             "req_claim_start",
             12,
-            Req(Request::ClaimStart { intent: ClaimIntent::Claim, host_public: [0x11; 32] }),
+            Req(Request::ClaimStart {
+                intent: ClaimIntent::Claim,
+                host_nonce: [0x10; 16],
+                host_share: [0x11; 32],
+            }),
         ),
         (
             "req_claim_finish",
@@ -327,7 +332,7 @@ fn vectors() -> Vec<(&'static str, u16, Msg)> {
         (
             "resp_claim_challenge",
             12,
-            Resp(Response::ClaimChallenge { lock_public: [0x88; 32], lock_proof: [0x99; 32] }),
+            Resp(Response::ClaimChallenge { lock_share: [0x88; 32], lock_proof: [0x99; 32] }),
         ),
         (
             "resp_session_challenge",

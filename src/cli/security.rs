@@ -80,7 +80,7 @@ pub(super) fn claim(context: &Context, code: Option<String>) -> Result<(), CliEr
     })?;
     connection
         .client
-        .claim(&code, serial, &installer, &technician)
+        .claim(&code, &info, &installer, &technician)
         .map_err(|e| connection.explain(e))?;
     // Remembered so a later "not claimed" from this lock is not taken on its word.
     if let Err(e) = Keystore::locate().and_then(|store| store.record_claim(serial, &key.name)) {
@@ -103,14 +103,15 @@ pub(super) fn factory_reset(
     yes: bool,
 ) -> Result<(), CliError> {
     let mut connection = connect(context)?;
-    let serial = connection.info()?.serial.to_string();
+    let info = connection.info()?.clone();
+    let serial = info.serial.to_string();
     confirm(
         context,
         yes,
         &format!("Erase the keys, users and credentials of lock {serial}? It will be unclaimed"),
     )?;
     let code = setup_code(context, code)?;
-    connection.client.factory_reset(&code, &serial).map_err(|e| connection.explain(e))?;
+    connection.client.factory_reset(&code, &info).map_err(|e| connection.explain(e))?;
     if let Err(e) = Keystore::locate().and_then(|store| store.forget_claim(&serial)) {
         eprintln!("note: could not note the reset in the keystore: {e}");
     }

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use latchkey_protocol::crypto::{
-    ClaimKeys, MAX_SEALED_PLAINTEXT, Opener, SealError, Sealer, SecretKey, SessionKeys, SetupCode,
-    proofs_match, x25519_public, x25519_shared,
+    ClaimKeys, ClaimVerifier, MAX_SEALED_PLAINTEXT, Opener, SealError, Sealer, SecretKey,
+    SessionKeys, SetupCode, pake, proofs_match, x25519_public, x25519_shared,
 };
 use latchkey_protocol::{
     AccessRecord, ActiveAlarm, CardUid, ClearTarget, Enrollment, LogRecord, LogReport, Pin,
@@ -821,44 +821,49 @@ impl<T: Transport> Client<T> {
     pub fn claim(
         &mut self,
         code: &SetupCode,
-        serial: &str,
+        lock: &LockInfo,
         installer_key: &SecretKey,
         technician_key: &SecretKey,
     ) -> Result<(), ClientError> {
         let mut payload = [0u8; 64];
         payload[..32].copy_from_slice(installer_key.as_bytes());
         payload[32..].copy_from_slice(technician_key.as_bytes());
-        let result = self.claim_exchange(ClaimIntent::Claim, code, serial, &mut payload);
+        let result = self.claim_exchange(ClaimIntent::Claim, code, lock, &mut payload);
         zeroize::Zeroize::zeroize(&mut payload);
         result
     }
 
     /// Returns a lock to factory-new (keys, users and credentials erased; the log kept),
     /// proving physical access with its setup code.
-    pub fn factory_reset(&mut self, code: &SetupCode, serial: &str) -> Result<(), ClientError> {
+    pub fn factory_reset(&mut self, code: &SetupCode, lock: &LockInfo) -> Result<(), ClientError> {
         self.session = None;
-        self.claim_exchange(ClaimIntent::FactoryReset, code, serial, &mut [])
+        self.claim_exchange(ClaimIntent::FactoryReset, code, lock, &mut [])
     }
 
+    /// The claim PAKE ([`latchkey_protocol::crypto::pake`]) with the verifier of `code`
+    /// under the lock's salt, then the payload sealed under the exchange's key.
     fn claim_exchange(
         &mut self,
         intent: ClaimIntent,
         code: &SetupCode,
-        serial: &str,
+        lock: &LockInfo,
         payload: &mut [u8],
     ) -> Result<(), ClientError> {
-        let mut secret = random::<32>()?;
-        let host_public = x25519_public(&secret);
-        let (lock_public, lock_proof) = call!(
+        let serial = lock.serial.as_str();
+        let verifier = ClaimVerifier::derive(code, &lock.claim_salt);
+        let host_nonce = random::<16>()?;
+        let secret = zeroize::Zeroizing::new(random::<32>()?);
+        let host_share = pake::share(&secret, verifier.generator(intent));
+        let (lock_share, lock_proof) = call!(
             self,
-            Request::ClaimStart { intent, host_public },
-            Response::ClaimChallenge { lock_public, lock_proof } => (lock_public, lock_proof)
+            Request::ClaimStart { intent, host_nonce, host_share },
+            Response::ClaimChallenge { lock_share, lock_proof } => (lock_share, lock_proof)
         )?;
-        let shared = x25519_shared(&secret, &lock_public);
-        zeroize::Zeroize::zeroize(&mut secret);
-        let shared = shared
-            .ok_or_else(|| ClientError::Unexpected("the lock sent an invalid public key".into()))?;
-        let keys = ClaimKeys::derive(&shared, code, serial, intent, &host_public, &lock_public);
+        let shared = pake::shared(&secret, &lock_share)
+            .map(zeroize::Zeroizing::new)
+            .ok_or_else(|| ClientError::Unexpected("the lock sent an invalid share".into()))?;
+        let keys =
+            ClaimKeys::derive(&shared, serial, intent, &host_nonce, &host_share, &lock_share);
         let code_ok = proofs_match(&lock_proof, &keys.lock_proof());
         if !code_ok {
             // The lock does not know this code (or is not the lock). Send nothing of value,

@@ -75,9 +75,9 @@ impl BuiltIn {
         let code = SetupCode::parse(&self.sim.setup_code())
             .map_err(|e| SimError::SetupCode(e.to_string()))?;
         let key = KeyFile::generate("sim")?;
-        let serial = client.hello()?.serial.to_string();
-        if let Some((installer, technician)) = key.lock_pair(&serial) {
-            client.claim(&code, &serial, &installer, &technician)?;
+        let info = client.hello()?;
+        if let Some((installer, technician)) = key.lock_pair(&info.serial) {
+            client.claim(&code, &info, &installer, &technician)?;
         }
         Ok(key)
     }

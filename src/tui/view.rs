@@ -408,6 +408,7 @@ mod tests {
                 max_frame_len: 326,
                 card_uid_lengths: latchkey_protocol::ISO14443_UID_LENGTHS,
             },
+            claim_salt: [0; 16],
         }
     }
 

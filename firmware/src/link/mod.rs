@@ -8,7 +8,7 @@
 
 pub mod session;
 
-use latchkey_protocol::crypto::{SecretKey, SetupCode};
+use latchkey_protocol::crypto::{ClaimVerifier, SecretKey};
 use latchkey_protocol::{
     DropReason, Event, FrameAccumulator, Header, Kind, LogEntry, MAX_BODY_LEN, MAX_ENCODED_LEN,
     PROTOCOL_VERSION, Request, Response, Role, Status, decode_body, encode_frame,
@@ -34,8 +34,8 @@ pub trait LockPort {
     fn fill_random(&mut self, buf: &mut [u8]);
     /// The lock's serial number, bound into every key derivation.
     fn serial(&self) -> &str;
-    /// The setup code, for the claim exchange.
-    fn setup_code(&self) -> &SetupCode;
+    /// The setup code's verifier, the password of the claim exchange.
+    fn claim_verifier(&self) -> &ClaimVerifier;
     /// The stored lock key for `role`, if claimed.
     fn lock_key(&self, role: Role) -> Option<&SecretKey>;
     /// Claims the lock with `keys`: `Occupied` if already claimed, `Success` once in flash.

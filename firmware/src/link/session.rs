@@ -12,7 +12,7 @@
 //! What a role may do once a session is open is the role table's (`policy::authorize`).
 
 use latchkey_protocol::crypto::{
-    self, ClaimKeys, Opener, SealError, Sealer, SecretKey, SessionKeys, TAG_LEN,
+    self, ClaimKeys, Opener, SealError, Sealer, SecretKey, SessionKeys, TAG_LEN, pake,
 };
 use latchkey_protocol::{
     ClaimIntent, EncodeError, Event, Header, Kind, LogEntry, MAX_BODY_LEN, MAX_ENCODED_LEN,
@@ -118,8 +118,8 @@ impl Session {
         stats: &mut LinkStats,
     ) -> Response {
         let status = match request {
-            Request::ClaimStart { intent, host_public } => {
-                return self.claim_start(*intent, host_public, lock, stats);
+            Request::ClaimStart { intent, host_nonce, host_share } => {
+                return self.claim_start(*intent, host_nonce, host_share, lock, stats);
             }
             Request::ClaimFinish { ciphertext, tag } => {
                 self.claim_finish(ciphertext, tag, lock, stats)
@@ -136,7 +136,8 @@ impl Session {
     fn claim_start(
         &mut self,
         intent: ClaimIntent,
-        host_public: &[u8; 32],
+        host_nonce: &[u8; 16],
+        host_share: &[u8; 32],
         lock: &mut impl LockPort,
         stats: &mut LinkStats,
     ) -> Response {
@@ -151,25 +152,19 @@ impl Session {
         self.abandon_pending(lock, stats);
         let mut secret = [0u8; 32];
         lock.fill_random(&mut secret);
-        let lock_public = crypto::x25519_public(&secret);
-        let shared = crypto::x25519_shared(&secret, host_public);
+        let lock_share = pake::share(&secret, lock.claim_verifier().generator(intent));
+        let shared = pake::shared(&secret, host_share);
         secret.zeroize();
-        // A low-order point: a broken or hostile host, not a wrong guess of the code.
+        // A share of low order: a broken or hostile host, not a wrong guess.
         let Some(mut shared) = shared else {
             return Response::Status(Status::InvalidField);
         };
-        let keys = ClaimKeys::derive(
-            &shared,
-            lock.setup_code(),
-            lock.serial(),
-            intent,
-            host_public,
-            &lock_public,
-        );
+        let keys =
+            ClaimKeys::derive(&shared, lock.serial(), intent, host_nonce, host_share, &lock_share);
         shared.zeroize();
         let lock_proof = keys.lock_proof();
         self.pending = Pending::Claim { intent, keys };
-        Response::ClaimChallenge { lock_public, lock_proof }
+        Response::ClaimChallenge { lock_share, lock_proof }
     }
 
     fn claim_finish(

@@ -15,7 +15,7 @@ use core::ops::ControlFlow;
 
 use latchkey_protocol::Field;
 use latchkey_protocol::checksum;
-use latchkey_protocol::crypto::{MAX_SEALED_PLAINTEXT, SecretKey, SetupCode};
+use latchkey_protocol::crypto::{ClaimVerifier, MAX_SEALED_PLAINTEXT, SecretKey};
 use latchkey_protocol::{
     AccessPaths, ActiveAlarm, Alarm, BatteryReport, BatteryState, Capabilities, ChangeKind,
     ClockReading, Diagnostics, Event, Ident, LOG_PAGE, LockInfo, LogBreak, LogEntry, LogRecord,
@@ -28,7 +28,7 @@ use crate::hal::{Battery, Beep, Clock, Devices, FingerprintSensor, MotorRun, Nor
 use crate::link::{LinkStats, LockPort};
 use crate::log::{ChainBreak, EventLog};
 use crate::policy::{Via, authorize};
-use crate::store::{BatteryMemo, LockKeys, Store, StoreError};
+use crate::store::{BatteryMemo, FactoryClaim, LockKeys, Store, StoreError};
 use crate::users::{CREDENTIALS_PER_USER, MAX_USERS};
 use access::AccessState;
 
@@ -59,9 +59,9 @@ pub struct Identity {
     pub simulation: bool,
     /// Requests the board's receive path buffers before the first is answered.
     pub max_in_flight: u8,
-    /// The setup code printed inside the lock (factory data): proof of physical access for
-    /// claiming and factory reset. A factory reset never changes it.
-    pub setup_code: SetupCode,
+    /// What the lock keeps of the setup code printed inside it (factory data): the salt and
+    /// verifier of the claim PAKE, never the code. A factory reset never changes it.
+    pub claim: FactoryClaim,
 }
 
 /// The capacities this firmware is built for (the store layout sizes its regions for them).
@@ -502,6 +502,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
             simulation: self.identity.simulation,
             claimed: self.is_claimed(),
             capabilities: capabilities(self.identity.max_in_flight),
+            claim_salt: self.identity.claim.salt,
         }
     }
 
@@ -599,8 +600,8 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> LockPort for Lock<F,
         &self.identity.serial
     }
 
-    fn setup_code(&self) -> &SetupCode {
-        &self.identity.setup_code
+    fn claim_verifier(&self) -> &ClaimVerifier {
+        &self.identity.claim.verifier
     }
 
     fn lock_key(&self, role: Role) -> Option<&SecretKey> {

@@ -14,9 +14,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use latchkey_firmware::hal::Clock;
+use latchkey_firmware::store::FactoryClaim;
 use latchkey_firmware::{Identity, Link, Lock, LockKeys, LockPort, Store};
 use latchkey_protocol::crypto::{
-    self, ClaimKeys, Opener, Sealer, SecretKey, SessionKeys, SetupCode,
+    self, CLAIM_SALT_LEN, ClaimKeys, ClaimVerifier, Opener, Sealer, SecretKey, SessionKeys,
+    SetupCode, pake,
 };
 use latchkey_protocol::{
     CRC, ClaimIntent, Event, FrameAccumulator, Header, Ident, Kind, MAX_BODY_LEN, MAX_ENCODED_LEN,
@@ -33,13 +35,27 @@ pub fn setup_code() -> SetupCode {
     SetupCode::parse(SETUP_CODE).unwrap()
 }
 
+/// The salt of the test locks' claim verifier.
+pub const CLAIM_SALT: [u8; CLAIM_SALT_LEN] = [0x5A; CLAIM_SALT_LEN];
+
+/// The factory claim record of [`SETUP_CODE`] (derived once: the KDF is slow on purpose).
+pub fn factory_claim() -> FactoryClaim {
+    static CLAIM: std::sync::OnceLock<FactoryClaim> = std::sync::OnceLock::new();
+    CLAIM
+        .get_or_init(|| FactoryClaim {
+            salt: CLAIM_SALT,
+            verifier: ClaimVerifier::derive(&setup_code(), &CLAIM_SALT),
+        })
+        .clone()
+}
+
 pub fn identity() -> Identity {
     Identity {
         model: Ident::try_from("LK-100 test").unwrap(),
         serial: Ident::try_from(SERIAL).unwrap(),
         simulation: true,
         max_in_flight: 8,
-        setup_code: setup_code(),
+        claim: factory_claim(),
     }
 }
 
@@ -190,15 +206,23 @@ pub fn claim_exchange(
     code: &SetupCode,
     payload: &[u8],
 ) -> Response {
-    let mut host_secret = [0u8; 32];
-    fastrand::fill(&mut host_secret);
-    let host_public = crypto::x25519_public(&host_secret);
-    let (lock_public, lock_proof) = match ask(&Request::ClaimStart { intent, host_public }) {
-        Response::ClaimChallenge { lock_public, lock_proof } => (lock_public, lock_proof),
+    let verifier = if *code == setup_code() {
+        factory_claim().verifier
+    } else {
+        ClaimVerifier::derive(code, &CLAIM_SALT)
+    };
+    let mut secret = [0u8; 32];
+    fastrand::fill(&mut secret);
+    let mut host_nonce = [0u8; 16];
+    fastrand::fill(&mut host_nonce);
+    let host_share = pake::share(&secret, verifier.generator(intent));
+    let request = Request::ClaimStart { intent, host_nonce, host_share };
+    let (lock_share, lock_proof) = match ask(&request) {
+        Response::ClaimChallenge { lock_share, lock_proof } => (lock_share, lock_proof),
         other => return other,
     };
-    let shared = crypto::x25519_shared(&host_secret, &lock_public).expect("contributory");
-    let keys = ClaimKeys::derive(&shared, code, serial, intent, &host_public, &lock_public);
+    let shared = pake::shared(&secret, &lock_share).expect("a point");
+    let keys = ClaimKeys::derive(&shared, serial, intent, &host_nonce, &host_share, &lock_share);
     // A real host stops here when the proof is wrong (an impostor, or a mistyped code); the
     // tests carry on with a wrong code to see the lock refuse it.
     let _code_matches = crypto::proofs_match(&lock_proof, &keys.lock_proof());

@@ -16,8 +16,9 @@ mod uart;
 
 use cortex_m_rt::entry;
 use latchkey_firmware::hal::{NoBeeper, NoFingerprintSensor, NoMotor, Parts};
+use latchkey_firmware::store::FactoryClaim;
 use latchkey_firmware::{Identity, Link, Lock, Store};
-use latchkey_protocol::crypto::SetupCode;
+use latchkey_protocol::crypto::ClaimVerifier;
 use latchkey_protocol::{Event, Ident, ResetReason};
 use nrf51_pac as pac;
 
@@ -40,16 +41,20 @@ fn main() -> ! {
     uart::init(p.UART0, &mut cortex_m_nvic());
     let clock = clock::TimerClock::start(p.TIMER0);
     let rng = rng::HwRng::new(p.RNG);
-    // build.rs has checked the code, so this cannot fail on a built image.
-    let Ok(setup_code) = SetupCode::parse(env!("LATCHKEY_BOARD_SETUP_CODE")) else {
-        panic!("the image's setup code is invalid");
+    // build.rs made both from the setup code; the code itself is not in the image.
+    let claim = FactoryClaim {
+        salt: unhex(env!("LATCHKEY_BOARD_CLAIM_SALT")),
+        verifier: ClaimVerifier {
+            claim: unhex(env!("LATCHKEY_BOARD_CLAIM_GENERATOR")),
+            reset: unhex(env!("LATCHKEY_BOARD_RESET_GENERATOR")),
+        },
     };
     let identity = Identity {
         model: ident(MODEL),
         serial: serial_number(&p.FICR),
         simulation: cfg!(feature = "simulation"),
         max_in_flight: MAX_IN_FLIGHT,
-        setup_code,
+        claim,
     };
 
     // Without its store the lock cannot decide anything: record why and reset (see panic.rs,
@@ -99,6 +104,22 @@ fn cortex_m_nvic() -> cortex_m::peripheral::NVIC {
 }
 
 /// `s` as an `Ident`; a constant known to fit, so a failure could only ever shorten it.
+/// `N` bytes from hex digits made by build.rs (so always well formed).
+fn unhex<const N: usize>(text: &str) -> [u8; N] {
+    let digit = |c: u8| match c {
+        b'0'..=b'9' => c - b'0',
+        b'a'..=b'f' => c - b'a' + 10,
+        _ => 0,
+    };
+    let mut out = [0u8; N];
+    for (i, pair) in text.as_bytes().chunks(2).take(N).enumerate() {
+        if let [hi, lo] = pair {
+            out[i] = digit(*hi) << 4 | digit(*lo);
+        }
+    }
+    out
+}
+
 fn ident(s: &str) -> Ident {
     let mut out = Ident::new();
     for c in s.chars() {

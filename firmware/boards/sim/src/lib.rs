@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use latchkey_protocol::crypto::{SetupCode, SetupCodeError};
+use latchkey_protocol::crypto::{CLAIM_SALT_LEN, ClaimVerifier, SetupCode, SetupCodeError};
 use latchkey_protocol::{Event, Ident, ResetReason};
 use serialport::{SerialPort, TTYPort};
 
@@ -29,7 +29,7 @@ pub use flash::{FlashFileError, SimFlash, SimFlashError};
 use latchkey_firmware::hal::{Battery, Clock, Rng};
 use latchkey_firmware::link::Link;
 use latchkey_firmware::lock::{Identity, Lock};
-use latchkey_firmware::store::{Store, StoreError};
+use latchkey_firmware::store::{FactoryClaim, Store, StoreError};
 
 /// Model name a simulator reports.
 pub const SIM_MODEL: &str = "LK-100 sim";
@@ -143,6 +143,14 @@ pub enum SimError {
     #[error("cannot read the fingerprint sensor's memory {}: {source}", path.display())]
     SensorFile {
         /// The sidecar file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The label (the setup code beside the flash file) could not be written.
+    #[error("cannot write the lock's label {}: {source}", path.display())]
+    LabelFile {
+        /// The label file.
         path: PathBuf,
         /// Why.
         source: io::Error,
@@ -278,14 +286,19 @@ impl RunningSim {
         let time = SimTime::new();
         let mut rng = SimRng::new()?;
         let mut store = Store::mount(flash)?;
-        let setup_code = factory_setup_code(&mut store, given_code, &mut rng)?;
-        let setup_code_text = String::from_utf8_lossy(&setup_code.display()).into_owned();
+        let label = config.flash_path.as_ref().map(|p| p.with_extension("label"));
+        let (claim, setup_code) =
+            factory_claim(&mut store, given_code, label.as_deref(), &mut rng)?;
+        let setup_code_text = match &setup_code {
+            Some(code) => String::from_utf8_lossy(&code.display()).into_owned(),
+            None => "unknown (on the label of a lock made earlier)".to_string(),
+        };
         let identity = Identity {
             model: ident(SIM_MODEL).unwrap_or_default(),
             serial,
             simulation: true,
             max_in_flight: SIM_MAX_IN_FLIGHT,
-            setup_code,
+            claim,
         };
         let fingerprint = match &config.flash_path {
             Some(path) => {
@@ -457,27 +470,65 @@ impl Drop for RunningSim {
     }
 }
 
-/// The lock's setup code: `given`, else the flash's factory record, else a new random one;
-/// whichever it is ends up in the factory record, so the next start on this flash agrees.
-fn factory_setup_code(
+/// The factory step: the lock's claim record (salt and verifier, all the flash keeps of its
+/// setup code), and the code when this start knows it.
+///
+/// A code given (`--setup-code`) that the record does not verify is made the lock's code; a
+/// fresh flash gets a random one. Either way its verifier is written, and the code goes on the
+/// lock's label: printed once, and kept in the `.label` file beside the flash file (the sticker
+/// inside the housing), never in the flash. A later start on that flash reads the label.
+fn factory_claim(
     store: &mut Store<SimFlash>,
     given: Option<SetupCode>,
+    label: Option<&Path>,
     rng: &mut SimRng,
-) -> Result<SetupCode, SimError> {
-    let stored = store.factory_setup_code()?;
+) -> Result<(FactoryClaim, Option<SetupCode>), SimError> {
+    let stored = store.factory_claim()?;
+    let on_label = label
+        .and_then(|path| std::fs::read_to_string(path).ok())
+        .and_then(|text| SetupCode::parse(text.trim()).ok());
+    let verifies = |claim: &FactoryClaim, code: &SetupCode| {
+        ClaimVerifier::derive(code, &claim.salt) == claim.verifier
+    };
     let code = match (given, &stored) {
+        (Some(code), Some(claim)) if verifies(claim, &code) => {
+            return Ok((claim.clone(), Some(code)));
+        }
+        (None, Some(claim)) => {
+            let code = on_label.filter(|code| verifies(claim, code));
+            return Ok((claim.clone(), code));
+        }
         (Some(code), _) => code,
-        (None, Some(code)) => code.clone(),
         (None, None) => {
             let mut random = [0u8; 8];
             rng.fill_bytes(&mut random);
             SetupCode::from_random(random)
         }
     };
-    if stored.as_ref() != Some(&code) {
-        store.save_factory_setup_code(&code)?;
+    let mut salt = [0u8; CLAIM_SALT_LEN];
+    rng.fill_bytes(&mut salt);
+    let claim = FactoryClaim { salt, verifier: ClaimVerifier::derive(&code, &salt) };
+    store.save_factory_claim(&claim)?;
+    if let Some(path) = label {
+        write_label(path, &code)
+            .map_err(|source| SimError::LabelFile { path: path.into(), source })?;
     }
-    Ok(code)
+    Ok((claim, Some(code)))
+}
+
+/// The label file: the code as printed, readable by its owner only.
+fn write_label(path: &Path, code: &SetupCode) -> io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(&code.display())?;
+    file.write_all(b"\n")?;
+    file.sync_all()
 }
 
 fn ident(s: &str) -> Option<Ident> {
