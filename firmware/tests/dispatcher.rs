@@ -238,9 +238,9 @@ fn diagnostics_report_boots_and_store_writes() {
         d.store_writes, 4,
         "boot counter, the claim's PIN key and lock keys, and one settings write"
     );
-    // Claim (2 frames each way) and handshake (2), then three sealed requests, the last of
-    // which is being answered.
-    assert_eq!((d.frames_received, d.frames_sent), (7, 6));
+    // Claim (Hello for the salt, then 2 frames each way) and handshake (2), then three
+    // sealed requests, the last of which is being answered.
+    assert_eq!((d.frames_received, d.frames_sent), (8, 7));
     assert_eq!(d.dropped_bad_crc + d.dropped_malformed + d.wrong_version, 0);
 }
 
