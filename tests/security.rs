@@ -479,3 +479,142 @@ fn a_recorded_session_stays_closed_to_whoever_steals_the_site_key_later() {
     assert_eq!(opened, 0, "a stolen key opened {opened} recorded frames");
     sim.stop();
 }
+
+#[test]
+fn an_attacker_with_the_cable_gets_nothing_to_test_setup_code_guesses_against() {
+    use latchkey_protocol::crypto::{ClaimKeys, ClaimVerifier, SetupCode, pake, proofs_match};
+    use latchkey_protocol::{ClaimIntent, Request, Response, Status};
+
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start(dir.path(), &[]);
+    let right = SetupCode::parse(&sim.setup_code).unwrap();
+    // 999 wrong codes and the right one, as the attacker's candidate list.
+    let mut candidates: Vec<SetupCode> = (0u64..999)
+        .map(|i| SetupCode::from_random(i.wrapping_mul(0x9E37_79B9_7F4A_7C15).to_le_bytes()))
+        .filter(|c| *c != right)
+        .collect();
+    candidates.push(right.clone());
+
+    // What the attacker records: each challenge, from an unclaimed and from a claimed lock.
+    let mut recorded = Vec::new();
+    for claimed in [false, true] {
+        if claimed {
+            sim.act("clock +70s");
+            sim.cli().args(["claim", "--setup-code", &sim.setup_code]).assert().success();
+        }
+        for intent in [ClaimIntent::Claim, ClaimIntent::FactoryReset] {
+            // Past any back-off an earlier abandoned exchange left.
+            sim.act("clock +70s");
+            let mut port = serialport::new(sim.link_str(), 115_200)
+                .timeout(Duration::from_millis(50))
+                .open_native()
+                .unwrap();
+            let Response::Hello(info) = common::proxy::ask_plain(&mut port, 1, &Request::Hello)
+            else {
+                panic!("no hello")
+            };
+            // The attacker's share: his secret times a point he chose (he knows no generator).
+            let secret = [0x42u8; 32];
+            let host_share = pake::share(&secret, &[9; 32]);
+            let host_nonce = [0x17; 16];
+            let start = Request::ClaimStart { intent, host_nonce, host_share };
+            match common::proxy::ask_plain(&mut port, 2, &start) {
+                Response::ClaimChallenge { lock_share, lock_proof } => {
+                    recorded.push((
+                        info.clone(),
+                        intent,
+                        secret,
+                        host_nonce,
+                        host_share,
+                        lock_share,
+                        lock_proof,
+                    ));
+                }
+                Response::Status(Status::Occupied) => {
+                    assert!(claimed && intent == ClaimIntent::Claim, "{intent:?}")
+                }
+                other => panic!("{claimed} {intent:?}: {other:?}"),
+            }
+        }
+    }
+    assert_eq!(recorded.len(), 3, "unclaimed: claim and reset; claimed: reset");
+
+    // Offline: for every candidate, every check the attacker can compute. The slow KDF runs
+    // once per candidate (the lock's salt does not change), spread over the machine's cores.
+    let salt = recorded[0].0.claim_salt;
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let verifiers: Vec<ClaimVerifier> = std::thread::scope(|scope| {
+        let workers: Vec<_> = candidates
+            .chunks(candidates.len().div_ceil(threads))
+            .map(|chunk| {
+                scope.spawn(move || {
+                    chunk.iter().map(|c| ClaimVerifier::derive(c, &salt)).collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().unwrap()).collect()
+    });
+    for (info, intent, secret, host_nonce, host_share, lock_share, lock_proof) in &recorded {
+        assert_eq!(info.claim_salt, salt);
+        let serial = info.serial.as_str();
+        let mut singled_out = 0;
+        for verifier in &verifiers {
+            let generator = verifier.generator(*intent);
+            // His own side of the exchange, and the candidate's generator in his secret's place.
+            let tries = [pake::shared(secret, lock_share), pake::shared(secret, generator)];
+            for shared in tries.iter().flatten() {
+                let keys =
+                    ClaimKeys::derive(shared, serial, *intent, host_nonce, host_share, lock_share);
+                if proofs_match(&keys.lock_proof(), lock_proof) {
+                    singled_out += 1;
+                }
+            }
+        }
+        assert_eq!(singled_out, 0, "{intent:?}: a check singled out a candidate");
+    }
+
+    // The control: a host that knows the code gets a proof it can check, for that code only.
+    sim.act("clock +70s");
+    let mut port = serialport::new(sim.link_str(), 115_200)
+        .timeout(Duration::from_millis(50))
+        .open_native()
+        .unwrap();
+    let Response::Hello(info) = common::proxy::ask_plain(&mut port, 3, &Request::Hello) else {
+        panic!("no hello")
+    };
+    let verifier = ClaimVerifier::derive(&right, &info.claim_salt);
+    let secret = [0x24u8; 32];
+    let intent = ClaimIntent::FactoryReset;
+    let host_share = pake::share(&secret, verifier.generator(intent));
+    let host_nonce = [0x18; 16];
+    let start = Request::ClaimStart { intent, host_nonce, host_share };
+    let Response::ClaimChallenge { lock_share, lock_proof } =
+        common::proxy::ask_plain(&mut port, 4, &start)
+    else {
+        panic!("no challenge")
+    };
+    let shared = pake::shared(&secret, &lock_share).unwrap();
+    let keys =
+        ClaimKeys::derive(&shared, &info.serial, intent, &host_nonce, &host_share, &lock_share);
+    assert!(proofs_match(&keys.lock_proof(), &lock_proof), "the right code's own exchange");
+    sim.stop();
+}
+
+#[test]
+fn a_simulator_flash_file_holds_no_spelling_of_the_setup_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start_claimed(dir.path(), &[]);
+    let code = sim.setup_code.clone();
+    let flash = sim.flash.clone();
+    sim.stop();
+    let bytes = std::fs::read(&flash).unwrap();
+    for spelling in setup_code_spellings(&code) {
+        assert!(!contains(&bytes, spelling.as_bytes()), "{spelling:?} is in the flash file");
+    }
+}
+
+/// Every way a setup code could sit in memory: as printed, without dashes, in either case.
+pub fn setup_code_spellings(code: &str) -> Vec<String> {
+    let bare: String = code.chars().filter(|c| *c != '-').collect();
+    vec![code.to_string(), code.to_lowercase(), bare.clone(), bare.to_lowercase()]
+}

@@ -205,3 +205,37 @@ pub fn frames(bytes: &[u8]) -> Vec<(latchkey_protocol::Header, Vec<u8>)> {
     }
     out
 }
+
+/// Sends `request` in clear on `port` as sequence `seq` and returns the lock's answer to it
+/// (events and other answers skipped): a host of its own, as an attacker with the cable is.
+pub fn ask_plain(
+    port: &mut serialport::TTYPort,
+    seq: u16,
+    request: &latchkey_protocol::Request,
+) -> latchkey_protocol::Response {
+    use latchkey_protocol::{Header, Kind, MAX_ENCODED_LEN, Response, decode_body, encode_frame};
+    let mut frame = [0u8; MAX_ENCODED_LEN];
+    let wire = encode_frame(Header::new(Kind::Request, seq), request, &mut frame).unwrap();
+    port.write_all(&[0]).unwrap();
+    port.write_all(wire).unwrap();
+    port.flush().unwrap();
+    let deadline = std::time::Instant::now() + super::sim_process::WAIT;
+    let mut accumulator = latchkey_protocol::FrameAccumulator::new();
+    let mut buf = [0u8; 512];
+    loop {
+        assert!(std::time::Instant::now() < deadline, "no answer to {request:?}");
+        let n = match port.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => continue,
+            Err(e) => panic!("reading the lock's line: {e}"),
+        };
+        for &byte in &buf[..n] {
+            if let Some(Ok(frame)) = accumulator.push(byte)
+                && frame.header == Header::new(Kind::Response, seq)
+                && let Ok(response) = decode_body::<Response>(frame.body)
+            {
+                return response;
+            }
+        }
+    }
+}
