@@ -390,3 +390,24 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod cobs_form {
+    /// docs/protocol.md section 2 says how a 254-byte run is coded; this pins it.
+    #[test]
+    fn a_run_of_254_non_zero_bytes_is_one_full_block_without_a_trailing_code() {
+        let data = [0x11u8; 254];
+        let mut out = [0u8; 300];
+        let n = cobs::encode(&data, &mut out);
+        assert_eq!(out[0], 0xFF);
+        assert_eq!(&out[1..255], &data[..]);
+        assert_eq!(n, 255, "{:02x?}", &out[..n]);
+        let mut back = out[..n].to_vec();
+        let len = cobs::decode_in_place(&mut back).unwrap();
+        assert_eq!(&back[..len], &data[..]);
+        // One more byte starts a new block.
+        let longer = [0x11u8; 255];
+        let n = cobs::encode(&longer, &mut out);
+        assert_eq!((out[0], out[255], n), (0xFF, 0x02, 257));
+    }
+}
