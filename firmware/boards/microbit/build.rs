@@ -17,12 +17,15 @@ fn main() {
     // Without LATCHKEY_SETUP_CODE a random code is drawn and shown once, in the build output.
     println!("cargo:rerun-if-env-changed=LATCHKEY_SETUP_CODE");
     let code = match env::var("LATCHKEY_SETUP_CODE") {
-        Ok(text) => SetupCode::parse(&text)
-            .unwrap_or_else(|why| panic!("LATCHKEY_SETUP_CODE={text:?} is not a setup code: {why}")),
+        Ok(text) => SetupCode::parse(&text).unwrap_or_else(|why| {
+            panic!("LATCHKEY_SETUP_CODE={text:?} is not a setup code: {why}")
+        }),
         Err(_) => {
             let code = SetupCode::from_random(random::<8>());
             let shown = String::from_utf8_lossy(&code.display()).into_owned();
-            println!("cargo:warning=setup code of this image (note it now, it is not kept): {shown}");
+            println!(
+                "cargo:warning=setup code of this image (note it now, it is not kept): {shown}"
+            );
             code
         }
     };
