@@ -618,3 +618,41 @@ pub fn setup_code_spellings(code: &str) -> Vec<String> {
     let bare: String = code.chars().filter(|c| *c != '-').collect();
     vec![code.to_string(), code.to_lowercase(), bare.clone(), bare.to_lowercase()]
 }
+
+#[test]
+fn a_claim_back_off_outlives_a_power_cut() {
+    use latchkey_protocol::crypto::pake;
+    use latchkey_protocol::{ClaimIntent, Request, Response};
+
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start(dir.path(), &[]);
+    let wrong = wrong_code(&sim.setup_code);
+    // Two wrong codes (the clock moved past the first one's back-off in between).
+    sim.cli().args(["claim", "--setup-code", &wrong]).assert().code(1);
+    sim.act("clock +70s");
+    sim.cli().args(["claim", "--setup-code", &wrong]).assert().code(1);
+    let start = |seq| {
+        let mut port = serialport::new(sim.link_str(), 115_200)
+            .timeout(Duration::from_millis(50))
+            .open_native()
+            .unwrap();
+        let host_share = pake::share(&[0x31; 32], &[9; 32]);
+        let request =
+            Request::ClaimStart { intent: ClaimIntent::Claim, host_nonce: [1; 16], host_share };
+        common::proxy::ask_plain(&mut port, seq, &request)
+    };
+    // The batteries come out and go back in: the lock still makes the next guess wait, the
+    // whole back-off of two failures again (how long it was off, it cannot know).
+    sim.act("power-cut");
+    match start(1) {
+        Response::Backoff { retry_after_ms } => assert!((1_000..=2_000).contains(&retry_after_ms)),
+        other => panic!("no back-off after the power cut: {other:?}"),
+    }
+    // Once waited out, the right code claims it, and a success clears the record.
+    sim.act("clock +70s");
+    sim.cli().args(["claim", "--setup-code", &sim.setup_code]).assert().success();
+    sim.act("power-cut");
+    let out = sim.cli().args(["--json", "user", "list"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    sim.stop();
+}

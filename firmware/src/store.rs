@@ -51,6 +51,8 @@ mod key {
     pub const BATTERY: u8 = 9;
     /// Factory data: the claim verifier and its salt ([`FactoryClaim`]).
     pub const FACTORY_CLAIM: u8 = 10;
+    /// Failed authentications in a row (a `u32`), so a power cut does not end a back-off.
+    pub const AUTH_FAILURES: u8 = 11;
 }
 
 /// Format marker value: "LK" and the layout version of the settings region. A change to the
@@ -434,6 +436,18 @@ impl<F: NorFlash> Store<F> {
     /// Stores the event log's sequence high-water mark.
     pub fn save_log_seq_mark(&mut self, next_seq: u32) -> Result<(), StoreError> {
         self.put(key::LOG_SEQ_MARK, &next_seq)
+    }
+
+    /// Failed authentications in a row, as last recorded (0 if never).
+    pub fn auth_failures(&mut self) -> Result<u32, StoreError> {
+        Ok(self.fetch::<u32>(key::AUTH_FAILURES)?.unwrap_or(0))
+    }
+
+    /// Records the count of failed authentications in a row; written on each failure and on
+    /// the success that ends a run (the back-off bounds how often: at most one a minute once
+    /// it is long).
+    pub fn save_auth_failures(&mut self, failures: u32) -> Result<(), StoreError> {
+        self.put(key::AUTH_FAILURES, &failures)
     }
 
     /// What the battery monitor stored, if anything.

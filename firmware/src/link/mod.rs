@@ -36,6 +36,12 @@ pub trait LockPort {
     fn serial(&self) -> &str;
     /// The setup code's verifier, the password of the claim exchange.
     fn claim_verifier(&self) -> &ClaimVerifier;
+    /// Failed authentications in a row as the lock last recorded them (they survive a power
+    /// cut, so a back-off does too).
+    fn recorded_auth_failures(&mut self) -> u32;
+    /// Records failed authentications in a row (best effort: a flash fault must not open the
+    /// door to guessing, so the count in RAM still rules until the next boot).
+    fn record_auth_failures(&mut self, failures: u32);
     /// The stored lock key for `role`, if claimed.
     fn lock_key(&self, role: Role) -> Option<&SecretKey>;
     /// Claims the lock with `keys`: `Occupied` if already claimed, `Success` once in flash.

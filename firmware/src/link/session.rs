@@ -73,6 +73,8 @@ pub struct Session {
     failures: u32,
     /// Uptime before which a new `ClaimStart` / `SessionStart` is refused.
     backoff_until_ms: u64,
+    /// Whether `failures` has been read back from the lock's record since boot.
+    restored: bool,
     /// The last sealed answer as sent, for an exact resend; `cached_len == 0` when none.
     cached: [u8; MAX_ENCODED_LEN],
     cached_len: usize,
@@ -92,6 +94,7 @@ impl Session {
             active: None,
             failures: 0,
             backoff_until_ms: 0,
+            restored: false,
             cached: [0; MAX_ENCODED_LEN],
             cached_len: 0,
         }
@@ -117,6 +120,7 @@ impl Session {
         lock: &mut impl LockPort,
         stats: &mut LinkStats,
     ) -> Response {
+        self.restore(lock);
         let status = match request {
             Request::ClaimStart { intent, host_nonce, host_share } => {
                 return self.claim_start(*intent, host_nonce, host_share, lock, stats);
@@ -193,7 +197,7 @@ impl Session {
             return Status::NotAuthorized;
         }
         // The host proved it knows the code: whatever the payload, that resets the back-off.
-        self.succeed();
+        self.succeed(lock);
         let status = match intent {
             ClaimIntent::Claim => match <&[u8; CLAIM_PAYLOAD_LEN]>::try_from(&*payload) {
                 Ok(both) => {
@@ -290,7 +294,7 @@ impl Session {
             last_activity_ms: now,
             last_tag: [0; TAG_LEN],
         });
-        self.succeed();
+        self.succeed(lock);
         lock.log_link(LogEntry::Session { role, opened: true });
         Status::Success
     }
@@ -312,7 +316,24 @@ impl Session {
     }
 
     /// A successful authentication ends any back-off.
-    fn succeed(&mut self) {
+    /// At the first handshake after boot: the failures recorded before a power cut, and their
+    /// back-off again in full (how long the lock was off, nobody can tell).
+    fn restore(&mut self, lock: &mut impl LockPort) {
+        if self.restored {
+            return;
+        }
+        self.restored = true;
+        let recorded = lock.recorded_auth_failures();
+        if recorded > self.failures {
+            self.failures = recorded;
+            self.backoff_until_ms = lock.uptime_ms().saturating_add(backoff_ms(recorded));
+        }
+    }
+
+    fn succeed(&mut self, lock: &mut impl LockPort) {
+        if self.failures != 0 {
+            lock.record_auth_failures(0);
+        }
         self.failures = 0;
         self.backoff_until_ms = 0;
     }
@@ -322,9 +343,8 @@ impl Session {
     fn fail(&mut self, lock: &mut impl LockPort, stats: &mut LinkStats, claim: bool) {
         let now = lock.uptime_ms();
         self.failures = self.failures.saturating_add(1);
-        let doublings = self.failures.saturating_sub(1).min(6); // 2^6 s already exceeds the cap
-        let wait = (BACKOFF_BASE_MS << doublings).min(BACKOFF_MAX_MS);
-        self.backoff_until_ms = now.saturating_add(wait);
+        self.backoff_until_ms = now.saturating_add(backoff_ms(self.failures));
+        lock.record_auth_failures(self.failures);
         stats.auth_failures = stats.auth_failures.saturating_add(1);
         lock.log_link(LogEntry::AuthFailed { claim });
     }
@@ -454,4 +474,11 @@ fn seal_one(
     let plaintext = postcard::to_slice(response, plain).map_err(|_| SealError::TooLong)?;
     let (len, _counter) = sealer.seal(header, plaintext, body)?;
     Ok(len)
+}
+
+/// The back-off after `failures` failed authentications in a row: 1 s, doubling, at most
+/// [`BACKOFF_MAX_MS`].
+fn backoff_ms(failures: u32) -> u64 {
+    let doublings = failures.saturating_sub(1).min(6); // 2^6 s already exceeds the cap
+    (BACKOFF_BASE_MS << doublings).min(BACKOFF_MAX_MS)
 }

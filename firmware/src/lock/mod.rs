@@ -604,6 +604,16 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> LockPort for Lock<F,
         &self.identity.claim.verifier
     }
 
+    fn recorded_auth_failures(&mut self) -> u32 {
+        // A record that cannot be read counts as one failure: a fault is no reason to lift a
+        // back-off.
+        self.store.auth_failures().unwrap_or(1)
+    }
+
+    fn record_auth_failures(&mut self, failures: u32) {
+        let _ = self.store.save_auth_failures(failures);
+    }
+
     fn lock_key(&self, role: Role) -> Option<&SecretKey> {
         self.keys.as_ref().map(|keys| match role {
             Role::Installer => &keys.installer,
