@@ -29,7 +29,7 @@ fn setup() -> (RunningSim, Client, KeyFile, String) {
 
 fn bench(c: &mut Criterion) {
     println!("sealing adds {SEAL_OVERHEAD} bytes per frame (4-byte counter, 16-byte tag)");
-    let (_sim, mut client, key, serial) = setup();
+    let (sim, mut client, key, serial) = setup();
     let keys = key.lock_keys(&serial);
     let mut group = c.benchmark_group("session_115200_baud");
     group.sample_size(20);
@@ -43,6 +43,22 @@ fn bench(c: &mut Criterion) {
     client.open_session(Role::Installer, &serial, &keys).expect("session");
     group.bench_function("sealed_ping", |b| {
         b.iter(|| client.ping(7).expect("ping"));
+    });
+    group.finish();
+
+    // A claim and a factory reset, each a PAKE exchange: the host's slow KDF (PBKDF2, 65,536
+    // rounds) and hash to the curve, the lock's two X25519 multiplications, and the line.
+    let code = SetupCode::parse(&sim.setup_code()).expect("setup code");
+    let info = client.hello().expect("hello");
+    let (installer, technician) = key.lock_pair(&serial).expect("site key");
+    let mut group = c.benchmark_group("claim_115200_baud");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(10));
+    group.bench_function("factory_reset_then_claim", |b| {
+        b.iter(|| {
+            client.factory_reset(&code, &info).expect("reset");
+            client.claim(&code, &info, &installer, &technician).expect("claim");
+        });
     });
     group.finish();
 }
