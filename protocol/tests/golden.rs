@@ -510,3 +510,48 @@ fn sealed_frame_matches_its_golden_vector() {
     let (opened, _) = keys.host_event_opener().open(&header, &body[..n], &mut out).unwrap();
     assert_eq!(decode_body::<Event>(opened).unwrap(), event);
 }
+
+/// The claim exchange with fixed inputs, every intermediate value pinned: the worked example
+/// of docs/protocol.md section 7.5.
+#[test]
+fn claim_exchange_matches_its_worked_example() {
+    use latchkey_protocol::crypto::{ClaimKeys, ClaimVerifier, SetupCode, pake};
+    let code = SetupCode::parse("7K2M-9QXD-4HRT").unwrap();
+    let salt = [0x5C; 16];
+    let verifier = ClaimVerifier::derive(&code, &salt);
+    let (host_secret, lock_secret) = ([0x01; 32], [0x02; 32]);
+    let host_nonce = [0x10; 16];
+    let intent = ClaimIntent::Claim;
+    let host_share = pake::share(&host_secret, verifier.generator(intent));
+    let lock_share = pake::share(&lock_secret, verifier.generator(intent));
+    let shared = pake::shared(&host_secret, &lock_share).unwrap();
+    assert_eq!(Some(shared), pake::shared(&lock_secret, &host_share));
+    let keys =
+        ClaimKeys::derive(&shared, "LK1-000042", intent, &host_nonce, &host_share, &lock_share);
+    let mut payload = [0x11; 64];
+    let tag = keys.seal(&mut payload);
+    let values = [
+        ("generator_claim", hex(&verifier.claim)),
+        ("generator_reset", hex(&verifier.reset)),
+        ("host_share", hex(&host_share)),
+        ("lock_share", hex(&lock_share)),
+        ("shared", hex(&shared)),
+        ("lock_proof", hex(&keys.lock_proof())),
+        ("tag", hex(&tag)),
+    ];
+    let text: String = values.iter().map(|(k, v)| format!("{k:<16}{v}\n")).collect();
+    if std::env::var_os("LATCHKEY_BLESS").is_some() {
+        print!("claim example:\n{text}");
+    }
+    assert_eq!(text, CLAIM_EXAMPLE, "the claim exchange changed");
+}
+
+const CLAIM_EXAMPLE: &str = "\
+generator_claim c4d3258fa4fd6fa016af2410d1c17ca61a7b804569397d926aeda20e31656c11\n\
+generator_reset b61c8ade40602358150ec1a95d375f663f2af115815d050aabdeecf3f23bb514\n\
+host_share      d0096fe23bff989d9cd3b42d1fd64d4e6f85feb8e135dede7b3117ff9786393a\n\
+lock_share      f19e77675ca571ea01384810f68e445ee7fea17cbdacc8bf813ee9d60bcbfb01\n\
+shared          5cd6f6d888a017a80ca6f0bfa4332819f39e3d86ae4c46476b52e8c3997a5377\n\
+lock_proof      2d88a6ae8f02cf7740db5734cb0b6873365f389909f5c5925933692ebe5e8f4d\n\
+tag             a5faa0b867041e0d85bd53ea37045b7e\n\
+";
