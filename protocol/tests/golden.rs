@@ -555,3 +555,17 @@ shared          5cd6f6d888a017a80ca6f0bfa4332819f39e3d86ae4c46476b52e8c3997a5377
 lock_proof      2d88a6ae8f02cf7740db5734cb0b6873365f389909f5c5925933692ebe5e8f4d\n\
 tag             a5faa0b867041e0d85bd53ea37045b7e\n\
 ";
+
+/// A PIN digest with fixed inputs: the worked example of docs/protocol.md section 6.9.
+#[test]
+fn pin_digest_matches_its_worked_example() {
+    use latchkey_protocol::checksum::{pin_digest, pin_key};
+    use latchkey_protocol::crypto::{SecretKey, lock_key};
+    let installer = lock_key(Role::Installer, &SecretKey([0x5A; 32]), "LK1-000042");
+    let key = pin_key(&installer);
+    assert_eq!(hex(key.as_bytes()), PIN_KEY_EXAMPLE);
+    assert_eq!(hex(&pin_digest(&key, "058213")), PIN_DIGEST_EXAMPLE);
+}
+
+const PIN_KEY_EXAMPLE: &str = "c9c0ebd97120d40994dc4a558263837837e8b02d7b85d3bb00d69de873f9a134";
+const PIN_DIGEST_EXAMPLE: &str = "7e02c68296660e20b285ecabd4212016";
