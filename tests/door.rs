@@ -61,3 +61,64 @@ fn a_low_battery_beeps_on_turning_low_and_after_each_unlock_unless_silenced() {
     assert!(alarms(&sim).contains(&"critical_battery".to_owned()));
     sim.stop();
 }
+
+/// A keypad entry's decision line from the simulator.
+fn pin(sim: &Sim, digits: &str) -> String {
+    sim.attempt(&format!("pin {digits}"))
+}
+
+#[test]
+fn a_keypad_lockout_and_its_alarm_outlive_a_power_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start_claimed(dir.path(), &[]);
+    sim.cli().args(["config", "set", "wrong-code-limit", "3"]).assert().success();
+    sim.cli().args(["config", "set", "lockout", "60"]).assert().success();
+    sim.add_user_with_pin("Ann", "582917", &[]);
+    for _ in 0..3 {
+        assert!(pin(&sim, "111999").contains("unknown_credential"));
+    }
+    assert!(pin(&sim, "582917").contains("keypad_locked_out"));
+    // The batteries come out and go back in: still locked out, and the alarm still raised.
+    sim.act("power-cut");
+    assert!(pin(&sim, "582917").contains("keypad_locked_out"), "a power cut ended the lockout");
+    assert_eq!(alarms(&sim), ["wrong_code_limit"]);
+    // The lockout runs its whole length on the lock's own clock, then the PIN opens.
+    sim.act("clock +61s");
+    assert!(pin(&sim, "582917").contains("granted"));
+    assert!(alarms(&sim).is_empty());
+    sim.stop();
+}
+
+#[test]
+fn wrong_codes_before_a_power_cut_still_count_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start_claimed(dir.path(), &[]);
+    sim.cli().args(["config", "set", "wrong-code-limit", "3"]).assert().success();
+    sim.add_user_with_pin("Ann", "582917", &[]);
+    pin(&sim, "111999");
+    pin(&sim, "222888");
+    sim.act("power-cut");
+    assert!(pin(&sim, "333777").contains("unknown_credential"));
+    assert!(pin(&sim, "582917").contains("keypad_locked_out"), "three wrong codes, no lockout");
+    sim.stop();
+}
+
+#[test]
+fn a_pin_the_lock_knows_but_refuses_does_not_reset_the_wrong_code_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start_claimed(dir.path(), &[]);
+    sim.cli().args(["config", "set", "wrong-code-limit", "3"]).assert().success();
+    sim.add_user_with_pin("Ann", "582917", &[]);
+    sim.add_user_with_pin("Bob", "730461", &["--disabled"]);
+    // A guesser interleaving a disabled user's PIN with guesses is still locked out.
+    for guess in ["111999", "222888"] {
+        assert!(pin(&sim, guess).contains("unknown_credential"));
+        assert!(pin(&sim, "730461").contains("refused"));
+    }
+    assert!(pin(&sim, "333777").contains("unknown_credential"));
+    assert!(pin(&sim, "582917").contains("keypad_locked_out"));
+    // An installer clearing the alarms gives the keypad back.
+    sim.cli().args(["alarms", "clear", "--yes"]).assert().success();
+    assert!(pin(&sim, "582917").contains("granted"));
+    sim.stop();
+}

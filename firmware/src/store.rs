@@ -53,6 +53,8 @@ mod key {
     pub const FACTORY_CLAIM: u8 = 10;
     /// Failed authentications in a row (a `u32`), so a power cut does not end a back-off.
     pub const AUTH_FAILURES: u8 = 11;
+    /// The door's safety state ([`super::SafetyRecord`]): wrong codes, lockout, alarms.
+    pub const SAFETY: u8 = 12;
 }
 
 /// Format marker value: "LK" and the layout version of the settings region. A change to the
@@ -187,6 +189,20 @@ impl Drop for KeysRecord {
         }
     }
 }
+
+/// What the door must not forget in a power cut: unknown PINs in a row, whether the keypad
+/// is locked out, and the active alarms. A lockout interrupted by a power cut runs again in
+/// full (how long the lock was off, it cannot tell).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SafetyRecord {
+    /// Unknown PINs in a row.
+    pub wrong_codes: u8,
+    /// Whether the keypad is locked out.
+    pub locked_out: bool,
+    /// The alarms raised and not cleared.
+    pub alarms: heapless::Vec<latchkey_protocol::ActiveAlarm, { latchkey_protocol::ALARMS_MAX }>,
+}
+impl PostcardValue<'_> for SafetyRecord {}
 
 /// The factory's record of a lock's setup code: the verifier and its salt, never the code.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -436,6 +452,17 @@ impl<F: NorFlash> Store<F> {
     /// Stores the event log's sequence high-water mark.
     pub fn save_log_seq_mark(&mut self, next_seq: u32) -> Result<(), StoreError> {
         self.put(key::LOG_SEQ_MARK, &next_seq)
+    }
+
+    /// The safety state as last recorded, if ever.
+    pub fn safety(&mut self) -> Result<Option<SafetyRecord>, StoreError> {
+        self.fetch::<SafetyRecord>(key::SAFETY)
+    }
+
+    /// Records the safety state; written on its edges (a wrong code, a lockout that starts or
+    /// ends, an alarm raised or cleared), never on a granted entry that changes nothing.
+    pub fn save_safety(&mut self, record: &SafetyRecord) -> Result<(), StoreError> {
+        self.put(key::SAFETY, record)
     }
 
     /// Failed authentications in a row, as last recorded (0 if never).

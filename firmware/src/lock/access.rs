@@ -23,6 +23,7 @@ use crate::hal::{
     Battery, Beep, Beeper, BoltDirection, Clock, Devices, FingerCapture, FingerprintSensor, Motor,
     NorFlash, PHONE_SIGNATURE_LABEL, Phone, Rng, SensorFault,
 };
+use crate::store::SafetyRecord;
 use crate::users::{self, StoredCredential, StoredUser};
 
 /// Good captures a finger enrollment needs.
@@ -73,6 +74,16 @@ impl AccessState {
             door_open: false,
             door_opened_ms: None,
         }
+    }
+
+    /// The safety state recorded before a power cut, at boot (uptime `now`): the wrong codes
+    /// counted, a lockout run again in full (`lockout_ms`), the alarms still raised.
+    pub(super) fn restore(&mut self, record: SafetyRecord, now: u64, lockout_ms: u64) {
+        self.wrong_codes = record.wrong_codes;
+        if record.locked_out {
+            self.lockout_until_ms = Some(now.saturating_add(lockout_ms));
+        }
+        self.alarms = record.alarms;
     }
 
     /// After a factory reset: nothing about the old users lingers.
@@ -129,8 +140,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
     pub fn tick(&mut self) {
         let now = self.clock.uptime_ms();
         if self.access.lockout_until_ms.is_some_and(|until| now >= until) {
-            self.access.lockout_until_ms = None;
-            self.clear_alarm(Alarm::WrongCodeLimit);
+            self.end_lockout();
         }
         // The bolt waits for the door to close before it throws.
         if self.access.relock_at_ms.is_some_and(|at| now >= at) && !self.access.door_open {
@@ -156,8 +166,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
     pub fn keypad_entry(&mut self, digits: &str) -> AccessRecord {
         let now = self.clock.uptime_ms();
         if self.access.lockout_until_ms.is_some_and(|until| now >= until) {
-            self.access.lockout_until_ms = None;
-            self.clear_alarm(Alarm::WrongCodeLimit);
+            self.end_lockout();
         }
         if self.access.lockout_until_ms.is_some() {
             return self.record(AccessPath::Keypad, None, Err(AccessReason::KeypadLockedOut));
@@ -175,8 +184,15 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         };
         match found {
             Some((id, user)) => {
-                self.access.wrong_codes = 0;
-                self.decide(AccessPath::Keypad, id, user)
+                let record = self.decide(AccessPath::Keypad, id, user);
+                // Only an entry that opens ends a run of wrong codes: a PIN the lock knows
+                // but refuses (disabled, out of schedule, expired) must not reset the count,
+                // or a guesser could interleave it with guesses forever.
+                if record.granted && self.access.wrong_codes != 0 {
+                    self.access.wrong_codes = 0;
+                    self.save_safety();
+                }
+                record
             }
             None => {
                 self.access.wrong_codes = self.access.wrong_codes.saturating_add(1);
@@ -186,7 +202,10 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
                     self.access.wrong_codes = 0;
                     let lockout_ms = u64::from(self.settings.lockout_seconds) * 1000;
                     self.access.lockout_until_ms = Some(now + lockout_ms);
+                    // Saves the state with the alarm.
                     self.raise_alarm(Alarm::WrongCodeLimit);
+                } else {
+                    self.save_safety();
                 }
                 record
             }
@@ -400,6 +419,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
             let _ = self.access.alarms.push(ActiveAlarm { alarm, since });
             self.log(LogEntry::Alarm { alarm, raised: true });
         }
+        self.save_safety();
         self.access.push_event(Event::AlarmRaised(alarm));
     }
 
@@ -409,6 +429,28 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         self.access.alarms.retain(|a| a.alarm != alarm);
         if self.access.alarms.len() != before {
             self.log(LogEntry::Alarm { alarm, raised: false });
+            self.save_safety();
+        }
+    }
+
+    /// Ends a keypad lockout (its time is up, or an installer cleared the alarms).
+    pub(super) fn end_lockout(&mut self) {
+        self.access.lockout_until_ms = None;
+        self.access.wrong_codes = 0;
+        self.clear_alarm(Alarm::WrongCodeLimit);
+        self.save_safety();
+    }
+
+    /// Records the door's safety state in flash (best effort: a flash fault must not lift a
+    /// lockout or an alarm, and the state in RAM still rules until the next boot).
+    pub(super) fn save_safety(&mut self) {
+        let record = SafetyRecord {
+            wrong_codes: self.access.wrong_codes,
+            locked_out: self.access.lockout_until_ms.is_some(),
+            alarms: self.access.alarms.clone(),
+        };
+        if self.store.save_safety(&record).is_ok() {
+            self.store_writes = self.store_writes.saturating_add(1);
         }
     }
 

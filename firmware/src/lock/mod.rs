@@ -191,13 +191,19 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
             battery::Monitor::new(battery::state_from_code(memo.state), memo.millivolts);
         let rest = battery.millivolts();
         let mut access = AccessState::new();
+        if let Some(safety) = store.safety()? {
+            let lockout_ms = u64::from(settings.lockout_seconds) * 1000;
+            access.restore(safety, clock.uptime_ms(), lockout_ms);
+        }
         // A battery found low before the cut is still low: listed, not raised again.
         let standing = match battery_monitor.state {
             BatteryState::Ok => None,
             BatteryState::Low => Some(Alarm::LowBattery),
             BatteryState::Critical => Some(Alarm::CriticalBattery),
         };
-        if let Some(alarm) = standing {
+        if let Some(alarm) = standing
+            && !access.alarms.iter().any(|a| a.alarm == alarm)
+        {
             let _ = access.alarms.push(ActiveAlarm { alarm, since: clock.recorded_now() });
         }
         let mut lock = Self {
@@ -337,6 +343,8 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         for active in &alarms {
             self.log(LogEntry::Alarm { alarm: active.alarm, raised: false });
         }
+        // Clearing the wrong-code alarm at the door is meant to give the keypad back.
+        self.end_lockout();
         self.log(LogEntry::Change { what: ChangeKind::AlarmsCleared, role, user: None });
         Status::Success
     }
