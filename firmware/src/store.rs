@@ -15,7 +15,9 @@
 use embassy_embedded_hal::adapter::BlockingAsync;
 use embassy_futures::block_on;
 use latchkey_protocol::crypto::{CLAIM_SALT_LEN, ClaimVerifier, KEY_LEN, SecretKey};
-use latchkey_protocol::{BeeperVolume, DoorLabel, Settings, Status, TimeZoneRule};
+use latchkey_protocol::{
+    ActiveAlarm, Alarm, BeeperVolume, DoorLabel, Settings, Status, TimeZoneRule,
+};
 use sequential_storage::cache::{Cache, Uncached};
 use sequential_storage::map::{MapConfig, MapStorage, PostcardValue, SerializationError, Value};
 use serde::{Deserialize, Serialize};
@@ -191,18 +193,56 @@ impl Drop for KeysRecord {
 }
 
 /// What the door must not forget in a power cut: unknown PINs in a row, whether the keypad
-/// is locked out, and the active alarms. A lockout interrupted by a power cut runs again in
-/// full (how long the lock was off, it cannot tell).
+/// is locked out, and the active alarms. Compact on purpose (a bit per kind of alarm and its
+/// time in seconds): the MCU reads it back on a small stack. A lockout interrupted by a power
+/// cut runs again in full (how long the lock was off, it cannot tell).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SafetyRecord {
     /// Unknown PINs in a row.
     pub wrong_codes: u8,
     /// Whether the keypad is locked out.
     pub locked_out: bool,
-    /// The alarms raised and not cleared.
-    pub alarms: heapless::Vec<latchkey_protocol::ActiveAlarm, { latchkey_protocol::ALARMS_MAX }>,
+    /// Bit `n` set: the alarm [`ALARM_KINDS`]`[n]` is raised.
+    pub raised: u8,
+    /// When each raised alarm was raised (the lock's clock, Unix seconds; 0 if unset).
+    pub since: [u32; 8],
 }
 impl PostcardValue<'_> for SafetyRecord {}
+
+/// Every kind of alarm, in the order of [`SafetyRecord::raised`]'s bits.
+pub const ALARM_KINDS: [Alarm; 8] = [
+    Alarm::WrongCodeLimit,
+    Alarm::Duress,
+    Alarm::Tamper,
+    Alarm::ForcedOpen,
+    Alarm::DoorAjar,
+    Alarm::Jammed,
+    Alarm::LowBattery,
+    Alarm::CriticalBattery,
+];
+
+impl SafetyRecord {
+    /// The record of this state.
+    pub fn of(wrong_codes: u8, locked_out: bool, alarms: &[ActiveAlarm]) -> Self {
+        let mut record = Self { wrong_codes, locked_out, ..Self::default() };
+        for active in alarms {
+            if let Some(bit) = ALARM_KINDS.iter().position(|k| *k == active.alarm) {
+                record.raised |= 1 << bit;
+                record.since[bit] = u32::try_from(active.since).unwrap_or(u32::MAX);
+            }
+        }
+        record
+    }
+
+    /// The alarms it records as raised, in [`ALARM_KINDS`] order.
+    pub fn alarms(&self) -> impl Iterator<Item = ActiveAlarm> + '_ {
+        ALARM_KINDS
+            .iter()
+            .enumerate()
+            .filter(|(bit, _)| self.raised & (1 << bit) != 0)
+            .map(|(bit, alarm)| ActiveAlarm { alarm: *alarm, since: u64::from(self.since[bit]) })
+    }
+}
 
 /// The factory's record of a lock's setup code: the verifier and its salt, never the code.
 #[derive(Debug, Clone, PartialEq, Eq)]

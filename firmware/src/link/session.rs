@@ -318,6 +318,7 @@ impl Session {
     /// A successful authentication ends any back-off.
     /// At the first handshake after boot: the failures recorded before a power cut, and their
     /// back-off again in full (how long the lock was off, nobody can tell).
+    #[inline(never)]
     fn restore(&mut self, lock: &mut impl LockPort) {
         if self.restored {
             return;

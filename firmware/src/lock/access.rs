@@ -78,12 +78,16 @@ impl AccessState {
 
     /// The safety state recorded before a power cut, at boot (uptime `now`): the wrong codes
     /// counted, a lockout run again in full (`lockout_ms`), the alarms still raised.
-    pub(super) fn restore(&mut self, record: SafetyRecord, now: u64, lockout_ms: u64) {
+    pub(super) fn restore(&mut self, record: &SafetyRecord, now: u64, lockout_ms: u64) {
         self.wrong_codes = record.wrong_codes;
         if record.locked_out {
             self.lockout_until_ms = Some(now.saturating_add(lockout_ms));
         }
-        self.alarms = record.alarms;
+        self.alarms.clear();
+        for alarm in record.alarms() {
+            // One entry per kind, and ALARMS_MAX covers every kind.
+            let _ = self.alarms.push(alarm);
+        }
     }
 
     /// After a factory reset: nothing about the old users lingers.
@@ -442,13 +446,16 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
     }
 
     /// Records the door's safety state in flash (best effort: a flash fault must not lift a
-    /// lockout or an alarm, and the state in RAM still rules until the next boot).
+    /// lockout or an alarm, and the state in RAM still rules until the next boot). Never
+    /// inlined: its record would otherwise sit in the frame of every caller, on the MCU's
+    /// small stack, whether it saves or not.
+    #[inline(never)]
     pub(super) fn save_safety(&mut self) {
-        let record = SafetyRecord {
-            wrong_codes: self.access.wrong_codes,
-            locked_out: self.access.lockout_until_ms.is_some(),
-            alarms: self.access.alarms.clone(),
-        };
+        let record = SafetyRecord::of(
+            self.access.wrong_codes,
+            self.access.lockout_until_ms.is_some(),
+            &self.access.alarms,
+        );
         if self.store.save_safety(&record).is_ok() {
             self.store_writes = self.store_writes.saturating_add(1);
         }

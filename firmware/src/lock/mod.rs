@@ -28,7 +28,7 @@ use crate::hal::{Battery, Beep, Clock, Devices, FingerprintSensor, MotorRun, Nor
 use crate::link::{LinkStats, LockPort};
 use crate::log::{ChainBreak, EventLog};
 use crate::policy::{Via, authorize};
-use crate::store::{BatteryMemo, FactoryClaim, LockKeys, Store, StoreError};
+use crate::store::{BatteryMemo, FactoryClaim, LockKeys, SafetyRecord, Store, StoreError};
 use crate::users::{CREDENTIALS_PER_USER, MAX_USERS};
 use access::AccessState;
 
@@ -133,6 +133,24 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
     ///
     /// An event log that cannot be mounted does not stop the lock: it runs without one.
     pub fn boot(
+        store: Store<F>,
+        clock: C,
+        battery: B,
+        rng: R,
+        devices: D,
+        identity: Identity,
+        reset_reason: ResetReason,
+    ) -> Result<Self, StoreError> {
+        let mut store = store;
+        // Read here, in a small frame, and handed over: reading it inside `assemble` would
+        // stack the store's frames on that large one, and the MCU's stack has no room for both.
+        let safety = read_safety(&mut store)?;
+        Self::assemble(store, clock, battery, rng, devices, identity, reset_reason, safety)
+    }
+
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)] // `boot`'s, plus what it read first
+    fn assemble(
         mut store: Store<F>,
         clock: C,
         mut battery: B,
@@ -140,6 +158,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         devices: D,
         identity: Identity,
         reset_reason: ResetReason,
+        safety: Option<SafetyRecord>,
     ) -> Result<Self, StoreError> {
         let boot_count = store.increment_boot_count()?;
         let mut store_writes = 1;
@@ -191,9 +210,11 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
             battery::Monitor::new(battery::state_from_code(memo.state), memo.millivolts);
         let rest = battery.millivolts();
         let mut access = AccessState::new();
-        if let Some(safety) = store.safety()? {
+        // The door's safety state from before a power cut: wrong codes, a lockout (run again
+        // in full), the alarms still raised.
+        if let Some(safety) = safety {
             let lockout_ms = u64::from(settings.lockout_seconds) * 1000;
-            access.restore(safety, clock.uptime_ms(), lockout_ms);
+            access.restore(&safety, clock.uptime_ms(), lockout_ms);
         }
         // A battery found low before the cut is still low: listed, not raised again.
         let standing = match battery_monitor.state {
@@ -612,12 +633,16 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> LockPort for Lock<F,
         &self.identity.claim.verifier
     }
 
+    // Never inlined, like every store access on the link's path: a store call's frame would
+    // otherwise stay on the stack under the claim's X25519 work.
+    #[inline(never)]
     fn recorded_auth_failures(&mut self) -> u32 {
         // A record that cannot be read counts as one failure: a fault is no reason to lift a
         // back-off.
         self.store.auth_failures().unwrap_or(1)
     }
 
+    #[inline(never)]
     fn record_auth_failures(&mut self, failures: u32) {
         let _ = self.store.save_auth_failures(failures);
     }
@@ -676,6 +701,12 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> LockPort for Lock<F,
     fn log_link(&mut self, entry: LogEntry) {
         self.log(entry);
     }
+}
+
+/// The door's safety state as recorded, read in a frame of its own.
+#[inline(never)]
+fn read_safety<F: NorFlash>(store: &mut Store<F>) -> Result<Option<SafetyRecord>, StoreError> {
+    store.safety()
 }
 
 /// What a request changes, as the log records it, and the user it concerns.
