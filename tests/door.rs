@@ -104,21 +104,37 @@ fn wrong_codes_before_a_power_cut_still_count_after_it() {
 }
 
 #[test]
-fn a_pin_the_lock_knows_but_refuses_does_not_reset_the_wrong_code_count() {
+fn a_pin_the_lock_knows_but_refuses_counts_as_a_wrong_code() {
     let dir = tempfile::tempdir().unwrap();
     let sim = Sim::start_claimed(dir.path(), &[]);
-    sim.cli().args(["config", "set", "wrong-code-limit", "3"]).assert().success();
+    sim.cli().args(["config", "set", "wrong-code-limit", "5"]).assert().success();
     sim.add_user_with_pin("Ann", "582917", &[]);
     sim.add_user_with_pin("Bob", "730461", &["--disabled"]);
-    // A guesser interleaving a disabled user's PIN with guesses is still locked out.
-    for guess in ["111999", "222888"] {
+    // Rounds of four guesses and a disabled user's PIN: the fifth refusal locks the keypad.
+    for guess in ["111999", "222888", "333777", "444666"] {
         assert!(pin(&sim, guess).contains("unknown_credential"));
-        assert!(pin(&sim, "730461").contains("refused"));
     }
-    assert!(pin(&sim, "333777").contains("unknown_credential"));
-    assert!(pin(&sim, "582917").contains("keypad_locked_out"));
+    let known = pin(&sim, "730461");
+    assert!(known.contains("refused"), "{known}");
+    let after = pin(&sim, "582917");
+    assert!(after.contains("keypad_locked_out"), "{known} / {after}");
     // An installer clearing the alarms gives the keypad back.
     sim.cli().args(["alarms", "clear", "--yes"]).assert().success();
     assert!(pin(&sim, "582917").contains("granted"));
+    sim.stop();
+}
+
+#[test]
+fn a_duress_alarm_outlives_a_power_cut_until_cleared() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start_claimed(dir.path(), &[]);
+    sim.add_user_with_pin("Held up", "905521", &["--kind", "duress"]);
+    assert!(pin(&sim, "905521").contains("granted"));
+    assert_eq!(alarms(&sim), ["duress"]);
+    sim.act("power-cut");
+    assert_eq!(alarms(&sim), ["duress"], "a power cut cleared the duress alarm");
+    sim.cli().args(["alarms", "clear", "--yes"]).assert().success();
+    sim.act("power-cut");
+    assert!(alarms(&sim).is_empty());
     sim.stop();
 }

@@ -189,30 +189,39 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         match found {
             Some((id, user)) => {
                 let record = self.decide(AccessPath::Keypad, id, user);
-                // Only an entry that opens ends a run of wrong codes: a PIN the lock knows
-                // but refuses (disabled, out of schedule, expired) must not reset the count,
-                // or a guesser could interleave it with guesses forever.
-                if record.granted && self.access.wrong_codes != 0 {
-                    self.access.wrong_codes = 0;
-                    self.save_safety();
+                if record.granted {
+                    // Only an entry that opens ends a run of wrong codes.
+                    if self.access.wrong_codes != 0 {
+                        self.access.wrong_codes = 0;
+                        self.save_safety();
+                    }
+                } else {
+                    // A PIN the lock knows but refuses (disabled, out of schedule, expired)
+                    // counts too, or a guesser could interleave one with guesses forever.
+                    self.count_wrong_code(now);
                 }
                 record
             }
             None => {
-                self.access.wrong_codes = self.access.wrong_codes.saturating_add(1);
                 let record =
                     self.record(AccessPath::Keypad, None, Err(AccessReason::UnknownCredential));
-                if self.access.wrong_codes >= self.settings.wrong_code_limit {
-                    self.access.wrong_codes = 0;
-                    let lockout_ms = u64::from(self.settings.lockout_seconds) * 1000;
-                    self.access.lockout_until_ms = Some(now + lockout_ms);
-                    // Saves the state with the alarm.
-                    self.raise_alarm(Alarm::WrongCodeLimit);
-                } else {
-                    self.save_safety();
-                }
+                self.count_wrong_code(now);
                 record
             }
+        }
+    }
+
+    /// One more refused keypad entry at uptime `now`; at the limit, the keypad locks out.
+    fn count_wrong_code(&mut self, now: u64) {
+        self.access.wrong_codes = self.access.wrong_codes.saturating_add(1);
+        if self.access.wrong_codes >= self.settings.wrong_code_limit {
+            self.access.wrong_codes = 0;
+            let lockout_ms = u64::from(self.settings.lockout_seconds) * 1000;
+            self.access.lockout_until_ms = Some(now + lockout_ms);
+            // Saves the state with the alarm.
+            self.raise_alarm(Alarm::WrongCodeLimit);
+        } else {
+            self.save_safety();
         }
     }
 
