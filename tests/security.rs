@@ -656,3 +656,39 @@ fn a_claim_back_off_outlives_a_power_cut() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     sim.stop();
 }
+
+#[test]
+fn a_technician_sees_cards_and_phone_keys_only_as_fingerprints() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start_claimed(dir.path(), &[]);
+    let ann = sim.add_user_with_pin("Ann", "582917", &[]);
+    let key_hex = "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c";
+    sim.cli().args(["card", "add", "Ann", "04a1b2c3d4e5f6"]).assert().success();
+    sim.cli().args(["phone", "add", "Ann", key_hex]).assert().success();
+    let show = |key: Option<&std::path::Path>| {
+        let mut cmd = sim.cli();
+        if let Some(key) = key {
+            cmd.arg("--key").arg(key);
+        }
+        let out = cmd.args(["user", "show", &ann.to_string(), "--json"]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let installer = show(None);
+    assert!(installer.contains("04a1b2c3d4e5f6") && installer.contains(key_hex), "{installer}");
+    let tech = sim.technician_key();
+    let technician = show(Some(&tech));
+    assert!(!technician.contains("04a1b2c3d4e5f6"), "{technician}");
+    assert!(!technician.contains(&key_hex[..16]), "{technician}");
+    let doc: serde_json::Value = serde_json::from_str(&technician).unwrap();
+    let seen: Vec<&str> = doc["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["fingerprint"].as_str())
+        .collect();
+    assert_eq!(seen.len(), 2, "{technician}");
+    // The same card is recognisable again: its fingerprint is stable on this lock.
+    assert_eq!(show(Some(&tech)), technician);
+    sim.stop();
+}

@@ -31,6 +31,20 @@ pub fn pin_key(installer_lock_key: &SecretKey) -> SecretKey {
     SecretKey(out)
 }
 
+/// A card UID's or phone key's fingerprint as a technician sees it: HMAC-SHA256 under the
+/// PIN key of `"latchkey/v3/credential"` and the bytes, first 8 bytes. Keyed, so a list of
+/// fingerprints leads to no card; stable, so the same card is recognised on this lock.
+pub fn credential_fingerprint(pin_key: &SecretKey, bytes: &[u8]) -> [u8; 8] {
+    let mut mac = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(pin_key.as_bytes())
+        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    mac.update(b"latchkey/v3/credential");
+    mac.update(bytes);
+    let full = mac.finalize().into_bytes();
+    let mut out = [0u8; 8];
+    out.copy_from_slice(&full[..8]);
+    out
+}
+
 /// A PIN as the lock stores it: HMAC-SHA256 under the PIN key, first 16 bytes. The same PIN
 /// gives the same digest for every user, which is how the lock finds duplicates.
 pub fn pin_digest(pin_key: &SecretKey, pin: &str) -> [u8; PIN_DIGEST_LEN] {

@@ -670,6 +670,18 @@ pub enum Credential {
         /// Its Ed25519 public key.
         public_key: [u8; 32],
     },
+    /// An RFID card as a technician sees it: a keyed fingerprint of its UID
+    /// ([`crate::checksum::credential_fingerprint`]; the same card gives the same fingerprint
+    /// on this lock), never the UID, which for a UID-only card is the key to the door.
+    CardFingerprint {
+        /// The fingerprint.
+        fingerprint: [u8; 8],
+    },
+    /// A phone key as a technician sees it: a keyed fingerprint of the public key.
+    PhoneFingerprint {
+        /// The fingerprint.
+        fingerprint: [u8; 8],
+    },
 }
 
 /// A user as the lock holds it.

@@ -124,9 +124,9 @@ impl Credential {
     pub const fn kind(&self) -> CredentialKind {
         match self {
             Self::Pin => CredentialKind::Pin,
-            Self::Card { .. } => CredentialKind::Card,
+            Self::Card { .. } | Self::CardFingerprint { .. } => CredentialKind::Card,
             Self::Fingerprint { .. } => CredentialKind::Fingerprint,
-            Self::Phone { .. } => CredentialKind::Phone,
+            Self::Phone { .. } | Self::PhoneFingerprint { .. } => CredentialKind::Phone,
         }
     }
 }
@@ -409,10 +409,13 @@ mod tests {
             assert_eq!(entry.kind(), kind);
             assert_eq!(kind.as_str(), serde_name(&kind));
         }
+        // One variant per kind, in order, then what technicians see of cards and phones.
         let credentials = variants::<Credential>();
-        assert_eq!(credentials.len(), CredentialKind::ALL.len());
-        for (credential, kind) in credentials.iter().zip(CredentialKind::ALL) {
-            assert_eq!(credential.kind(), kind);
+        let kinds =
+            CredentialKind::ALL.into_iter().chain([CredentialKind::Card, CredentialKind::Phone]);
+        assert_eq!(credentials.len(), CredentialKind::ALL.len() + 2);
+        for (credential, kind) in credentials.iter().zip(kinds) {
+            assert_eq!(credential.kind(), kind, "{credential:?}");
         }
     }
 

@@ -6,14 +6,16 @@
 //! the cable. A refusal says which field or limit it concerns ([`Refusal`]).
 
 use latchkey_protocol::checksum::{self, Checksum};
+use latchkey_protocol::crypto::SecretKey;
 use latchkey_protocol::{
-    CardUid, ChangeKind, ClearTarget, CredentialKind, Field, Limit, LogEntry, Pin, PinProblem,
-    Refusal, Response, Role, Status, USERS_PAGE, UserSpec, UserSummary, UserWrite, check_pin,
-    names_match,
+    CardUid, ChangeKind, ClearTarget, Credential, CredentialKind, Field, Limit, LogEntry, Pin,
+    PinProblem, Refusal, Response, Role, Status, USERS_PAGE, UserSpec, UserSummary, UserWrite,
+    check_pin, names_match,
 };
 
 use super::{Lock, capabilities};
 use crate::hal::{Battery, Clock, Devices, FingerprintSensor, NorFlash, Rng};
+use crate::policy::Via;
 use crate::store::StoreError;
 use crate::users::{self, CREDENTIALS_PER_USER, MAX_USERS, StoredCredential, StoredUser};
 
@@ -190,11 +192,29 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         Ok((id, user))
     }
 
-    pub(super) fn get_user(&mut self, id: u16) -> Response {
-        match self.load_user(id) {
-            Ok(user) => Response::User(user.to_user(id)),
-            Err(refusal) => Response::Refused(refusal),
+    /// A user and their credentials. A technician sees card UIDs and phone keys only as
+    /// keyed fingerprints: reading is their job, copying a card is not.
+    pub(super) fn get_user(&mut self, id: u16, via: Via) -> Response {
+        let mut user = match self.load_user(id) {
+            Ok(user) => user.to_user(id),
+            Err(refusal) => return Response::Refused(refusal),
+        };
+        if via == Via::Session(Role::Technician) {
+            let key = self.pin_key.clone().unwrap_or(SecretKey([0; 32]));
+            for credential in &mut user.credentials {
+                let seen = match &*credential {
+                    Credential::Card { uid } => Credential::CardFingerprint {
+                        fingerprint: checksum::credential_fingerprint(&key, uid),
+                    },
+                    Credential::Phone { public_key } => Credential::PhoneFingerprint {
+                        fingerprint: checksum::credential_fingerprint(&key, public_key),
+                    },
+                    _ => continue,
+                };
+                *credential = seen;
+            }
         }
+        Response::User(user)
     }
 
     pub(super) fn list_users(&mut self, after: u16) -> Response {

@@ -756,7 +756,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
             // The link closes the session once this answer is sealed.
             Request::EndSession => Response::Status(Status::Success),
             Request::PutUser { id, write, spec } => self.put_user(*id, *write, spec),
-            Request::GetUser { id } => self.get_user(*id),
+            Request::GetUser { id } => self.get_user(*id, via),
             Request::ListUsers { after } => self.list_users(*after),
             Request::RemoveUser { id } => done(self.remove_user(*id)),
             Request::SetPin { user, pin } => done(self.set_pin(*user, pin)),

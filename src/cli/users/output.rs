@@ -13,6 +13,13 @@ fn credential_json(c: &Credential) -> Value {
         Credential::Phone { public_key } => {
             json!({ "type": "phone", "public_key": hex(public_key) })
         }
+        // What a technician is shown instead of the UID or the key.
+        Credential::CardFingerprint { fingerprint } => {
+            json!({ "type": "card", "fingerprint": hex(fingerprint) })
+        }
+        Credential::PhoneFingerprint { fingerprint } => {
+            json!({ "type": "phone", "fingerprint": hex(fingerprint) })
+        }
     }
 }
 
@@ -22,6 +29,12 @@ fn credential_text(c: &Credential) -> String {
         Credential::Card { uid } => format!("card {}", hex(uid)),
         Credential::Fingerprint { slot } => format!("fingerprint, slot {slot}"),
         Credential::Phone { public_key } => format!("phone {}…", &hex(public_key)[..16]),
+        Credential::CardFingerprint { fingerprint } => {
+            format!("card, fingerprint {} (the UID is shown to installers)", hex(fingerprint))
+        }
+        Credential::PhoneFingerprint { fingerprint } => {
+            format!("phone, fingerprint {} (the key is shown to installers)", hex(fingerprint))
+        }
     }
 }
 

@@ -400,6 +400,12 @@ pub fn event_line(event: &Event) -> Option<String> {
                     Credential::Card { uid } => format!("card {}", hex(uid)),
                     Credential::Fingerprint { slot } => format!("fingerprint slot {slot}"),
                     Credential::Phone { public_key } => format!("phone {}", hex(public_key)),
+                    Credential::CardFingerprint { fingerprint } => {
+                        format!("card fingerprint {}", hex(fingerprint))
+                    }
+                    Credential::PhoneFingerprint { fingerprint } => {
+                        format!("phone fingerprint {}", hex(fingerprint))
+                    }
                 };
                 format!("latchkey-sim: enrollment done user {user}: {what}")
             }
