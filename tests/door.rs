@@ -82,6 +82,15 @@ fn a_keypad_lockout_and_its_alarm_outlive_a_power_cut() {
     sim.act("power-cut");
     assert!(pin(&sim, "582917").contains("keypad_locked_out"), "a power cut ended the lockout");
     assert_eq!(alarms(&sim), ["wrong_code_limit"]);
+    // How long it lasts is shown: the whole period again, counted on the lock's clock.
+    let list = json(&sim.cli().args(["alarms", "--json"]).output().unwrap());
+    let left = list[0]["seconds_left"].as_u64().unwrap();
+    assert!((1..=60).contains(&left), "{list}");
+    sim.cli()
+        .args(["alarms"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("the keypad opens again in"));
     // The lockout runs its whole length on the lock's own clock, then the PIN opens.
     sim.act("clock +61s");
     assert!(pin(&sim, "582917").contains("granted"));

@@ -236,11 +236,13 @@ impl SafetyRecord {
 
     /// The alarms it records as raised, in [`ALARM_KINDS`] order.
     pub fn alarms(&self) -> impl Iterator<Item = ActiveAlarm> + '_ {
-        ALARM_KINDS
-            .iter()
-            .enumerate()
-            .filter(|(bit, _)| self.raised & (1 << bit) != 0)
-            .map(|(bit, alarm)| ActiveAlarm { alarm: *alarm, since: u64::from(self.since[bit]) })
+        ALARM_KINDS.iter().enumerate().filter(|(bit, _)| self.raised & (1 << bit) != 0).map(
+            |(bit, alarm)| ActiveAlarm {
+                alarm: *alarm,
+                since: u64::from(self.since[bit]),
+                seconds_left: 0,
+            },
+        )
     }
 }
 

@@ -877,6 +877,9 @@ pub struct ActiveAlarm {
     pub alarm: Alarm,
     /// Since when (the lock's clock, Unix seconds); 0 if its clock was not set then.
     pub since: u64,
+    /// For an alarm that ends by itself (the keypad lockout of `WrongCodeLimit`): seconds
+    /// until it does, rounded up; 0 for the others.
+    pub seconds_left: u32,
 }
 
 /// Who a session acts for.

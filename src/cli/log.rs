@@ -475,7 +475,7 @@ pub(super) fn alarms(
         let docs: Vec<Value> = alarms
             .iter()
             .map(|a| {
-                json!({ "alarm": a.alarm.as_str(), "since": lock_time(a.since).map(format_unix) })
+                json!({ "alarm": a.alarm.as_str(), "since": lock_time(a.since).map(format_unix), "seconds_left": a.seconds_left })
             })
             .collect();
         say!("{}", json!(docs));
@@ -487,7 +487,15 @@ pub(super) fn alarms(
                 || "(clock not set)".to_string(),
                 |at| format!("since {}", format_unix(at)),
             );
-            say!("{:<18} {since}", alarm_words(a.alarm));
+            if a.seconds_left > 0 {
+                say!(
+                    "{:<18} {since}; the keypad opens again in {} s (`latchkey alarms clear` ends it now)",
+                    alarm_words(a.alarm),
+                    a.seconds_left
+                );
+            } else {
+                say!("{:<18} {since}", alarm_words(a.alarm));
+            }
         }
     }
     Ok(outcome)

@@ -483,8 +483,8 @@ mod tests {
         let mut reading = reading(4_800, 12, BatteryState::Low);
         reading.clock = Ok(ClockReading { unix_seconds: NOW, is_set: true, uptime_ms: 61_000 });
         reading.alarms = Ok(vec![
-            ActiveAlarm { alarm: Alarm::LowBattery, since: NOW - 86_400 },
-            ActiveAlarm { alarm: Alarm::Tamper, since: NOW - 95 },
+            ActiveAlarm { alarm: Alarm::LowBattery, since: NOW - 86_400, seconds_left: 0 },
+            ActiveAlarm { alarm: Alarm::Tamper, since: NOW - 95, seconds_left: 0 },
         ]);
         reading.last_access = Ok(Some(AccessRecord {
             at: NOW - 40,
@@ -634,7 +634,7 @@ mod tests {
             Alarm::Duress,
         ]
         .into_iter()
-        .map(|alarm| ActiveAlarm { alarm, since: NOW - 10 })
+        .map(|alarm| ActiveAlarm { alarm, since: NOW - 10, seconds_left: 0 })
         .collect());
         let screen = draw(&online(reading));
         assert!(screen.contains("Alarms (6)"));

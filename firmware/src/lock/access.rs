@@ -429,7 +429,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         if !self.access.alarms.iter().any(|a| a.alarm == alarm) {
             let since = self.clock.recorded_now();
             // One entry per kind of alarm, and ALARMS_MAX covers every kind.
-            let _ = self.access.alarms.push(ActiveAlarm { alarm, since });
+            let _ = self.access.alarms.push(ActiveAlarm { alarm, since, seconds_left: 0 });
             self.log(LogEntry::Alarm { alarm, raised: true });
         }
         self.save_safety();
@@ -444,6 +444,21 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
             self.log(LogEntry::Alarm { alarm, raised: false });
             self.save_safety();
         }
+    }
+
+    /// The alarms raised, with the keypad lockout's time left.
+    pub(super) fn alarms_now(&self) -> heapless::Vec<ActiveAlarm, ALARMS_MAX> {
+        let left_ms = self
+            .access
+            .lockout_until_ms
+            .map_or(0, |until| until.saturating_sub(self.clock.uptime_ms()));
+        let mut alarms = self.access.alarms.clone();
+        for active in &mut alarms {
+            if active.alarm == Alarm::WrongCodeLimit {
+                active.seconds_left = u32::try_from(left_ms.div_ceil(1000)).unwrap_or(u32::MAX);
+            }
+        }
+        alarms
     }
 
     /// Ends a keypad lockout (its time is up, or an installer cleared the alarms).

@@ -225,7 +225,8 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         if let Some(alarm) = standing
             && !access.alarms.iter().any(|a| a.alarm == alarm)
         {
-            let _ = access.alarms.push(ActiveAlarm { alarm, since: clock.recorded_now() });
+            let since = clock.recorded_now();
+            let _ = access.alarms.push(ActiveAlarm { alarm, since, seconds_left: 0 });
         }
         let mut lock = Self {
             store,
@@ -772,7 +773,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
             Request::GetEnrollment => Response::Enrollment(self.enrollment()),
             Request::CancelEnrollment => done(self.cancel_enrollment()),
             Request::GetLastAccess => Response::LastAccess(self.last_access()),
-            Request::GetAlarms => Response::Alarms(self.access.alarms.clone()),
+            Request::GetAlarms => Response::Alarms(self.alarms_now()),
             Request::ReadLog { from_seq } => self.read_log(*from_seq),
             Request::VerifyLog => self.verify_log(),
             Request::ClearLog => match via {
