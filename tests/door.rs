@@ -91,6 +91,11 @@ fn a_keypad_lockout_and_its_alarm_outlive_a_power_cut() {
         .assert()
         .success()
         .stdout(predicates::str::contains("the keypad opens again in"));
+    for command in ["access", "diag"] {
+        let out = sim.cli().arg(command).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(" s left") || text.contains("opens again in"), "{command}: {text}");
+    }
     // The lockout runs its whole length on the lock's own clock, then the PIN opens.
     sim.act("clock +61s");
     assert!(pin(&sim, "582917").contains("granted"));

@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 use super::connect::{Access, Explain, authorize, connect, open};
 use super::{CliError, Context, Outcome, SettingKey};
 use crate::display::{
-    battery_words, bolt_words, describe_drift, describe_local, door_words, drift_seconds,
-    format_local, format_unix, reset_words, volts,
+    alarm_words, battery_words, bolt_words, describe_drift, describe_local, door_words,
+    drift_seconds, format_local, format_unix, reset_words, volts,
 };
 use crate::link;
 use crate::session::ConnectError;
@@ -308,6 +308,7 @@ pub(super) fn diag(context: &Context) -> Result<(), CliError> {
     let info = c.info()?.clone();
     let d = c.client.diagnostics().map_err(|e| c.explain(e))?;
     let battery = c.client.battery().map_err(|e| c.explain(e))?;
+    let alarms = c.client.alarms().map_err(|e| c.explain(e))?;
     let stats = c.client.stats();
     if context.json {
         say!(
@@ -318,6 +319,7 @@ pub(super) fn diag(context: &Context) -> Result<(), CliError> {
                 "firmware_version": info.firmware_version.as_str(),
                 "diagnostics": d,
                 "battery": battery,
+                "alarms": alarms.iter().map(|a| json!({ "alarm": a.alarm.as_str(), "seconds_left": a.seconds_left })).collect::<Vec<_>>(),
                 "host_link": { "sent": stats.sent, "resent": stats.resent, "received": stats.received, "dropped": stats.dropped, "stale": stats.stale, "unsealed": stats.unsealed },
             })
         );
@@ -361,6 +363,15 @@ pub(super) fn diag(context: &Context) -> Result<(), CliError> {
         d.dropped_undecodable
     );
     print_security(&d);
+    if alarms.is_empty() {
+        say!("alarms       none");
+    }
+    for a in &alarms {
+        match a.seconds_left {
+            0 => say!("alarm        {}", alarm_words(a.alarm)),
+            left => say!("alarm        {} ({left} s left)", alarm_words(a.alarm)),
+        }
+    }
     Ok(())
 }
 

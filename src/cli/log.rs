@@ -5,7 +5,9 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use clap::Subcommand;
-use latchkey_protocol::{AccessPath, AccessRecord, LogBreak, LogEntry, LogKind, LogRecord};
+use latchkey_protocol::{
+    AccessPath, AccessReason, AccessRecord, LogBreak, LogEntry, LogKind, LogRecord,
+};
 use serde_json::{Value, json};
 
 use super::connect::{Access, Explain, open};
@@ -527,6 +529,15 @@ pub(super) fn access(context: &Context) -> Result<(), CliError> {
                 "{at} {} via {path} ({who}): {reason}",
                 if r.granted { "GRANTED" } else { "REFUSED" }
             );
+            // A lockout says how long it still lasts, and how to end it.
+            if r.reason == AccessReason::KeypadLockedOut {
+                let alarms = c.client.alarms().map_err(|e| c.explain(e))?;
+                if let Some(left) = alarms.iter().map(|a| a.seconds_left).find(|left| *left > 0) {
+                    say!(
+                        "the keypad opens again in {left} s (`latchkey alarms clear` ends it now)"
+                    );
+                }
+            }
         }
     }
     Ok(())
