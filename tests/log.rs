@@ -681,3 +681,35 @@ fn five_thousand_events_keep_the_newest_report_the_gap_and_never_repeat_a_seq() 
     );
     sim.stop();
 }
+
+#[test]
+fn six_hundred_read_only_commands_add_at_most_sixty_records_to_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start_claimed(dir.path(), &[]);
+    let next_seq = |sim: &Sim| {
+        let out = sim.cli().args(["log", "verify", "--json"]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        json(&out)["last_seq"].as_u64().unwrap()
+    };
+    let before = next_seq(&sim);
+    for _ in 0..600 {
+        let out = sim.cli().args(["battery", "--json"]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let added = next_seq(&sim) - before;
+    assert!(added <= 60, "600 battery reads added {added} records");
+    // A session that changes something is still logged, start and end.
+    sim.cli().args(["config", "set", "label", "Side door"]).assert().success();
+    let out = sim
+        .cli()
+        .args(["log", "read", "--kind", "session", "--last", "2", "--json"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let opened: Vec<bool> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["opened"].as_bool().unwrap())
+        .collect();
+    assert_eq!(opened, [true, false], "{text}");
+    sim.stop();
+}

@@ -124,6 +124,13 @@ pub struct Lock<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> {
     motor_uah: u32,
     motor_runs: u32,
     motor_last: MotorRun,
+    /// The role of an open session not yet in the log: a session is logged once it changes
+    /// something (or something happens at the door), so read-only visits do not flood the log.
+    unlogged_session: Option<Role>,
+    /// Whether the open session's start is in the log (so its end goes there too).
+    session_logged: bool,
+    /// Uptime when a session that changed nothing was last logged.
+    quiet_session_logged_ms: Option<u64>,
 }
 
 impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> {
@@ -252,6 +259,9 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
             motor_uah: battery::DEFAULT_MOTOR_UAH,
             motor_runs: 0,
             motor_last: MotorRun::default(),
+            unlogged_session: None,
+            session_logged: false,
+            quiet_session_logged_ms: None,
         };
         lock.log(LogEntry::PowerUp { boot_count, reason: reset_reason });
         Ok(lock)
@@ -260,6 +270,13 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
     /// Appends `entry` to the event log at the lock's time and sends it as an event; returns
     /// its seq. A failure is counted, never passed on: no log write may block a decision.
     fn log(&mut self, entry: LogEntry) -> Option<u32> {
+        // Whatever happens during a session goes in the log after the session's start.
+        if !matches!(entry, LogEntry::Session { .. })
+            && let Some(role) = self.unlogged_session.take()
+        {
+            self.session_logged = true;
+            self.log(LogEntry::Session { role, opened: true });
+        }
         let at = self.clock.recorded_now();
         let log = self.log.as_mut()?;
         let seq = match log.append(self.store.flash_mut(), at, entry) {
@@ -700,7 +717,32 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> LockPort for Lock<F,
     }
 
     fn log_link(&mut self, entry: LogEntry) {
-        self.log(entry);
+        match entry {
+            LogEntry::Session { role, opened: true } => {
+                self.unlogged_session = Some(role);
+                self.session_logged = false;
+            }
+            LogEntry::Session { role, opened: false } => {
+                if self.unlogged_session.take().is_some() {
+                    // A session that changed nothing: one record for it, and at most one such
+                    // record per QUIET_SESSION_LOG_MS (600 reads in a minute are one visit).
+                    let now = self.clock.uptime_ms();
+                    let due = self
+                        .quiet_session_logged_ms
+                        .is_none_or(|at| now.saturating_sub(at) >= QUIET_SESSION_LOG_MS);
+                    if due {
+                        self.quiet_session_logged_ms = Some(now);
+                        self.log(LogEntry::Session { role, opened: true });
+                    }
+                } else if self.session_logged {
+                    self.log(entry);
+                }
+                self.session_logged = false;
+            }
+            other => {
+                self.log(other);
+            }
+        }
     }
 }
 
@@ -709,6 +751,9 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> LockPort for Lock<F,
 fn read_safety<F: NorFlash>(store: &mut Store<F>) -> Result<Option<SafetyRecord>, StoreError> {
     store.safety()
 }
+
+/// At most one log record per this long for sessions that changed nothing.
+pub const QUIET_SESSION_LOG_MS: u64 = 10 * 60 * 1000;
 
 /// What a request changes, as the log records it, and the user it concerns.
 fn change_kind(request: &Request) -> Option<(ChangeKind, Option<u16>)> {
