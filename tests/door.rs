@@ -152,3 +152,25 @@ fn a_duress_alarm_outlives_a_power_cut_until_cleared() {
     assert!(alarms(&sim).is_empty());
     sim.stop();
 }
+
+#[test]
+fn a_battery_swap_forgets_the_old_figure_under_load_and_load_never_reads_above_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start_claimed(dir.path(), &[]);
+    sim.add_user_with_pin("Ann", "582917", &[]);
+    let report = |sim: &Sim| json(&sim.cli().args(["battery", "--json"]).output().unwrap());
+    sim.act("battery 4800");
+    assert!(pin(&sim, "582917").contains("granted")); // the motor runs: a figure under load
+    let low = report(&sim);
+    let (rest, loaded) =
+        (low["millivolts"].as_u64().unwrap(), low["loaded_millivolts"].as_u64().unwrap());
+    assert!(loaded < rest, "{low}");
+    // New batteries: the old battery's sag is not this one's.
+    sim.act("battery 6200");
+    let fresh = report(&sim);
+    let (rest, loaded) =
+        (fresh["millivolts"].as_u64().unwrap(), fresh["loaded_millivolts"].as_u64().unwrap());
+    assert!(loaded <= rest, "{fresh}");
+    assert!(loaded > 4800, "the old battery's figure under load is still shown: {fresh}");
+    sim.stop();
+}

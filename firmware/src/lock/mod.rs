@@ -398,6 +398,9 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         let (state, replaced) = match change {
             battery::Change::Replaced { .. } => {
                 self.replaced_at = Some(self.clock.recorded_now());
+                // The old battery's figure under load says nothing about the new one.
+                self.loaded_min = None;
+                self.last_loaded = mv;
                 (BatteryState::Ok, true)
             }
             battery::Change::State { to, .. } => (to, false),
@@ -451,7 +454,8 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
             millivolts: mv,
             percent: battery::percent(mv),
             state: self.battery_monitor.state,
-            loaded_millivolts: self.last_loaded,
+            // A load never raises a battery's voltage: a reading above rest is stale.
+            loaded_millivolts: self.last_loaded.min(mv),
             operations_left: battery::operations_left(mv, self.motor_uah),
             replaced_at: self.replaced_at,
         }
