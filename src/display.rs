@@ -63,7 +63,7 @@ pub fn describe_access_reason(reason: AccessReason) -> &'static str {
         AccessReason::NonAccessUser => "non-access user",
         AccessReason::KeypadLockedOut => "keypad locked out",
         AccessReason::BadSignature => "bad phone signature",
-        AccessReason::ClockNotSet => "lock clock not set",
+        AccessReason::ClockNotSet => "lock clock not set (`latchkey time sync` sets it)",
         AccessReason::MechanicalKey => "mechanical key",
     }
 }
