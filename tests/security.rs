@@ -188,41 +188,15 @@ fn a_recording_of_the_line_holds_no_secret_and_replaying_it_changes_nothing() {
 /// Writes `bytes` on the lock's line, then a ping, and waits for its pong: the lock reads its
 /// line in order, so by then it has handled (answered or ignored) every replayed byte.
 fn replay_then_ping(port: &str, bytes: &[u8]) {
-    use latchkey_protocol::{
-        FrameAccumulator, Header, Kind, MAX_ENCODED_LEN, Request, Response, decode_body,
-        encode_frame,
-    };
-    use std::io::{Read, Write};
+    use latchkey_protocol::{Request, Response};
+    use std::io::Write;
     let mut port =
         serialport::new(port, 115_200).timeout(Duration::from_millis(50)).open_native().unwrap();
     port.write_all(bytes).unwrap();
-    let (seq, nonce) = (0x7EEF, 0x5EED_F00D);
-    let mut frame = [0u8; MAX_ENCODED_LEN];
-    let ping = encode_frame(Header::new(Kind::Request, seq), &Request::Ping { nonce }, &mut frame)
-        .unwrap();
-    // The leading zero ends whatever half frame the replay left in the lock's buffer.
-    port.write_all(&[0]).unwrap();
-    port.write_all(ping).unwrap();
-    port.flush().unwrap();
-    let deadline = std::time::Instant::now() + common::sim_process::WAIT;
-    let mut frames = FrameAccumulator::new();
-    let mut buf = [0u8; 512];
-    loop {
-        assert!(std::time::Instant::now() < deadline, "no pong after the replay");
-        let n = match port.read(&mut buf) {
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => continue,
-            Err(e) => panic!("reading the lock's line: {e}"),
-        };
-        for &byte in &buf[..n] {
-            if let Some(Ok(frame)) = frames.push(byte)
-                && frame.header == Header::new(Kind::Response, seq)
-                && decode_body::<Response>(frame.body) == Ok(Response::Pong { nonce })
-            {
-                return;
-            }
-        }
-    }
+    // The ping's leading zero ends whatever half frame the replay left in the lock's buffer.
+    let nonce = 0x5EED_F00D;
+    let answer = common::proxy::ask_plain(&mut port, 0x7EEF, &Request::Ping { nonce });
+    assert_eq!(answer, Response::Pong { nonce }, "no pong after the replay");
 }
 
 #[test]
