@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use common::qemu::{self, ImageSize, Qemu, RAM_SIZE, RAM_START};
 use common::scenarios::{self, Expected, Target};
+use latchkey_firmware::region::layout;
 use serde::Deserialize;
 
 const EXPECTED: Expected<'static> =
@@ -211,16 +212,54 @@ fn qemu_image_fits_its_size_budget() {
 }
 
 #[test]
-fn qemu_the_image_holds_no_spelling_of_its_setup_code() {
-    if !qemu::available() {
-        return;
-    }
+fn qemu_neither_the_image_nor_a_claimed_locks_flash_holds_its_setup_code() {
+    let Some(mut qemu) = start() else { return };
+    lk(qemu.port()).args(["user", "add", "Ann"]).assert().success();
+    let store = layout::STORE_START..layout::FLASH_SIZE;
+    let flash = qemu.memsave(store.start, store.end - store.start);
     // The whole ELF, debug sections included: a superset of what reaches the flash.
-    let bytes = std::fs::read(qemu::image()).unwrap();
+    let image = std::fs::read(qemu::image()).unwrap();
     let code = qemu::SETUP_CODE;
     let bare: String = code.chars().filter(|c| *c != '-').collect();
     for spelling in [code.to_string(), code.to_lowercase(), bare.clone(), bare.to_lowercase()] {
-        let found = bytes.windows(spelling.len()).any(|w| w == spelling.as_bytes());
-        assert!(!found, "{spelling:?} is in the image");
+        let found = |bytes: &[u8]| bytes.windows(spelling.len()).any(|w| w == spelling.as_bytes());
+        assert!(!found(&image), "{spelling:?} is in the image");
+        assert!(!found(&flash), "{spelling:?} is in the claimed lock's flash");
     }
+    // What it keeps instead: the factory page, untouched by the claim and the user.
+    let page = &flash[(layout::FACTORY.start - store.start) as usize..];
+    assert_eq!(page, qemu::factory_page(), "the factory page is as the provisioning step wrote it");
+}
+
+#[test]
+fn qemu_a_lock_never_provisioned_serves_but_cannot_be_claimed() {
+    if !qemu::available() {
+        return;
+    }
+    // Erased flash: no factory page. The lock boots and answers; nothing can claim it.
+    let mut qemu = Qemu::start_unprovisioned();
+    let info = lk(qemu.port()).args(["info", "--json"]).assert().success();
+    let info: serde_json::Value = serde_json::from_slice(&info.get_output().stdout).unwrap();
+    assert_eq!(info["factory_data"], false, "{info}");
+    assert_eq!(info["claimed"], false, "{info}");
+    lk(qemu.port())
+        .args(["info"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("cannot be: no factory data"));
+    lk(qemu.port())
+        .args(["claim", "--setup-code", qemu::SETUP_CODE])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("holds no factory data"))
+        .stderr(predicates::str::contains("factory provisioning step"));
+    // And the lock, asked directly anyway, refuses the exchange.
+    let host_share = latchkey_protocol::crypto::pake::share(&[0x31; 32], &[9; 32]);
+    let request = latchkey_protocol::Request::ClaimStart {
+        intent: latchkey_protocol::ClaimIntent::Claim,
+        host_nonce: [1; 16],
+        host_share,
+    };
+    let answer = qemu.ask(&request);
+    assert_eq!(answer, latchkey_protocol::Response::Status(latchkey_protocol::Status::Failure));
 }

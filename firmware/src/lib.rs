@@ -10,6 +10,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod battery;
+pub mod factory;
 pub mod hal;
 pub mod link;
 pub mod lock;
@@ -19,6 +20,7 @@ pub mod region;
 pub mod store;
 pub mod users;
 
+pub use factory::FactoryClaim;
 pub use link::{Link, LinkStats, LockPort};
 pub use lock::{Identity, Lock};
 pub use policy::Via;

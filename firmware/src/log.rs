@@ -3,7 +3,7 @@
 //! # On flash
 //!
 //! The log is a `sequential-storage` queue ([`QueueStorage`]) over
-//! [`layout::EVENT_LOG`]: 84 pages of 1 KiB. Like the store,
+//! [`layout::EVENT_LOG`]: 83 pages of 1 KiB. Like the store,
 //! the log never owns the flash: every method takes `flash: &mut F` and builds the queue for
 //! that one call, so the log and the store share the one flash.
 //!
@@ -22,11 +22,11 @@
 //! A typical record (an access decision: seq < 2^21, a 2020s timestamp, a user id < 128) is
 //! 14 bytes of postcard plus the 8-byte tag: a 32-byte item, 31 to a page (1016 data bytes
 //! between the page markers). When the region is full the queue erases its oldest page to make
-//! room, so the log holds between 83 and 84 pages' worth: **2,573 to 2,604 typical records**
+//! room, so the log holds between 82 and 83 pages' worth: **2,542 to 2,573 typical records**
 //! ([`CAPACITY`], measured by `tests/event_log.rs`). The largest realistic record (a clock set,
-//! two 5-byte timestamps) is a 36-byte item, 28 to a page: 2,324 records if every record were
+//! two 5-byte timestamps) is a 36-byte item, 28 to a page: 2,296 records if every record were
 //! one. Only records with absurd values (timestamps past the year 3000, seqs past 2^28) are
-//! larger, up to 52 bytes ([`MAX_ITEM_LEN`] + header): 1,577 records in the very worst case.
+//! larger, up to 52 bytes ([`MAX_ITEM_LEN`] + header): 1,558 records in the very worst case.
 //!
 //! # Sequence numbers
 //!

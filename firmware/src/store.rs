@@ -14,7 +14,7 @@
 
 use embassy_embedded_hal::adapter::BlockingAsync;
 use embassy_futures::block_on;
-use latchkey_protocol::crypto::{CLAIM_SALT_LEN, ClaimVerifier, KEY_LEN, SecretKey};
+use latchkey_protocol::crypto::{KEY_LEN, SecretKey};
 use latchkey_protocol::{
     ActiveAlarm, Alarm, BeeperVolume, DoorLabel, Settings, Status, TimeZoneRule,
 };
@@ -51,8 +51,8 @@ mod key {
     pub const LOG_SEQ_MARK: u8 = 8;
     /// What the battery monitor must remember across a power cut ([`super::BatteryMemo`]).
     pub const BATTERY: u8 = 9;
-    /// Factory data: the claim verifier and its salt ([`FactoryClaim`]).
-    pub const FACTORY_CLAIM: u8 = 10;
+    /// Retired: the claim verifier, now in its own page ([`crate::factory`]). Never reused.
+    pub const _RETIRED_FACTORY_CLAIM: u8 = 10;
     /// Failed authentications in a row (a `u32`), so a power cut does not end a back-off.
     pub const AUTH_FAILURES: u8 = 11;
     /// The door's safety state ([`super::SafetyRecord`]): wrong codes, lockout, alarms.
@@ -246,19 +246,6 @@ impl SafetyRecord {
     }
 }
 
-/// The factory's record of a lock's setup code: the verifier and its salt, never the code.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FactoryClaim {
-    /// Public: `Hello` gives it to hosts, who derive the verifier from the code with it.
-    pub salt: [u8; CLAIM_SALT_LEN],
-    /// [`ClaimVerifier::derive`] of the code under `salt`.
-    pub verifier: ClaimVerifier,
-}
-
-#[derive(Serialize, Deserialize)]
-struct FactoryClaimRecord([u8; CLAIM_SALT_LEN], [u8; 32], [u8; 32]);
-impl PostcardValue<'_> for FactoryClaimRecord {}
-
 #[derive(Serialize, Deserialize)]
 struct PinKeyRecord(Option<[u8; KEY_LEN]>);
 impl PostcardValue<'_> for PinKeyRecord {}
@@ -436,24 +423,6 @@ impl<F: NorFlash> Store<F> {
         let result = self.put(key::KEYS, &record);
         zeroize::Zeroize::zeroize(&mut self.scratch.0);
         result
-    }
-
-    /// The claim verifier and its salt written as factory data, if any, on platforms that
-    /// keep them in the store (the simulator). A factory reset keeps them.
-    pub fn factory_claim(&mut self) -> Result<Option<FactoryClaim>, StoreError> {
-        Ok(self.fetch::<FactoryClaimRecord>(key::FACTORY_CLAIM)?.map(|record| FactoryClaim {
-            salt: record.0,
-            verifier: ClaimVerifier { claim: record.1, reset: record.2 },
-        }))
-    }
-
-    /// Writes the factory claim record (done once, by the platform that makes the lock).
-    pub fn save_factory_claim(&mut self, claim: &FactoryClaim) -> Result<(), StoreError> {
-        let verifier = &claim.verifier;
-        self.put(
-            key::FACTORY_CLAIM,
-            &FactoryClaimRecord(claim.salt, verifier.claim, verifier.reset),
-        )
     }
 
     /// The key PINs are hashed with, if the lock holds one (claimed).

@@ -979,7 +979,17 @@ pub struct LockInfo {
     pub capabilities: Capabilities,
     /// The salt of the lock's claim verifier: a host derives the verifier from the setup
     /// code with it ([`crate::crypto::ClaimVerifier::derive`]) before a claim or a reset.
+    /// All zeros: the lock holds no factory data ([`LockInfo::has_factory_data`]).
     pub claim_salt: [u8; 16],
+}
+
+impl LockInfo {
+    /// Whether the lock holds its factory data (a claim verifier). One that does not (never
+    /// provisioned, or a damaged factory page) says so with an all-zero `claim_salt`, and
+    /// answers `ClaimStart` with `Failure`: it cannot be claimed or factory-reset.
+    pub fn has_factory_data(&self) -> bool {
+        self.claim_salt != [0; 16]
+    }
 }
 
 /// What a lock can hold and do.

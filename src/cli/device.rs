@@ -49,6 +49,7 @@ pub(super) fn info(context: &Context) -> Result<(), CliError> {
     if context.json {
         let mut doc = json!(info);
         doc["port"] = json!(client.path());
+        doc["factory_data"] = json!(info.has_factory_data());
         doc["diagnostics"] = json!(diagnostics);
         print_json(&doc);
         return Ok(());
@@ -77,7 +78,15 @@ pub(super) fn info(context: &Context) -> Result<(), CliError> {
         c.max_in_flight,
         c.max_frame_len
     );
-    say!("claimed      {}", if info.claimed { "yes" } else { "no: run `latchkey claim`" });
+    say!(
+        "claimed      {}",
+        match (info.claimed, info.has_factory_data()) {
+            (true, _) => "yes",
+            (false, true) => "no: run `latchkey claim`",
+            (false, false) =>
+                "no, and it cannot be: no factory data (setup code never provisioned)",
+        }
+    );
     let Some(d) = diagnostics else { return Ok(()) };
     say!(
         "uptime       {} (boot #{})",

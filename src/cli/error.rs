@@ -68,6 +68,8 @@ pub enum ErrorKind {
     Backoff,
     /// The setup code is wrong.
     WrongSetupCode,
+    /// The lock holds no factory data: nothing can prove its setup code.
+    NotProvisioned,
     /// No key tried opens a session on this lock.
     WrongKey,
     /// The person said no, or stopped a step that needs them.
@@ -125,6 +127,7 @@ impl ErrorKind {
             Self::Generate => "generate",
             Self::Backoff => "backoff",
             Self::WrongSetupCode => "wrong_setup_code",
+            Self::NotProvisioned => "not_provisioned",
             Self::WrongKey => "wrong_key",
             Self::Cancelled => "cancelled",
             Self::NoDevice => "no_device",
@@ -160,6 +163,7 @@ impl ErrorKind {
             | Self::Generate
             | Self::Backoff
             | Self::WrongSetupCode
+            | Self::NotProvisioned
             | Self::WrongKey
             | Self::Cancelled
             | Self::NeedsSession
@@ -353,6 +357,10 @@ impl From<ClientError> for CliError {
                 "check the code on the label inside the lock (12 characters, XXXX-XXXX-XXXX); the lock slows down after each wrong code".to_string(),
                 Some(Status::NotAuthorized),
             ),
+            ClientError::NotProvisioned => (ErrorKind::NotProvisioned,
+                "the lock's factory page is empty or damaged, so it cannot be claimed or reset (its users still work); it needs its factory provisioning step: for the QEMU image, run-qemu with a new --flash file".to_string(),
+                None,
+            ),
             ClientError::WrongKey => (ErrorKind::WrongKey,
                 "this lock was claimed with another site key: name the right one with --key, or factory-reset the lock with its setup code".to_string(),
                 Some(Status::NotAuthorized),
@@ -504,7 +512,7 @@ fn refusal_hint(status: Status) -> &'static str {
 mod tests {
     use super::*;
 
-    const KINDS: [ErrorKind; 27] = [
+    const KINDS: [ErrorKind; 28] = [
         ErrorKind::Usage,
         ErrorKind::TooLarge,
         ErrorKind::Key,
@@ -519,6 +527,7 @@ mod tests {
         ErrorKind::Generate,
         ErrorKind::Backoff,
         ErrorKind::WrongSetupCode,
+        ErrorKind::NotProvisioned,
         ErrorKind::WrongKey,
         ErrorKind::Cancelled,
         ErrorKind::NoDevice,

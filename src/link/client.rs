@@ -112,6 +112,9 @@ pub enum ClientError {
     /// The lock did not accept the setup code.
     #[error("wrong setup code: the lock refused it")]
     WrongSetupCode,
+    /// The lock holds no factory data (its `Hello` has an all-zero claim salt).
+    #[error("the lock holds no factory data: no setup code was ever provisioned for it")]
+    NotProvisioned,
     /// None of the keys tried is the one this lock holds.
     #[error("none of the keys tried opens a session on this lock")]
     WrongKey,
@@ -849,6 +852,10 @@ impl<T: Transport> Client<T> {
         lock: &LockInfo,
         payload: &mut [u8],
     ) -> Result<(), ClientError> {
+        // The lock says so with an all-zero salt, and would refuse the exchange.
+        if !lock.has_factory_data() {
+            return Err(ClientError::NotProvisioned);
+        }
         let serial = lock.serial.as_str();
         let verifier = ClaimVerifier::derive(code, &lock.claim_salt);
         let host_nonce = random::<16>()?;

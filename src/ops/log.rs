@@ -253,8 +253,8 @@ impl Gap {
             {
                 GapCause::Cleared { seq, at, removed }
             }
-            // A log that dropped records for room is full: at least 83 of its 84 pages,
-            // 1,577 records in the very worst case of the largest records (firmware log.rs).
+            // A log that dropped records for room is full: at least 82 of its 83 pages,
+            // 1,558 records in the very worst case of the largest records (firmware log.rs).
             // Far fewer, and nothing cleared: the records were not dropped for room.
             _ if held < capacity / 2 => GapCause::Erased { held, capacity },
             _ => GapCause::Full { capacity },

@@ -16,6 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use latchkey_firmware::region::layout;
 use latchkey_protocol::{
     FrameAccumulator, Header, Kind, MAX_ENCODED_LEN, Request, Response, decode_body, encode_frame,
 };
@@ -66,8 +67,21 @@ pub fn available() -> bool {
     found
 }
 
-/// The setup code the test image is built with (the label inside a real lock).
+/// The setup code the tests' locks are provisioned with (the label inside a real lock).
 pub const SETUP_CODE: &str = "QEMX-7EST-C0DE";
+
+/// The factory page of a lock provisioned with [`SETUP_CODE`], as the provisioning step
+/// writes it. Made once per test binary: the slow KDF runs once.
+pub fn factory_page() -> &'static [u8] {
+    static PAGE: OnceLock<Vec<u8>> = OnceLock::new();
+    PAGE.get_or_init(|| {
+        let code = latchkey_protocol::crypto::SetupCode::parse(SETUP_CODE).expect("setup code");
+        let claim = latchkey_sim::factory::claim_for(&code).expect("random salt");
+        let file = latchkey_sim::factory::qemu_flash_file(&claim);
+        let at = (layout::FACTORY.start - layout::STORE_START) as usize;
+        file[at..].to_vec()
+    })
+}
 
 /// Builds the image (release) once per test binary and returns the ELF's path.
 ///
@@ -85,8 +99,7 @@ pub fn image() -> &'static Path {
             .args(["build", "--release", "--manifest-path"])
             .arg(dir.join("Cargo.toml"))
             .arg("--target-dir")
-            .arg(&target_dir)
-            .env("LATCHKEY_SETUP_CODE", SETUP_CODE);
+            .arg(&target_dir);
         if std::env::var_os("CI").is_some() {
             build.arg("--locked");
         }
@@ -179,10 +192,33 @@ impl Qemu {
     /// As [`Qemu::start`], with `extra` arguments for QEMU (e.g. `-icount shift=6`: one
     /// instruction per 64 ns, about a 16 MHz Cortex-M0, for timings).
     pub fn start_with(extra: &[&str]) -> Qemu {
+        Self::launch(Some(factory_page()), extra)
+    }
+
+    /// A lock that skipped its provisioning step: no factory page.
+    pub fn start_unprovisioned() -> Qemu {
+        Self::launch(None, &[])
+    }
+
+    /// QEMU on the image; `factory` goes into the factory page. Only that page is loaded
+    /// (QEMU's loader writes it again at every reset, which for a page the firmware never
+    /// writes changes nothing); the store starts blank and lasts as long as the process.
+    fn launch(factory: Option<&[u8]>, extra: &[&str]) -> Qemu {
         let elf = image();
         let dir = tempfile::tempdir().expect("temp dir");
         let sock = dir.path().join("qmp.sock");
         let log = dir.path().join("qemu.log");
+        let factory_file = dir.path().join("factory.page");
+        let mut loader = Vec::new();
+        if let Some(page) = factory {
+            std::fs::write(&factory_file, page).expect("write the factory page");
+            loader.push("-device".to_string());
+            loader.push(format!(
+                "loader,file={},addr={:#x},force-raw=on",
+                factory_file.display(),
+                layout::FACTORY.start
+            ));
+        }
         // QEMU connects to our socket (QMP as a client), so the wait for it is an accept.
         let listener = UnixListener::bind(&sock).expect("QMP socket");
         let child = Command::new(QEMU)
@@ -192,6 +228,7 @@ impl Qemu {
             .args(extra)
             .arg("-kernel")
             .arg(elf)
+            .args(&loader)
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&log).expect("QEMU log file"))
             .stderr(Stdio::inherit())
@@ -269,12 +306,20 @@ impl Qemu {
     /// Pings the lock over the held descriptor until it answers: proves the firmware booted
     /// and QEMU forwards the pty both ways. Drains whatever came before (the boot event).
     fn wait_ready(&mut self) {
+        let nonce = 0x5EED_0000 | u32::from(self.seq.wrapping_add(1));
+        match self.ask(&Request::Ping { nonce }) {
+            Response::Pong { nonce: got } if got == nonce => {}
+            other => panic!("the micro:bit image answered a ping with {other:?}"),
+        }
+    }
+
+    /// Sends `request` in a plaintext frame over the held descriptor and returns the answer
+    /// to it (anything else on the line before it is skipped).
+    pub fn ask(&mut self, request: &Request) -> Response {
         self.seq = self.seq.wrapping_add(1);
-        let nonce = 0x5EED_0000 | u32::from(self.seq);
         let mut out = [0u8; MAX_ENCODED_LEN];
-        let frame =
-            encode_frame(Header::new(Kind::Request, self.seq), &Request::Ping { nonce }, &mut out)
-                .expect("encode ping");
+        let frame = encode_frame(Header::new(Kind::Request, self.seq), request, &mut out)
+            .expect("encode the request");
         // A leading 0x00 ends any partial frame in the lock's receive buffer.
         self.held.write_all(&[0]).expect("write to pty");
         self.held.write_all(frame).expect("write to pty");
@@ -284,7 +329,7 @@ impl Qemu {
         loop {
             assert!(
                 Instant::now() < deadline,
-                "the micro:bit image did not answer a ping within {READY_TIMEOUT:?}"
+                "the micro:bit image did not answer {request:?} within {READY_TIMEOUT:?}"
             );
             let n = match self.held.read(&mut buf) {
                 Ok(n) => n,
@@ -296,11 +341,10 @@ impl Qemu {
             };
             for &byte in &buf[..n] {
                 if let Some(Ok(frame)) = accumulator.push(byte)
-                    && frame.header.kind == Kind::Response
-                    && let Ok(Response::Pong { nonce: got }) = decode_body(frame.body)
-                    && got == nonce
+                    && frame.header == Header::new(Kind::Response, self.seq)
+                    && let Ok(response) = decode_body(frame.body)
                 {
-                    return;
+                    return response;
                 }
             }
         }

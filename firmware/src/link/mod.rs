@@ -34,8 +34,9 @@ pub trait LockPort {
     fn fill_random(&mut self, buf: &mut [u8]);
     /// The lock's serial number, bound into every key derivation.
     fn serial(&self) -> &str;
-    /// The setup code's verifier, the password of the claim exchange.
-    fn claim_verifier(&self) -> &ClaimVerifier;
+    /// The setup code's verifier, the password of the claim exchange; `None` when the lock
+    /// holds no factory data (it cannot be claimed).
+    fn claim_verifier(&self) -> Option<&ClaimVerifier>;
     /// Failed authentications in a row as the lock last recorded them (they survive a power
     /// cut, so a back-off does too).
     fn recorded_auth_failures(&mut self) -> u32;

@@ -149,6 +149,10 @@ impl Session {
         if intent == ClaimIntent::Claim && lock.is_claimed() {
             return Response::Status(Status::Occupied);
         }
+        // A lock never provisioned has no verifier: nothing could prove a code to it.
+        let Some(generator) = lock.claim_verifier().map(|v| *v.generator(intent)) else {
+            return Response::Status(Status::Failure);
+        };
         let now = lock.uptime_ms();
         if let Some(retry_after_ms) = self.backoff(now) {
             return Response::Backoff { retry_after_ms };
@@ -156,7 +160,7 @@ impl Session {
         self.abandon_pending(lock, stats);
         let mut secret = [0u8; 32];
         lock.fill_random(&mut secret);
-        let lock_share = pake::share(&secret, lock.claim_verifier().generator(intent));
+        let lock_share = pake::share(&secret, &generator);
         let shared = pake::shared(&secret, host_share);
         secret.zeroize();
         // A share of low order: a broken or hostile host, not a wrong guess.

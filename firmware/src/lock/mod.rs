@@ -15,7 +15,7 @@ use core::ops::ControlFlow;
 
 use latchkey_protocol::Field;
 use latchkey_protocol::checksum;
-use latchkey_protocol::crypto::{ClaimVerifier, MAX_SEALED_PLAINTEXT, SecretKey};
+use latchkey_protocol::crypto::{CLAIM_SALT_LEN, ClaimVerifier, MAX_SEALED_PLAINTEXT, SecretKey};
 use latchkey_protocol::{
     AccessPaths, ActiveAlarm, Alarm, BatteryReport, BatteryState, Capabilities, ChangeKind,
     ClockReading, Diagnostics, Event, Ident, LOG_PAGE, LockInfo, LogBreak, LogEntry, LogRecord,
@@ -24,11 +24,12 @@ use latchkey_protocol::{
 };
 
 use crate::battery;
+use crate::factory::FactoryClaim;
 use crate::hal::{Battery, Beep, Clock, Devices, FingerprintSensor, MotorRun, NorFlash, Rng};
 use crate::link::{LinkStats, LockPort};
 use crate::log::{ChainBreak, EventLog};
 use crate::policy::{Via, authorize};
-use crate::store::{BatteryMemo, FactoryClaim, LockKeys, SafetyRecord, Store, StoreError};
+use crate::store::{BatteryMemo, LockKeys, SafetyRecord, Store, StoreError};
 use crate::users::{CREDENTIALS_PER_USER, MAX_USERS};
 use access::AccessState;
 
@@ -59,9 +60,11 @@ pub struct Identity {
     pub simulation: bool,
     /// Requests the board's receive path buffers before the first is answered.
     pub max_in_flight: u8,
-    /// What the lock keeps of the setup code printed inside it (factory data): the salt and
-    /// verifier of the claim PAKE, never the code. A factory reset never changes it.
-    pub claim: FactoryClaim,
+    /// What the lock keeps of the setup code printed inside it (its factory page): the salt
+    /// and verifier of the claim PAKE, never the code. A factory reset never changes it.
+    /// `None` for a lock that was never provisioned: it works, but cannot be claimed (its
+    /// `Hello` says so with an all-zero salt).
+    pub claim: Option<FactoryClaim>,
 }
 
 /// The capacities this firmware is built for (the store layout sizes its regions for them).
@@ -553,7 +556,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
             simulation: self.identity.simulation,
             claimed: self.is_claimed(),
             capabilities: capabilities(self.identity.max_in_flight),
-            claim_salt: self.identity.claim.salt,
+            claim_salt: self.identity.claim.as_ref().map_or([0; CLAIM_SALT_LEN], |c| c.salt),
         }
     }
 
@@ -651,8 +654,8 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> LockPort for Lock<F,
         &self.identity.serial
     }
 
-    fn claim_verifier(&self) -> &ClaimVerifier {
-        &self.identity.claim.verifier
+    fn claim_verifier(&self) -> Option<&ClaimVerifier> {
+        self.identity.claim.as_ref().map(|claim| &claim.verifier)
     }
 
     // Never inlined, like every store access on the link's path: a store call's frame would

@@ -13,8 +13,8 @@ pub mod rig;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use latchkey_firmware::factory::FactoryClaim;
 use latchkey_firmware::hal::Clock;
-use latchkey_firmware::store::FactoryClaim;
 use latchkey_firmware::{Identity, Link, Lock, LockKeys, LockPort, Store};
 use latchkey_protocol::crypto::{
     self, CLAIM_SALT_LEN, ClaimKeys, ClaimVerifier, Opener, Sealer, SecretKey, SessionKeys,
@@ -55,7 +55,7 @@ pub fn identity() -> Identity {
         serial: Ident::try_from(SERIAL).unwrap(),
         simulation: true,
         max_in_flight: 8,
-        claim: factory_claim(),
+        claim: Some(factory_claim()),
     }
 }
 

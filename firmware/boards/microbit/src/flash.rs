@@ -1,8 +1,9 @@
 //! `NorFlash` over the nRF51 NVMC: erase 1 KiB pages, program aligned 32-bit words; reads are
 //! plain memory reads (flash is memory-mapped at address 0).
 //!
-//! The driver refuses anything below `layout::STORE_START`: the store never needs the image's
-//! pages, and a bug must not be able to erase the code that is running.
+//! The driver writes and erases only the store (`layout::STORE_START..STORE_END`): a bug must
+//! not be able to erase the code that is running or the factory page above the store, which
+//! it may only read.
 
 use embedded_storage::nor_flash::{
     ErrorType, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash,
@@ -15,7 +16,7 @@ use nrf51_pac as pac;
 pub enum FlashError {
     /// Offset or length not a multiple of the word (write) or page (erase) size.
     NotAligned,
-    /// Outside the store region.
+    /// Outside the store region (or, for a read, the store and factory page).
     OutOfBounds,
 }
 
@@ -40,10 +41,11 @@ impl Nvmc {
         Self { nvmc }
     }
 
-    fn check(offset: u32, len: usize) -> Result<(), FlashError> {
+    /// `offset..offset + len` inside `layout::STORE_START..limit`.
+    fn check(offset: u32, len: usize, limit: u32) -> Result<(), FlashError> {
         let end = u32::try_from(len).ok().and_then(|len| offset.checked_add(len));
         match end {
-            Some(end) if offset >= layout::STORE_START && end <= layout::STORE_END => Ok(()),
+            Some(end) if offset >= layout::STORE_START && end <= limit => Ok(()),
             _ => Err(FlashError::OutOfBounds),
         }
     }
@@ -61,9 +63,10 @@ impl ReadNorFlash for Nvmc {
     const READ_SIZE: usize = 1;
 
     fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), Self::Error> {
-        Self::check(offset, bytes.len())?;
+        Self::check(offset, bytes.len(), layout::FACTORY.end)?;
         for (i, byte) in bytes.iter_mut().enumerate() {
-            // SAFETY: `check` keeps the address inside the store's flash, which is mapped
+            // SAFETY: `check` keeps the address inside the store's or the factory page's flash,
+            // which is mapped
             // and readable (never address 0). Volatile: the NVMC changes it behind our back.
             *byte = unsafe { core::ptr::read_volatile((offset as usize + i) as *const u8) };
         }
@@ -86,7 +89,7 @@ impl NorFlash for Nvmc {
         {
             return Err(FlashError::NotAligned);
         }
-        Self::check(from, (to - from) as usize)?;
+        Self::check(from, (to - from) as usize, layout::STORE_END)?;
         self.nvmc.config.write(|w| w.wen().een());
         let mut page = from;
         while page < to {
@@ -106,7 +109,7 @@ impl NorFlash for Nvmc {
         {
             return Err(FlashError::NotAligned);
         }
-        Self::check(offset, bytes.len())?;
+        Self::check(offset, bytes.len(), layout::STORE_END)?;
         self.nvmc.config.write(|w| w.wen().wen());
         for (i, word) in bytes.chunks_exact(4).enumerate() {
             let value = u32::from_le_bytes([word[0], word[1], word[2], word[3]]);

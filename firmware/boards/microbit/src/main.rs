@@ -16,9 +16,7 @@ mod uart;
 
 use cortex_m_rt::entry;
 use latchkey_firmware::hal::{NoBeeper, NoFingerprintSensor, NoMotor, Parts};
-use latchkey_firmware::store::FactoryClaim;
-use latchkey_firmware::{Identity, Link, Lock, Store};
-use latchkey_protocol::crypto::ClaimVerifier;
+use latchkey_firmware::{FactoryClaim, Identity, Link, Lock, Store};
 use latchkey_protocol::{Event, Ident, ResetReason};
 use nrf51_pac as pac;
 
@@ -41,14 +39,11 @@ fn main() -> ! {
     uart::init(p.UART0, &mut cortex_m_nvic());
     let clock = clock::TimerClock::start(p.TIMER0);
     let rng = rng::HwRng::new(p.RNG);
-    // build.rs made both from the setup code; the code itself is not in the image.
-    let claim = FactoryClaim {
-        salt: unhex(env!("LATCHKEY_BOARD_CLAIM_SALT")),
-        verifier: ClaimVerifier {
-            claim: unhex(env!("LATCHKEY_BOARD_CLAIM_GENERATOR")),
-            reset: unhex(env!("LATCHKEY_BOARD_RESET_GENERATOR")),
-        },
-    };
+    let mut flash = flash::Nvmc::new(p.NVMC);
+    // The factory page holds what the lock keeps of its setup code (never the code). A lock
+    // without it still serves its users and its technicians; it cannot be claimed, and its
+    // `Hello` says so (an all-zero claim salt).
+    let claim = FactoryClaim::read(&mut flash).ok();
     let identity = Identity {
         model: ident(MODEL),
         serial: serial_number(&p.FICR),
@@ -59,7 +54,7 @@ fn main() -> ! {
 
     // Without its store the lock cannot decide anything: record why and reset (see panic.rs,
     // which stops retrying after a few failed boots in a row).
-    let store = match Store::mount(flash::Nvmc::new(p.NVMC)) {
+    let store = match Store::mount(flash) {
         Ok(store) => store,
         Err(e) => panic!("cannot mount the store: {e}"),
     };
@@ -104,22 +99,6 @@ fn cortex_m_nvic() -> cortex_m::peripheral::NVIC {
 }
 
 /// `s` as an `Ident`; a constant known to fit, so a failure could only ever shorten it.
-/// `N` bytes from hex digits made by build.rs (so always well formed).
-fn unhex<const N: usize>(text: &str) -> [u8; N] {
-    let digit = |c: u8| match c {
-        b'0'..=b'9' => c - b'0',
-        b'a'..=b'f' => c - b'a' + 10,
-        _ => 0,
-    };
-    let mut out = [0u8; N];
-    for (i, pair) in text.as_bytes().chunks(2).take(N).enumerate() {
-        if let [hi, lo] = pair {
-            out[i] = digit(*hi) << 4 | digit(*lo);
-        }
-    }
-    out
-}
-
 fn ident(s: &str) -> Ident {
     let mut out = Ident::new();
     for c in s.chars() {

@@ -6,6 +6,7 @@
 
 mod actions;
 mod devices;
+pub mod factory;
 mod flash;
 
 use std::io::{self, Read, Write};
@@ -16,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use latchkey_protocol::crypto::{CLAIM_SALT_LEN, ClaimVerifier, SetupCode, SetupCodeError};
+use latchkey_protocol::crypto::{SetupCode, SetupCodeError};
 use latchkey_protocol::{Event, Ident, ResetReason};
 use serialport::{SerialPort, TTYPort};
 
@@ -26,10 +27,11 @@ pub use actions::{
 pub use devices::{SIM_SENSOR_SLOTS, SimBeeper, SimDevices, SimFingerprint, SimMotor, SimPhone};
 pub use flash::{FlashFileError, SimFlash, SimFlashError};
 
+use latchkey_firmware::factory::FactoryClaim;
 use latchkey_firmware::hal::{Battery, Clock, Rng};
 use latchkey_firmware::link::Link;
 use latchkey_firmware::lock::{Identity, Lock};
-use latchkey_firmware::store::{FactoryClaim, Store, StoreError};
+use latchkey_firmware::store::{Store, StoreError};
 
 /// Model name a simulator reports.
 pub const SIM_MODEL: &str = "LK-100 sim";
@@ -147,6 +149,9 @@ pub enum SimError {
         /// Why.
         source: io::Error,
     },
+    /// The factory page could not be written.
+    #[error("cannot write the lock's factory page: {0:?}")]
+    FactoryPage(latchkey_firmware::hal::NorFlashErrorKind),
     /// The label (the setup code beside the flash file) could not be written.
     #[error("cannot write the lock's label {}: {source}", path.display())]
     LabelFile {
@@ -274,21 +279,20 @@ impl RunningSim {
             ),
             None => None,
         };
-        let flash = match &config.flash_path {
+        let mut flash = match &config.flash_path {
             Some(path) => SimFlash::open_file(path)
                 .map_err(|source| SimError::FlashFile { path: path.clone(), source })?,
             None => SimFlash::erased(),
         };
+        let rng = SimRng::new()?;
+        let label = config.flash_path.as_deref().map(factory::label_path);
+        let (claim, setup_code) = factory_step(&mut flash, given_code, label.as_deref())?;
         // A second handle on the image file, to fsync it at stop (the flash itself ends up
         // inside the store, out of reach).
         let flash_file = flash.try_clone_file().map_err(SimError::FlashSync)?;
         let battery_mv = Arc::new(AtomicU16::new(config.battery_mv));
         let time = SimTime::new();
-        let mut rng = SimRng::new()?;
-        let mut store = Store::mount(flash)?;
-        let label = config.flash_path.as_ref().map(|p| p.with_extension("label"));
-        let (claim, setup_code) =
-            factory_claim(&mut store, given_code, label.as_deref(), &mut rng)?;
+        let store = Store::mount(flash)?;
         let setup_code_text = match &setup_code {
             Some(code) => String::from_utf8_lossy(&code.display()).into_owned(),
             None => "unknown (on the label of a lock made earlier)".to_string(),
@@ -298,7 +302,7 @@ impl RunningSim {
             serial,
             simulation: true,
             max_in_flight: SIM_MAX_IN_FLIGHT,
-            claim,
+            claim: Some(claim),
         };
         let fingerprint = match &config.flash_path {
             Some(path) => {
@@ -470,65 +474,38 @@ impl Drop for RunningSim {
     }
 }
 
-/// The factory step: the lock's claim record (salt and verifier, all the flash keeps of its
+/// The factory step: the lock's factory page (salt and verifier, all the flash keeps of its
 /// setup code), and the code when this start knows it.
 ///
-/// A code given (`--setup-code`) that the record does not verify is made the lock's code; a
-/// fresh flash gets a random one. Either way its verifier is written, and the code goes on the
-/// lock's label: printed once, and kept in the `.label` file beside the flash file (the sticker
-/// inside the housing), never in the flash. A later start on that flash reads the label.
-fn factory_claim(
-    store: &mut Store<SimFlash>,
+/// A code given (`--setup-code`) that the page does not verify is made the lock's code; a
+/// fresh flash (or a damaged page) gets a random one. Either way its verifier is written, and
+/// the code goes on the lock's label: printed, and kept in the `.label` file beside the flash
+/// file, never in the flash. A later start on that flash reads the label.
+fn factory_step(
+    flash: &mut SimFlash,
     given: Option<SetupCode>,
     label: Option<&Path>,
-    rng: &mut SimRng,
 ) -> Result<(FactoryClaim, Option<SetupCode>), SimError> {
-    let stored = store.factory_claim()?;
-    let on_label = label
-        .and_then(|path| std::fs::read_to_string(path).ok())
-        .and_then(|text| SetupCode::parse(text.trim()).ok());
-    let verifies = |claim: &FactoryClaim, code: &SetupCode| {
-        ClaimVerifier::derive(code, &claim.salt) == claim.verifier
-    };
+    let stored = FactoryClaim::read(flash).ok();
     let code = match (given, &stored) {
-        (Some(code), Some(claim)) if verifies(claim, &code) => {
+        (Some(code), Some(claim)) if factory::verifies(claim, &code) => {
             return Ok((claim.clone(), Some(code)));
         }
         (None, Some(claim)) => {
-            let code = on_label.filter(|code| verifies(claim, code));
+            let on_label = label.and_then(factory::read_label);
+            let code = on_label.filter(|code| factory::verifies(claim, code));
             return Ok((claim.clone(), code));
         }
         (Some(code), _) => code,
-        (None, None) => {
-            let mut random = [0u8; 8];
-            rng.fill_bytes(&mut random);
-            SetupCode::from_random(random)
-        }
+        (None, None) => factory::random_code().map_err(SimError::Rng)?,
     };
-    let mut salt = [0u8; CLAIM_SALT_LEN];
-    rng.fill_bytes(&mut salt);
-    let claim = FactoryClaim { salt, verifier: ClaimVerifier::derive(&code, &salt) };
-    store.save_factory_claim(&claim)?;
+    let claim = factory::claim_for(&code).map_err(SimError::Rng)?;
+    claim.write(flash).map_err(SimError::FactoryPage)?;
     if let Some(path) = label {
-        write_label(path, &code)
+        factory::write_label(path, &code)
             .map_err(|source| SimError::LabelFile { path: path.into(), source })?;
     }
     Ok((claim, Some(code)))
-}
-
-/// The label file: the code as printed, readable by its owner only.
-fn write_label(path: &Path, code: &SetupCode) -> io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(&code.display())?;
-    file.write_all(b"\n")?;
-    file.sync_all()
 }
 
 fn ident(s: &str) -> Option<Ident> {

@@ -34,9 +34,9 @@ struct Args {
     /// Battery voltage at rest, millivolts (4 x AA: 6400 fresh, 4500 critical).
     #[arg(long, value_name = "N", default_value_t = DEFAULT_BATTERY_MV)]
     battery_mv: u16,
-    /// The lock's setup code, XXXX-XXXX-XXXX, needed to claim or factory-reset it; kept in
-    /// the flash file. Default: the one in the flash file, or a new random one. Printed on
-    /// the second line of output.
+    /// The lock's setup code, XXXX-XXXX-XXXX, needed to claim or factory-reset it. The flash
+    /// keeps only its verifier (factory page); the code goes on the label file beside it.
+    /// Default: the flash file's, or a new random one. Printed on the second line of output.
     #[arg(long, value_name = "CODE")]
     setup_code: Option<String>,
 }
