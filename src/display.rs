@@ -407,8 +407,13 @@ pub fn gap_summary(gap: &Gap) -> String {
 pub fn record_text(r: &LogRecord) -> String {
     // Padded to the width of a time, so the columns line up either way.
     let at = lock_time(r.at).map_or_else(|| format!("{:<20}", "(clock not set)"), format_unix);
+    format!("{:>7}  {at}  {}", r.seq, entry_text(&r.entry))
+}
+
+/// What a log entry says, in words.
+fn entry_text(entry: &LogEntry) -> String {
     let user = |u: Option<u16>| u.map(|u| format!(" user {u}")).unwrap_or_default();
-    let what = match r.entry {
+    match *entry {
         LogEntry::Access { path, granted, user: u, reason } => format!(
             "{} via {}{}: {}",
             if granted { "GRANTED" } else { "refused" },
@@ -443,8 +448,16 @@ pub fn record_text(r: &LogRecord) -> String {
             format!("failed authentication ({})", if claim { "setup code" } else { "session key" })
         }
         LogEntry::Cleared { removed } => format!("log cleared ({removed} records removed)"),
-    };
-    format!("{:>7}  {at}  {what}", r.seq)
+        LogEntry::DuplicatePin { role, user: u } => {
+            format!("PIN refused for{}: another user holds it (by {})", user(u), role.as_str())
+        }
+        LogEntry::Repeated { of, count, first } => format!(
+            "{} -- {count} more time{} since {}",
+            entry_text(&of.entry()),
+            if count == 1 { "" } else { "s" },
+            lock_time(first).map_or_else(|| "(clock not set)".to_string(), format_unix)
+        ),
+    }
 }
 
 /// A lock's refusal in words: what it refused (the field, the limit) and the values it

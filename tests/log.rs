@@ -110,7 +110,6 @@ fn a_day_at_the_door_is_recorded_in_order_with_users_and_reasons_and_no_pin() {
     let expected = vec![
         (true, Some(ann), "granted".to_string()),
         (false, None, "unknown_credential".to_string()),
-        (false, None, "unknown_credential".to_string()),
         (false, None, "keypad_locked_out".to_string()),
         (true, Some(ann), "granted".to_string()),
         (true, Some(ann), "granted".to_string()),
@@ -118,6 +117,11 @@ fn a_day_at_the_door_is_recorded_in_order_with_users_and_reasons_and_no_pin() {
         (true, Some(ann), "granted".to_string()),
     ];
     assert_eq!(access, expected, "{records:#?}");
+    // The second wrong PIN, right after the first, is a burst of one more.
+    let burst = records.iter().find(|r| r["kind"] == "repeated").expect("a burst record");
+    assert_eq!(burst["of"], "access", "{burst}");
+    assert_eq!(burst["reason"], "unknown_credential", "{burst}");
+    assert_eq!(burst["count"], 1, "{burst}");
     let paths: Vec<&str> = records
         .iter()
         .filter(|r| r["kind"] == "access")
@@ -125,7 +129,7 @@ fn a_day_at_the_door_is_recorded_in_order_with_users_and_reasons_and_no_pin() {
         .collect();
     assert_eq!(
         paths,
-        ["keypad", "keypad", "keypad", "keypad", "rfid", "fingerprint", "keypad", "rfid"],
+        ["keypad", "keypad", "keypad", "rfid", "fingerprint", "keypad", "rfid"],
         "{records:#?}"
     );
     let alarms: Vec<&str> = records
@@ -255,7 +259,7 @@ fn log_verify_passes_on_an_intact_log_and_names_the_place_of_an_altered_record()
 
     // Someone edits the flash file: one byte in the middle of the log's records.
     let mut flash = std::fs::read(&flash_path).unwrap();
-    let region = 0x2_B000usize..0x4_0000;
+    let region = 0x2_B000usize..0x3_DC00;
     let used: Vec<usize> = region.clone().filter(|&i| flash[i] != 0xFF).collect();
     let target = used[used.len() / 2];
     flash[target] ^= 0x01;
@@ -380,6 +384,11 @@ fn clearing_is_an_installer_action_that_is_itself_logged() {
     sim.cli().args(["log", "clear", "--yes"]).assert().success();
     let out = sim.cli().args(["log", "read", "--json"]).output().unwrap();
     let after = json_lines(&out);
+    // First the security records a clear never takes (the claim among them), then the log.
+    let at = after.iter().position(|r| r["kind"] == "cleared").expect("the Cleared record");
+    assert!(after[..at].iter().any(|r| r["what"] == "claimed"), "{after:#?}");
+    assert!(after[..at].iter().all(|r| r["class"] == "security"), "{after:#?}");
+    let after = &after[at..];
     let cleared = after[0]["seq"].as_u64().unwrap();
     assert!(cleared > before, "the sequence went back: {after:#?}");
     assert_eq!(after[0]["kind"], "cleared");
@@ -469,22 +478,39 @@ fn turn_key(sim: &Sim, turns: usize, seen_before: usize) -> usize {
     expected
 }
 
-/// The whole log as the real binary reads it, checked to be consecutive.
+/// The whole log as the real binary reads it, checked to be consecutive: without the security
+/// records kept from before its oldest record ([`read_everything`] has them).
 fn read_whole_log(sim: &Sim) -> Vec<Value> {
     read_whole_log_and_note(sim).0
 }
 
 /// [`read_whole_log`], and what the read said on stderr.
 fn read_whole_log_and_note(sim: &Sim) -> (Vec<Value>, String) {
+    let (mut records, start, note) = read_log_parts(sim);
+    records.drain(..start);
+    (records, note)
+}
+
+/// Everything `log read` gives: the kept security records, then the log.
+fn read_everything(sim: &Sim) -> Vec<Value> {
+    read_log_parts(sim).0
+}
+
+/// The records `log read` gives, where the consecutive log starts among them (the records
+/// before are kept security records, checked to be security records), and its notes.
+fn read_log_parts(sim: &Sim) -> (Vec<Value>, usize, String) {
     let out = sim.cli().args(["log", "read", "--json"]).output().unwrap();
     let records = json_lines(&out);
     let seqs: Vec<u64> = records.iter().map(|r| r["seq"].as_u64().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "the log read is not in order: {seqs:?}");
+    // Where the consecutive log starts: after the last jump.
+    let start = seqs.windows(2).rposition(|w| w[1] != w[0] + 1).map_or(0, |at| at + 1);
     assert!(
-        seqs.windows(2).all(|w| w[1] == w[0] + 1),
-        "the log read is not consecutive: {:?}",
-        seqs.windows(2).find(|w| w[1] != w[0] + 1)
+        records[..start].iter().all(|r| r["class"] == "security"),
+        "only security records are kept from before the log's oldest: {:?}",
+        &records[..start]
     );
-    (records, notes(&out))
+    (records, start, notes(&out))
 }
 
 fn seq_of(r: &Value) -> u64 {
@@ -622,6 +648,10 @@ fn five_thousand_events_keep_the_newest_report_the_gap_and_never_repeat_a_seq() 
     // The gap is reported: by `log read` asked from the start, and by `log verify`.
     let out = sim.cli().args(["log", "read", "--json", "--since", "1"]).output().unwrap();
     let from_one = json_lines(&out);
+    // The security records kept from the gap come first (the claim); then the log.
+    let kept = from_one.iter().take_while(|r| seq_of(r) < first).count();
+    assert!(from_one[..kept].iter().any(|r| r["what"] == "claimed"), "{:?}", &from_one[..kept]);
+    let from_one = &from_one[kept..];
     let from = seq_of(&from_one[0]);
     assert!(from >= first && from <= last, "--since 1 starts at {from}, not at the oldest kept");
     let overlap = (last + 1 - from) as usize;
@@ -711,5 +741,105 @@ fn six_hundred_read_only_commands_add_at_most_sixty_records_to_the_log() {
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["opened"].as_bool().unwrap())
         .collect();
     assert_eq!(opened, [true, false], "{text}");
+    sim.stop();
+}
+
+/// The log keeps what matters: a keypad hammered 10,000 times and 3,000 technician visits do
+/// not push the claim, the duress opening or the tamper alarm out of it, and `log verify`
+/// says how many routine records went for room.
+#[test]
+fn ten_thousand_wrong_pins_and_three_thousand_sessions_keep_the_security_records() {
+    use latchkey::keys::KeyFile;
+    use latchkey::link::{Client, LinkOptions};
+    use latchkey_protocol::Role;
+
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start_claimed(dir.path(), &[]);
+    sim.cli().args(["config", "set", "wrong-code-limit", "5"]).assert().success();
+    sim.cli().args(["config", "set", "lockout", "30"]).assert().success();
+    sim.add_user_with_pin("Held up", "905521", &["--kind", "duress"]);
+    assert!(sim.attempt("pin 905521").contains("duress"));
+    sim.act_all(&["tamper on", "tamper off"]);
+    sim.cli().args(["alarms", "clear", "--yes"]).assert().success();
+
+    let technician = KeyFile::load(&sim.technician_key()).unwrap();
+    let visits = |n: usize| {
+        let mut client = Client::open(sim.link.as_path(), LinkOptions::default()).unwrap();
+        let serial = client.hello().unwrap().serial.to_string();
+        let keys = technician.lock_keys(&serial);
+        for _ in 0..n {
+            client.open_session(Role::Technician, &serial, &keys).unwrap();
+        }
+    };
+    visits(1_500);
+    // 10,000 presses: five wrong PINs, the lockout, the lock's clock moved past it; again.
+    let mut script = Vec::new();
+    for _ in 0..2_000 {
+        script.extend(["pin 13579"; 5]);
+        script.push("clock +31s");
+    }
+    sim.act_all(&script);
+    visits(1_500);
+
+    let out = sim.cli().args(["log", "verify", "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report = json(&out);
+    assert_eq!(report["intact"], true, "{report}");
+    let evicted = report["evicted"]["routine"].as_u64().unwrap();
+    assert!(evicted > 0, "the hammering pushed routine records out: {report}");
+    assert_eq!(report["evicted"]["security"], 0, "{report}");
+    let text = sim.cli().args(["log", "verify"]).output().unwrap();
+    let text = String::from_utf8_lossy(&text.stdout).into_owned();
+    assert!(
+        text.contains(&format!("evicted since the lock was made: {} routine", grouped(evicted))),
+        "{text}"
+    );
+
+    let records = read_everything(&sim);
+    let first_seq = report["first_seq"].as_u64().unwrap();
+    let has = |what: &dyn Fn(&Value) -> bool| records.iter().any(what);
+    assert!(has(&|r| r["kind"] == "change" && r["what"] == "claimed" && seq_of(r) < first_seq));
+    assert!(has(&|r| r["kind"] == "access" && r["reason"] == "duress"));
+    assert!(has(&|r| r["kind"] == "alarm" && r["alarm"] == "tamper" && r["raised"] == true));
+    // The hammering is in the log as bursts, not 10,000 records.
+    let bursts = records.iter().filter(|r| r["kind"] == "repeated").count();
+    assert!(bursts > 0, "no burst records");
+    sim.stop();
+}
+
+/// An installer trying PINs that other users hold shows up in the log, and is slowed down.
+#[test]
+fn pins_refused_as_another_users_are_security_records_and_probing_is_slowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start_claimed(dir.path(), &[]);
+    sim.add_user_with_pin("Ann", "582917", &[]);
+    sim.cli().args(["user", "add", "Bob"]).assert().success();
+    let set_bobs_pin = |pin: &str| {
+        sim.cli().args(["pin", "set", "Bob", "--stdin"]).write_stdin(format!("{pin}\n")).output()
+    };
+    for _ in 0..3 {
+        let out = set_bobs_pin("582917").unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    // The fourth within the minute is not even tried.
+    let out = set_bobs_pin("582917").unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_lowercase();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("busy"), "{stderr}");
+    // A minute later a free PIN is taken.
+    sim.act("clock +61s");
+    set_bobs_pin("730164").unwrap().status.success().then_some(()).expect("a free PIN");
+
+    let records = read_everything(&sim);
+    let duplicates: Vec<&Value> = records.iter().filter(|r| r["kind"] == "duplicate_pin").collect();
+    assert_eq!(duplicates.len(), 1, "{duplicates:?}");
+    assert_eq!(duplicates[0]["class"], "security");
+    assert_eq!(duplicates[0]["role"], "installer");
+    let bursts: Vec<&Value> = records.iter().filter(|r| r["kind"] == "repeated").collect();
+    assert_eq!(bursts.len(), 1, "{bursts:?}");
+    assert_eq!(
+        (bursts[0]["of"].as_str(), bursts[0]["count"].as_u64()),
+        (Some("duplicate_pin"), Some(2))
+    );
     sim.stop();
 }

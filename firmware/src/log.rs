@@ -3,9 +3,15 @@
 //! # On flash
 //!
 //! The log is a `sequential-storage` queue ([`QueueStorage`]) over
-//! [`layout::EVENT_LOG`]: 83 pages of 1 KiB. Like the store,
+//! [`layout::EVENT_LOG`]: 75 pages of 1 KiB. Like the store,
 //! the log never owns the flash: every method takes `flash: &mut F` and builds the queue for
 //! that one call, so the log and the store share the one flash.
+//!
+//! A second, smaller queue of the same kind, the reserved area ([`layout::SECURITY_LOG`], 8
+//! pages, [`EventLog::mount_reserve`]), keeps a copy of every security record
+//! ([`latchkey_protocol::LogClass`]) with its seq: routine records can push security records
+//! out of the log, never out of the reserved area, where only newer security records take
+//! their room. Its seqs are sparse and its chain runs over the records it holds.
 //!
 //! Each queue item is one record: the record's postcard encoding followed by an 8-byte chain
 //! tag,
@@ -22,11 +28,12 @@
 //! A typical record (an access decision: seq < 2^21, a 2020s timestamp, a user id < 128) is
 //! 14 bytes of postcard plus the 8-byte tag: a 32-byte item, 31 to a page (1016 data bytes
 //! between the page markers). When the region is full the queue erases its oldest page to make
-//! room, so the log holds between 82 and 83 pages' worth: **2,542 to 2,573 typical records**
-//! ([`CAPACITY`], measured by `tests/event_log.rs`). The largest realistic record (a clock set,
-//! two 5-byte timestamps) is a 36-byte item, 28 to a page: 2,296 records if every record were
-//! one. Only records with absurd values (timestamps past the year 3000, seqs past 2^28) are
-//! larger, up to 52 bytes ([`MAX_ITEM_LEN`] + header): 1,558 records in the very worst case.
+//! room, so the log holds between 74 and 75 pages' worth: **2,294 to 2,325 typical records**
+//! ([`CAPACITY`], measured by `tests/event_log.rs`). The largest realistic records (a clock
+//! set, a burst's `Repeated`) are 36-byte items, 28 to a page: 2,072 records if every record
+//! were one. Only records with absurd values (timestamps past the year 3000, seqs past 2^28)
+//! are larger, up to 52 bytes ([`MAX_ITEM_LEN`] + header): 1,406 records in the very worst
+//! case. The reserved area holds about 200 security records.
 //!
 //! # Sequence numbers
 //!
@@ -63,7 +70,7 @@
 //!
 //! # RAM
 //!
-//! The [`EventLog`] is 60 bytes; each call uses a 64-byte item buffer and an HMAC state on the
+//! The [`EventLog`] is 76 bytes (two: the log and its reserved area); each call uses a 64-byte item buffer and an HMAC state on the
 //! stack. No cache: a scan of the region is cheaper than a cache's RAM.
 
 use core::ops::ControlFlow;
@@ -71,7 +78,7 @@ use core::ops::ControlFlow;
 use embassy_embedded_hal::adapter::BlockingAsync;
 use embassy_futures::block_on;
 use hmac::{Hmac, KeyInit, Mac};
-use latchkey_protocol::{LogEntry, LogRecord};
+use latchkey_protocol::{LogClass, LogEntry, LogRecord};
 use sequential_storage::cache::{Cache, Uncached};
 use sequential_storage::queue::{QueueConfig, QueueStorage};
 use sha2::Sha256;
@@ -86,7 +93,8 @@ pub const TAG_LEN: usize = 8;
 pub type Tag = [u8; TAG_LEN];
 
 /// Longest postcard encoding of a [`LogRecord`]: seq 5, timestamp 10, and the largest entry
-/// (`ClockSet`: variant 1 + two 10-byte timestamps) 21. A unit test checks it.
+/// (`ClockSet`: variant 1 and two timestamps; `Repeated` of a refused access: variant 1, the
+/// access 6, count 3, first time 10) 21. A unit test checks it.
 pub const MAX_RECORD_LEN: usize = 36;
 
 /// Longest queue item: a record and its tag.
@@ -213,8 +221,28 @@ impl VerifyReport {
     }
 }
 
+/// Which of the two queues a log is: the event log, or the reserved area that keeps copies
+/// of its security records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    /// [`layout::EVENT_LOG`]: every record, seqs consecutive.
+    Main,
+    /// [`layout::SECURITY_LOG`]: copies of the security records only, seqs sparse.
+    Reserve,
+}
+
+impl Part {
+    const fn range(self) -> core::ops::Range<u32> {
+        match self {
+            Self::Main => layout::EVENT_LOG,
+            Self::Reserve => layout::SECURITY_LOG,
+        }
+    }
+}
+
 /// The event log's state in RAM; the records are in flash.
 pub struct EventLog {
+    part: Part,
     key: [u8; 32],
     /// The seq the next record gets.
     next_seq: u32,
@@ -228,6 +256,8 @@ pub struct EventLog {
     oldest: Option<u32>,
     /// The newest record's tag: the next record chains from it.
     last_tag: Tag,
+    /// Security records among the `len`.
+    security_len: u32,
 }
 
 impl Drop for EventLog {
@@ -249,12 +279,12 @@ impl core::fmt::Debug for EventLog {
 
 type Queue<'f, F> = QueueStorage<BlockingAsync<&'f mut F>, Cache<Uncached, Uncached, Uncached, ()>>;
 
-fn queue<F: NorFlash>(flash: &mut F) -> Queue<'_, F> {
-    QueueStorage::new(
-        BlockingAsync::new(flash),
-        const { QueueConfig::new(layout::EVENT_LOG) },
-        Cache::new_uncached(),
-    )
+fn queue<F: NorFlash>(flash: &mut F, part: Part) -> Queue<'_, F> {
+    let config = match part {
+        Part::Main => const { QueueConfig::new(layout::EVENT_LOG) },
+        Part::Reserve => const { QueueConfig::new(layout::SECURITY_LOG) },
+    };
+    QueueStorage::new(BlockingAsync::new(flash), config, Cache::new_uncached())
 }
 
 /// One queue item, decoded.
@@ -299,9 +329,10 @@ fn chain_tag(key: &[u8; 32], previous: &Tag, encoded: &[u8]) -> Tag {
 /// cut interrupted, which [`check_pages`] allows only where the queue itself erases).
 fn walk<F: NorFlash>(
     flash: &mut F,
+    part: Part,
     mut f: impl FnMut(Stored<'_>) -> ControlFlow<()>,
 ) -> Result<(), LogError> {
-    let mut queue = queue(flash);
+    let mut queue = queue(flash, part);
     let mut buf = Buf::new();
     let mut iter = block_on(queue.iter())?;
     while let Some(entry) = block_on(iter.next(&mut buf.0))? {
@@ -324,22 +355,35 @@ struct Scan {
     oldest: Option<u32>,
     /// Records from the newest `Cleared` on (all of them if none).
     visible: u32,
+    /// Security records among them.
+    security: u32,
 }
 
-fn scan_records<F: NorFlash>(flash: &mut F) -> Result<Scan, LogError> {
-    let mut scan =
-        Scan { max_seq: None, last_tag: [0; TAG_LEN], cleared: None, oldest: None, visible: 0 };
+fn scan_records<F: NorFlash>(flash: &mut F, part: Part) -> Result<Scan, LogError> {
+    let mut scan = Scan {
+        max_seq: None,
+        last_tag: [0; TAG_LEN],
+        cleared: None,
+        oldest: None,
+        visible: 0,
+        security: 0,
+    };
     let mut first_item = true;
-    walk(flash, |stored| {
+    walk(flash, part, |stored| {
         if let Stored::Record { record, tag, .. } = stored {
             if first_item {
                 scan.oldest = Some(record.seq);
             }
-            if let LogEntry::Cleared { .. } = record.entry {
+            // The reserve shows everything it holds: a clear never hides security records.
+            if let (LogEntry::Cleared { .. }, Part::Main) = (record.entry, part) {
                 scan.cleared = Some(record.seq);
                 scan.visible = 0;
+                scan.security = 0;
             }
             scan.visible += 1;
+            if record.entry.class() == LogClass::Security {
+                scan.security += 1;
+            }
             scan.max_seq = Some(scan.max_seq.map_or(record.seq, |max| max.max(record.seq)));
             scan.last_tag = tag;
         }
@@ -358,23 +402,41 @@ impl EventLog {
     /// markers are not a queue's is [`LogError::Corrupted`]. Then the queue is scanned (one
     /// pass) for the next seq, the last tag, the oldest seq and the count.
     pub fn mount<F: NorFlash>(flash: &mut F, log_key: [u8; 32]) -> Result<Self, LogError> {
+        Self::mount_part(flash, log_key, Part::Main)
+    }
+
+    /// Mounts the reserved area ([`layout::SECURITY_LOG`]) as a log of its own: copies of
+    /// the main log's security records ([`Self::keep_copy`]), with the same seqs (so they are
+    /// sparse) and a chain of their own under the same key. It drops records only to make
+    /// room for newer security records, and a clear of the main log leaves it as it is.
+    pub fn mount_reserve<F: NorFlash>(flash: &mut F, log_key: [u8; 32]) -> Result<Self, LogError> {
+        Self::mount_part(flash, log_key, Part::Reserve)
+    }
+
+    fn mount_part<F: NorFlash>(
+        flash: &mut F,
+        log_key: [u8; 32],
+        part: Part,
+    ) -> Result<Self, LogError> {
         const {
             assert!(F::ERASE_SIZE == layout::PAGE_SIZE as usize);
             assert!(F::WRITE_SIZE <= layout::WORD_SIZE as usize);
             assert!(F::READ_SIZE <= MARKER_READ_MAX);
         }
-        match scan(flash, layout::EVENT_LOG).map_err(LogError::Flash)? {
+        match scan(flash, part.range()).map_err(LogError::Flash)? {
             Contents::Erased => {}
-            Contents::Blank => erase_region(flash, layout::EVENT_LOG).map_err(LogError::Flash)?,
-            Contents::Data => check_pages(flash)?,
+            Contents::Blank => erase_region(flash, part.range()).map_err(LogError::Flash)?,
+            Contents::Data => check_pages(flash, part)?,
         }
         let mut log = Self {
+            part,
             key: log_key,
             next_seq: 1,
             first_seq: 1,
             len: 0,
             oldest: None,
             last_tag: [0; TAG_LEN],
+            security_len: 0,
         };
         log.rescan(flash)?;
         Ok(log)
@@ -388,15 +450,23 @@ impl EventLog {
         Self::mount(flash, log_key)
     }
 
+    /// Erases the reserved area and mounts it empty (the way out of its
+    /// [`LogError::Corrupted`]).
+    pub fn format_reserve<F: NorFlash>(flash: &mut F, log_key: [u8; 32]) -> Result<Self, LogError> {
+        erase_region(flash, layout::SECURITY_LOG).map_err(LogError::Flash)?;
+        Self::mount_reserve(flash, log_key)
+    }
+
     /// Re-reads the state from flash (mount, and after the queue dropped records). Keeps a
     /// raised floor.
     fn rescan<F: NorFlash>(&mut self, flash: &mut F) -> Result<(), LogError> {
-        let scan = scan_records(flash)?;
+        let scan = scan_records(flash, self.part)?;
         let recovered = scan.max_seq.map_or(1, |max| max.saturating_add(1));
         self.next_seq = self.next_seq.max(recovered);
         self.last_tag = scan.last_tag;
         self.oldest = scan.oldest;
         self.len = scan.visible;
+        self.security_len = scan.security;
         self.first_seq = match (scan.cleared, scan.oldest) {
             (Some(cleared), _) => cleared,
             (None, Some(oldest)) => oldest,
@@ -431,6 +501,12 @@ impl EventLog {
         CAPACITY
     }
 
+    /// Security records among [`Self::len`]: with it, a caller tells by class what an append
+    /// dropped for room (what was held plus the new record, less what is).
+    pub fn security_len(&self) -> u32 {
+        self.security_len
+    }
+
     /// Raises the next seq to at least `min_next_seq` (never lowers it). For a log found
     /// empty at boot whose region may have been wiped: see the module doc.
     pub fn bump_floor(&mut self, min_next_seq: u32) {
@@ -452,20 +528,32 @@ impl EventLog {
         if let LogEntry::Cleared { .. } = entry {
             return Err(LogError::Reserved);
         }
-        self.push(flash, at, entry)
+        if self.part == Part::Reserve {
+            return Err(LogError::Reserved);
+        }
+        self.push(flash, LogRecord { seq: self.next_seq, at, entry })
     }
 
-    fn push<F: NorFlash>(
+    /// Keeps a copy of `record`, a security record the main log just appended, in the reserved
+    /// area. Only for a log mounted with [`Self::mount_reserve`], and records newer than any
+    /// it holds.
+    pub fn keep_copy<F: NorFlash>(
         &mut self,
         flash: &mut F,
-        at: u64,
-        entry: LogEntry,
-    ) -> Result<u32, LogError> {
-        let seq = self.next_seq;
+        record: &LogRecord,
+    ) -> Result<(), LogError> {
+        if self.part != Part::Reserve || record.seq < self.next_seq {
+            return Err(LogError::Reserved);
+        }
+        self.push(flash, *record).map(drop)
+    }
+
+    fn push<F: NorFlash>(&mut self, flash: &mut F, record: LogRecord) -> Result<u32, LogError> {
+        let seq = record.seq;
         if seq == u32::MAX {
             return Err(LogError::Exhausted);
         }
-        let record = LogRecord { seq, at, entry };
+        let security = record.entry.class() == LogClass::Security;
         let mut buf = Buf::new();
         let len = postcard::to_slice(&record, &mut buf.0[..MAX_RECORD_LEN])
             .map_err(|_| LogError::Record)?
@@ -473,7 +561,7 @@ impl EventLog {
         let tag = chain_tag(&self.key, &self.last_tag, &buf.0[..len]);
         buf.0[len..len + TAG_LEN].copy_from_slice(&tag);
         {
-            let mut queue = queue(flash);
+            let mut queue = queue(flash, self.part);
             // Overwrite: a full queue erases its oldest page, a page's worth of records.
             block_on(queue.push(&buf.0[..len + TAG_LEN], true))?;
         }
@@ -483,6 +571,9 @@ impl EventLog {
             self.first_seq = seq;
         }
         self.len += 1;
+        if security {
+            self.security_len += 1;
+        }
         if self.oldest.is_none() {
             self.oldest = Some(seq);
         }
@@ -496,7 +587,7 @@ impl EventLog {
     /// The seq of the oldest item in the queue (None: empty, or not a record).
     fn oldest_item<F: NorFlash>(&mut self, flash: &mut F) -> Result<Option<u32>, LogError> {
         let mut oldest = None;
-        walk(flash, |stored| {
+        walk(flash, self.part, |stored| {
             if let Stored::Record { record, .. } = stored {
                 oldest = Some(record.seq);
             }
@@ -539,14 +630,18 @@ impl EventLog {
         mut f: impl FnMut(&LogRecord) -> ControlFlow<()>,
     ) -> Result<(), LogError> {
         let from = from_seq.max(self.first_seq);
-        walk(flash, |stored| match stored {
+        walk(flash, self.part, |stored| match stored {
             Stored::Record { record, .. } if record.seq >= from => f(&record),
             _ => ControlFlow::Continue(()),
         })
     }
 
     /// Recomputes the chain over every record of the log and reports the first break.
+    ///
+    /// On the reserved area, whose seqs are sparse, a missing record shows as the next one's
+    /// tag mismatch (its chain runs over the records it holds), not as a gap.
     pub fn verify<F: NorFlash>(&mut self, flash: &mut F) -> Result<VerifyReport, LogError> {
+        let sparse = self.part == Part::Reserve;
         let first = self.first_seq;
         let key = &self.key;
         let mut report = VerifyReport::default();
@@ -555,7 +650,7 @@ impl EventLog {
         let breaks = |report: &mut VerifyReport, found: ChainBreak| {
             report.first_break.get_or_insert(found);
         };
-        walk(flash, |stored| {
+        walk(flash, self.part, |stored| {
             let (record, tag, encoded) = match stored {
                 Stored::Record { record, tag, encoded } => (record, tag, encoded),
                 Stored::Undecodable => {
@@ -578,6 +673,7 @@ impl EventLog {
             report.last_seq = Some(record.seq);
             let chained_from = match previous {
                 Some((seq, prev_tag)) if seq.checked_add(1) == Some(record.seq) => Some(prev_tag),
+                Some((seq, prev_tag)) if sparse && record.seq > seq => Some(prev_tag),
                 None if record.seq == 1 => Some([0; TAG_LEN]),
                 Some((seq, _)) if !is_first => {
                     let found = if record.seq > seq {
@@ -615,22 +711,26 @@ impl EventLog {
     /// Older records that share the `Cleared` record's page stay in flash, unreachable, until
     /// that page is recycled (this flash cannot rewrite a word in place).
     pub fn clear<F: NorFlash>(&mut self, flash: &mut F, at: u64) -> Result<u32, LogError> {
+        if self.part == Part::Reserve {
+            return Err(LogError::Reserved);
+        }
         let removed = self.len;
-        self.push(flash, at, LogEntry::Cleared { removed })?;
+        let record = LogRecord { seq: self.next_seq, at, entry: LogEntry::Cleared { removed } };
+        self.push(flash, record)?;
         // The youngest page holds `Cleared`; every closed page is older. Erase them oldest
         // first, so a cut leaves a queue whose oldest pages are gone.
-        let pages = page_count();
+        let pages = page_count(self.part);
         let mut youngest = None;
         for page in 0..pages {
-            if page_state(flash, page)? == PageState::PartialOpen {
+            if page_state(flash, self.part, page)? == PageState::PartialOpen {
                 youngest = Some(page);
             }
         }
         let youngest = youngest.ok_or(LogError::Internal)?;
         for step in 1..pages {
             let page = (youngest + step) % pages;
-            if page_state(flash, page)? == PageState::Closed {
-                let start = page_address(page);
+            if page_state(flash, self.part, page)? == PageState::Closed {
+                let start = page_address(self.part, page);
                 flash
                     .erase(start, start + layout::PAGE_SIZE)
                     .map_err(|e| LogError::Flash(e.kind()))?;
@@ -646,12 +746,12 @@ impl EventLog {
 /// Largest `READ_SIZE` the marker checks support (the library's `MAX_WORD_SIZE`).
 const MARKER_READ_MAX: usize = 32;
 
-fn page_count() -> u32 {
-    (layout::EVENT_LOG.end - layout::EVENT_LOG.start) / layout::PAGE_SIZE
+fn page_count(part: Part) -> u32 {
+    (part.range().end - part.range().start) / layout::PAGE_SIZE
 }
 
-fn page_address(page: u32) -> u32 {
-    layout::EVENT_LOG.start + page * layout::PAGE_SIZE
+fn page_address(part: Part, page: u32) -> u32 {
+    part.range().start + page * layout::PAGE_SIZE
 }
 
 /// A page's state by its markers, as `sequential-storage` decides it: a marker is written
@@ -668,8 +768,8 @@ enum PageState {
     HalfErased,
 }
 
-fn page_state<F: NorFlash>(flash: &mut F, page: u32) -> Result<PageState, LogError> {
-    let start = page_address(page);
+fn page_state<F: NorFlash>(flash: &mut F, part: Part, page: u32) -> Result<PageState, LogError> {
+    let start = page_address(part, page);
     let end = start + layout::PAGE_SIZE - F::READ_SIZE as u32;
     let mut marked = [false; 2];
     for (slot, address) in marked.iter_mut().zip([start, end]) {
@@ -692,8 +792,8 @@ fn page_state<F: NorFlash>(flash: &mut F, page: u32) -> Result<PageState, LogErr
 /// leave one half-erased page where the queue erases (the first erased page, or, during a
 /// clear, the last). So, counting a half-erased page as erased, the ring must be a rotation of
 /// `Closed* PartialOpen? Open*`, with at least one page not closed.
-fn check_pages<F: NorFlash>(flash: &mut F) -> Result<(), LogError> {
-    let pages = page_count();
+fn check_pages<F: NorFlash>(flash: &mut F, part: Part) -> Result<(), LogError> {
+    let pages = page_count(part);
     let rank = |state| match state {
         PageState::Closed => 0u8,
         PageState::PartialOpen => 1,
@@ -703,10 +803,10 @@ fn check_pages<F: NorFlash>(flash: &mut F) -> Result<(), LogError> {
     let mut half_erased = 0;
     let mut closed = 0;
     let mut descents = 0;
-    let first = page_state(flash, 0)?;
+    let first = page_state(flash, part, 0)?;
     let mut previous = first;
     for page in 0..pages {
-        let state = if page == 0 { first } else { page_state(flash, page)? };
+        let state = if page == 0 { first } else { page_state(flash, part, page)? };
         match state {
             PageState::Closed => closed += 1,
             PageState::PartialOpen => partial += 1,
@@ -736,7 +836,7 @@ mod tests {
     };
 
     /// Every entry variant at its largest.
-    fn largest_entries() -> [LogEntry; 9] {
+    fn largest_entries() -> [LogEntry; 11] {
         [
             LogEntry::Access {
                 path: AccessPath::MechanicalKey,
@@ -760,6 +860,16 @@ mod tests {
             LogEntry::Session { role: Role::Technician, opened: true },
             LogEntry::AuthFailed { claim: true },
             LogEntry::Cleared { removed: u32::MAX },
+            LogEntry::DuplicatePin { role: Role::Technician, user: Some(u16::MAX) },
+            LogEntry::Repeated {
+                of: latchkey_protocol::Repeat::Access {
+                    path: AccessPath::MechanicalKey,
+                    user: Some(u16::MAX),
+                    reason: AccessReason::MechanicalKey,
+                },
+                count: u16::MAX,
+                first: u64::MAX,
+            },
         ]
     }
 

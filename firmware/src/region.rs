@@ -28,19 +28,23 @@ pub mod layout {
     /// Users and their credentials: 40 pages, room for 100 users with 8 credentials of up to
     /// ~40 bytes each plus migration headroom.
     pub const CREDENTIALS: Range<u32> = 0x2_1000..0x2_B000;
-    /// The event log ([`crate::log`]): 83 pages, a sequential-storage queue of hash-chained
-    /// records. A typical record is a 32-byte item (31 a page): 2,542 records are kept once
+    /// The event log ([`crate::log`]): 75 pages, a sequential-storage queue of hash-chained
+    /// records. A typical record is a 32-byte item (31 a page): 2,294 records are kept once
     /// the log is full (see `log::CAPACITY`).
-    pub const EVENT_LOG: Range<u32> = 0x2_B000..0x3_FC00;
+    pub const EVENT_LOG: Range<u32> = 0x2_B000..0x3_DC00;
+    /// The reserved area for security records ([`crate::log`]): 8 pages of copies of the
+    /// log's security records, which only newer security records take room from.
+    pub const SECURITY_LOG: Range<u32> = EVENT_LOG.end..0x3_FC00;
     /// End of the store, which the firmware may write.
-    pub const STORE_END: u32 = EVENT_LOG.end;
+    pub const STORE_END: u32 = SECURITY_LOG.end;
     /// The factory page ([`crate::factory`]): the last page of flash, written once by the
     /// factory's provisioning step, read-only to the firmware.
     pub const FACTORY: Range<u32> = STORE_END..FLASH_SIZE;
 
     const _: () = {
         assert!(SETTINGS.start == STORE_START && SETTINGS.end == CREDENTIALS.start);
-        assert!(CREDENTIALS.end == EVENT_LOG.start && EVENT_LOG.end == STORE_END);
+        assert!(CREDENTIALS.end == EVENT_LOG.start && EVENT_LOG.end == SECURITY_LOG.start);
+        assert!(SECURITY_LOG.end == STORE_END);
         assert!(FACTORY.end - FACTORY.start == PAGE_SIZE && FACTORY.end == FLASH_SIZE);
         assert!(STORE_START.is_multiple_of(PAGE_SIZE) && SETTINGS.end.is_multiple_of(PAGE_SIZE));
         assert!(CREDENTIALS.end.is_multiple_of(PAGE_SIZE));
@@ -49,7 +53,8 @@ pub mod layout {
         assert!(IMAGE_END == 128 * 1024 && IMAGE_END.is_multiple_of(PAGE_SIZE));
         assert!(SETTINGS.end - SETTINGS.start == 4 * 1024);
         assert!(CREDENTIALS.end - CREDENTIALS.start == 40 * 1024);
-        assert!(EVENT_LOG.end - EVENT_LOG.start == 83 * 1024);
+        assert!(EVENT_LOG.end - EVENT_LOG.start == 75 * 1024);
+        assert!(SECURITY_LOG.end - SECURITY_LOG.start == 8 * 1024);
     };
 }
 

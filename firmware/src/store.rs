@@ -57,6 +57,9 @@ mod key {
     pub const AUTH_FAILURES: u8 = 11;
     /// The door's safety state ([`super::SafetyRecord`]): wrong codes, lockout, alarms.
     pub const SAFETY: u8 = 12;
+    /// Log records dropped for room since the lock was made, routine and security (two
+    /// `u32`s): written when a full log drops a page, about once per 31 records.
+    pub const LOG_EVICTED: u8 = 13;
 }
 
 /// Format marker value: "LK" and the layout version of the settings region. A change to the
@@ -249,6 +252,10 @@ impl SafetyRecord {
 #[derive(Serialize, Deserialize)]
 struct PinKeyRecord(Option<[u8; KEY_LEN]>);
 impl PostcardValue<'_> for PinKeyRecord {}
+
+#[derive(Serialize, Deserialize)]
+struct EvictedRecord(u32, u32);
+impl PostcardValue<'_> for EvictedRecord {}
 
 impl Drop for PinKeyRecord {
     fn drop(&mut self) {
@@ -486,6 +493,16 @@ impl<F: NorFlash> Store<F> {
     /// it is long).
     pub fn save_auth_failures(&mut self, failures: u32) -> Result<(), StoreError> {
         self.put(key::AUTH_FAILURES, &failures)
+    }
+
+    /// Log records dropped for room since the lock was made: (routine, security).
+    pub fn log_evicted(&mut self) -> Result<(u32, u32), StoreError> {
+        Ok(self.fetch::<EvictedRecord>(key::LOG_EVICTED)?.map_or((0, 0), |r| (r.0, r.1)))
+    }
+
+    /// Records the totals of log records dropped for room.
+    pub fn save_log_evicted(&mut self, routine: u32, security: u32) -> Result<(), StoreError> {
+        self.put(key::LOG_EVICTED, &EvictedRecord(routine, security))
     }
 
     /// What the battery monitor stored, if anything.

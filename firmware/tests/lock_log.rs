@@ -14,8 +14,9 @@ use latchkey_firmware::region::layout;
 use latchkey_protocol::crypto::MAX_SEALED_PLAINTEXT;
 use latchkey_protocol::{
     AccessPath, AccessReason, Alarm, BatteryState, CardUid, ChangeKind, Enrollment, Field,
-    LOG_PAGE, LogBreak, LogEntry, LogRecord, LogReport, Pin, Refusal, Request, ResetReason,
-    Response, Role, Setting, SettingKey, Status, UserKind, UserName, UserSpec, UserWrite,
+    LOG_PAGE, LogBreak, LogClass, LogEntry, LogRecord, LogReport, Pin, Refusal, Repeat, Request,
+    ResetReason, Response, Role, Setting, SettingKey, Status, UserKind, UserName, UserSpec,
+    UserWrite,
 };
 use latchkey_sim::SimFlash;
 
@@ -170,13 +171,16 @@ fn a_day_at_the_door_is_logged_in_order_without_a_pin() {
     let entries: Vec<_> = day.iter().map(|rec| rec.entry).collect();
     use AccessPath::{Fingerprint, Keypad, Rfid};
     use AccessReason::{Expired, Granted, KeypadLockedOut, UnknownCredential};
+    // Three wrong PINs in a row: the first as it happened, the other two as one burst record
+    // (closed by the lockout), which knows when the first was.
+    let first = day[1].at;
+    let wrong = Repeat::Access { path: Keypad, user: None, reason: UnknownCredential };
     assert_eq!(
         entries,
         [
             access(Keypad, true, Some(1), Granted),
             access(Keypad, false, None, UnknownCredential),
-            access(Keypad, false, None, UnknownCredential),
-            access(Keypad, false, None, UnknownCredential),
+            LogEntry::Repeated { of: wrong, count: 2, first },
             alarm(Alarm::WrongCodeLimit, true),
             access(Keypad, false, None, KeypadLockedOut),
             alarm(Alarm::WrongCodeLimit, false),
@@ -228,8 +232,18 @@ fn reading_pages_through_5000_events_shows_the_gap_and_seqs_never_repeat() {
         }
         let (first_page, first_seq, next_seq) = r.page(1);
         assert!(first_seq > 1, "the oldest records were dropped for room");
-        assert_eq!(first_page[0].seq, first_seq, "from before the gap: from the oldest kept");
-        let all = r.read_all(1);
+        // From before the gap: first the security records kept from it (the claim), then the
+        // oldest record of the log.
+        let (kept, log): (Vec<&LogRecord>, Vec<&LogRecord>) =
+            first_page.iter().partition(|r| r.seq < first_seq);
+        assert!(
+            kept.iter()
+                .any(|r| matches!(r.entry, LogEntry::Change { what: ChangeKind::Claimed, .. })),
+            "{kept:?}"
+        );
+        assert!(kept.iter().all(|r| r.entry.class() == LogClass::Security), "{kept:?}");
+        assert_eq!(log[0].seq, first_seq, "then from the oldest kept");
+        let all: Vec<_> = r.read_all(1).into_iter().filter(|r| r.seq >= first_seq).collect();
         assert!(all.len() >= 2000, "{} kept", all.len());
         assert_eq!(all.len() as u32, next_seq - first_seq);
         for pair in all.windows(2) {
@@ -279,7 +293,14 @@ fn reading_pages_through_5000_events_shows_the_gap_and_seqs_never_repeat() {
     let mut r = Rig::new(&mut flash);
     let (records, first_seq, _) = r.page(1);
     assert!(first_seq >= highest, "{first_seq} after {highest}");
-    assert!(matches!(records[0].entry, LogEntry::PowerUp { boot_count: 4, .. }));
+    // The reserved area was not wiped: the claim is still on record, before the new log.
+    let (kept, log): (Vec<LogRecord>, Vec<LogRecord>) =
+        records.into_iter().partition(|r| r.seq < first_seq);
+    assert!(
+        kept.iter().any(|r| matches!(r.entry, LogEntry::Change { what: ChangeKind::Claimed, .. })),
+        "{kept:?}"
+    );
+    assert!(matches!(log[0].entry, LogEntry::PowerUp { boot_count: 4, .. }));
 }
 
 #[test]
@@ -334,6 +355,13 @@ fn clearing_keeps_seqs_increasing_and_is_recorded() {
     assert_eq!(r.ask(&Request::ClearLog), Response::Status(Status::Success));
     let (records, first_seq, next_seq) = r.page(1);
     assert_eq!(first_seq, before, "the Cleared record is the first after");
+    // A clear never takes the security records: the claim is still there, kept, first.
+    let (kept, records): (Vec<LogRecord>, Vec<LogRecord>) =
+        records.into_iter().partition(|r| r.seq < first_seq);
+    assert!(
+        kept.iter().any(|r| matches!(r.entry, LogEntry::Change { what: ChangeKind::Claimed, .. })),
+        "{kept:?}"
+    );
     assert_eq!(records[0], LogRecord { seq: before, at: 0, entry: LogEntry::Cleared { removed } });
     // Who cleared it comes right after.
     assert_eq!(
@@ -342,14 +370,14 @@ fn clearing_keeps_seqs_increasing_and_is_recorded() {
     );
     assert_eq!(next_seq, before + 2);
     r.lock.mechanical_key();
-    let (records, _, _) = r.page(1);
+    let records = r.page(before).0;
     assert_eq!(records.iter().map(|r| r.seq).collect::<Vec<_>>(), [before, before + 1, before + 2]);
     let report = r.verify();
     assert!(report.broken.is_none() && report.anchored, "{report:?}");
     // And after a restart.
     drop(r);
     let mut r = Rig::new(&mut flash);
-    let (records, first_seq, _) = r.page(1);
+    let (records, first_seq, _) = r.page(before);
     assert_eq!(first_seq, before);
     assert!(matches!(records[3].entry, LogEntry::PowerUp { boot_count: 2, .. }));
 }

@@ -483,6 +483,15 @@ pub struct LogReport {
     pub anchored: bool,
     /// Where the chain breaks, if it does.
     pub broken: Option<LogBreak>,
+    /// Security records held in the reserved area (copies, kept after the log dropped them).
+    pub reserved: u32,
+    /// Where the reserved area's own chain breaks, if it does.
+    pub reserved_broken: Option<LogBreak>,
+    /// Routine records dropped to make room since the lock was made.
+    pub evicted_routine: u32,
+    /// Security records dropped from the reserved area (only ever to make room for newer
+    /// security records) since the lock was made.
+    pub evicted_security: u32,
 }
 
 /// Where and how a log's chain breaks.
@@ -1237,6 +1246,121 @@ pub enum LogEntry {
         /// Records that were removed.
         removed: u32,
     },
+    /// A PIN was refused over the cable because another user holds it (`Duplicate`): an
+    /// installer probing for others' PINs shows up here.
+    DuplicatePin {
+        /// Who tried.
+        role: Role,
+        /// The user the PIN was for.
+        user: Option<u16>,
+    },
+    /// The end of a burst of identical refusals: the burst's first attempt has its own record
+    /// (written as it happened, so a power cut cannot hide it); this one counts the
+    /// `count` more that followed, each within [`BURST_GAP_SECONDS`] of the one before, the
+    /// last at the record's time.
+    Repeated {
+        /// What was repeated.
+        of: Repeat,
+        /// Attempts after the first (a longer burst goes on in a new one).
+        count: u16,
+        /// When the first attempt was (Unix seconds; 0 when the clock was not set).
+        first: u64,
+    },
+}
+
+/// Attempts closer together than this belong to one burst ([`LogEntry::Repeated`]).
+pub const BURST_GAP_SECONDS: u32 = 120;
+
+/// A refusal that repeats, as a burst of them is logged ([`LogEntry::Repeated`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Repeat {
+    /// A refused access attempt ([`LogEntry::Access`] with `granted: false`).
+    Access {
+        /// How.
+        path: AccessPath,
+        /// Whose credential, if someone's.
+        user: Option<u16>,
+        /// Why it was refused.
+        reason: AccessReason,
+    },
+    /// [`LogEntry::AuthFailed`].
+    AuthFailed {
+        /// During a claim or factory-reset exchange.
+        claim: bool,
+    },
+    /// [`LogEntry::DuplicatePin`].
+    DuplicatePin {
+        /// Who tried.
+        role: Role,
+        /// The user the PIN was for.
+        user: Option<u16>,
+    },
+}
+
+impl Repeat {
+    /// The repeatable part of `entry`, if it is a refusal that bursts coalesce.
+    pub const fn of(entry: &LogEntry) -> Option<Self> {
+        match *entry {
+            LogEntry::Access { path, granted: false, user, reason } => {
+                Some(Self::Access { path, user, reason })
+            }
+            LogEntry::AuthFailed { claim } => Some(Self::AuthFailed { claim }),
+            LogEntry::DuplicatePin { role, user } => Some(Self::DuplicatePin { role, user }),
+            _ => None,
+        }
+    }
+
+    /// The record of one such attempt.
+    pub const fn entry(self) -> LogEntry {
+        match self {
+            Self::Access { path, user, reason } => {
+                LogEntry::Access { path, granted: false, user, reason }
+            }
+            Self::AuthFailed { claim } => LogEntry::AuthFailed { claim },
+            Self::DuplicatePin { role, user } => LogEntry::DuplicatePin { role, user },
+        }
+    }
+}
+
+/// Which records the log keeps the longest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogClass {
+    /// Everyday records: dropped, oldest first, to make room.
+    Routine,
+    /// What an investigation needs (claims, resets, key rotations, duress, tamper, a forced
+    /// door, lockouts, failed authentications, clock sets, log clears): also copied to a
+    /// reserved area only other security records take room from.
+    Security,
+}
+
+impl LogEntry {
+    /// The record's class: one definition, for the lock that keeps the records and the host
+    /// that reports them.
+    pub const fn class(&self) -> LogClass {
+        let security = match *self {
+            Self::Access { reason, .. } => matches!(reason, AccessReason::Duress),
+            Self::Change { what, .. } => matches!(
+                what,
+                ChangeKind::Claimed
+                    | ChangeKind::FactoryReset
+                    | ChangeKind::KeysRotated
+                    | ChangeKind::AlarmsCleared
+                    | ChangeKind::LogCleared
+            ),
+            Self::Alarm { alarm, .. } => matches!(
+                alarm,
+                Alarm::WrongCodeLimit | Alarm::Duress | Alarm::Tamper | Alarm::ForcedOpen
+            ),
+            Self::ClockSet { .. }
+            | Self::AuthFailed { .. }
+            | Self::Cleared { .. }
+            | Self::DuplicatePin { .. } => true,
+            Self::Repeated { of, .. } => !matches!(of, Repeat::Access { .. }),
+            Self::Battery { .. } | Self::PowerUp { .. } | Self::Session { .. } => false,
+        };
+        if security { LogClass::Security } else { LogClass::Routine }
+    }
 }
 
 /// A change made over the cable, as the log records it.

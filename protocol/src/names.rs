@@ -28,11 +28,15 @@ pub enum LogKind {
     AuthFailed,
     /// [`LogEntry::Cleared`].
     Cleared,
+    /// [`LogEntry::DuplicatePin`].
+    DuplicatePin,
+    /// [`LogEntry::Repeated`].
+    Repeated,
 }
 
 impl LogKind {
     /// Every kind, in wire order.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 11] = [
         Self::Access,
         Self::Change,
         Self::Alarm,
@@ -42,6 +46,8 @@ impl LogKind {
         Self::Session,
         Self::AuthFailed,
         Self::Cleared,
+        Self::DuplicatePin,
+        Self::Repeated,
     ];
 
     /// The stable machine name: the serde name.
@@ -56,6 +62,18 @@ impl LogKind {
             Self::Session => "session",
             Self::AuthFailed => "auth_failed",
             Self::Cleared => "cleared",
+            Self::DuplicatePin => "duplicate_pin",
+            Self::Repeated => "repeated",
+        }
+    }
+}
+
+impl LogClass {
+    /// The stable machine name: the serde name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Routine => "routine",
+            Self::Security => "security",
         }
     }
 }
@@ -73,6 +91,8 @@ impl LogEntry {
             Self::Session { .. } => LogKind::Session,
             Self::AuthFailed { .. } => LogKind::AuthFailed,
             Self::Cleared { .. } => LogKind::Cleared,
+            Self::DuplicatePin { .. } => LogKind::DuplicatePin,
+            Self::Repeated { .. } => LogKind::Repeated,
         }
     }
 }
@@ -390,6 +410,7 @@ mod tests {
         check::<ChangeKind>(|v| v.as_str());
         check::<ResetReason>(|v| v.as_str());
         check::<LogKind>(|v| v.as_str());
+        check::<LogClass>(|v| v.as_str());
         check::<CredentialKind>(|v| v.as_str());
         check::<SettingKey>(|v| v.as_str());
         check::<ClearTarget>(|v| v.as_str());

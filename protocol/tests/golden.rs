@@ -393,12 +393,42 @@ fn vectors() -> Vec<(&'static str, u16, Msg)> {
                 last_seq: 3573,
                 anchored: false,
                 broken: Some(LogBreak::Gap { after: 1500, next: 1502 }),
+                reserved: 12,
+                reserved_broken: None,
+                evicted_routine: 1000,
+                evicted_security: 0,
             })),
         ),
         ("event_booted", 1, Ev(Event::Booted { boot_count: 7 })),
         ("event_access", 4, Ev(Event::Access(access()))),
         ("event_alarm", 5, Ev(Event::AlarmRaised(Alarm::WrongCodeLimit))),
         ("event_logged", 6, Ev(Event::Logged(log_record()))),
+        (
+            "event_logged_repeated",
+            7,
+            Ev(Event::Logged(LogRecord {
+                seq: 1240,
+                at: 1_795_000_190,
+                entry: LogEntry::Repeated {
+                    of: Repeat::Access {
+                        path: AccessPath::Keypad,
+                        user: None,
+                        reason: AccessReason::UnknownCredential,
+                    },
+                    count: 12,
+                    first: 1_795_000_110,
+                },
+            })),
+        ),
+        (
+            "event_logged_duplicate_pin",
+            8,
+            Ev(Event::Logged(LogRecord {
+                seq: 1241,
+                at: 1_795_000_200,
+                entry: LogEntry::DuplicatePin { role: Role::Installer, user: Some(4) },
+            })),
+        ),
         ("event_setting_changed", 2, Ev(Event::SettingChanged(Setting::WrongCodeLimit(3)))),
         ("event_clock_set", 3, Ev(Event::ClockSet { unix_seconds: 1_795_000_000 })),
     ]
@@ -482,7 +512,7 @@ fn sealed_frame_matches_its_golden_vector() {
     let (n, counter) = sealer.seal(&header, plain, &mut body).unwrap();
     assert_eq!(counter, 1);
     let raw_hex = format!("{}{}", hex(&[PROTOCOL_VERSION, 3, 21, 0]), hex(&body[..n]));
-    let expected = "0303150001000000978295ea29e16835ab52b306fa317193bc";
+    let expected = "0403150001000000973f07cfd59adb48a0eb54657802ec7a28";
     if std::env::var_os("LATCHKEY_BLESS").is_some() {
         println!("sealed vector: {raw_hex}");
     }
@@ -504,7 +534,7 @@ fn sealed_frame_matches_its_golden_vector() {
         println!("sealed event vector: {raw_hex}");
     }
     assert_eq!(
-        &raw_hex, "03050300010000009d86152dcc579ccf3b36eb4033de4e279aeb",
+        &raw_hex, "04050300010000009d86cbba073b06b8b0171c20bebfb5ed944b",
         "sealed event layout changed"
     );
     let (opened, _) = keys.host_event_opener().open(&header, &body[..n], &mut out).unwrap();

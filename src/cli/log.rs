@@ -75,7 +75,10 @@ pub enum AlarmsCommand {
 
 fn record_user(entry: &LogEntry) -> Option<u16> {
     match entry {
-        LogEntry::Access { user, .. } | LogEntry::Change { user, .. } => *user,
+        LogEntry::Access { user, .. }
+        | LogEntry::Change { user, .. }
+        | LogEntry::DuplicatePin { user, .. } => *user,
+        LogEntry::Repeated { of, .. } => record_user(&of.entry()),
         _ => None,
     }
 }
@@ -86,8 +89,18 @@ pub fn record_json(r: &LogRecord) -> Value {
         "seq": r.seq,
         "at": lock_time(r.at).map(format_unix),
         "kind": r.entry.kind().as_str(),
+        "class": r.entry.class().as_str(),
     });
-    let fields = match r.entry {
+    let fields = entry_json(&r.entry);
+    if let (Some(doc), Value::Object(fields)) = (doc.as_object_mut(), fields) {
+        doc.extend(fields);
+    }
+    doc
+}
+
+/// An entry's own fields as a JSON object.
+fn entry_json(entry: &LogEntry) -> Value {
+    match *entry {
         LogEntry::Access { path, granted, user, reason } => {
             json!({ "path": path.as_str(), "granted": granted, "user": user, "reason": reason.as_str() })
         }
@@ -110,11 +123,19 @@ pub fn record_json(r: &LogRecord) -> Value {
             json!({ "during": if claim { "claim" } else { "session" } })
         }
         LogEntry::Cleared { removed } => json!({ "removed": removed }),
-    };
-    if let (Some(doc), Value::Object(fields)) = (doc.as_object_mut(), fields) {
-        doc.extend(fields);
+        LogEntry::DuplicatePin { role, user } => json!({ "role": role.as_str(), "user": user }),
+        LogEntry::Repeated { of, count, first } => {
+            // The repeated attempt's own fields, then the burst's.
+            let repeated = of.entry();
+            let mut doc = entry_json(&repeated);
+            if let Some(doc) = doc.as_object_mut() {
+                doc.insert("of".into(), json!(repeated.kind().as_str()));
+                doc.insert("count".into(), json!(count));
+                doc.insert("first".into(), json!(lock_time(first).map(format_unix)));
+            }
+            doc
+        }
     }
-    doc
 }
 
 const CSV_COLUMNS: [&str; 7] = ["seq", "at", "kind", "user", "path_or_what", "outcome", "detail"];
@@ -152,6 +173,10 @@ fn record_csv(r: &LogRecord) -> [String; 7] {
         ),
         LogEntry::AuthFailed { .. } => (field("during"), "failed".into(), String::new()),
         LogEntry::Cleared { .. } => (field("removed"), String::new(), String::new()),
+        LogEntry::DuplicatePin { .. } => (String::new(), "refused".into(), field("role")),
+        LogEntry::Repeated { .. } => {
+            (field("of"), format!("{} more", field("count")), format!("since {}", field("first")))
+        }
     };
     [
         r.seq.to_string(),
@@ -243,7 +268,9 @@ fn read(
     let start = match (since, last) {
         (Some(s), _) => s.max(1),
         (None, Some(n)) => bounds.next_seq.saturating_sub(n).max(bounds.first_seq).max(1),
-        (None, None) => bounds.first_seq.max(1),
+        // From the very start: the lock puts the security records it kept from before its
+        // oldest record first.
+        (None, None) => 1,
     };
     // The gap: the lowest seq asked for, when the range asked reaches back to the oldest
     // record kept (no `--since`, `--since` below it, or `--last` reaching back to it).
@@ -261,7 +288,12 @@ fn read(
         let page = c.client.read_log(start).map_err(|e| c.explain(e))?;
         let capacity = c.info()?.capabilities.log_capacity;
         if let Some(note) = Gap::of_page(&page, capacity).and_then(|g| gap_note(&g, from)) {
-            eprintln!("note: {note}");
+            let kept = if page.records.first().is_some_and(|r| r.seq < page.first_seq) {
+                "; the security records among them were kept, and come first"
+            } else {
+                ""
+            };
+            eprintln!("note: {note}{kept}");
         }
         first_page = Some(page);
     }
@@ -380,7 +412,7 @@ fn verify(context: &Context, c: &mut Connection) -> Result<(), CliError> {
             page.as_ref().map_or((report.first_seq, report.last_seq.saturating_add(1)), |p| {
                 (p.first_seq, p.next_seq)
             });
-        let oldest = page.as_ref().and_then(|p| p.records.first());
+        let oldest = page.as_ref().and_then(|p| p.records.iter().find(|r| r.seq >= p.first_seq));
         // The page answers a moment later than the report: name the report's oldest record.
         Gap::of(first, next, oldest, capacity)
             .filter(|g| g.gone == report.first_seq - 1)
@@ -400,10 +432,15 @@ fn verify(context: &Context, c: &mut Connection) -> Result<(), CliError> {
                 "dropped_before": report.first_seq.saturating_sub(1),
                 "dropped_because": gap.as_ref().map(|g| g.cause.as_str()),
                 "broken": report.broken,
+                "reserved": report.reserved,
+                "reserved_broken": report.reserved_broken,
+                "evicted": { "routine": report.evicted_routine, "security": report.evicted_security },
             })
         );
     }
-    match report.broken {
+    let broken =
+        report.broken.map(|b| ("log", b)).or(report.reserved_broken.map(|b| ("reserved area", b)));
+    match broken {
         None => {
             if !context.json {
                 let range = if report.records == 0 {
@@ -419,10 +456,16 @@ fn verify(context: &Context, c: &mut Connection) -> Result<(), CliError> {
                 };
                 let gap = gap.map(|g| format!("; {}", gap_summary(&g))).unwrap_or_default();
                 say!("log intact: {range}{gap}");
+                say!(
+                    "security records kept in the reserved area: {}; records evicted since the lock was made: {} routine, {} security",
+                    grouped(report.reserved),
+                    grouped(report.evicted_routine),
+                    grouped(report.evicted_security)
+                );
             }
             Ok(())
         }
-        Some(b) => Err(CliError::refused(ErrorKind::LogBroken, format!("the log's chain is broken: {}", break_text(&b)), None)
+        Some((part, b)) => Err(CliError::refused(ErrorKind::LogBroken, format!("the {part}'s chain is broken: {}", break_text(&b)), None)
             .with_hint("someone removed or changed records in the lock's flash; keep this lock's log as evidence")),
     }
 }

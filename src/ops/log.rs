@@ -253,8 +253,8 @@ impl Gap {
             {
                 GapCause::Cleared { seq, at, removed }
             }
-            // A log that dropped records for room is full: at least 82 of its 83 pages,
-            // 1,558 records in the very worst case of the largest records (firmware log.rs).
+            // A log that dropped records for room is full: at least 74 of its 75 pages,
+            // 1,406 records in the very worst case of the largest records (firmware log.rs).
             // Far fewer, and nothing cleared: the records were not dropped for room.
             _ if held < capacity / 2 => GapCause::Erased { held, capacity },
             _ => GapCause::Full { capacity },
@@ -262,9 +262,11 @@ impl Gap {
         Some(Gap { gone, cause })
     }
 
-    /// The gap of a log as its first page shows it; `None` when nothing is gone.
+    /// The gap of a log as its first page shows it; `None` when nothing is gone. (Records
+    /// before `first_seq` on the page are security records the lock kept from the gap.)
     pub fn of_page(page: &LogPage, capacity: u32) -> Option<Gap> {
-        Gap::of(page.first_seq, page.next_seq, page.records.first(), capacity)
+        let oldest = page.records.iter().find(|r| r.seq >= page.first_seq);
+        Gap::of(page.first_seq, page.next_seq, oldest, capacity)
     }
 }
 

@@ -163,6 +163,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
             self.raise_alarm(Alarm::DoorAjar);
         }
         self.check_battery();
+        self.end_quiet_burst();
     }
 
     /// A PIN entered on the keypad (digits as typed, leading zeros kept). The entry is hashed

@@ -17,17 +17,17 @@ use latchkey_protocol::Field;
 use latchkey_protocol::checksum;
 use latchkey_protocol::crypto::{CLAIM_SALT_LEN, ClaimVerifier, MAX_SEALED_PLAINTEXT, SecretKey};
 use latchkey_protocol::{
-    AccessPaths, ActiveAlarm, Alarm, BatteryReport, BatteryState, Capabilities, ChangeKind,
-    ClockReading, Diagnostics, Event, Ident, LOG_PAGE, LockInfo, LogBreak, LogEntry, LogRecord,
-    LogReport, MAX_FRAME_LEN, PROTOCOL_VERSION, Refusal, Request, ResetReason, Response, Role,
-    Setting, SettingError, Settings, Status, UserWrite,
+    AccessPaths, ActiveAlarm, Alarm, BURST_GAP_SECONDS, BatteryReport, BatteryState, Capabilities,
+    ChangeKind, ClockReading, Diagnostics, Event, Ident, LOG_PAGE, LockInfo, LogBreak, LogClass,
+    LogEntry, LogRecord, LogReport, MAX_FRAME_LEN, PROTOCOL_VERSION, Refusal, Repeat, Request,
+    ResetReason, Response, Role, Setting, SettingError, Settings, Status, UserWrite,
 };
 
 use crate::battery;
 use crate::factory::FactoryClaim;
 use crate::hal::{Battery, Beep, Clock, Devices, FingerprintSensor, MotorRun, NorFlash, Rng};
 use crate::link::{LinkStats, LockPort};
-use crate::log::{ChainBreak, EventLog};
+use crate::log::{ChainBreak, EventLog, VerifyReport};
 use crate::policy::{Via, authorize};
 use crate::store::{BatteryMemo, LockKeys, SafetyRecord, Store, StoreError};
 use crate::users::{CREDENTIALS_PER_USER, MAX_USERS};
@@ -110,6 +110,16 @@ pub struct Lock<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> {
     /// The event log; `None` if its region could not be mounted (corrupted): the lock keeps
     /// working without it, and diagnostics say so (`log_capacity` 0).
     log: Option<EventLog>,
+    /// The reserved area keeping copies of the security records; `None` if it could not be
+    /// mounted.
+    reserve: Option<EventLog>,
+    /// The burst of identical refusals going on, if any ([`LogEntry::Repeated`]).
+    burst: Option<Burst>,
+    /// When the reserved area last took a record of each kind it paces ([`Self::reserve_takes`]).
+    /// Uptime seconds plus one, 0 for never (small: the lock lives on the MCU's stack).
+    reserve_paced: [u32; 5],
+    /// `SetPin`s refused as `Duplicate` in the minute from the uptime given.
+    duplicate_pins: Option<(u32, u8)>,
     /// The sequence high-water mark last stored.
     log_mark: u32,
     /// Log writes that failed since boot (and 1 for a log that could not be mounted).
@@ -135,6 +145,33 @@ pub struct Lock<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> {
     /// Uptime when a session that changed nothing was last logged.
     quiet_session_logged_ms: Option<u64>,
 }
+
+/// A burst of identical refusals: the first is in the log, the rest are counted here until
+/// the burst ends ([`LogEntry::Repeated`]). A power cut loses only the count.
+/// Times in `u32` seconds: the lock lives on the MCU's stack, which has no bytes to spare.
+#[derive(Debug, Clone, Copy)]
+struct Burst {
+    of: Repeat,
+    /// Attempts after the first.
+    count: u16,
+    /// The first attempt's time (the lock's clock, Unix seconds; 0 if unset).
+    first_at: u32,
+    /// The last attempt's time, and uptime in seconds.
+    last_at: u32,
+    last_s: u32,
+}
+
+/// Unix seconds as kept in RAM (they fit a `u32` until 2106).
+fn secs32(at: u64) -> u32 {
+    u32::try_from(at).unwrap_or(u32::MAX)
+}
+
+/// Of the security records anyone can cause again and again, the reserved area takes one per
+/// kind per this long (an hour).
+pub const RESERVE_FLOODABLE_EVERY_MS: u64 = 3_600_000;
+
+/// `SetPin`s refused as `Duplicate` a minute may bring; past them, `Busy` until it is over.
+pub const DUPLICATE_PINS_PER_MINUTE: u8 = 3;
 
 impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> {
     /// Boots the core: counts the boot in flash, loads the settings and keys, mounts the
@@ -214,6 +251,13 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
                 None
             }
         };
+        let reserve = match EventLog::mount_reserve(store.flash_mut(), log_key) {
+            Ok(reserve) => Some(reserve),
+            Err(_) => {
+                log_failures += 1;
+                None
+            }
+        };
         zeroize::Zeroize::zeroize(&mut log_key);
         let memo = store.battery_memo()?.unwrap_or_default();
         let battery_monitor =
@@ -252,6 +296,10 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
             store_writes,
             access,
             log,
+            reserve,
+            burst: None,
+            duplicate_pins: None,
+            reserve_paced: [0; 5],
             log_mark,
             log_failures,
             reset_reason,
@@ -273,15 +321,57 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
     /// Appends `entry` to the event log at the lock's time and sends it as an event; returns
     /// its seq. A failure is counted, never passed on: no log write may block a decision.
     fn log(&mut self, entry: LogEntry) -> Option<u32> {
+        let at = self.clock.recorded_now();
+        let now_s = self.uptime_s();
+        // A refusal like the one before, soon after it: counted, not written.
+        let repeat = Repeat::of(&entry);
+        if let (Some(of), Some(burst)) = (repeat, self.burst.as_mut())
+            && burst.of == of
+            && now_s.saturating_sub(burst.last_s) <= BURST_GAP_SECONDS
+            && burst.count < u16::MAX
+        {
+            burst.count += 1;
+            burst.last_at = secs32(at);
+            burst.last_s = now_s;
+            return None;
+        }
+        // Sessions come and go around a burst made over the cable (one per CLI run): they
+        // do not end it.
+        if matches!(entry, LogEntry::Session { .. }) {
+            return self.append(entry, at);
+        }
+        self.end_burst();
+        if let Some(of) = repeat {
+            let (first_at, last_s) = (secs32(at), now_s);
+            self.burst = Some(Burst { of, count: 0, first_at, last_at: first_at, last_s });
+        }
+        self.append(entry, at)
+    }
+
+    /// Ends the burst going on, if any: its count goes in the log, at its last attempt's time.
+    #[inline(never)]
+    fn end_burst(&mut self) {
+        if let Some(burst) = self.burst.take()
+            && burst.count > 0
+        {
+            let first = u64::from(burst.first_at);
+            let entry = LogEntry::Repeated { of: burst.of, count: burst.count, first };
+            self.append(entry, u64::from(burst.last_at));
+        }
+    }
+
+    /// Writes `entry` at `at` (a copy too, in the reserved area, for a security record).
+    #[inline(never)]
+    fn append(&mut self, entry: LogEntry, at: u64) -> Option<u32> {
         // Whatever happens during a session goes in the log after the session's start.
         if !matches!(entry, LogEntry::Session { .. })
             && let Some(role) = self.unlogged_session.take()
         {
             self.session_logged = true;
-            self.log(LogEntry::Session { role, opened: true });
+            self.append(LogEntry::Session { role, opened: true }, at);
         }
-        let at = self.clock.recorded_now();
         let log = self.log.as_mut()?;
+        let held_routine = log.len() - log.security_len();
         let seq = match log.append(self.store.flash_mut(), at, entry) {
             Ok(seq) => seq,
             Err(_) => {
@@ -290,7 +380,26 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
             }
         };
         let next = log.next_seq();
-        self.access.push_event(Event::Logged(LogRecord { seq, at, entry }));
+        // What a full log dropped for room: the routine records held before, plus this one if
+        // routine, less those held now.
+        let added = u32::from(entry.class() == LogClass::Routine);
+        let routine = (held_routine + added).saturating_sub(log.len() - log.security_len());
+        let record = LogRecord { seq, at, entry };
+        let mut security = 0;
+        if entry.class() == LogClass::Security
+            && self.reserve_takes(&entry)
+            && let Some(reserve) = self.reserve.as_mut()
+        {
+            let held = reserve.len();
+            match reserve.keep_copy(self.store.flash_mut(), &record) {
+                Ok(()) => security = (held + 1).saturating_sub(reserve.len()),
+                Err(_) => self.log_failures = self.log_failures.saturating_add(1),
+            }
+        }
+        if routine > 0 || security > 0 {
+            self.count_evicted(routine, security);
+        }
+        self.access.push_event(Event::Logged(record));
         if next >= self.log_mark.saturating_add(LOG_MARK_EVERY) {
             match self.store.save_log_seq_mark(next) {
                 Ok(()) => {
@@ -301,6 +410,89 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
             }
         }
         Some(seq)
+    }
+
+    /// Adds to the totals of records dropped for room, and stores them (a full log drops a
+    /// page at a time: about one write per 31 records).
+    #[inline(never)]
+    fn count_evicted(&mut self, routine: u32, security: u32) {
+        // Read back rather than kept in RAM: the lock lives on the MCU's stack.
+        let (total_routine, total_security) = self.store.log_evicted().unwrap_or((0, 0));
+        let (routine, security) =
+            (total_routine.saturating_add(routine), total_security.saturating_add(security));
+        match self.store.save_log_evicted(routine, security) {
+            Ok(()) => self.note_store_write(),
+            Err(_) => self.log_failures = self.log_failures.saturating_add(1),
+        }
+    }
+
+    /// `SetPin`, with its `Duplicate` answers watched: each is a security record (someone may
+    /// be probing for other users' PINs), and after [`DUPLICATE_PINS_PER_MINUTE`] of them in a
+    /// minute every `SetPin` is `Busy` until the minute is over, so probing the PIN space
+    /// takes days, not minutes, while an installer who picks a taken PIN barely notices.
+    #[inline(never)]
+    fn set_pin_watched(
+        &mut self,
+        id: u16,
+        pin: &latchkey_protocol::Pin,
+        role: Role,
+    ) -> directory::Outcome {
+        let now = self.uptime_s();
+        let (since, count) = match self.duplicate_pins {
+            Some((since, count)) if now.saturating_sub(since) < 60 => (since, count),
+            _ => (now, 0),
+        };
+        if count >= DUPLICATE_PINS_PER_MINUTE {
+            return Err(Refusal::new(Status::Busy));
+        }
+        let outcome = self.set_pin(id, pin);
+        if let Err(refusal) = &outcome
+            && refusal.status == Status::Duplicate
+        {
+            self.duplicate_pins = Some((since, count + 1));
+            self.log(LogEntry::DuplicatePin { role, user: Some(id) });
+        }
+        outcome
+    }
+
+    /// Whether the reserved area takes a copy of security record `entry`. Every one, except
+    /// that of the kinds anyone at the door or on the cable can cause again and again (the
+    /// wrong-code, tamper and forced-door alarms, failed authentications, duplicate PINs) it
+    /// takes one per kind per [`RESERVE_FLOODABLE_EVERY_MS`]: else a keypad, a tamper switch
+    /// or a cable could push the claim and the duress records out of it. (The log itself
+    /// has every record. The pace is kept in RAM: each power cut, itself logged, restarts it.)
+    #[inline(never)]
+    fn reserve_takes(&mut self, entry: &LogEntry) -> bool {
+        let kind = match *entry {
+            LogEntry::Alarm { alarm: Alarm::WrongCodeLimit, .. } => 0,
+            LogEntry::Alarm { alarm: Alarm::Tamper, .. } => 1,
+            LogEntry::Alarm { alarm: Alarm::ForcedOpen, .. } => 2,
+            LogEntry::AuthFailed { .. } => 3,
+            LogEntry::Repeated { of: Repeat::AuthFailed { .. }, .. } => 3,
+            LogEntry::DuplicatePin { .. } => 4,
+            LogEntry::Repeated { of: Repeat::DuplicatePin { .. }, .. } => 4,
+            _ => return true,
+        };
+        let now = self.uptime_s().saturating_add(1);
+        let last = &mut self.reserve_paced[kind];
+        if *last != 0 && u64::from(now.saturating_sub(*last)) * 1000 < RESERVE_FLOODABLE_EVERY_MS {
+            return false;
+        }
+        *last = now;
+        true
+    }
+
+    /// Ends a burst of refusals once none came for the burst gap.
+    pub(crate) fn end_quiet_burst(&mut self) {
+        let now = self.uptime_s();
+        if self.burst.is_some_and(|b| now.saturating_sub(b.last_s) > BURST_GAP_SECONDS) {
+            self.end_burst();
+        }
+    }
+
+    /// Seconds since boot, as a `u32` (136 years).
+    fn uptime_s(&self) -> u32 {
+        u32::try_from(self.clock.uptime_ms() / 1000).unwrap_or(u32::MAX)
     }
 
     /// The event log, if mounted.
@@ -318,16 +510,40 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         self.reset_reason
     }
 
+    #[inline(never)]
     fn read_log(&mut self, from_seq: u32) -> Response {
+        // A reader sees every attempt, the burst going on included.
+        self.end_burst();
         let Some(log) = self.log.as_mut() else {
             return Response::Status(Status::Failure);
         };
         let mut records = heapless::Vec::<LogRecord, LOG_PAGE>::new();
-        let result = log.for_each(self.store.flash_mut(), from_seq, |record| {
-            // Room is checked first: the closure breaks once the page is full.
-            let _ = records.push(*record);
-            if records.is_full() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
-        });
+        // First the security records kept after the log dropped them (all older than its
+        // oldest record), then the log: one sequence, in order.
+        let first = log.first_seq();
+        if from_seq < first
+            && let Some(reserve) = self.reserve.as_mut()
+        {
+            let kept = reserve.for_each(self.store.flash_mut(), from_seq, |record| {
+                if record.seq >= first {
+                    return ControlFlow::Break(());
+                }
+                let _ = records.push(*record);
+                if records.is_full() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+            });
+            if kept.is_err() {
+                return Response::Status(Status::Failure);
+            }
+        }
+        let result = if records.is_full() {
+            Ok(())
+        } else {
+            log.for_each(self.store.flash_mut(), from_seq, |record| {
+                // Room is checked first: the closure breaks once the page is full.
+                let _ = records.push(*record);
+                if records.is_full() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+            })
+        };
         match result {
             Ok(()) => {
                 Response::Log { records, first_seq: log.first_seq(), next_seq: log.next_seq() }
@@ -336,7 +552,9 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         }
     }
 
+    #[inline(never)]
     fn verify_log(&mut self) -> Response {
+        self.end_burst();
         let Some(log) = self.log.as_mut() else {
             return Response::Status(Status::Failure);
         };
@@ -344,21 +562,30 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
             Ok(report) => report,
             Err(_) => return Response::Status(Status::Failure),
         };
-        let broken = report.first_break.map(|found| match found {
-            ChainBreak::Gap { after, next } => LogBreak::Gap { after, next },
-            ChainBreak::OutOfOrder { after, next } => LogBreak::OutOfOrder { after, next },
-            ChainBreak::TagMismatch { seq } => LogBreak::TagMismatch { seq },
-            ChainBreak::Undecodable { after } => LogBreak::Undecodable { after },
-        });
+        let (first_seq, next_seq) = (log.first_seq(), log.next_seq());
+        // A reserved area that cannot be read is reported broken, not skipped.
+        let reserved = match self.reserve.as_mut().map(|r| r.verify(self.store.flash_mut())) {
+            Some(Ok(reserved)) => reserved,
+            _ => VerifyReport {
+                first_break: Some(ChainBreak::Undecodable { after: 0 }),
+                ..VerifyReport::default()
+            },
+        };
+        let evicted = self.store.log_evicted().unwrap_or((0, 0));
         Response::LogReport(LogReport {
             records: report.records,
-            first_seq: report.first_seq.unwrap_or(log.first_seq()),
-            last_seq: report.last_seq.unwrap_or(log.next_seq().saturating_sub(1)),
+            first_seq: report.first_seq.unwrap_or(first_seq),
+            last_seq: report.last_seq.unwrap_or(next_seq.saturating_sub(1)),
             anchored: report.anchored,
-            broken,
+            broken: report.first_break.map(log_break),
+            reserved: reserved.records,
+            reserved_broken: reserved.first_break.map(log_break),
+            evicted_routine: evicted.0,
+            evicted_security: evicted.1,
         })
     }
 
+    #[inline(never)]
     fn clear_log(&mut self, role: Role) -> Status {
         let at = self.clock.recorded_now();
         let Some(log) = self.log.as_mut() else {
@@ -368,6 +595,11 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         match log.clear(self.store.flash_mut(), at) {
             Ok(removed) => {
                 let record = LogRecord { seq, at, entry: LogEntry::Cleared { removed } };
+                if let Some(reserve) = self.reserve.as_mut()
+                    && reserve.keep_copy(self.store.flash_mut(), &record).is_err()
+                {
+                    self.log_failures = self.log_failures.saturating_add(1);
+                }
                 self.access.push_event(Event::Logged(record));
                 // Who cleared it, right after: the Cleared record itself predates roles.
                 self.log(LogEntry::Change { what: ChangeKind::LogCleared, role, user: None });
@@ -753,6 +985,16 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> LockPort for Lock<F,
     }
 }
 
+/// The wire's name for a break [`EventLog::verify`] found.
+fn log_break(found: ChainBreak) -> LogBreak {
+    match found {
+        ChainBreak::Gap { after, next } => LogBreak::Gap { after, next },
+        ChainBreak::OutOfOrder { after, next } => LogBreak::OutOfOrder { after, next },
+        ChainBreak::TagMismatch { seq } => LogBreak::TagMismatch { seq },
+        ChainBreak::Undecodable { after } => LogBreak::Undecodable { after },
+    }
+}
+
 /// The door's safety state as recorded, read in a frame of its own.
 #[inline(never)]
 fn read_safety<F: NorFlash>(store: &mut Store<F>) -> Result<Option<SafetyRecord>, StoreError> {
@@ -812,7 +1054,14 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
             Request::GetUser { id } => self.get_user(*id, via),
             Request::ListUsers { after } => self.list_users(*after),
             Request::RemoveUser { id } => done(self.remove_user(*id)),
-            Request::SetPin { user, pin } => done(self.set_pin(*user, pin)),
+            Request::SetPin { user, pin } => {
+                let role = match via {
+                    Via::Session(role) => role,
+                    // Unclaimed: whoever holds the cable acts as the installer.
+                    Via::Plaintext => Role::Installer,
+                };
+                done(self.set_pin_watched(*user, pin, role))
+            }
             Request::RemovePin { user } => done(self.remove_pin(*user)),
             Request::AddCard { user, uid } => done(self.add_card(*user, uid)),
             Request::RemoveCard { user, uid } => done(self.remove_card(*user, uid)),

@@ -38,17 +38,25 @@ impl NorFlashError for SimFlashError {
 pub struct SimFlash {
     bytes: Vec<u8>,
     file: Option<File>,
+    /// Page erases since this flash was opened, for wear figures.
+    erases: u64,
 }
 
 impl SimFlash {
     /// A fully erased flash of the nRF51's size, in memory.
     pub fn erased() -> Self {
-        Self { bytes: vec![0xFF; layout::FLASH_SIZE as usize], file: None }
+        Self { bytes: vec![0xFF; layout::FLASH_SIZE as usize], file: None, erases: 0 }
+    }
+
+    /// Pages erased since this flash was opened: what wears a NOR flash out (the nRF51's is
+    /// rated for 20,000 erases a page).
+    pub fn page_erases(&self) -> u64 {
+        self.erases
     }
 
     /// A flash holding `bytes` (e.g. all zeros, as QEMU's never-programmed flash reads).
     pub fn from_bytes(bytes: Vec<u8>) -> Self {
-        Self { bytes, file: None }
+        Self { bytes, file: None, erases: 0 }
     }
 
     /// Opens the flash image at `path`, creating it fully erased if it does not exist.
@@ -61,7 +69,7 @@ impl SimFlash {
                 if bytes.len() != size {
                     return Err(FlashFileError::Size { found: bytes.len() as u64 });
                 }
-                Ok(Self { bytes, file: Some(file) })
+                Ok(Self { bytes, file: Some(file), erases: 0 })
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 let file = OpenOptions::new()
@@ -73,7 +81,7 @@ impl SimFlash {
                 let bytes = vec![0xFF; size];
                 file.write_all_at(&bytes, 0).map_err(FlashFileError::Io)?;
                 file.sync_all().map_err(FlashFileError::Io)?;
-                Ok(Self { bytes, file: Some(file) })
+                Ok(Self { bytes, file: Some(file), erases: 0 })
             }
             Err(e) => Err(FlashFileError::Io(e)),
         }
@@ -168,7 +176,9 @@ impl NorFlash for SimFlash {
         }
         let range = self.range(from, (to - from) as usize)?;
         let erased = vec![0xFF; range.len()];
-        self.commit(range, &erased)
+        self.commit(range, &erased)?;
+        self.erases += u64::from((to - from) / layout::PAGE_SIZE);
+        Ok(())
     }
 
     fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), Self::Error> {
