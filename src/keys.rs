@@ -6,7 +6,9 @@
 //! writes a file, and `Debug` on a key prints nothing secret.
 //!
 //! The folder also holds `claimed-locks`: the serial of each lock claimed from here and the
-//! key that claimed it, so a lock that says "not claimed" is not taken on its word.
+//! key that claimed it, so a lock that says "not claimed" is not taken on its word; and
+//! `log-heads`: the newest log record this host saw on each lock, so a log whose tail was
+//! cut (which the lock's own chain cannot show) is caught at the next `log verify`.
 //!
 //! ```toml
 //! # latchkey key file. Secret: whoever holds it manages the locks of this site.
@@ -241,15 +243,15 @@ fn to_hex(bytes: &[u8]) -> String {
 }
 
 fn from_hex(text: &str) -> Option<[u8; KEY_LEN]> {
+    bytes_from_hex(text)?.try_into().ok()
+}
+
+fn bytes_from_hex(text: &str) -> Option<Vec<u8>> {
     let text = text.trim();
-    if text.len() != KEY_LEN * 2 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
-    let mut out = [0u8; KEY_LEN];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
+    (0..text.len() / 2).map(|i| u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()).collect()
 }
 
 /// A short printable fingerprint of a key.
@@ -674,6 +676,70 @@ impl Keystore {
         let before = claims.len();
         claims.retain(|(s, _)| s != serial);
         if claims.len() == before { Ok(()) } else { self.write_claims(&claims) }
+    }
+}
+
+/// The file in the keystore folder that records, per lock, the newest log record this host
+/// saw: `SERIAL<TAB>SEQ<TAB>RECORD (postcard, hex)<TAB>WHEN` a line ([`LogHead`]).
+const HEADS_FILE: &str = "log-heads";
+
+/// The newest record of a lock's log as this host last saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogHead {
+    /// Its seq.
+    pub seq: u32,
+    /// The record's bytes as the lock sent them (postcard): compared byte for byte.
+    pub record: Vec<u8>,
+    /// When this host saw it (RFC 3339).
+    pub seen: String,
+}
+
+impl Keystore {
+    fn heads(&self) -> Result<Vec<(String, LogHead)>, KeyError> {
+        self.check_dir()?;
+        let path = self.dir.join(HEADS_FILE);
+        let text = match fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => return Err(KeyError::Io { path, source }),
+        };
+        Ok(text
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|line| {
+                let mut fields = line.split('\t');
+                let serial = fields.next()?.to_string();
+                let seq = fields.next()?.parse().ok()?;
+                let record = bytes_from_hex(fields.next()?)?;
+                let seen = fields.next()?.to_string();
+                Some((serial, LogHead { seq, record, seen }))
+            })
+            .collect())
+    }
+
+    /// The newest log record this host saw on lock `serial`, if it saw one.
+    pub fn log_head(&self, serial: &str) -> Result<Option<LogHead>, KeyError> {
+        Ok(self.heads()?.into_iter().find(|(s, _)| s == serial).map(|(_, head)| head))
+    }
+
+    /// Notes the newest log record seen on lock `serial` (now).
+    pub fn record_log_head(&self, serial: &str, seq: u32, record: &[u8]) -> Result<(), KeyError> {
+        if serial.is_empty() || serial.chars().any(char::is_control) {
+            return Ok(());
+        }
+        let mut heads = self.heads()?;
+        heads.retain(|(s, _)| s != serial);
+        let head = LogHead { seq, record: record.to_vec(), seen: now_rfc3339() };
+        heads.push((serial.to_string(), head));
+        self.ensure_dir()?;
+        let mut text = String::from(
+            "# The newest log record this host saw on each lock: serial, seq, record, when.\n",
+        );
+        for (serial, head) in &heads {
+            let hex = to_hex(&head.record);
+            text.push_str(&format!("{serial}\t{}\t{hex}\t{}\n", head.seq, head.seen));
+        }
+        write_private(&self.dir.join(HEADS_FILE), text.as_bytes())
     }
 }
 

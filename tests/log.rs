@@ -843,3 +843,51 @@ fn pins_refused_as_another_users_are_security_records_and_probing_is_slowed() {
     );
     sim.stop();
 }
+
+/// The lock's chain cannot show records cut from its end; the host remembers the newest record
+/// it saw and catches it.
+#[test]
+fn a_log_whose_tail_was_cut_fails_verify_against_the_head_this_host_saw() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start_claimed(dir.path(), &[]);
+    for _ in 0..20 {
+        sim.attempt("key");
+    }
+    let report = json(&sim.cli().args(["log", "verify", "--json"]).output().unwrap());
+    assert_eq!(report["intact"], true, "{report}");
+    assert_eq!(report["head"]["check"], "first_seen", "{report}");
+    // A second look: the head holds, and is remembered again.
+    let report = json(&sim.cli().args(["log", "verify", "--json"]).output().unwrap());
+    assert_eq!(report["head"]["check"], "holds", "{report}");
+    let seen = report["last_seq"].as_u64().unwrap();
+    let flash_path = sim.flash.clone();
+    sim.stop();
+
+    // Someone with the flash chip blanks the newest records, as if never written.
+    let mut flash = std::fs::read(&flash_path).unwrap();
+    let mut items: Vec<_> =
+        log_items::raw_items(&flash).into_iter().filter(|i| i.record.is_some()).collect();
+    items.sort_by_key(|i| i.record.unwrap().seq);
+    let cut = &items[items.len() - 4];
+    let page_end = (cut.address / log_items::PAGE + 1) * log_items::PAGE - 4;
+    assert!(items[items.len() - 4..].iter().all(|i| i.address < page_end), "one page");
+    flash[cut.address..page_end].fill(0xFF);
+    std::fs::write(&flash_path, &flash).unwrap();
+
+    let sim = Sim::start(dir.path(), &[]);
+    let out = sim.cli().args(["log", "verify"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("tail was cut"), "{stderr}");
+    assert!(stderr.contains(&format!("this host saw record {seen}")), "{stderr}");
+    // Its chain alone still holds: only the host's memory tells. (Under --json the report
+    // comes first, then the error.)
+    let out = sim.cli().args(["log", "verify", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let report: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(report["broken"], Value::Null, "{report}");
+    assert_eq!(report["head"]["check"], "truncated", "{report}");
+    assert_eq!(report["intact"], false, "{report}");
+    sim.stop();
+}

@@ -20,7 +20,7 @@ use crate::display::{
     record_text,
 };
 use crate::input::UserRef;
-use crate::ops::log::{self as ops, Gap, GapCause};
+use crate::ops::log::{self as ops, Gap, GapCause, HeadCheck};
 use crate::session::Connection;
 use crate::time::lock_time;
 
@@ -420,11 +420,44 @@ fn verify(context: &Context, c: &mut Connection) -> Result<(), CliError> {
     } else {
         None
     };
+    // Against the newest record this host saw on this lock before: a cut tail shows there.
+    let serial = c.info()?.serial.to_string();
+    let keystore = crate::keys::Keystore::locate().ok();
+    let seen = keystore.as_ref().and_then(|k| k.log_head(&serial).ok().flatten());
+    let (head, newest) = ops::check_head(
+        &mut c.client,
+        report.first_seq,
+        report.last_seq,
+        seen.as_ref().map(|h| (h.seq, h.record.as_slice())),
+    )
+    .map_err(|e| c.explain(e))?;
+    let head_holds = matches!(head, HeadCheck::FirstSeen | HeadCheck::Holds);
+    if head_holds
+        && report.broken.is_none()
+        && let (Some(keystore), Some(newest)) = (&keystore, newest)
+        && let Err(e) = keystore.record_log_head(&serial, newest.seq, &ops::record_bytes(&newest))
+    {
+        eprintln!("warning: cannot remember this log's newest record for next time: {e}");
+    }
+    let seen_text = |seq: u32| {
+        let when = seen.as_ref().map_or(String::new(), |h| format!(" on {}", h.seen));
+        format!("this host saw record {seq}{when}")
+    };
+    let head_broken = match head {
+        HeadCheck::Truncated { seen, last } => Some(format!(
+            "the log's tail was cut: it ends at record {last}, but {}",
+            seen_text(seen)
+        )),
+        HeadCheck::Rewritten { seq } => {
+            Some(format!("record {seq} is not the one {}: the log was rewritten", seen_text(seq)))
+        }
+        HeadCheck::FirstSeen | HeadCheck::Holds => None,
+    };
     if context.json {
         say!(
             "{}",
             json!({
-                "intact": report.broken.is_none(),
+                "intact": report.broken.is_none() && report.reserved_broken.is_none() && head_holds,
                 "records": report.records,
                 "first_seq": report.first_seq,
                 "last_seq": report.last_seq,
@@ -435,8 +468,23 @@ fn verify(context: &Context, c: &mut Connection) -> Result<(), CliError> {
                 "reserved": report.reserved,
                 "reserved_broken": report.reserved_broken,
                 "evicted": { "routine": report.evicted_routine, "security": report.evicted_security },
+                "head": {
+                    "check": match head {
+                        HeadCheck::FirstSeen => "first_seen",
+                        HeadCheck::Holds => "holds",
+                        HeadCheck::Truncated { .. } => "truncated",
+                        HeadCheck::Rewritten { .. } => "rewritten",
+                    },
+                    "seen_seq": seen.as_ref().map(|h| h.seq),
+                    "seen_at": seen.as_ref().map(|h| h.seen.clone()),
+                },
             })
         );
+    }
+    if let Some(message) = head_broken {
+        return Err(CliError::refused(ErrorKind::LogBroken, message, None).with_hint(
+            "someone cut or replaced records in the lock's flash; keep this lock and its log as evidence",
+        ));
     }
     let broken =
         report.broken.map(|b| ("log", b)).or(report.reserved_broken.map(|b| ("reserved area", b)));

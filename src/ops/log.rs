@@ -184,6 +184,68 @@ impl LogTail {
     }
 }
 
+/// What the lock's log says against the newest record this host saw on it before
+/// ([`check_head`]): the lock's chain proves the records it holds, not that none were cut
+/// from its end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeadCheck {
+    /// This host never saw this lock's log.
+    FirstSeen,
+    /// The record seen last time is still there, unchanged (or has since gone for room).
+    Holds,
+    /// The log ends before the record seen last time: its tail was cut.
+    Truncated {
+        /// The newest record seen.
+        seen: u32,
+        /// The newest record the lock holds now (0: none).
+        last: u32,
+    },
+    /// The record seen last time is there but is not the same: the log was rewritten.
+    Rewritten {
+        /// The record.
+        seq: u32,
+    },
+}
+
+/// Checks the log of a lock whose chain reports `last_seq` as its newest record and `first_seq`
+/// as its oldest against `seen` (the newest record this host saw, as `(seq, postcard bytes)`);
+/// returns the verdict and the lock's newest record now (to be remembered when it holds).
+pub fn check_head(
+    source: &mut impl LogSource,
+    first_seq: u32,
+    last_seq: u32,
+    seen: Option<(u32, &[u8])>,
+) -> Result<(HeadCheck, Option<LogRecord>), ClientError> {
+    let record_at = |source: &mut dyn FnMut(u32) -> Result<LogPage, ClientError>, seq: u32| {
+        source(seq).map(|page| page.records.into_iter().find(|r| r.seq == seq))
+    };
+    let mut read = |seq| source.read_log(seq);
+    let newest = if last_seq >= first_seq { record_at(&mut read, last_seq)? } else { None };
+    let Some((seen_seq, seen_bytes)) = seen else {
+        return Ok((HeadCheck::FirstSeen, newest));
+    };
+    let last = newest.map_or(0, |r| r.seq);
+    if last < seen_seq {
+        return Ok((HeadCheck::Truncated { seen: seen_seq, last }, newest));
+    }
+    // Still held (not yet gone for room): it must be the same record, byte for byte.
+    if seen_seq >= first_seq {
+        let now = record_at(&mut read, seen_seq)?;
+        let same = now.is_some_and(|r| record_bytes(&r) == seen_bytes);
+        if !same {
+            return Ok((HeadCheck::Rewritten { seq: seen_seq }, newest));
+        }
+    }
+    Ok((HeadCheck::Holds, newest))
+}
+
+/// A record's bytes as the lock sends them (postcard): what the host remembers of the newest
+/// record it saw.
+pub fn record_bytes(record: &LogRecord) -> Vec<u8> {
+    let mut buf = [0u8; 64];
+    postcard::to_slice(record, &mut buf).map(|b| b.to_vec()).unwrap_or_default()
+}
+
 /// Why the records before the oldest one the lock holds are gone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GapCause {
@@ -331,6 +393,36 @@ mod tests {
         seen.extend(follow.by_ref().map(|r| r.unwrap().seq));
         assert_eq!(seen, [1, 2, 3, 4]);
         assert!(follow.next().is_none());
+    }
+
+    #[test]
+    fn the_head_seen_before_tells_a_cut_tail_and_a_rewritten_record() {
+        let mut lock = FakeLog { first: 1, next: 41, requests: 0 };
+        let (check, newest) = check_head(&mut lock, 1, 40, None).unwrap();
+        assert_eq!(check, HeadCheck::FirstSeen);
+        let newest = newest.unwrap();
+        assert_eq!(newest.seq, 40);
+        let seen = record_bytes(&newest);
+        assert_eq!(check_head(&mut lock, 1, 40, Some((40, &seen))).unwrap().0, HeadCheck::Holds);
+        // More records since: still holds.
+        lock.next = 60;
+        assert_eq!(check_head(&mut lock, 1, 59, Some((40, &seen))).unwrap().0, HeadCheck::Holds);
+        // Gone for room since: nothing to compare, holds.
+        lock.first = 45;
+        assert_eq!(check_head(&mut lock, 45, 59, Some((40, &seen))).unwrap().0, HeadCheck::Holds);
+        // Cut back to 30.
+        let mut cut = FakeLog { first: 1, next: 31, requests: 0 };
+        assert_eq!(
+            check_head(&mut cut, 1, 30, Some((40, &seen))).unwrap().0,
+            HeadCheck::Truncated { seen: 40, last: 30 }
+        );
+        // Record 40 is there, but another one.
+        let other = LogRecord { seq: 40, at: 7, entry: newest.entry };
+        let mut lock = FakeLog { first: 1, next: 50, requests: 0 };
+        assert_eq!(
+            check_head(&mut lock, 1, 49, Some((40, &record_bytes(&other)))).unwrap().0,
+            HeadCheck::Rewritten { seq: 40 }
+        );
     }
 
     #[test]
