@@ -258,10 +258,31 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         Ok(())
     }
 
+    /// The number of the user holding `credential`, if any: [`Self::holder`] without a copy of
+    /// the user (a user is 464 bytes of the MCU's stack).
+    #[inline(never)]
+    fn holder_id(&mut self, credential: &StoredCredential) -> Result<Option<u16>, StoreError> {
+        let mut found = None;
+        self.store.for_each_user(|id, user| {
+            if found.is_none() && user.holds(credential) {
+                found = Some(id);
+            }
+        })?;
+        Ok(found)
+    }
+
+    /// Whether user `id` exists (`NotFound` if not), in a frame of its own so the user read
+    /// does not stay on the stack.
+    #[inline(never)]
+    fn check_user(&mut self, id: u16) -> Outcome {
+        self.load_user(id).map(drop)
+    }
+
     /// Adds `credential` to user `id`, refusing one another user holds (`Duplicate` on
     /// `field`, naming that user unless it is a PIN); one the user already holds is done at
     /// once. `replace` picks a credential of the user's to replace instead of adding (their
     /// PIN).
+    #[inline(never)]
     fn give(
         &mut self,
         id: u16,
@@ -269,10 +290,12 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         field: Field,
         replace: impl Fn(&StoredCredential) -> bool,
     ) -> Outcome {
+        // Who holds it first, before this user is read: one user on the stack at a time.
+        let holder = self.holder_id(&credential).map_err(store_refusal)?;
         let mut user = self.load_user(id)?;
-        match self.holder(&credential).map_err(store_refusal)? {
+        match holder {
             // Who holds a PIN is never told: it would tell the installer that user's PIN.
-            Some((holder, _)) if holder != id => {
+            Some(holder) if holder != id => {
                 let existing = (field != Field::Pin).then_some(holder);
                 return Err(Refusal::duplicate(field, existing));
             }
@@ -304,7 +327,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
     }
 
     pub(super) fn set_pin(&mut self, id: u16, pin: &Pin) -> Outcome {
-        self.load_user(id)?;
+        self.check_user(id)?;
         check_pin(pin, &capabilities(self.identity.max_in_flight)).map_err(
             |problem| match problem {
                 PinProblem::Weak => Refusal::at(Status::Weak, Field::Pin),
