@@ -26,11 +26,12 @@ fn start() -> Option<Qemu> {
     Some(qemu)
 }
 
-/// One keystore with one site key for the whole test binary (tests run in parallel).
-fn keystore() -> &'static std::path::Path {
-    static KEYSTORE: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
-    KEYSTORE
-        .get_or_init(|| {
+/// Each test's own keystore with its own site key. Every QEMU lock has the same serial (QEMU's
+/// FICR is fixed), and the keystore remembers per serial what it saw of a lock's log: tests in
+/// parallel must not share that memory. (Tests run each on a thread of its own.)
+fn keystore() -> std::path::PathBuf {
+    thread_local! {
+        static KEYSTORE: tempfile::TempDir = {
             let dir = tempfile::tempdir().unwrap();
             common::latchkey()
                 .env("LATCHKEY_KEYSTORE", dir.path())
@@ -38,8 +39,9 @@ fn keystore() -> &'static std::path::Path {
                 .assert()
                 .success();
             dir
-        })
-        .path()
+        };
+    }
+    KEYSTORE.with(|dir| dir.path().to_path_buf())
 }
 
 /// `latchkey --port PORT --timeout 5s`: generous, so a loaded machine (tests in parallel, each
@@ -175,9 +177,35 @@ fn qemu_image_fits_its_size_budget() {
         scenarios::garbage_on_the_line_is_dropped_counted_and_survived(t);
         scenarios::a_value_out_of_range_is_refused_by_the_lock_with_exit_code_1(t);
     });
+    // Each step's deepest stack, as it goes: which one is the heaviest shows in the CI log.
+    let step = |lock: &mut Qemu, what: &str, args: &[&str], stdin: Option<&str>| {
+        let mut cmd = lk(&port);
+        cmd.args(args);
+        if let Some(text) = stdin {
+            cmd.write_stdin(text);
+        }
+        cmd.assert().success();
+        let untouched = qemu::stack_untouched(&lock.memsave(RAM_START, RAM_SIZE), &size);
+        println!("  after {what:<28} {untouched:>6} bytes of stack never touched");
+    };
     // A flash write (the store's deepest path) and the battery, which the scenarios skip.
-    lk(&port).args(["config", "set", "label", "Budget check"]).assert().success();
-    lk(&port).args(["battery"]).assert().success();
+    step(&mut lock, "config set label", &["config", "set", "label", "Budget check"], None);
+    step(&mut lock, "battery", &["battery"], None);
+    // The heaviest user: a PIN, cards and phone keys up to the eight credentials a user holds
+    // (the image has no fingerprint sensor); then the log read and checked.
+    step(&mut lock, "user add", &["user", "add", "Budget"], None);
+    step(&mut lock, "pin set", &["pin", "set", "Budget", "--stdin"], Some("582917\n"));
+    for uid in ["04a1b2c3", "04a1b2c4", "04a1b2c5d6e7f8", "04a1b2c5d6e7f9"] {
+        step(&mut lock, "card add", &["card", "add", "Budget", uid], None);
+    }
+    for seed in 1..=3u8 {
+        let phone = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]).verifying_key();
+        let key: String = phone.to_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        step(&mut lock, "phone add", &["phone", "add", "Budget", &key], None);
+    }
+    step(&mut lock, "user show", &["user", "show", "Budget"], None);
+    step(&mut lock, "log read", &["log", "read"], None);
+    step(&mut lock, "log verify", &["log", "verify"], None);
     let ram = lock.memsave(RAM_START, RAM_SIZE);
     lock.quit();
 

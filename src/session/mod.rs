@@ -155,6 +155,14 @@ pub struct Connection {
     _sim: Option<sim::BuiltIn>,
 }
 
+impl Connection {
+    /// Whether this is the built-in lock `--sim` started: a new lock each run (with the same
+    /// serial), so nothing about it is worth remembering.
+    pub fn is_built_in(&self) -> bool {
+        self._sim.is_some()
+    }
+}
+
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Connection")

@@ -114,6 +114,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
     }
 
     /// The last access decision since boot.
+    #[inline(never)]
     pub fn last_access(&self) -> Option<AccessRecord> {
         self.access.last_access
     }
@@ -129,6 +130,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
     }
 
     /// Where a card learning or finger enrollment stands, with the seconds left.
+    #[inline(never)]
     pub fn enrollment(&self) -> Enrollment {
         let mut state = self.access.enrollment.clone();
         if let Enrollment::InProgress { seconds_left, .. } = &mut state {
@@ -448,6 +450,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
     }
 
     /// The alarms raised, with the keypad lockout's time left.
+    #[inline(never)]
     pub(super) fn alarms_now(&self) -> heapless::Vec<ActiveAlarm, ALARMS_MAX> {
         let left_ms = self
             .access
@@ -511,6 +514,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
 
     /// `LearnCard`: the next card tapped within [`LEARN_SECONDS`] becomes user `id`'s. A new
     /// start replaces one in progress.
+    #[inline(never)]
     pub(super) fn start_learn_card(&mut self, id: u16) -> Response {
         match self.load_user(id) {
             Ok(user) if Self::has_room(&user) => self.start_enrollment(EnrollKind::Card, id, 1),
@@ -520,6 +524,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
     }
 
     /// `EnrollFinger`: [`FINGER_CAPTURES`] good captures make a template in a free slot.
+    #[inline(never)]
     pub(super) fn start_enroll_finger(&mut self, id: u16) -> Response {
         match self.load_user(id) {
             Ok(user) if Self::has_room(&user) => {}
@@ -536,6 +541,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
     }
 
     /// `CancelEnrollment`: stops one in progress; with none, there is nothing to stop.
+    #[inline(never)]
     pub(super) fn cancel_enrollment(&mut self) -> Result<(), Refusal> {
         self.fail_enrollment(EnrollFailure::Cancelled);
         Ok(())

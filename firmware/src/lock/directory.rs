@@ -128,6 +128,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
 
     /// `PutUser`. The order of refusals: the number, the spec's rules, the slot (`Occupied`,
     /// or `NotFound` to modify), the name (`Duplicate`), room.
+    #[inline(never)]
     pub(super) fn put_user(&mut self, id: u16, write: UserWrite, spec: &UserSpec) -> Response {
         match self.try_put_user(id, write, spec) {
             Ok((id, user)) => Response::User(user.to_user(id)),
@@ -194,6 +195,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
 
     /// A user and their credentials. A technician sees card UIDs and phone keys only as
     /// keyed fingerprints: reading is their job, copying a card is not.
+    #[inline(never)]
     pub(super) fn get_user(&mut self, id: u16, via: Via) -> Response {
         let mut user = match self.load_user(id) {
             Ok(user) => user.to_user(id),
@@ -217,6 +219,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         Response::User(user)
     }
 
+    #[inline(never)]
     pub(super) fn list_users(&mut self, after: u16) -> Response {
         let mut page = heapless::Vec::<UserSummary, USERS_PAGE>::new();
         let mut more = false;
@@ -244,6 +247,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         }
     }
 
+    #[inline(never)]
     pub(super) fn remove_user(&mut self, id: u16) -> Outcome {
         let user = self.load_user(id)?;
         self.store.remove_user(id).map_err(store_refusal)?;
@@ -343,10 +347,12 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         self.give(id, pin, Field::Pin, |c| matches!(c, StoredCredential::Pin(_)))
     }
 
+    #[inline(never)]
     pub(super) fn remove_pin(&mut self, id: u16) -> Outcome {
         self.take(id, Field::Pin, |c| matches!(c, StoredCredential::Pin(_)))
     }
 
+    #[inline(never)]
     pub(super) fn add_card(&mut self, id: u16, uid: &CardUid) -> Outcome {
         if !users::card_uid_is_valid(uid) {
             return Err(Refusal::invalid(Field::CardUid));
@@ -354,10 +360,12 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         self.give(id, StoredCredential::Card(uid.clone()), Field::CardUid, |_| false)
     }
 
+    #[inline(never)]
     pub(super) fn remove_card(&mut self, id: u16, uid: &CardUid) -> Outcome {
         self.take(id, Field::CardUid, |c| matches!(c, StoredCredential::Card(u) if u == uid))
     }
 
+    #[inline(never)]
     pub(super) fn add_phone(&mut self, id: u16, public_key: &[u8; 32]) -> Outcome {
         // A key that is no curve point could never verify a signature.
         if ed25519_dalek::VerifyingKey::from_bytes(public_key).is_err() {
@@ -366,6 +374,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         self.give(id, StoredCredential::Phone(*public_key), Field::PhoneKey, |_| false)
     }
 
+    #[inline(never)]
     pub(super) fn remove_phone(&mut self, id: u16, public_key: &[u8; 32]) -> Outcome {
         self.take(
             id,
@@ -374,6 +383,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         )
     }
 
+    #[inline(never)]
     pub(super) fn remove_finger(&mut self, id: u16, slot: u8) -> Outcome {
         self.take(
             id,
@@ -387,6 +397,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
     /// `Clear`: removes every credential of a kind, or every user, one user at a time, each
     /// in flash before the next and logged as its single removal would be (as `role`). A
     /// cut or a flash fault part-way leaves the users done so far done: a resend finishes.
+    #[inline(never)]
     pub(super) fn clear(&mut self, what: ClearTarget, role: Role) -> Response {
         match self.try_clear(what, role) {
             Ok(removed) => Response::Cleared { removed },
@@ -444,6 +455,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         Ok(removed)
     }
 
+    #[inline(never)]
     pub(super) fn checksum(&mut self) -> Response {
         let mut sum = Checksum::new();
         let result = self.store.for_each_user(|id, user| {

@@ -612,6 +612,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         }
     }
 
+    #[inline(never)]
     fn clear_alarms(&mut self, role: Role) -> Status {
         let alarms = core::mem::take(&mut self.access.alarms);
         for active in &alarms {
@@ -680,6 +681,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         }
     }
 
+    #[inline(never)]
     fn battery_report(&mut self) -> BatteryReport {
         let mv = self.check_battery();
         if let Some(min) = self.loaded_min.take() {
@@ -696,6 +698,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         }
     }
 
+    #[inline(never)]
     fn diagnostics(&mut self, link: &LinkStats) -> Diagnostics {
         let mut users = 0u16;
         // A store that cannot be read shows no users rather than no diagnostics.
@@ -772,6 +775,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         &self.settings
     }
 
+    #[inline(never)]
     fn info(&self) -> LockInfo {
         let mut firmware_version = Ident::new();
         // The crate version is short ("0.1.0"); a longer one is cut rather than refused.
@@ -792,6 +796,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         }
     }
 
+    #[inline(never)]
     fn time(&self) -> ClockReading {
         ClockReading {
             unix_seconds: self.clock.now(),
@@ -800,6 +805,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         }
     }
 
+    #[inline(never)]
     fn set_setting(&mut self, setting: &Setting) -> Response {
         let Ok(new) = apply(&self.settings, setting) else {
             return Response::Refused(Refusal::invalid(Field::Setting(setting.key())));
@@ -824,6 +830,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         Status::Success
     }
 
+    #[inline(never)]
     fn rotate_keys(&mut self, installer: &[u8; 32], technician: &[u8; 32]) -> Status {
         if self.keys.is_none() {
             return Status::NotAuthorized;
@@ -1026,7 +1033,8 @@ fn change_kind(request: &Request) -> Option<(ChangeKind, Option<u16>)> {
 }
 
 impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> {
-    /// Carries out `request`, already authorized.
+    /// Carries out `request`, already authorized. Each arm calls a method that is never
+    /// inlined: on the MCU's stack, only the request at hand has its locals, not every arm's.
     fn answer(&mut self, request: &Request, via: Via, link: &LinkStats) -> Response {
         match request {
             Request::Hello => Response::Hello(self.info()),

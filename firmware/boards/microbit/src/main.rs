@@ -28,6 +28,15 @@ const MODEL: &str = "LK-100 (micro:bit)";
 /// even beyond that: QEMU holds input back while the UART's FIFO is full.)
 const MAX_IN_FLIGHT: u8 = 2;
 
+/// The lock as this board builds it.
+type BoardLock = Lock<
+    flash::Nvmc,
+    clock::TimerClock,
+    battery::FixedBattery,
+    rng::HwRng,
+    Parts<NoMotor, NoFingerprintSensor, NoBeeper>,
+>;
+
 #[entry]
 fn main() -> ! {
     panic::boot_started();
@@ -35,23 +44,47 @@ fn main() -> ! {
         // Only reachable if something took them before `main`, which nothing does.
         panic!("peripherals already taken");
     };
-
     uart::init(p.UART0, &mut cortex_m_nvic());
-    let clock = clock::TimerClock::start(p.TIMER0);
-    let rng = rng::HwRng::new(p.RNG);
-    let mut flash = flash::Nvmc::new(p.NVMC);
+    // Built in a frame of its own and returned in place: main's frame, under every request
+    // for as long as the lock runs, then holds the lock once, not the boot's copies of it.
+    let mut lock = boot(p.TIMER0, p.RNG, p.NVMC, &p.FICR);
+    panic::boot_completed();
+
+    let mut link = Link::new();
+    link.send_event(&Event::Booted { boot_count: lock.boot_count() }, &mut send);
+
+    let mut buf = [0u8; 64];
+    loop {
+        // Sleeps (WFI) until the UART has bytes or the clock's second ticks, so an idle lock
+        // costs no host CPU under QEMU.
+        let n = uart::read(&mut buf);
+        if n > 0 {
+            serve(&mut link, &mut lock, &buf[..n]);
+        }
+        // Time-outs and the auto-relock; then whatever the lock has to report.
+        report(&mut link, &mut lock);
+    }
+}
+
+/// Reads the factory page, mounts the store and boots the lock. Never inlined: its
+/// temporaries (the store before it moves into the lock, the lock before it is returned) go
+/// when it returns.
+#[inline(never)]
+fn boot(timer: pac::TIMER0, rng: pac::RNG, nvmc: pac::NVMC, ficr: &pac::FICR) -> BoardLock {
+    let clock = clock::TimerClock::start(timer);
+    let rng = rng::HwRng::new(rng);
+    let mut flash = flash::Nvmc::new(nvmc);
     // The factory page holds what the lock keeps of its setup code (never the code). A lock
     // without it still serves its users and its technicians; it cannot be claimed, and its
     // `Hello` says so (an all-zero claim salt).
     let claim = FactoryClaim::read(&mut flash).ok();
     let identity = Identity {
         model: ident(MODEL),
-        serial: serial_number(&p.FICR),
+        serial: serial_number(ficr),
         simulation: cfg!(feature = "simulation"),
         max_in_flight: MAX_IN_FLIGHT,
         claim,
     };
-
     // Without its store the lock cannot decide anything: record why and reset (see panic.rs,
     // which stops retrying after a few failed boots in a row).
     let store = match Store::mount(flash) {
@@ -64,29 +97,31 @@ fn main() -> ! {
     // system_reset included: the nRF51's RESETREAS is not emulated).
     let reason = if panic::reset_by_panic() { ResetReason::Panic } else { ResetReason::PowerOn };
     let battery = battery::board_battery();
-    let mut lock = match Lock::boot(store, clock, battery, rng, devices, identity, reason) {
+    match Lock::boot(store, clock, battery, rng, devices, identity, reason) {
         Ok(lock) => lock,
         Err(e) => panic!("cannot boot the lock: {e}"),
-    };
-    panic::boot_completed();
+    }
+}
 
-    let mut link = Link::new();
-    let mut send = |frame: &[u8]| uart::write(frame);
-    link.send_event(&Event::Booted { boot_count: lock.boot_count() }, &mut send);
+/// Where the UART's frames go out.
+fn send(frame: &[u8]) {
+    uart::write(frame);
+}
 
-    let mut buf = [0u8; 64];
-    loop {
-        // Sleeps (WFI) until the UART has bytes or the clock's second ticks, so an idle lock
-        // costs no host CPU under QEMU.
-        let n = uart::read(&mut buf);
-        if n > 0 {
-            link.receive(&buf[..n], &mut lock, &mut send);
-        }
-        // Time-outs and the auto-relock; then whatever the lock has to report.
-        lock.tick();
-        while let Some(event) = lock.next_event() {
-            link.send_event(&event, &mut send);
-        }
+/// Hands received bytes to the link, which answers the requests they complete. Never
+/// inlined, like [`boot`] and [`report`]: main's frame stays under the lock's whole life (and
+/// under the boot), so it holds the lock and the link, not the buffers of one request.
+#[inline(never)]
+fn serve(link: &mut Link, lock: &mut BoardLock, bytes: &[u8]) {
+    link.receive(bytes, lock, &mut send);
+}
+
+/// Runs the lock's clock work, then sends what it has to report.
+#[inline(never)]
+fn report(link: &mut Link, lock: &mut BoardLock) {
+    lock.tick();
+    while let Some(event) = lock.next_event() {
+        link.send_event(&event, &mut send);
     }
 }
 
