@@ -491,6 +491,8 @@ pub fn lock_refusal_words(
     };
     let message = if what.is_empty() {
         format!("the lock refused: {}", status.as_str())
+    } else if (refusal.field, status) == (Some(Field::FingerSlot), Status::Unsupported) {
+        "this lock has no fingerprint sensor".to_string()
     } else {
         format!("the lock refused {what}: {}", status.as_str())
     };
@@ -513,6 +515,10 @@ pub fn lock_refusal_words(
         (_, Some(Limit::SensorSlots), _) => {
             Some("the fingerprint sensor is full; remove a fingerprint first".to_string())
         }
+        (Some(Field::FingerSlot), _, Status::Unsupported) => Some(
+            "give this user a PIN, a card or a phone key instead (`latchkey info` lists the lock's access paths)"
+                .to_string(),
+        ),
         (Some(Field::UserId), _, Status::NotFound) => {
             Some("no user has that number; `latchkey user list` shows them".to_string())
         }

@@ -291,3 +291,19 @@ fn qemu_a_lock_never_provisioned_serves_but_cannot_be_claimed() {
     let answer = qemu.ask(&request);
     assert_eq!(answer, latchkey_protocol::Response::Status(latchkey_protocol::Status::Failure));
 }
+
+#[test]
+fn qemu_a_lock_without_a_fingerprint_sensor_says_so() {
+    let Some(qemu) = start() else { return };
+    let info = lk(qemu.port()).args(["info", "--json"]).assert().success();
+    let info: serde_json::Value = serde_json::from_slice(&info.get_output().stdout).unwrap();
+    assert_eq!(info["capabilities"]["access_paths"]["fingerprint"], false, "{info}");
+    assert_eq!(info["capabilities"]["access_paths"]["keypad"], true, "{info}");
+    lk(qemu.port()).args(["user", "add", "Ann"]).assert().success();
+    lk(qemu.port())
+        .args(["finger", "enroll", "Ann"])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("this lock has no fingerprint sensor"))
+        .stderr(predicates::str::contains("a PIN, a card or a phone key instead"));
+}

@@ -526,6 +526,11 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
     /// `EnrollFinger`: [`FINGER_CAPTURES`] good captures make a template in a free slot.
     #[inline(never)]
     pub(super) fn start_enroll_finger(&mut self, id: u16) -> Response {
+        // A board without a sensor says so, rather than "full".
+        if !self.has_sensor {
+            let no_sensor = Refusal::at(Status::Unsupported, latchkey_protocol::Field::FingerSlot);
+            return Response::Refused(no_sensor);
+        }
         match self.load_user(id) {
             Ok(user) if Self::has_room(&user) => {}
             Ok(_) => return Response::Refused(Refusal::exhausted(Limit::UserCredentials)),

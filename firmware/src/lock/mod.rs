@@ -95,6 +95,8 @@ pub struct Lock<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> {
     battery: B,
     rng: R,
     devices: D,
+    /// Whether the board has a fingerprint sensor (one with template slots).
+    has_sensor: bool,
     identity: Identity,
     /// Copy of what is in flash, so reads cost no flash scan.
     settings: Settings,
@@ -202,11 +204,12 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         clock: C,
         mut battery: B,
         mut rng: R,
-        devices: D,
+        mut devices: D,
         identity: Identity,
         reset_reason: ResetReason,
         safety: Option<SafetyRecord>,
     ) -> Result<Self, StoreError> {
+        let has_sensor = devices.fingerprint().slots() > 0;
         let boot_count = store.increment_boot_count()?;
         let mut store_writes = 1;
         let settings = store.settings()?;
@@ -288,6 +291,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
             battery,
             rng,
             devices,
+            has_sensor,
             identity,
             settings,
             keys,
@@ -493,6 +497,14 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
     /// Seconds since boot, as a `u32` (136 years).
     fn uptime_s(&self) -> u32 {
         u32::try_from(self.clock.uptime_ms() / 1000).unwrap_or(u32::MAX)
+    }
+
+    /// What this lock can hold and do: the firmware's [`capabilities`], less the paths its
+    /// board lacks (a fingerprint sensor with no slots is no sensor).
+    pub fn capabilities(&self) -> Capabilities {
+        let mut caps = capabilities(self.identity.max_in_flight);
+        caps.access_paths.fingerprint = self.has_sensor;
+        caps
     }
 
     /// The event log, if mounted.
@@ -791,7 +803,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
             protocol_version: PROTOCOL_VERSION,
             simulation: self.identity.simulation,
             claimed: self.is_claimed(),
-            capabilities: capabilities(self.identity.max_in_flight),
+            capabilities: self.capabilities(),
             claim_salt: self.identity.claim.as_ref().map_or([0; CLAIM_SALT_LEN], |c| c.salt),
         }
     }
