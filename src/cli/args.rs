@@ -164,6 +164,9 @@ pub enum Command {
     /// The lock's own event log: read, verify, follow, clear.
     #[command(subcommand)]
     Log(log::LogCommand),
+    /// Bulk provisioning from a site file: plan, apply, verify; export one from a lock.
+    #[command(subcommand)]
+    Provision(super::provision::ProvisionCommand),
     /// A technician's summary: firmware, uptime and reset reason, battery under load, bolt and
     /// door, motor, storage and log use, link and security counters.
     Diag,

@@ -11,12 +11,14 @@ macro_rules! say {
 }
 
 mod args;
+mod bench;
 mod connect;
 mod context;
 mod device;
 mod error;
 pub mod log;
 mod prompt;
+pub mod provision;
 mod security;
 mod settings;
 mod shell;
@@ -145,6 +147,7 @@ fn dispatch(context: &Context, command: Command) -> Result<Outcome, CliError> {
         Command::Completions { shell } => shell::completions(shell),
         Command::Man => shell::man(),
         Command::Log(command) => log::log(context, command),
+        Command::Provision(command) => provision::provision(context, command),
     };
     done.map(|()| Outcome::Done)
 }

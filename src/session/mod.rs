@@ -295,6 +295,23 @@ impl Connection {
         Ok(true)
     }
 
+    /// The keys this lock's PINs may be hashed with (and its cards and phones fingerprinted
+    /// with): derived from each installer key of the key that opened the session, current
+    /// first, since a lock keeps the PIN key of the key it was claimed with. Empty for a
+    /// technician key, which cannot derive them.
+    pub fn pin_keys(&mut self) -> Result<Vec<latchkey_protocol::crypto::SecretKey>, ClientError> {
+        let serial = self.info()?.serial.to_string();
+        let Some((key, _)) = &self.session_key else { return Ok(Vec::new()) };
+        if key.role() != Role::Installer {
+            return Ok(Vec::new());
+        }
+        Ok(key
+            .lock_keys(&serial)
+            .iter()
+            .map(latchkey_protocol::checksum::pin_key)
+            .collect())
+    }
+
     /// What a refusal means for this lock and this session: not claimed yet, a read-only
     /// key, or the lock's own status. `None` for anything but a refusal.
     pub fn classify(&self, error: &ClientError) -> Option<Refusal> {
