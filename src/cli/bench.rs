@@ -54,11 +54,7 @@ fn load(path: &Path) -> Result<Vec<BenchLock>, CliError> {
     let locks: Vec<BenchLock> = bench
         .lock
         .into_iter()
-        .map(|l| BenchLock {
-            file: base.join(&l.file),
-            pins: l.pins.map(|p| base.join(p)),
-            ..l
-        })
+        .map(|l| BenchLock { file: base.join(&l.file), pins: l.pins.map(|p| base.join(p)), ..l })
         .collect();
     if locks.is_empty() {
         return Err(CliError::usage(format!("{} names no lock", path.display())));
@@ -93,12 +89,20 @@ pub(super) fn run(context: &Context, bench: &Path, job: Job) -> Result<(), CliEr
                     let serial = lock.serial.as_deref();
                     match job {
                         Job::Apply { prune } => {
-                            let report = apply_one(&context, &lock.file, prune, lock.pins.as_deref(), serial, Some(bar))?;
+                            let report = apply_one(
+                                &context,
+                                &lock.file,
+                                prune,
+                                lock.pins.as_deref(),
+                                serial,
+                                Some(bar),
+                            )?;
                             report.result()?;
                             Ok(report.json())
                         }
                         Job::Verify => {
-                            let report = verify_one(&context, &lock.file, lock.pins.as_deref(), serial)?;
+                            let report =
+                                verify_one(&context, &lock.file, lock.pins.as_deref(), serial)?;
                             report.result()?;
                             Ok(report.json())
                         }
@@ -133,9 +137,15 @@ pub(super) fn run(context: &Context, bench: &Path, job: Job) -> Result<(), CliEr
                             "{} change(s), {} resent, {} ms",
                             doc["changes"], doc["resent"], doc["elapsed_ms"]
                         ),
-                        Job::Verify => format!("{} users, {} credentials", doc["users"], doc["credentials"]),
+                        Job::Verify => {
+                            format!("{} users, {} credentials", doc["users"], doc["credentials"])
+                        }
                     };
-                    say!("{:<24} {:<12} verified   {what}", port, doc["lock"].as_str().unwrap_or(""));
+                    say!(
+                        "{:<24} {:<12} verified   {what}",
+                        port,
+                        doc["lock"].as_str().unwrap_or("")
+                    );
                 }
             }
             Err(e) => {
@@ -146,7 +156,12 @@ pub(super) fn run(context: &Context, bench: &Path, job: Job) -> Result<(), CliEr
                     doc["ok"] = json!(false);
                     say!("{doc}");
                 } else {
-                    say!("{:<24} {:<12} FAILED     {}", port, lock.serial.as_deref().unwrap_or(""), e.message);
+                    say!(
+                        "{:<24} {:<12} FAILED     {}",
+                        port,
+                        lock.serial.as_deref().unwrap_or(""),
+                        e.message
+                    );
                 }
                 failed.push((name, e));
             }
@@ -155,7 +170,8 @@ pub(super) fn run(context: &Context, bench: &Path, job: Job) -> Result<(), CliEr
     if failed.is_empty() {
         return Ok(());
     }
-    let names: Vec<String> = failed.iter().map(|(n, e)| format!("{n} ({})", e.kind.as_str())).collect();
+    let names: Vec<String> =
+        failed.iter().map(|(n, e)| format!("{n} ({})", e.kind.as_str())).collect();
     let first = &failed[0].1;
     Err(CliError::new(
         first.kind,

@@ -407,7 +407,15 @@ impl From<ClientError> for CliError {
             ClientError::Backoff { retry_after } => Some(retry_after.as_millis() as u64),
             _ => None,
         };
-        Self { code: kind.exit_code(), kind, message, hint: Some(hint), status, retry_after_ms, detail: None }
+        Self {
+            code: kind.exit_code(),
+            kind,
+            message,
+            hint: Some(hint),
+            status,
+            retry_after_ms,
+            detail: None,
+        }
     }
 }
 

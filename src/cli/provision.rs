@@ -11,10 +11,10 @@ use serde_json::{Value, json};
 use super::connect::{Access, Explain, open};
 use super::{CliError, Context, ErrorKind};
 use crate::display::hex;
+use crate::link::PortSource;
 use crate::ops::provision::apply::{self, ApplyError, PinFile, UserResult};
 use crate::ops::provision::file::{self, FileError, PinEntry, SiteFile};
 use crate::ops::provision::plan::{self, Knowledge, Plan};
-use crate::link::PortSource;
 use crate::session::{Connection, PortChoice};
 
 /// `latchkey provision ...`
@@ -76,7 +76,9 @@ pub enum ProvisionCommand {
 /// Runs a `provision` command.
 pub(super) fn provision(context: &Context, command: ProvisionCommand) -> Result<(), CliError> {
     match command {
-        ProvisionCommand::Plan { file, prune, pins } => plan_cmd(context, &file, prune, pins.as_deref()),
+        ProvisionCommand::Plan { file, prune, pins } => {
+            plan_cmd(context, &file, prune, pins.as_deref())
+        }
         ProvisionCommand::Apply { bench: Some(bench), prune, .. } => {
             super::bench::run(context, &bench, super::bench::Job::Apply { prune })
         }
@@ -103,8 +105,9 @@ pub(super) fn provision(context: &Context, command: ProvisionCommand) -> Result<
 impl From<FileError> for CliError {
     fn from(error: FileError) -> Self {
         match error {
-            FileError::Read { .. } => CliError::new(ErrorKind::Host, error.to_string())
-                .with_hint("check the file's path"),
+            FileError::Read { .. } => {
+                CliError::new(ErrorKind::Host, error.to_string()).with_hint("check the file's path")
+            }
             FileError::Invalid { ref path, ref problems } => {
                 let mut message = error.to_string();
                 for p in problems {
@@ -133,8 +136,13 @@ impl From<ApplyError> for CliError {
         match error {
             ApplyError::Link { source, done, total } => {
                 let inner = CliError::from(source);
-                CliError { message: format!("{} (after {done} of {total} changes)", inner.message), ..inner }
-                    .with_hint("run the same command again: it sends only what the lock does not hold yet")
+                CliError {
+                    message: format!("{} (after {done} of {total} changes)", inner.message),
+                    ..inner
+                }
+                .with_hint(
+                    "run the same command again: it sends only what the lock does not hold yet",
+                )
             }
             ApplyError::PinFile { .. } => CliError::host(error.to_string())
                 .with_hint("the PIN file must be writable, and readable by you alone (mode 0600)"),
@@ -177,7 +185,12 @@ fn prepare(
     let zone = c.client.settings().map_err(|e| c.explain(e))?.time_zone;
     let pin_keys = c.pin_keys().map_err(|e| c.explain(e))?;
     let generated = pins.map(|p| p.known().clone()).unwrap_or_default();
-    Ok(Ready { c, file, knows: Knowledge { zone, pin_keys, generated }, serial: info.serial.to_string() })
+    Ok(Ready {
+        c,
+        file,
+        knows: Knowledge { zone, pin_keys, generated },
+        serial: info.serial.to_string(),
+    })
 }
 
 fn read_plan(r: &mut Ready, prune: bool) -> Result<(Plan, Vec<latchkey_protocol::User>), CliError> {
@@ -186,7 +199,12 @@ fn read_plan(r: &mut Ready, prune: bool) -> Result<(Plan, Vec<latchkey_protocol:
     Ok((plan::plan(&r.file, &lock, &digest, &r.knows, prune), lock))
 }
 
-fn plan_cmd(context: &Context, path: &Path, prune: bool, pins: Option<&Path>) -> Result<(), CliError> {
+fn plan_cmd(
+    context: &Context,
+    path: &Path,
+    prune: bool,
+    pins: Option<&Path>,
+) -> Result<(), CliError> {
     let pins = pins.map(PinFile::open).transpose()?;
     let mut r = prepare(context, path, Access::Read, pins.as_ref(), None)?;
     let (plan, _) = read_plan(&mut r, prune)?;
@@ -267,7 +285,11 @@ impl ApplyReport {
         if self.refused() > 0 {
             return Err(CliError::refused(
                 ErrorKind::Refused,
-                format!("lock {}: the lock refused part of {} user(s)", self.serial, self.refused()),
+                format!(
+                    "lock {}: the lock refused part of {} user(s)",
+                    self.serial,
+                    self.refused()
+                ),
                 None,
             )
             .with_hint("each refused row is listed above with why; fix the file and apply again"));
@@ -305,7 +327,9 @@ fn mismatch(serial: &str, file: &Path) -> CliError {
         format!("lock {serial} does not hold what {} describes", file.display()),
         None,
     )
-    .with_hint("`latchkey provision plan FILE` shows the difference; `provision apply FILE` closes it")
+    .with_hint(
+        "`latchkey provision plan FILE` shows the difference; `provision apply FILE` closes it",
+    )
 }
 
 /// Applies `path` to the lock `context` names; `bar` shows progress (a bench's own bar).
@@ -321,9 +345,14 @@ pub(super) fn apply_one(
     let mut pins = pins_out.map(PinFile::open).transpose()?;
     // Checked before anything is sent: generated PINs need somewhere to go.
     let preview = file::load(path)?;
-    if pins.is_none() && preview.rows.iter().any(|r| matches!(r.pin, Some(PinEntry::Generate { .. }))) {
-        return Err(CliError::usage(format!("{} has users with pin = \"generate\"", path.display()))
-            .with_hint("give --pins-out FILE: generated PINs are written there (mode 0600), once"));
+    if pins.is_none()
+        && preview.rows.iter().any(|r| matches!(r.pin, Some(PinEntry::Generate { .. })))
+    {
+        return Err(CliError::usage(format!(
+            "{} has users with pin = \"generate\"",
+            path.display()
+        ))
+        .with_hint("give --pins-out FILE: generated PINs are written there (mode 0600), once"));
     }
     let mut r = prepare(context, path, Access::Change, pins.as_ref(), serial)?;
     let (plan, _) = read_plan(&mut r, prune)?;
@@ -332,7 +361,8 @@ pub(super) fn apply_one(
     let bar = bar.unwrap_or_else(|| progress_bar(context, &r.serial));
     bar.set_length(total as u64);
     let mut progress = |done: usize, _total: usize| bar.set_position(done as u64);
-    let results = apply::apply(&mut r.c.client, &plan, &capabilities, pins.as_mut(), &mut progress)?;
+    let results =
+        apply::apply(&mut r.c.client, &plan, &capabilities, pins.as_mut(), &mut progress)?;
     bar.finish_and_clear();
     if let Some(pins) = &pins {
         r.knows.generated = pins.known().clone();
@@ -380,7 +410,10 @@ fn print_apply(context: &Context, report: &ApplyReport) {
         let pin = if u.generated_pin { ", PIN generated (in the PIN file)" } else { "" };
         say!("{:<9} user {} {}{line}{pin}", u.outcome(), u.user, u.name);
         for (what, refusal) in &u.refused {
-            say!("            refused: {what}: {}", crate::display::refusal_words(crate::session::Refusal::Lock(*refusal)));
+            say!(
+                "            refused: {what}: {}",
+                crate::display::refusal_words(crate::session::Refusal::Lock(*refusal))
+            );
         }
     }
     say!(
@@ -393,7 +426,9 @@ fn print_apply(context: &Context, report: &ApplyReport) {
     match report.verified {
         Some(true) => say!("verified: the lock's checksum matches {}", report.file.display()),
         Some(false) => {}
-        None => say!("note: checksum not compared (PINs kept or generated elsewhere, or a technician key)"),
+        None => say!(
+            "note: checksum not compared (PINs kept or generated elsewhere, or a technician key)"
+        ),
     }
 }
 
@@ -469,8 +504,10 @@ fn export(context: &Context, out: Option<&Path>) -> Result<(), CliError> {
     let mut c = open(context, Access::Read)?;
     let serial = c.info()?.serial.to_string();
     if c.pin_keys().map_err(|e| c.explain(e))?.is_empty() {
-        return Err(CliError::usage("export needs the site key: a technician sees cards only as fingerprints")
-            .with_hint("--key NAME with the site's key"));
+        return Err(CliError::usage(
+            "export needs the site key: a technician sees cards only as fingerprints",
+        )
+        .with_hint("--key NAME with the site's key"));
     }
     let info = c.info()?.capabilities.max_in_flight;
     c.client.set_window(info);

@@ -305,11 +305,7 @@ impl Connection {
         if key.role() != Role::Installer {
             return Ok(Vec::new());
         }
-        Ok(key
-            .lock_keys(&serial)
-            .iter()
-            .map(latchkey_protocol::checksum::pin_key)
-            .collect())
+        Ok(key.lock_keys(&serial).iter().map(latchkey_protocol::checksum::pin_key).collect())
     }
 
     /// What a refusal means for this lock and this session: not claimed yet, a read-only

@@ -158,13 +158,20 @@ pub enum FileError {
         source: std::io::Error,
     },
     /// Rows that are wrong; nothing was sent.
-    #[error("{} has {} bad row(s); nothing was sent", path.display(), problems.len())]
+    #[error("{} has {} bad row(s); nothing was sent", path.display(), bad_rows(problems))]
     Invalid {
         /// The file.
         path: PathBuf,
         /// Every problem, in line order.
         problems: Vec<RowProblem>,
     },
+}
+
+/// How many rows `problems` concern.
+fn bad_rows(problems: &[RowProblem]) -> usize {
+    let mut lines: Vec<usize> = problems.iter().map(|p| p.line).collect();
+    lines.dedup();
+    lines.len()
 }
 
 /// A row's fields as text, whatever the format.
