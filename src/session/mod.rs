@@ -250,7 +250,11 @@ impl Connection {
         };
         let role = key.role();
         let generation = match self.client.open_session(role, &serial, &key.lock_keys(&serial)) {
-            Ok(generation) => generation,
+            Ok(generation) => {
+                // Inside a session requests may be pipelined, up to what the lock takes.
+                self.client.set_window(info.capabilities.max_in_flight);
+                generation
+            }
             Err(ClientError::Backoff { retry_after }) => {
                 return Ok(AuthOutcome::Backoff { retry_after });
             }

@@ -106,7 +106,8 @@ impl<T: Transport> Client<T> {
             let found = self.wait_any(&seqs, wait_until)?;
             if found.is_empty() {
                 // Nothing in time: resend in order, byte for byte, what has waited long enough.
-                let now = Instant::now();
+                // A transport returns nothing only once the deadline passed.
+                let now = Instant::now().max(wait_until);
                 for f in flight.iter_mut().filter(|f| f.attempt_deadline <= now) {
                     if now >= f.deadline || sends[f.index] >= attempts {
                         debug!(
