@@ -15,7 +15,7 @@ use latchkey_protocol::{Capabilities, Pin, Refusal, Request, Response, Status, U
 
 use super::file::PinEntry;
 use super::plan::{Change, Plan, Step};
-use crate::link::{Client, ClientError};
+use crate::link::{Client, ClientError, Transport};
 use crate::ops::users::{PinError, generate_pin};
 
 /// Why an apply stopped.
@@ -161,8 +161,8 @@ pub type Progress<'a> = &'a mut dyn FnMut(usize, usize);
 /// Carries out `plan` on the lock behind `client` (an installer session): pipelined up to
 /// the client's window, phase by phase. Generated PINs are drawn (or taken again from
 /// `pins`) and written to `pins` before they are sent.
-pub fn apply(
-    client: &mut Client,
+pub fn apply<T: Transport>(
+    client: &mut Client<T>,
     plan: &Plan,
     capabilities: &Capabilities,
     mut pins: Option<&mut PinFile>,

@@ -10,7 +10,7 @@ use latchkey_protocol::{
 };
 
 use super::file::{PinEntry, Row, SiteFile};
-use crate::link::{Client, ClientError};
+use crate::link::{Client, ClientError, Transport};
 
 /// What happens to a user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,7 +168,7 @@ impl Knowledge {
 }
 
 /// Every user on the lock with their credentials, read with up to the window in flight.
-pub fn read_lock(client: &mut Client) -> Result<Vec<User>, ClientError> {
+pub fn read_lock<T: Transport>(client: &mut Client<T>) -> Result<Vec<User>, ClientError> {
     let ids: Vec<u16> = client.users()?.iter().map(|u| u.id).collect();
     let requests: Vec<Request> = ids.iter().map(|&id| Request::GetUser { id }).collect();
     let mut users = Vec::with_capacity(ids.len());
