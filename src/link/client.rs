@@ -234,6 +234,9 @@ fn resend_rule(request: &Request) -> Resend {
     }
 }
 
+/// An answer as it arrived, by the sequence number it answers.
+type Arrived = (u16, Result<Response, ClientError>);
+
 /// An answer, and how many times the request went out to get it.
 struct Answer {
     response: Response,
@@ -488,13 +491,9 @@ impl<T: Transport> Client<T> {
     /// Reads until a response to one of `wanted` arrives or `deadline` passes; with nothing
     /// wanted, until an event arrives. Returns every wanted answer that arrived in the same
     /// read (a pipeline's answers come back to back), at most one per sequence number.
-    fn wait_any(
-        &mut self,
-        wanted: &[u16],
-        deadline: Instant,
-    ) -> Result<Vec<(u16, Result<Response, ClientError>)>, ClientError> {
+    fn wait_any(&mut self, wanted: &[u16], deadline: Instant) -> Result<Vec<Arrived>, ClientError> {
         let mut buf = [0u8; 256];
-        let mut found: Vec<(u16, Result<Response, ClientError>)> = Vec::new();
+        let mut found: Vec<Arrived> = Vec::new();
         loop {
             let n = self
                 .transport

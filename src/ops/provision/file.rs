@@ -256,14 +256,14 @@ impl SiteFile {
             }
             let (min, max) = (capabilities.pin_length_min, capabilities.pin_length_max);
             match &row.pin {
-                Some(PinEntry::Given(pin)) => {
-                    if check_pin(pin.as_str(), capabilities).is_err() && !pin_is_weak(pin.as_str())
-                    {
-                        p.add(
-                            format!("the PIN has {} digits", pin.len()),
-                            format!("this lock takes PINs of {min} to {max} digits"),
-                        );
-                    }
+                Some(PinEntry::Given(pin))
+                    if check_pin(pin.as_str(), capabilities).is_err()
+                        && !pin_is_weak(pin.as_str()) =>
+                {
+                    p.add(
+                        format!("the PIN has {} digits", pin.len()),
+                        format!("this lock takes PINs of {min} to {max} digits"),
+                    );
                 }
                 Some(PinEntry::Generate { length }) if !(min..=max).contains(length) => p.add(
                     format!("pin_length {length} is outside this lock's range"),
