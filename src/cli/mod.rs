@@ -147,6 +147,12 @@ fn dispatch(context: &Context, command: Command) -> Result<Outcome, CliError> {
         Command::Completions { shell } => shell::completions(shell),
         Command::Man => shell::man(),
         Command::Log(command) => log::log(context, command),
+        Command::Provision(provision::ProvisionCommand::Apply {
+            bench: Some(file), prune, ..
+        }) => bench::run(context, &file, bench::Job::Apply { prune }),
+        Command::Provision(provision::ProvisionCommand::Verify { bench: Some(file), .. }) => {
+            bench::run(context, &file, bench::Job::Verify)
+        }
         Command::Provision(command) => provision::provision(context, command),
     };
     done.map(|()| Outcome::Done)

@@ -73,22 +73,16 @@ pub enum ProvisionCommand {
     },
 }
 
-/// Runs a `provision` command.
+/// Runs a `provision` command on one lock (a bench is [`super::bench::run`]'s).
 pub(super) fn provision(context: &Context, command: ProvisionCommand) -> Result<(), CliError> {
     match command {
         ProvisionCommand::Plan { file, prune, pins } => {
             plan_cmd(context, &file, prune, pins.as_deref())
         }
-        ProvisionCommand::Apply { bench: Some(bench), prune, .. } => {
-            super::bench::run(context, &bench, super::bench::Job::Apply { prune })
-        }
         ProvisionCommand::Apply { file: Some(file), prune, pins_out, .. } => {
             let report = apply_one(context, &file, prune, pins_out.as_deref(), None, None)?;
             print_apply(context, &report);
             report.result()
-        }
-        ProvisionCommand::Verify { bench: Some(bench), .. } => {
-            super::bench::run(context, &bench, super::bench::Job::Verify)
         }
         ProvisionCommand::Verify { file: Some(file), pins, .. } => {
             let report = verify_one(context, &file, pins.as_deref(), None)?;

@@ -287,7 +287,7 @@ impl SiteFile {
             for card in &row.cards {
                 if capabilities.card_uid_lengths & (1u16 << card.len().min(15)) == 0 {
                     p.add(
-                        format!("card {} has {} bytes", crate::display::hex(card), card.len()),
+                        format!("card {} has {} bytes", super::hex(card), card.len()),
                         "this lock reads 4, 7 or 10-byte UIDs; check the card's UID",
                     );
                 }
@@ -536,7 +536,7 @@ fn check_rows(raws: Vec<(usize, RawRow)>, problems: &mut Vec<RowProblem>) -> Vec
         for card in &row.cards {
             if let Some(first) = cards.insert(card.to_vec(), line).filter(|f| *f != line) {
                 p.add(
-                    format!("card {} is also on line {first}", crate::display::hex(card)),
+                    format!("card {} is also on line {first}", super::hex(card)),
                     "a card belongs to one user",
                 );
             }

@@ -197,7 +197,7 @@ pub fn export(serial: &str, users: &[latchkey_protocol::User]) -> String {
         }
         for (key, at) in [("valid_from", spec.valid_from), ("valid_until", spec.valid_until)] {
             if let Some(at) = at {
-                let _ = writeln!(out, "{key} = {}", quote(&crate::display::format_unix(at)));
+                let _ = writeln!(out, "{key} = {}", quote(&rfc3339(at)));
             }
         }
         if let Some(uses) = spec.use_limit.filter(|_| spec.kind != UserKind::OneTime) {
@@ -219,8 +219,8 @@ pub fn export(serial: &str, users: &[latchkey_protocol::User]) -> String {
         for credential in &user.credentials {
             match credential {
                 Credential::Pin => pin = true,
-                Credential::Card { uid } => cards.push(crate::display::hex(uid)),
-                Credential::Phone { public_key } => phones.push(crate::display::hex(public_key)),
+                Credential::Card { uid } => cards.push(hex(uid)),
+                Credential::Phone { public_key } => phones.push(hex(public_key)),
                 Credential::Fingerprint { .. } => fingers += 1,
                 Credential::CardFingerprint { .. } | Credential::PhoneFingerprint { .. } => {}
             }
@@ -239,4 +239,18 @@ pub fn export(serial: &str, users: &[latchkey_protocol::User]) -> String {
         }
     }
     out
+}
+
+/// Bytes as lower-case hex, as files and the lock's users show them.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A Unix time as RFC 3339 UTC, as a site file's dates take it (the raw number beyond 9999).
+fn rfc3339(unix_seconds: u64) -> String {
+    const YEAR_10000: u64 = 253_402_300_800;
+    match std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(unix_seconds)) {
+        Some(t) if unix_seconds < YEAR_10000 => humantime::format_rfc3339_seconds(t).to_string(),
+        _ => format!("@{unix_seconds}"),
+    }
 }

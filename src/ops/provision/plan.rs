@@ -69,7 +69,7 @@ pub enum Step {
 impl Step {
     /// What it does, in a few words (no secret).
     pub fn describe(&self) -> String {
-        let hex = crate::display::hex;
+        let hex = super::hex;
         match self {
             Self::RemoveUser => "remove the user".into(),
             Self::PutUser { add: true, .. } => "add the user".into(),
