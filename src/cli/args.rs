@@ -39,8 +39,9 @@ pub struct Cli {
     #[arg(help_heading = GLOBAL, long, global = true)]
     pub json: bool,
 
-    /// Time a request may take, retries included, e.g. `3s`, `500ms` or `2` (seconds).
-    /// [default: 3s, or `timeout` in the config file]
+    /// Time a request may take, retries included, e.g. `3s`, `500ms` or `2` (seconds). Up to
+    /// 3 s a request is sent up to 3 times; a longer timeout (for a noisy line) resends every
+    /// 250 ms. [default: 3s, or `timeout` in the config file]
     #[arg(help_heading = GLOBAL, long, global = true, value_name = "DURATION", value_parser = crate::link::parse_timeout)]
     pub timeout: Option<Duration>,
 

@@ -38,6 +38,21 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How many times an idempotent request is sent before giving up.
 pub const DEFAULT_ATTEMPTS: u32 = 3;
 
+/// How long one attempt waits, at least, when a timeout longer than the default buys more
+/// attempts ([`attempts_for`]).
+pub const NOISY_ATTEMPT: Duration = Duration::from_millis(250);
+
+/// Attempts within `timeout`: [`DEFAULT_ATTEMPTS`] up to the default timeout; a longer one
+/// (asked for a noisy line) is spent on more attempts of [`NOISY_ATTEMPT`] each rather than
+/// on longer waits, since on a noisy line it is frames that are lost, not time.
+pub fn attempts_for(timeout: Duration) -> u32 {
+    if timeout <= DEFAULT_TIMEOUT {
+        return DEFAULT_ATTEMPTS;
+    }
+    let n = timeout.as_millis() / NOISY_ATTEMPT.as_millis();
+    u32::try_from(n).unwrap_or(u32::MAX).clamp(DEFAULT_ATTEMPTS, 1000)
+}
+
 /// How a link behaves.
 #[derive(Debug, Clone, Copy)]
 pub struct LinkOptions {

@@ -168,7 +168,11 @@ impl std::fmt::Debug for Connection {
 /// Opens the port `options` names (starting and claiming a simulated lock for
 /// [`PortChoice::Sim`]). No session yet: see [`Connection::authorize`].
 pub fn connect(options: &ConnectOptions) -> Result<Connection, ConnectError> {
-    let link_options = LinkOptions { timeout: options.timeout, ..LinkOptions::default() };
+    let link_options = LinkOptions {
+        timeout: options.timeout,
+        attempts: link::attempts_for(options.timeout),
+        ..LinkOptions::default()
+    };
     let (path, built_in) = match &options.port {
         PortChoice::Sim => {
             let built_in = sim::BuiltIn::start()?;
