@@ -1,7 +1,8 @@
 //! `provision apply` of as many users with PINs as the lock holds, over the simulator's line
 //! paced at 115200 baud (8N1, 11,520 bytes/s), against the line time: the busier direction's
 //! bytes divided by 11,520. Once one request at a time, once pipelined up to the lock's
-//! `max_in_flight`. Prints the figures; run with `cargo bench --bench provision`.
+//! `max_in_flight`. Then 8 locks at once, one thread each as `--bench` runs them, against one.
+//! Prints the figures; run with `cargo bench --bench provision`.
 
 use std::cell::Cell;
 use std::io;
@@ -101,5 +102,63 @@ fn main() {
             out as f64 / f64::from(users),
         );
     }
+    drop(client);
+    // Many locks: each its own simulator, line and thread, as `provision apply --bench` runs.
+    let one = parallel(1, &path);
+    let eight = parallel(8, &path);
+    println!(
+        "provision apply on 8 locks at once: {eight:.2} s, against {one:.2} s for one: {:.2} x",
+        eight / one
+    );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Seconds to apply `path` to `n` fresh locks at once, one thread each (setup not counted).
+fn parallel(n: usize, path: &std::path::Path) -> f64 {
+    let sims: Vec<RunningSim> = (0..n)
+        .map(|_| {
+            RunningSim::start(SimConfig { baud: Some(BAUD), ..SimConfig::default() })
+                .expect("start simulator")
+        })
+        .collect();
+    let start = std::sync::Barrier::new(n);
+    let took: Vec<f64> = std::thread::scope(|s| {
+        let workers: Vec<_> = sims
+            .iter()
+            .map(|sim| {
+                let (port, code, start) = (sim.port_path().to_path_buf(), sim.setup_code(), &start);
+                s.spawn(move || {
+                    let options =
+                        LinkOptions { timeout: Duration::from_secs(10), ..LinkOptions::default() };
+                    let mut client = Client::open(&port, options).expect("open");
+                    let info = client.hello().expect("hello");
+                    let serial = info.serial.to_string();
+                    let key = KeyFile::generate("bench").expect("key");
+                    let (installer, technician) = key.lock_pair(&serial).expect("site key");
+                    let code = SetupCode::parse(&code).expect("setup code");
+                    client.claim(&code, &info, &installer, &technician).expect("claim");
+                    client
+                        .open_session(Role::Installer, &serial, &key.lock_keys(&serial))
+                        .expect("session");
+                    client.set_window(info.capabilities.max_in_flight);
+                    let file = file::load(path).expect("site file");
+                    let knows = plan::Knowledge {
+                        zone: client.settings().expect("settings").time_zone,
+                        pin_keys: vec![pin_key(&installer)],
+                        generated: Default::default(),
+                    };
+                    start.wait();
+                    let began = Instant::now();
+                    let lock = plan::read_lock(&mut client).expect("read");
+                    let (_, _, digest) = client.checksum().expect("checksum");
+                    let plan = plan::plan(&file, &lock, &digest, &knows, false);
+                    apply::apply(&mut client, &plan, &info.capabilities, None, &mut |_, _| {})
+                        .expect("apply");
+                    began.elapsed().as_secs_f64()
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().expect("worker")).collect()
+    });
+    took.into_iter().fold(0.0, f64::max)
 }

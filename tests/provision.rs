@@ -421,3 +421,43 @@ fn an_apply_through_a_noisy_line_converges_exactly_and_reports_its_resends() {
     }
     println!("noisy line: converged in {runs} run(s), {resent} resend(s) in the last");
 }
+
+#[test]
+fn a_refused_credential_leaves_its_user_in_the_documented_state_reported_per_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start_claimed(dir.path(), &[]);
+    let first =
+        write(dir.path(), "first.toml", "[[user]]\nuser = 1\nname = \"Ann\"\npin = \"058213\"\n");
+    sim.cli().args(["provision", "apply"]).arg(&first).assert().success();
+    // Someone the file does not manage holds a PIN and a name the file will ask for.
+    let zed = sim.add_user_with_pin("Zed", "482915", &[]);
+    assert_eq!(zed, 2);
+    let file = write(
+        dir.path(),
+        "site.toml",
+        "[[user]]\nuser = 1\nname = \"Ann\"\npin = \"482915\"\ncards = [\"04a1b2c3\"]\n\n\
+         [[user]]\nuser = 3\nname = \"zed\"\ncards = [\"04a1b2c4\"]\n",
+    );
+    let (out, doc) = run(sim.cli().args(["--json", "provision", "apply"]).arg(&file));
+    assert_eq!(out.status.code(), Some(1), "{doc} {}", String::from_utf8_lossy(&out.stderr));
+    // One JSON document: the error, with the apply's report as its detail.
+    assert_eq!(doc["error"]["kind"], "refused", "{doc}");
+    let rows = doc["error"]["detail"]["users"].as_array().unwrap();
+    let row = |u: u64| rows.iter().find(|r| r["user"] == u).unwrap_or_else(|| panic!("{doc}"));
+    // Ann: the card is hers, the refused PIN is not, and her old PIN is gone too.
+    assert_eq!(row(1)["outcome"], "partial", "{doc}");
+    assert_eq!(row(1)["line"], 1);
+    assert_eq!(row(1)["refused"][0]["status"], "duplicate");
+    // The second "zed": refused whole, so no card went to anyone under that number.
+    assert_eq!(row(3)["outcome"], "refused", "{doc}");
+    assert_eq!(row(3)["line"], 7);
+    let held = users(&sim);
+    assert_eq!(held, [(1, 1), (zed, 1)], "Ann holds only her card; Zed is as he was");
+    // Zed's PIN belongs to him alone: the refused row is what the lock said, not a guess.
+    let show = json(&sim.cli().args(["user", "show", "1", "--json"]).output().unwrap());
+    assert_eq!(show["credentials"][0]["type"], "card", "{show}");
+    // The old PIN no longer opens; Zed's still does.
+    assert!(!sim.attempt("pin 058213").contains("granted"), "the old PIN still opens");
+    assert!(sim.attempt("pin 482915").contains("granted"));
+    sim.stop();
+}

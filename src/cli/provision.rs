@@ -81,13 +81,20 @@ pub(super) fn provision(context: &Context, command: ProvisionCommand) -> Result<
         }
         ProvisionCommand::Apply { file: Some(file), prune, pins_out, .. } => {
             let report = apply_one(context, &file, prune, pins_out.as_deref(), None, None)?;
+            // One JSON document either way: a failure carries the report as its detail.
+            report.result().map_err(|e| e.with_detail(report.json())).inspect_err(|_| {
+                if !context.json {
+                    print_apply(context, &report);
+                }
+            })?;
             print_apply(context, &report);
-            report.result()
+            Ok(())
         }
         ProvisionCommand::Verify { file: Some(file), pins, .. } => {
             let report = verify_one(context, &file, pins.as_deref(), None)?;
+            report.result().map_err(|e| e.with_detail(report.json()))?;
             print_verify(context, &report);
-            report.result()
+            Ok(())
         }
         ProvisionCommand::Export { out } => export(context, out.as_deref()),
         ProvisionCommand::Apply { .. } | ProvisionCommand::Verify { .. } => {

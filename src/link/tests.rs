@@ -398,3 +398,22 @@ fn a_session_lost_inside_a_pipeline_is_reopened_and_the_rest_sent_again() {
         assert_eq!(pings_carried_out(client.transport_mut(), nonce), 1, "ping {nonce}");
     }
 }
+
+#[test]
+fn a_refusal_inside_a_pipeline_is_that_request_s_error_and_the_others_go_on() {
+    let mut client = client(FakeLock::new());
+    open_session(&mut client);
+    client.set_window(4);
+    let answers = client
+        .pipeline(&[
+            Request::Ping { nonce: 1 },
+            Request::RemovePin { user: 7 },
+            Request::Ping { nonce: 2 },
+        ])
+        .unwrap();
+    assert!(answers[0].is_ok() && answers[2].is_ok(), "{answers:?}");
+    assert!(
+        matches!(&answers[1], Err(ClientError::Refused(r)) if r.status == latchkey_protocol::Status::NotFound),
+        "{answers:?}"
+    );
+}

@@ -62,7 +62,7 @@ impl<T: Transport> Client<T> {
         requests: &[Request],
     ) -> Result<Vec<Result<Response, ClientError>>, ClientError> {
         if self.session.is_none() || self.window <= 1 || requests.len() <= 1 {
-            return Ok(requests.iter().map(|r| self.request(r)).collect());
+            return Ok(requests.iter().map(|r| refused(self.request(r))).collect());
         }
         let mut answers: Vec<Option<Result<Response, ClientError>>> =
             requests.iter().map(|_| None).collect();
@@ -176,11 +176,24 @@ impl<T: Transport> Client<T> {
         );
         Ok(answers
             .into_iter()
-            .map(|a| a.unwrap_or_else(|| Err(ClientError::Unexpected("no answer kept".into()))))
+            .map(|a| {
+                refused(a.unwrap_or_else(|| Err(ClientError::Unexpected("no answer kept".into()))))
+            })
             .collect())
     }
 
     fn timeout(&self, attempts: u32) -> ClientError {
         ClientError::Timeout { path: self.path.clone(), timeout: self.options.timeout, attempts }
+    }
+}
+
+/// The lock's refusal as [`ClientError::Refused`], as a single request reports it.
+fn refused(answer: Result<Response, ClientError>) -> Result<Response, ClientError> {
+    match answer {
+        Ok(response) => match response.refusal() {
+            Some(refusal) => Err(ClientError::Refused(refusal)),
+            None => Ok(response),
+        },
+        other => other,
     }
 }

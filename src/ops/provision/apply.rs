@@ -256,6 +256,9 @@ pub fn apply<T: Transport>(
                         }
                         again.push(Job { pin: Some(pin), ..job });
                     }
+                    // Removing what is already gone: the end state holds.
+                    Err(ClientError::Refused(r))
+                        if job.step == Step::RemovePin && r.status == Status::NotFound => {}
                     Err(ClientError::Refused(r)) => {
                         if matches!(job.step, Step::PutUser { .. }) {
                             refused_user[job.who] = true;
