@@ -461,3 +461,28 @@ fn a_refused_credential_leaves_its_user_in_the_documented_state_reported_per_row
     assert!(sim.attempt("pin 482915").contains("granted"));
     sim.stop();
 }
+
+#[test]
+fn a_technician_key_can_plan_but_not_apply() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start_claimed(dir.path(), &[]);
+    let file = write(dir.path(), "site.toml", &site(3, false));
+    sim.cli().args(["provision", "apply"]).arg(&file).assert().success();
+    let tech = sim.technician_key();
+    let (out, plan) =
+        run(sim.cli().arg("--key").arg(&tech).args(["--json", "provision", "plan"]).arg(&file));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(plan["nothing_to_do"], true, "{plan}");
+    assert_eq!(plan["pins_compared"], false);
+    let more = write(dir.path(), "more.toml", &site(4, false));
+    let (_, plan) =
+        run(sim.cli().arg("--key").arg(&tech).args(["--json", "provision", "plan"]).arg(&more));
+    assert_eq!(plan["add"], 1, "{plan}");
+    let before = change_records(&sim);
+    let (out, doc) =
+        run(sim.cli().arg("--key").arg(&tech).args(["--json", "provision", "apply"]).arg(&more));
+    assert_eq!(out.status.code(), Some(1), "{doc}");
+    assert!(doc["error"]["message"].as_str().unwrap().contains("read-only"), "{doc}");
+    assert_eq!(change_records(&sim), before);
+    sim.stop();
+}

@@ -491,7 +491,7 @@ impl From<crate::ops::provision::ProvisionError> for CliError {
         use crate::ops::provision::ProvisionError;
         let hint = match &error {
             ProvisionError::Read { .. } => "check the file's path".to_string(),
-            ProvisionError::Parse { .. } => "a JSON array of users shaped like `latchkey user show --json`, plus \"pin\", \"cards\", \"phones\", \"fingers\" (a count)".to_string(),
+            ProvisionError::Parse { .. } => "a JSON array of users shaped like `latchkey user show --json`, plus \"pin\", \"cards\", \"phones\", \"fingers\" (a count); docs/provisioning.md describes it, and `latchkey provision verify` also reads TOML and CSV site files".to_string(),
             ProvisionError::Value { source, .. } => source.hint().to_string(),
             ProvisionError::Date { source, .. } => source.hint().to_string(),
         };

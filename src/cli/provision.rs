@@ -176,7 +176,7 @@ fn prepare(
         && serial != info.serial.as_str()
     {
         return Err(CliError::usage(format!(
-            "the lock on this port is {}, not {serial}; nothing was sent",
+            "the lock on this port is {}, not {serial}; nothing was changed",
             info.serial
         ))
         .with_hint("check which lock is on which port in the bench file"));
@@ -356,6 +356,10 @@ pub(super) fn apply_one(
         .with_hint("give --pins-out FILE: generated PINs are written there (mode 0600), once"));
     }
     let mut r = prepare(context, path, Access::Change, pins.as_ref(), serial)?;
+    if r.c.client.session_role() != Some(latchkey_protocol::Role::Installer) {
+        // A technician key may plan, never change: say so before anything is sent.
+        return Err(CliError::refusal(crate::session::Refusal::ReadOnlyKey, None));
+    }
     let (plan, _) = read_plan(&mut r, prune)?;
     let capabilities = r.c.info()?.capabilities;
     let total: usize = plan.users.iter().map(|u| u.steps.len()).sum();

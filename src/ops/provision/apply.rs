@@ -136,7 +136,7 @@ impl PinFile {
             .mode(0o600)
             .open(&self.path)
             .map_err(err)?;
-        if self.known.is_empty() {
+        if file.metadata().map_err(err)?.len() == 0 {
             writeln!(file, "user,pin").map_err(err)?;
         }
         writeln!(file, "{user},{pin}").map_err(err)?;

@@ -1,6 +1,7 @@
-//! Provisioning files: what a lock should hold, as JSON — a list of users shaped like
-//! `latchkey user show --json`, plus the secrets the host wrote and the lock never returns
-//! (a PIN) — and the checksum the lock would report if it held exactly that.
+//! Bulk provisioning: site files ([`file`]: TOML, CSV or JSON, checked row by row), the
+//! difference with a lock ([`plan`]), carrying it out ([`apply`]), a site file from a lock
+//! ([`export`]); and, for `checksum --verify`, the JSON list of users it has always read with
+//! the checksum a lock holding exactly them reports. The format is `docs/provisioning.md`.
 
 use std::path::{Path, PathBuf};
 
