@@ -486,3 +486,38 @@ fn a_technician_key_can_plan_but_not_apply() {
     assert_eq!(change_records(&sim), before);
     sim.stop();
 }
+
+#[test]
+fn the_same_file_on_two_locks_with_port_given_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let keystore = dir.path().join("keys");
+    let sims: Vec<Sim> = ["LK-0001", "LK-0002"]
+        .iter()
+        .map(|serial| {
+            let sub = dir.path().join(serial);
+            std::fs::create_dir(&sub).unwrap();
+            let mut sim = Sim::start(&sub, &["--serial", serial]);
+            sim.keystore = keystore.clone();
+            sim.cli().args(["claim", "--setup-code", &sim.setup_code]).assert().success();
+            sim
+        })
+        .collect();
+    let file = write(dir.path(), "site.toml", &site(3, false));
+    let both = |args: &[&str]| {
+        let mut cmd = latchkey();
+        cmd.env("LATCHKEY_KEYSTORE", &keystore)
+            .args(["--port", sims[0].link_str(), "--port", sims[1].link_str()])
+            .args(args);
+        cmd
+    };
+    let out = both(&["--json", "provision", "apply"]).arg(&file).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.lines().filter(|l| l.contains("\"verified\":true")).count(), 2, "{stdout}");
+    both(&["provision", "verify"]).arg(&file).assert().success();
+    // Any other command on two ports is a usage error: nothing is sent.
+    both(&["info"]).assert().code(2);
+    for sim in sims {
+        sim.stop();
+    }
+}

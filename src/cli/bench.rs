@@ -64,7 +64,37 @@ fn load(path: &Path) -> Result<Vec<BenchLock>, CliError> {
 
 /// Runs `job` on every lock of the bench file at once.
 pub(super) fn run(context: &Context, bench: &Path, job: Job) -> Result<(), CliError> {
-    let locks = load(bench)?;
+    run_locks(context, load(bench)?, job)
+}
+
+/// Runs `job` with the same site file on each of `ports` at once (`--port` given more than
+/// once). A PIN file is per lock, so generated PINs need a bench file.
+pub(super) fn run_ports(
+    context: &Context,
+    ports: &[String],
+    file: &Path,
+    pins: Option<&Path>,
+    job: Job,
+) -> Result<(), CliError> {
+    if pins.is_some() {
+        return Err(CliError::usage(
+            "a PIN file belongs to one lock, and several ports were given",
+        )
+        .with_hint("give each lock its own `pins` in a bench file (--bench FILE)"));
+    }
+    let locks = ports
+        .iter()
+        .map(|port| BenchLock {
+            port: PathBuf::from(port),
+            file: file.to_path_buf(),
+            serial: None,
+            pins: None,
+        })
+        .collect();
+    run_locks(context, locks, job)
+}
+
+fn run_locks(context: &Context, locks: Vec<BenchLock>, job: Job) -> Result<(), CliError> {
     // Every site file is checked before any port is opened: one bad row stops the bench.
     for lock in &locks {
         crate::ops::provision::file::load(&lock.file)?;

@@ -110,7 +110,32 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
         _ => {}
     }
     let context = cli.context()?;
+    if cli.port.len() > 1 {
+        return several_ports(&context, &cli.port, cli.command).map(|()| Outcome::Done);
+    }
     dispatch(&context, cli.command)
+}
+
+/// `--port` given more than once: the same site file on each lock at once.
+fn several_ports(context: &Context, ports: &[String], command: Command) -> Result<(), CliError> {
+    use provision::ProvisionCommand::{Apply, Verify};
+    match command {
+        Command::Provision(Apply { file: Some(file), prune, pins_out, bench: None }) => {
+            bench::run_ports(
+                context,
+                ports,
+                &file,
+                pins_out.as_deref(),
+                bench::Job::Apply { prune },
+            )
+        }
+        Command::Provision(Verify { file: Some(file), pins, bench: None }) => {
+            bench::run_ports(context, ports, &file, pins.as_deref(), bench::Job::Verify)
+        }
+        _ => Err(CliError::usage("--port is given more than once").with_hint(
+            "only `provision apply FILE` and `provision verify FILE` work on several locks at once",
+        )),
+    }
 }
 
 fn dispatch(context: &Context, command: Command) -> Result<Outcome, CliError> {

@@ -173,6 +173,7 @@ const EXAMPLES: &[(&str, &[&str])] = &[
         &[
             "latchkey provision apply site.toml --pins-out pins.csv   # generated PINs, mode 0600",
             "latchkey provision apply --bench bench.toml              # many locks at once",
+            "latchkey --port /dev/ttyUSB0 --port /dev/ttyUSB1 provision apply site.toml",
         ],
     ),
     (
