@@ -1,6 +1,7 @@
 //! Reading the lock's log over the simulator's line paced at 115200 baud (8N1): 2,000 records,
-//! paged by the real client inside a sealed session, against the time the answer bytes alone
-//! need on that line. Prints both and their ratio; run with `cargo bench --bench log_read`.
+//! read as `log read` reads them inside a sealed session, one page at a time and with a window
+//! of pages in flight, against the time the answer bytes alone need on that line. Prints both
+//! and their ratio; run with `cargo bench --bench log_read`.
 
 use std::time::{Duration, Instant};
 
@@ -40,30 +41,42 @@ fn main() {
 
     let bounds = client.read_log(u32::MAX).expect("bounds");
     let start = bounds.next_seq.saturating_sub(RECORDS).max(bounds.first_seq);
-    let mut next = start;
-    let mut records = 0usize;
-    let mut bytes = 0usize;
-    let began = Instant::now();
-    while next < bounds.next_seq {
-        let page = client.read_log(next).expect("read");
-        let Some(last) = page.records.last().map(|r| r.seq) else { break };
-        records += page.records.len();
-        bytes += wire_bytes(&Response::Log {
-            records: page.records.iter().copied().collect(),
-            first_seq: page.first_seq,
-            next_seq: page.next_seq,
-        });
-        next = last + 1;
+    // Once a page at a time, once as `log read` reads: a window of pages in flight.
+    for window in [1, info.capabilities.max_in_flight] {
+        client.set_window(window);
+        let began = Instant::now();
+        let mut page: Vec<latchkey_protocol::LogRecord> = Vec::new();
+        let mut pages = Vec::new();
+        for record in latchkey::ops::log::records(&mut client, start).until(bounds.next_seq) {
+            page.push(record.expect("read"));
+            if page.len() == latchkey_protocol::LOG_PAGE {
+                pages.push(std::mem::take(&mut page));
+            }
+        }
+        let took = began.elapsed();
+        if !page.is_empty() {
+            pages.push(page);
+        }
+        let records: usize = pages.iter().map(Vec::len).sum();
+        let bytes: usize = pages
+            .iter()
+            .map(|records| {
+                wire_bytes(&Response::Log {
+                    records: records.iter().copied().collect(),
+                    first_seq: bounds.first_seq,
+                    next_seq: bounds.next_seq,
+                })
+            })
+            .sum();
+        let line = Duration::from_secs_f64(bytes as f64 * 10.0 / f64::from(BAUD));
+        println!(
+            "log_read, window {window}: {records} records in {:.2} s over the simulator at {BAUD} baud",
+            took.as_secs_f64()
+        );
+        println!(
+            "log_read, window {window}: {bytes} answer bytes need {:.2} s on the line alone; ratio {:.2}",
+            line.as_secs_f64(),
+            took.as_secs_f64() / line.as_secs_f64()
+        );
     }
-    let took = began.elapsed();
-    let line = Duration::from_secs_f64(bytes as f64 * 10.0 / f64::from(BAUD));
-    println!(
-        "log_read: {records} records in {:.2} s over the simulator at {BAUD} baud",
-        took.as_secs_f64()
-    );
-    println!("log_read: {bytes} answer bytes need {:.2} s on the line alone", line.as_secs_f64());
-    println!(
-        "log_read: ratio {:.2} (1.00 would be a line that never idles)",
-        took.as_secs_f64() / line.as_secs_f64()
-    );
 }

@@ -27,9 +27,10 @@ use crate::session::{ConnectOptions, PortChoice, PortPick};
 #[command(name = "latchkey", version, propagate_version = true, max_term_width = 100)]
 pub struct Cli {
     /// Serial port of the lock: a path, or `auto` to detect a known adapter
-    /// [env: LATCHKEY_PORT; else `port` in the config file; else auto]
-    #[arg(help_heading = GLOBAL, long, short, global = true, value_name = "PATH|auto")]
-    pub port: Option<String>,
+    /// [env: LATCHKEY_PORT; else `port` in the config file; else auto]. `provision apply` and
+    /// `provision verify` take it more than once: the same file on each lock, at once.
+    #[arg(help_heading = GLOBAL, long, short, global = true, value_name = "PATH|auto", action = clap::ArgAction::Append)]
+    pub port: Vec<String>,
 
     /// Talk to a simulated lock started in-process on a pseudo-terminal (no hardware needed).
     #[arg(help_heading = GLOBAL, long, global = true, conflicts_with = "port")]
@@ -39,8 +40,9 @@ pub struct Cli {
     #[arg(help_heading = GLOBAL, long, global = true)]
     pub json: bool,
 
-    /// Time a request may take, retries included, e.g. `3s`, `500ms` or `2` (seconds).
-    /// [default: 3s, or `timeout` in the config file]
+    /// Time a request may take, retries included, e.g. `3s`, `500ms` or `2` (seconds). Up to
+    /// 3 s a request is sent up to 3 times; a longer timeout (for a noisy line) resends every
+    /// 250 ms. [default: 3s, or `timeout` in the config file]
     #[arg(help_heading = GLOBAL, long, global = true, value_name = "DURATION", value_parser = crate::link::parse_timeout)]
     pub timeout: Option<Duration>,
 
@@ -164,6 +166,9 @@ pub enum Command {
     /// The lock's own event log: read, verify, follow, clear.
     #[command(subcommand)]
     Log(log::LogCommand),
+    /// Bulk provisioning from a site file: plan, apply, verify; export one from a lock.
+    #[command(subcommand)]
+    Provision(super::provision::ProvisionCommand),
     /// A technician's summary: firmware, uptime and reset reason, battery under load, bolt and
     /// door, motor, storage and log use, link and security counters.
     Diag,
@@ -274,7 +279,7 @@ impl Cli {
         let env_port = std::env::var("LATCHKEY_PORT").ok().filter(|p| !p.is_empty());
         let port = if cli.sim {
             PortChoice::Sim
-        } else if let Some(p) = &cli.port {
+        } else if let Some(p) = cli.port.first() {
             named(p, PortSource::Flag)
         } else if let Some(p) = env_port {
             named(&p, PortSource::Env)

@@ -199,6 +199,8 @@ pub struct CliError {
     pub status: Option<Status>,
     /// When the lock is slowing down attempts: how long to wait.
     pub retry_after_ms: Option<u64>,
+    /// More for scripts (a site file's bad rows), as `"detail"` in the JSON error.
+    pub detail: Option<serde_json::Value>,
 }
 
 impl CliError {
@@ -211,6 +213,7 @@ impl CliError {
             hint: None,
             status: None,
             retry_after_ms: None,
+            detail: None,
         }
     }
 
@@ -268,6 +271,12 @@ impl CliError {
         }
     }
 
+    /// Adds detail for scripts.
+    pub fn with_detail(mut self, detail: serde_json::Value) -> Self {
+        self.detail = Some(detail);
+        self
+    }
+
     /// Adds the fix.
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
@@ -284,6 +293,7 @@ impl CliError {
                 "status": self.status.map(|s| s.as_str()),
                 "retry_after_ms": self.retry_after_ms,
                 "exit_code": self.code,
+                "detail": self.detail,
             }
         })
     }
@@ -397,7 +407,15 @@ impl From<ClientError> for CliError {
             ClientError::Backoff { retry_after } => Some(retry_after.as_millis() as u64),
             _ => None,
         };
-        Self { code: kind.exit_code(), kind, message, hint: Some(hint), status, retry_after_ms }
+        Self {
+            code: kind.exit_code(),
+            kind,
+            message,
+            hint: Some(hint),
+            status,
+            retry_after_ms,
+            detail: None,
+        }
     }
 }
 
@@ -473,7 +491,7 @@ impl From<crate::ops::provision::ProvisionError> for CliError {
         use crate::ops::provision::ProvisionError;
         let hint = match &error {
             ProvisionError::Read { .. } => "check the file's path".to_string(),
-            ProvisionError::Parse { .. } => "a JSON array of users shaped like `latchkey user show --json`, plus \"pin\", \"cards\", \"phones\", \"fingers\" (a count)".to_string(),
+            ProvisionError::Parse { .. } => "a JSON array of users shaped like `latchkey user show --json`, plus \"pin\", \"cards\", \"phones\", \"fingers\" (a count); docs/provisioning.md describes it, and `latchkey provision verify` also reads TOML and CSV site files".to_string(),
             ProvisionError::Value { source, .. } => source.hint().to_string(),
             ProvisionError::Date { source, .. } => source.hint().to_string(),
         };

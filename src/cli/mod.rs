@@ -11,12 +11,14 @@ macro_rules! say {
 }
 
 mod args;
+mod bench;
 mod connect;
 mod context;
 mod device;
 mod error;
 pub mod log;
 mod prompt;
+pub mod provision;
 mod security;
 mod settings;
 mod shell;
@@ -108,7 +110,32 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
         _ => {}
     }
     let context = cli.context()?;
+    if cli.port.len() > 1 {
+        return several_ports(&context, &cli.port, cli.command).map(|()| Outcome::Done);
+    }
     dispatch(&context, cli.command)
+}
+
+/// `--port` given more than once: the same site file on each lock at once.
+fn several_ports(context: &Context, ports: &[String], command: Command) -> Result<(), CliError> {
+    use provision::ProvisionCommand::{Apply, Verify};
+    match command {
+        Command::Provision(Apply { file: Some(file), prune, pins_out, bench: None }) => {
+            bench::run_ports(
+                context,
+                ports,
+                &file,
+                pins_out.as_deref(),
+                bench::Job::Apply { prune },
+            )
+        }
+        Command::Provision(Verify { file: Some(file), pins, bench: None }) => {
+            bench::run_ports(context, ports, &file, pins.as_deref(), bench::Job::Verify)
+        }
+        _ => Err(CliError::usage("--port is given more than once").with_hint(
+            "only `provision apply FILE` and `provision verify FILE` work on several locks at once",
+        )),
+    }
 }
 
 fn dispatch(context: &Context, command: Command) -> Result<Outcome, CliError> {
@@ -145,6 +172,13 @@ fn dispatch(context: &Context, command: Command) -> Result<Outcome, CliError> {
         Command::Completions { shell } => shell::completions(shell),
         Command::Man => shell::man(),
         Command::Log(command) => log::log(context, command),
+        Command::Provision(provision::ProvisionCommand::Apply {
+            bench: Some(file), prune, ..
+        }) => bench::run(context, &file, bench::Job::Apply { prune }),
+        Command::Provision(provision::ProvisionCommand::Verify { bench: Some(file), .. }) => {
+            bench::run(context, &file, bench::Job::Verify)
+        }
+        Command::Provision(command) => provision::provision(context, command),
     };
     done.map(|()| Outcome::Done)
 }

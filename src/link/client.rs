@@ -29,12 +29,29 @@ use tracing::{debug, trace};
 use super::duration::TIMEOUT_RANGE;
 use super::transport::Transport;
 
+mod pipeline;
+
 /// Line speed used when the port is a real UART. A pty ignores it.
 pub const DEFAULT_BAUD: u32 = 115_200;
 /// Total time a request may take, retries included, unless the user says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How many times an idempotent request is sent before giving up.
 pub const DEFAULT_ATTEMPTS: u32 = 3;
+
+/// How long one attempt waits, at least, when a timeout longer than the default buys more
+/// attempts ([`attempts_for`]).
+pub const NOISY_ATTEMPT: Duration = Duration::from_millis(250);
+
+/// Attempts within `timeout`: [`DEFAULT_ATTEMPTS`] up to the default timeout; a longer one
+/// (asked for a noisy line) is spent on more attempts of [`NOISY_ATTEMPT`] each rather than
+/// on longer waits, since on a noisy line it is frames that are lost, not time.
+pub fn attempts_for(timeout: Duration) -> u32 {
+    if timeout <= DEFAULT_TIMEOUT {
+        return DEFAULT_ATTEMPTS;
+    }
+    let n = timeout.as_millis() / NOISY_ATTEMPT.as_millis();
+    u32::try_from(n).unwrap_or(u32::MAX).clamp(DEFAULT_ATTEMPTS, 1000)
+}
 
 /// How a link behaves.
 #[derive(Debug, Clone, Copy)]
@@ -194,6 +211,8 @@ pub struct Client<T: Transport = TTYPort> {
     session: Option<Session>,
     /// `Booted` events seen so far: a lock that restarts mid-handshake forgets it.
     boots_seen: u32,
+    /// Requests [`Client::pipeline`] keeps in flight.
+    window: usize,
 }
 
 impl<T: Transport> std::fmt::Debug for Client<T> {
@@ -229,6 +248,9 @@ fn resend_rule(request: &Request) -> Resend {
         _ => Resend::Never,
     }
 }
+
+/// An answer as it arrived, by the sequence number it answers.
+type Arrived = (u16, Result<Response, ClientError>);
 
 /// An answer, and how many times the request went out to get it.
 struct Answer {
@@ -286,6 +308,7 @@ impl<T: Transport> Client<T> {
             stats: LinkStats::default(),
             session: None,
             boots_seen: 0,
+            window: 1,
         }
     }
 
@@ -473,16 +496,27 @@ impl<T: Transport> Client<T> {
         seq: Option<u16>,
         deadline: Instant,
     ) -> Result<Option<Result<Response, ClientError>>, ClientError> {
+        let wanted: &[u16] = match &seq {
+            Some(seq) => std::slice::from_ref(seq),
+            None => &[],
+        };
+        Ok(self.wait_any(wanted, deadline)?.into_iter().next().map(|(_, answer)| answer))
+    }
+
+    /// Reads until a response to one of `wanted` arrives or `deadline` passes; with nothing
+    /// wanted, until an event arrives. Returns every wanted answer that arrived in the same
+    /// read (a pipeline's answers come back to back), at most one per sequence number.
+    fn wait_any(&mut self, wanted: &[u16], deadline: Instant) -> Result<Vec<Arrived>, ClientError> {
         let mut buf = [0u8; 256];
+        let mut found: Vec<Arrived> = Vec::new();
         loop {
             let n = self
                 .transport
                 .receive(&mut buf, deadline)
                 .map_err(|source| ClientError::Io { path: self.path.clone(), source })?;
             if n == 0 {
-                return Ok(None);
+                return Ok(found);
             }
-            let mut found = None;
             for &byte in &buf[..n] {
                 let Some(result) = self.accumulator.push(byte) else { continue };
                 let frame = match result {
@@ -497,6 +531,8 @@ impl<T: Transport> Client<T> {
                 let header = frame.header;
                 let body = frame.body;
                 trace!(kind = ?header.kind, seq = header.seq, len = body.len(), "frame received");
+                let awaited =
+                    wanted.contains(&header.seq) && !found.iter().any(|(s, _)| *s == header.seq);
                 match header.kind {
                     Kind::Event if header.version == PROTOCOL_VERSION => {
                         // The lock sends only `Booted` in clear; anything else is not its.
@@ -522,10 +558,12 @@ impl<T: Transport> Client<T> {
                             _ => self.stats.dropped += 1,
                         }
                     }
-                    Kind::Response if Some(header.seq) == seq && found.is_none() => {
+                    Kind::Response if awaited => {
                         if header.version != PROTOCOL_VERSION {
-                            found =
-                                Some(Err(ClientError::VersionMismatch { lock: header.version }));
+                            found.push((
+                                header.seq,
+                                Err(ClientError::VersionMismatch { lock: header.version }),
+                            ));
                             continue;
                         }
                         match decode_body::<Response>(body) {
@@ -534,7 +572,7 @@ impl<T: Transport> Client<T> {
                             Ok(Response::Status(Status::NotAuthorized))
                                 if self.session.is_some() =>
                             {
-                                found = Some(Err(ClientError::SessionExpired));
+                                found.push((header.seq, Err(ClientError::SessionExpired)));
                             }
                             // Inside a session the lock seals every other answer: one in
                             // clear is not its, and is no answer. The wait goes on.
@@ -545,11 +583,11 @@ impl<T: Transport> Client<T> {
                                 );
                                 self.stats.unsealed += 1;
                             }
-                            Ok(response) => found = Some(Ok(response)),
+                            Ok(response) => found.push((header.seq, Ok(response))),
                             Err(_) => self.stats.dropped += 1,
                         }
                     }
-                    Kind::SealedResponse if Some(header.seq) == seq && found.is_none() => {
+                    Kind::SealedResponse if awaited => {
                         let Some(session) = &mut self.session else {
                             self.stats.dropped += 1;
                             continue;
@@ -557,7 +595,7 @@ impl<T: Transport> Client<T> {
                         let mut plain = [0u8; MAX_BODY_LEN];
                         match session.opener.open(&header, body, &mut plain) {
                             Ok((plain, _)) => match decode_body::<Response>(plain) {
-                                Ok(response) => found = Some(Ok(response)),
+                                Ok(response) => found.push((header.seq, Ok(response))),
                                 Err(_) => self.stats.dropped += 1,
                             },
                             Err(SealError::Replayed { .. }) => {
@@ -568,17 +606,17 @@ impl<T: Transport> Client<T> {
                         }
                     }
                     Kind::Response | Kind::SealedResponse => {
-                        debug!(seq = header.seq, waiting_for = ?seq, "stale answer ignored");
+                        debug!(seq = header.seq, ?wanted, "stale answer ignored");
                         self.stats.stale += 1;
                     }
                     _ => self.stats.dropped += 1,
                 }
             }
-            if found.is_some() {
+            if !found.is_empty() {
                 return Ok(found);
             }
-            if seq.is_none() && !self.events.is_empty() {
-                return Ok(None);
+            if wanted.is_empty() && !self.events.is_empty() {
+                return Ok(found);
             }
         }
     }

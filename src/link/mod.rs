@@ -13,7 +13,7 @@ mod tests;
 
 pub use client::{
     Client, ClientError, DEFAULT_ATTEMPTS, DEFAULT_BAUD, DEFAULT_TIMEOUT, LinkOptions, LinkStats,
-    LogPage,
+    LogPage, NOISY_ATTEMPT, attempts_for,
 };
 pub use duration::{
     DurationError, DurationRange, INTERVAL_RANGE, TIMEOUT_RANGE, deserialize_timeout,

@@ -302,3 +302,118 @@ fn another_program_reading_the_port_makes_a_request_time_out_instead_of_hanging(
     let result = result.expect("the client still waits, past its timeout");
     assert!(matches!(result, Err(ClientError::Timeout { attempts: 3, .. })), "{result:?}");
 }
+
+// ---- pipelining -------------------------------------------------------------------------------
+
+fn pings(n: u32) -> Vec<Request> {
+    (1..=n).map(|nonce| Request::Ping { nonce }).collect()
+}
+
+fn pongs(answers: Vec<Result<latchkey_protocol::Response, ClientError>>) -> Vec<u32> {
+    answers
+        .into_iter()
+        .map(|a| match a {
+            Ok(latchkey_protocol::Response::Pong { nonce }) => nonce,
+            other => panic!("not a pong: {other:?}"),
+        })
+        .collect()
+}
+
+fn pings_carried_out(lock: &FakeLock, nonce: u32) -> usize {
+    lock.carried_out.iter().filter(|r| **r == Request::Ping { nonce }).count()
+}
+
+/// `reaction` for the ping carrying `nonce`, the first time it reaches the lock.
+fn on_ping(nonce: u32, reaction: Reaction) -> impl FnMut(&Request) -> Reaction {
+    let mut done = false;
+    move |request| {
+        if !done && *request == (Request::Ping { nonce }) {
+            done = true;
+            reaction
+        } else {
+            Reaction::Answer
+        }
+    }
+}
+
+#[test]
+fn a_pipeline_sends_a_window_before_reading_and_answers_in_the_order_asked() {
+    let mut client = client(FakeLock::new());
+    open_session(&mut client);
+    client.set_window(4);
+    let before = client.transport_mut().writes.len();
+    let answers = client.pipeline(&pings(10)).unwrap();
+    assert_eq!(pongs(answers), (1..=10).collect::<Vec<_>>());
+    // One frame a write, no resend: the lock took every counter in order.
+    assert_eq!(client.transport_mut().writes.len() - before, 10);
+    assert_eq!(client.stats().resent, 0);
+    for nonce in 1..=10 {
+        assert_eq!(pings_carried_out(client.transport_mut(), nonce), 1);
+    }
+}
+
+#[test]
+fn a_frame_lost_inside_a_pipeline_is_sealed_again_and_carried_out_once() {
+    let mut client = client(FakeLock::new().script(on_ping(3, Reaction::LoseFrame)));
+    open_session(&mut client);
+    client.set_window(4);
+    let answers = client.pipeline(&pings(8)).unwrap();
+    assert_eq!(pongs(answers), (1..=8).collect::<Vec<_>>());
+    assert_eq!(pings_carried_out(client.transport_mut(), 3), 1);
+    assert_eq!(client.stats().resent, 1);
+}
+
+#[test]
+fn an_answer_lost_inside_a_pipeline_is_asked_again_and_the_idempotent_request_converges() {
+    let mut client = client(FakeLock::new().script(on_ping(2, Reaction::LoseAnswer)));
+    open_session(&mut client);
+    client.set_window(4);
+    let answers = client.pipeline(&pings(6)).unwrap();
+    assert_eq!(pongs(answers), (1..=6).collect::<Vec<_>>());
+    assert_eq!(client.stats().resent, 1);
+}
+
+#[test]
+fn the_last_answer_of_a_pipeline_lost_is_recovered_by_an_identical_resend_from_the_cache() {
+    let mut client = client(FakeLock::new().script(on_ping(5, Reaction::LoseAnswer)));
+    open_session(&mut client);
+    client.set_window(8);
+    let answers = client.pipeline(&pings(5)).unwrap();
+    assert_eq!(pongs(answers), (1..=5).collect::<Vec<_>>());
+    let lock = client.transport_mut();
+    // Carried out once: the resend was the very same frame, answered from the lock's cache.
+    assert_eq!(pings_carried_out(lock, 5), 1);
+    let n = lock.writes.len();
+    assert_eq!(lock.writes[n - 1], lock.writes[n - 2]);
+}
+
+#[test]
+fn a_session_lost_inside_a_pipeline_is_reopened_and_the_rest_sent_again() {
+    let mut client = client(FakeLock::new().script(on_ping(4, Reaction::ExpireSessionFirst)));
+    open_session(&mut client);
+    client.set_window(4);
+    let answers = client.pipeline(&pings(9)).unwrap();
+    assert_eq!(pongs(answers), (1..=9).collect::<Vec<_>>());
+    for nonce in 1..=9 {
+        assert_eq!(pings_carried_out(client.transport_mut(), nonce), 1, "ping {nonce}");
+    }
+}
+
+#[test]
+fn a_refusal_inside_a_pipeline_is_that_request_s_error_and_the_others_go_on() {
+    let mut client = client(FakeLock::new());
+    open_session(&mut client);
+    client.set_window(4);
+    let answers = client
+        .pipeline(&[
+            Request::Ping { nonce: 1 },
+            Request::RemovePin { user: 7 },
+            Request::Ping { nonce: 2 },
+        ])
+        .unwrap();
+    assert!(answers[0].is_ok() && answers[2].is_ok(), "{answers:?}");
+    assert!(
+        matches!(&answers[1], Err(ClientError::Refused(r)) if r.status == latchkey_protocol::Status::NotFound),
+        "{answers:?}"
+    );
+}

@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 
-use latchkey_protocol::{LOG_PAGE, LogEntry, LogRecord};
+use latchkey_protocol::{LOG_PAGE, LogEntry, LogRecord, Request, Response};
 
 use crate::link::{Client, ClientError, LogPage};
 
@@ -14,11 +14,40 @@ use crate::link::{Client, ClientError, LogPage};
 pub trait LogSource {
     /// Records with `seq >= from_seq`, one page, with where the log stands.
     fn read_log(&mut self, from_seq: u32) -> Result<LogPage, ClientError>;
+
+    /// Pages from each of `froms`, in order; a source that can have several requests in
+    /// flight asks for them at once. The first refusal ends it.
+    fn read_pages(&mut self, froms: &[u32]) -> Result<Vec<LogPage>, ClientError> {
+        froms.iter().map(|&from| self.read_log(from)).collect()
+    }
+
+    /// How many pages [`LogSource::read_pages`] is worth asking at once.
+    fn window(&self) -> usize {
+        1
+    }
 }
 
 impl LogSource for Client {
     fn read_log(&mut self, from_seq: u32) -> Result<LogPage, ClientError> {
         Client::read_log(self, from_seq)
+    }
+
+    fn read_pages(&mut self, froms: &[u32]) -> Result<Vec<LogPage>, ClientError> {
+        let requests: Vec<Request> =
+            froms.iter().map(|&from_seq| Request::ReadLog { from_seq }).collect();
+        self.pipeline(&requests)?
+            .into_iter()
+            .map(|answer| match answer? {
+                Response::Log { records, first_seq, next_seq } => {
+                    Ok(LogPage { records: records.into_iter().collect(), first_seq, next_seq })
+                }
+                other => Err(ClientError::Unexpected(format!("{other:?}"))),
+            })
+            .collect()
+    }
+
+    fn window(&self) -> usize {
+        Client::window(self)
     }
 }
 
@@ -118,9 +147,25 @@ impl<S: LogSource> Iterator for Records<'_, S> {
         if self.end.is_some_and(|end| self.cursor.next_seq() >= end) {
             return None;
         }
-        match self.cursor.page(self.source) {
-            Ok(page) => {
-                self.buffer.extend(page.records);
+        // With the end known, the next pages' starts are known too (a page holds LOG_PAGE
+        // records; a gap in the sequence only makes pages overlap, which the cursor drops):
+        // ask for as many at once as the source keeps in flight.
+        let from = self.cursor.next_seq();
+        let pages = match self.end {
+            Some(end) if self.source.window() > 1 => {
+                let left = end.saturating_sub(from).div_ceil(LOG_PAGE as u32) as usize;
+                let n = left.clamp(1, self.source.window());
+                let froms: Vec<u32> =
+                    (0..n as u32).map(|k| from.saturating_add(k * LOG_PAGE as u32)).collect();
+                self.source.read_pages(&froms)
+            }
+            _ => self.source.read_log(from).map(|page| vec![page]),
+        };
+        match pages {
+            Ok(pages) => {
+                for page in pages {
+                    self.buffer.extend(self.cursor.accept(page).records);
+                }
                 self.buffer.pop_front().map(Ok)
             }
             Err(e) => Some(Err(e)),

@@ -1,7 +1,8 @@
 //! The jobs people come for, as library functions both faces call: reading the lock's log
-//! ([`log`]), users and their codes ([`users`]), and checking a lock against a provisioning
-//! file ([`provision`]). Each takes the client it works through and returns typed results;
-//! none prompts, prints or waits on a person.
+//! ([`log`]), users and their codes ([`users`]), and bulk provisioning: site files checked
+//! row by row, planned against a lock, applied pipelined and verified by checksum
+//! ([`provision`]). Each takes the client it works through and returns typed results; none
+//! prompts, prints or waits on a person (the PIN file `apply` writes is its one file).
 
 pub mod log;
 pub mod provision;

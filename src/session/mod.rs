@@ -176,7 +176,11 @@ impl std::fmt::Debug for Connection {
 /// Opens the port `options` names (starting and claiming a simulated lock for
 /// [`PortChoice::Sim`]). No session yet: see [`Connection::authorize`].
 pub fn connect(options: &ConnectOptions) -> Result<Connection, ConnectError> {
-    let link_options = LinkOptions { timeout: options.timeout, ..LinkOptions::default() };
+    let link_options = LinkOptions {
+        timeout: options.timeout,
+        attempts: link::attempts_for(options.timeout),
+        ..LinkOptions::default()
+    };
     let (path, built_in) = match &options.port {
         PortChoice::Sim => {
             let built_in = sim::BuiltIn::start()?;
@@ -258,7 +262,11 @@ impl Connection {
         };
         let role = key.role();
         let generation = match self.client.open_session(role, &serial, &key.lock_keys(&serial)) {
-            Ok(generation) => generation,
+            Ok(generation) => {
+                // Inside a session requests may be pipelined, up to what the lock takes.
+                self.client.set_window(info.capabilities.max_in_flight);
+                generation
+            }
             Err(ClientError::Backoff { retry_after }) => {
                 return Ok(AuthOutcome::Backoff { retry_after });
             }
@@ -301,6 +309,19 @@ impl Connection {
             *generation = 0;
         }
         Ok(true)
+    }
+
+    /// The keys this lock's PINs may be hashed with (and its cards and phones fingerprinted
+    /// with): derived from each installer key of the key that opened the session, current
+    /// first, since a lock keeps the PIN key of the key it was claimed with. Empty for a
+    /// technician key, which cannot derive them.
+    pub fn pin_keys(&mut self) -> Result<Vec<latchkey_protocol::crypto::SecretKey>, ClientError> {
+        let serial = self.info()?.serial.to_string();
+        let Some((key, _)) = &self.session_key else { return Ok(Vec::new()) };
+        if key.role() != Role::Installer {
+            return Ok(Vec::new());
+        }
+        Ok(key.lock_keys(&serial).iter().map(latchkey_protocol::checksum::pin_key).collect())
     }
 
     /// What a refusal means for this lock and this session: not claimed yet, a read-only

@@ -31,6 +31,10 @@ pub enum Verdict {
 /// what to do with it.
 pub type OnFrame = Box<dyn FnMut(usize, &[u8]) -> Verdict + Send>;
 
+/// Line noise: given the bytes read from one side (`true`: host to lock), the bytes to
+/// relay (some flipped, some dropped).
+pub type Noise = Box<dyn FnMut(bool, &[u8]) -> Vec<u8> + Send>;
+
 /// What the man in the middle does besides relaying.
 #[derive(Default)]
 pub struct Hooks {
@@ -43,6 +47,8 @@ pub struct Hooks {
     /// Relays this many host→lock bytes (cutting a frame anywhere), then nothing more either
     /// way: the cable pulled at that byte.
     pub cut_after_bytes: Option<usize>,
+    /// Damages the bytes both ways, below the framing (a noisy cable).
+    pub noise: Option<Noise>,
 }
 
 pub struct Proxy {
@@ -61,7 +67,7 @@ impl Proxy {
 
     /// As [`Proxy::start`], with every hook.
     pub fn start_with(lock_port: &Path, hooks: Hooks) -> Proxy {
-        let Hooks { mut tamper, mut on_frame, mut answers, cut_after_bytes } = hooks;
+        let Hooks { mut tamper, mut on_frame, mut answers, cut_after_bytes, mut noise } = hooks;
         let (mut master, slave) = TTYPort::pair().expect("pty pair");
         let path = PathBuf::from(slave.name().expect("pty name"));
         master.set_timeout(Duration::from_millis(5)).unwrap();
@@ -80,6 +86,12 @@ impl Proxy {
             while !halt.load(Ordering::Relaxed) {
                 // Host to lock, frame by frame so a frame can be altered whole.
                 if let Ok(n) = master.read(&mut buf) {
+                    if let Some(noise) = noise.as_mut() {
+                        let bytes = noise(true, &buf[..n]);
+                        h2l.lock().unwrap().extend_from_slice(&bytes);
+                        let _ = lock.write_all(&bytes);
+                        continue;
+                    }
                     if let Some(limit) = cut_after_bytes {
                         let take = if cut { 0 } else { n.min(limit - relayed) };
                         h2l.lock().unwrap().extend_from_slice(&buf[..take]);
@@ -119,6 +131,12 @@ impl Proxy {
                 }
                 if let Ok(n) = lock.read(&mut buf) {
                     if cut {
+                        continue;
+                    }
+                    if let Some(noise) = noise.as_mut() {
+                        let bytes = noise(false, &buf[..n]);
+                        l2h.lock().unwrap().extend_from_slice(&bytes);
+                        let _ = master.write_all(&bytes);
                         continue;
                     }
                     l2h.lock().unwrap().extend_from_slice(&buf[..n]);

@@ -161,6 +161,32 @@ const EXAMPLES: &[(&str, &[&str])] = &[
             "latchkey log read --csv > log.csv",
         ],
     ),
+    (
+        "provision plan",
+        &[
+            "latchkey provision plan site.toml            # what apply would change",
+            "latchkey provision plan site.csv --prune --json",
+        ],
+    ),
+    (
+        "provision apply",
+        &[
+            "latchkey provision apply site.toml --pins-out pins.csv   # generated PINs, mode 0600",
+            "latchkey provision apply --bench bench.toml              # many locks at once",
+            "latchkey --port /dev/ttyUSB0 --port /dev/ttyUSB1 provision apply site.toml",
+        ],
+    ),
+    (
+        "provision verify",
+        &[
+            "latchkey provision verify site.toml --pins pins.csv   # exit 1 when it differs",
+            "latchkey provision verify --bench bench.toml --json",
+        ],
+    ),
+    (
+        "provision export",
+        &["latchkey provision export --out site.toml   # no secrets: PINs are `keep`"],
+    ),
     ("log verify", &["latchkey log verify   # exit 1 naming where the chain breaks"]),
     ("log follow", &["latchkey log follow", "latchkey log follow --json | tee door.jsonl"]),
     ("log clear", &["latchkey log clear --yes"]),

@@ -1,6 +1,7 @@
-//! Provisioning files: what a lock should hold, as JSON — a list of users shaped like
-//! `latchkey user show --json`, plus the secrets the host wrote and the lock never returns
-//! (a PIN) — and the checksum the lock would report if it held exactly that.
+//! Bulk provisioning: site files ([`file`]: TOML, CSV or JSON, checked row by row), the
+//! difference with a lock ([`plan`]), carrying it out ([`apply`]), a site file from a lock
+//! ([`export`]); and, for `checksum --verify`, the JSON list of users it has always read with
+//! the checksum a lock holding exactly them reports. The format is `docs/provisioning.md`.
 
 use std::path::{Path, PathBuf};
 
@@ -163,4 +164,94 @@ pub fn expected_checksums(
         out.push(sum.digest());
     }
     Ok(out)
+}
+
+pub mod apply;
+pub mod file;
+pub mod plan;
+
+/// A site file (TOML) describing `users` as the lock holds them, with no secret: a PIN is
+/// `pin = "keep"` (the lock never gives one back), cards and phones as the installer sees
+/// them, dates in UTC, fingers as a count (they are enrolled at the lock).
+pub fn export(serial: &str, users: &[latchkey_protocol::User]) -> String {
+    use latchkey_protocol::Credential;
+    use std::fmt::Write as _;
+    let quote = |s: &str| toml::Value::String(s.to_string()).to_string();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# latchkey site file, exported from lock {serial}: {} user(s).",
+        users.len()
+    );
+    let _ = writeln!(out, "# No secrets: PINs are `keep` (the lock never gives one back).");
+    for user in users {
+        let spec = &user.spec;
+        let _ = writeln!(out, "\n[[user]]");
+        let _ = writeln!(out, "user = {}", user.id);
+        let _ = writeln!(out, "name = {}", quote(&spec.name));
+        let _ = writeln!(out, "kind = {}", quote(spec.kind.as_str()));
+        if let UserKind::Expiring { minutes } = spec.kind {
+            let _ = writeln!(out, "minutes = {minutes}");
+        }
+        if !spec.enabled {
+            let _ = writeln!(out, "enabled = false");
+        }
+        for (key, at) in [("valid_from", spec.valid_from), ("valid_until", spec.valid_until)] {
+            if let Some(at) = at {
+                let _ = writeln!(out, "{key} = {}", quote(&rfc3339(at)));
+            }
+        }
+        if let Some(uses) = spec.use_limit.filter(|_| spec.kind != UserKind::OneTime) {
+            let _ = writeln!(out, "uses = {uses}");
+        }
+        let list =
+            |items: Vec<String>| items.iter().map(|i| quote(i)).collect::<Vec<_>>().join(", ");
+        if !spec.weekly.is_empty() {
+            let _ = writeln!(
+                out,
+                "windows = [{}]",
+                list(spec.weekly.iter().map(|w| w.to_string()).collect())
+            );
+        }
+        let mut cards = Vec::new();
+        let mut phones = Vec::new();
+        let mut fingers = 0;
+        let mut pin = false;
+        for credential in &user.credentials {
+            match credential {
+                Credential::Pin => pin = true,
+                Credential::Card { uid } => cards.push(hex(uid)),
+                Credential::Phone { public_key } => phones.push(hex(public_key)),
+                Credential::Fingerprint { .. } => fingers += 1,
+                Credential::CardFingerprint { .. } | Credential::PhoneFingerprint { .. } => {}
+            }
+        }
+        if pin {
+            let _ = writeln!(out, "pin = \"keep\"");
+        }
+        if !cards.is_empty() {
+            let _ = writeln!(out, "cards = [{}]", list(cards));
+        }
+        if !phones.is_empty() {
+            let _ = writeln!(out, "phones = [{}]", list(phones));
+        }
+        if fingers > 0 {
+            let _ = writeln!(out, "fingers = {fingers}");
+        }
+    }
+    out
+}
+
+/// Bytes as lower-case hex, as files and the lock's users show them.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A Unix time as RFC 3339 UTC, as a site file's dates take it (the raw number beyond 9999).
+fn rfc3339(unix_seconds: u64) -> String {
+    const YEAR_10000: u64 = 253_402_300_800;
+    match std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(unix_seconds)) {
+        Some(t) if unix_seconds < YEAR_10000 => humantime::format_rfc3339_seconds(t).to_string(),
+        _ => format!("@{unix_seconds}"),
+    }
 }
