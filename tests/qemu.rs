@@ -307,3 +307,103 @@ fn qemu_a_lock_without_a_fingerprint_sensor_says_so() {
         .stderr(predicates::str::contains("this lock has no fingerprint sensor"))
         .stderr(predicates::str::contains("a PIN, a card or a phone key instead"));
 }
+
+/// `run-qemu` as a person runs it, on one flash file: the store survives a QMP reset made
+/// while the script runs (on the user's own QMP socket) and a restart of the script.
+#[test]
+fn qemu_run_qemu_keeps_the_store_across_a_reset_and_a_restart() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::os::unix::net::UnixStream;
+    use std::process::{Command, Stdio};
+    use std::time::Duration;
+    use wait_timeout::ChildExt;
+
+    if !qemu::available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let flash = dir.path().join("lock.flash");
+    let qmp = dir.path().join("qmp.sock");
+    /// run-qemu stopped as Ctrl-C stops it (it then quits its QEMU), also when a test panics.
+    struct RunQemu(Option<std::process::Child>);
+    impl Drop for RunQemu {
+        fn drop(&mut self) {
+            if let Some(mut child) = self.0.take() {
+                let pid = rustix::process::Pid::from_child(&child);
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::INT);
+                if !matches!(child.wait_timeout(Duration::from_secs(30)), Ok(Some(_))) {
+                    let _ = child.kill();
+                }
+            }
+        }
+    }
+    // Starts run-qemu; returns it with the port and the code it printed.
+    let start = || {
+        let mut child = Command::new(qemu::board_dir().join("run-qemu"))
+            .arg("--elf")
+            .arg(qemu::image())
+            .arg("--flash")
+            .arg(&flash)
+            .arg("--qmp")
+            .arg(&qmp)
+            .env("LATCHKEY_FACTORY", common::factory_path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let guard = RunQemu(Some(child));
+        let port = lines.next().unwrap().unwrap();
+        let code = lines.next().unwrap().unwrap();
+        (guard, port, code.trim_start_matches("setup code ").to_string())
+    };
+    let stop = |mut guard: RunQemu| {
+        let mut child = guard.0.take().unwrap();
+        let pid = rustix::process::Pid::from_child(&child);
+        rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+        let status = child.wait_timeout(Duration::from_secs(30)).unwrap().expect("run-qemu stops");
+        assert!(status.success(), "run-qemu exited with {status}");
+    };
+    let label = |port: &str| {
+        let out = lk(port).args(["config", "get", "label"]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+
+    let (child, port, code) = start();
+    lk(&port).args(["claim", "--setup-code", &code]).assert().success();
+    lk(&port).args(["config", "set", "label", "First run"]).assert().success();
+    stop(child);
+    assert!(dir.path().join("lock.label").exists(), "the code's label beside the flash file");
+
+    let (child, port, again) = start();
+    assert_eq!(again, code, "the same lock: its code read from its label");
+    assert_eq!(label(&port), "First run");
+    lk(&port).args(["config", "set", "label", "Second run"]).assert().success();
+    // A reset through the user's QMP socket while the script holds its own.
+    let stream = UnixStream::connect(&qmp).unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut writer = stream;
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap(); // greeting
+    for command in ["qmp_capabilities", "system_reset"] {
+        writeln!(writer, "{{\"execute\":\"{command}\"}}").unwrap();
+        loop {
+            line.clear();
+            reader.read_line(&mut line).unwrap();
+            if line.contains("\"return\"") {
+                break;
+            }
+        }
+    }
+    let info = lk(&port).args(["diag", "--json"]).output().unwrap();
+    let info: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    assert!(info["diagnostics"]["uptime_ms"].as_u64().unwrap() < 60_000, "reset: {info}");
+    assert_eq!(label(&port), "Second run", "the reset rolled the store back");
+    stop(child);
+
+    let (child, port, _) = start();
+    assert_eq!(label(&port), "Second run");
+    stop(child);
+}

@@ -34,20 +34,30 @@ pub fn latchkey_path() -> PathBuf {
 /// `latchkey-sim` is its own package (`firmware/boards/sim`); `cargo test --workspace` builds
 /// it into the same directory as `latchkey`. When only this package was built, build it now.
 pub fn sim_path() -> PathBuf {
+    sim_package_binary("latchkey-sim")
+}
+
+/// `latchkey-factory`, the micro:bit's provisioning step (`run-qemu` runs it), found or built
+/// like [`sim_path`].
+pub fn factory_path() -> PathBuf {
+    sim_package_binary("latchkey-factory")
+}
+
+fn sim_package_binary(name: &str) -> PathBuf {
     let latchkey = latchkey_path();
     let dir = latchkey.parent().expect("binary has a directory");
-    let sim = dir.join("latchkey-sim");
-    if !sim.exists() {
+    let binary = dir.join(name);
+    if !binary.exists() {
         let profile_release = dir.ends_with("release");
         let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-        build.args(["build", "-p", "latchkey-sim", "--bin", "latchkey-sim"]);
+        build.args(["build", "-p", "latchkey-sim", "--bin", name]);
         if profile_release {
             build.arg("--release");
         }
-        let status = build.status().expect("run cargo to build latchkey-sim");
-        assert!(status.success(), "building latchkey-sim failed");
+        let status = build.status().unwrap_or_else(|e| panic!("run cargo to build {name}: {e}"));
+        assert!(status.success(), "building {name} failed");
     }
-    sim
+    binary
 }
 
 /// A `latchkey-sim` process with a stable link name and a flash file, stopped on drop.
