@@ -628,29 +628,48 @@ impl Keystore {
 const CLAIMS_FILE: &str = "claimed-locks";
 
 impl Keystore {
-    fn claims(&self) -> Result<Vec<(String, String)>, KeyError> {
+    /// The lines of one of the folder's record files (`claimed-locks`, `log-heads`), comments
+    /// left out; none if it does not exist yet.
+    fn record_lines(&self, name: &str) -> Result<Vec<String>, KeyError> {
         self.check_dir()?;
-        let path = self.dir.join(CLAIMS_FILE);
+        let path = self.dir.join(name);
         let text = match fs::read_to_string(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(source) => return Err(KeyError::Io { path, source }),
         };
-        Ok(text
-            .lines()
-            .filter(|l| !l.starts_with('#'))
+        Ok(text.lines().filter(|l| !l.starts_with('#')).map(str::to_string).collect())
+    }
+
+    /// Replaces record file `name` with a `# header` line and `lines`, privately.
+    fn write_record_lines(
+        &self,
+        name: &str,
+        header: &str,
+        lines: impl Iterator<Item = String>,
+    ) -> Result<(), KeyError> {
+        self.ensure_dir()?;
+        let mut text = format!("# {header}\n");
+        for line in lines {
+            text.push_str(&line);
+            text.push('\n');
+        }
+        write_private(&self.dir.join(name), text.as_bytes())
+    }
+
+    fn claims(&self) -> Result<Vec<(String, String)>, KeyError> {
+        Ok(self
+            .record_lines(CLAIMS_FILE)?
+            .iter()
             .filter_map(|l| l.split_once('\t'))
             .map(|(serial, key)| (serial.to_string(), key.to_string()))
             .collect())
     }
 
     fn write_claims(&self, claims: &[(String, String)]) -> Result<(), KeyError> {
-        self.ensure_dir()?;
-        let mut text = String::from("# Locks claimed from this keystore: serial, tab, key name.\n");
-        for (serial, key) in claims {
-            text.push_str(&format!("{serial}\t{key}\n"));
-        }
-        write_private(&self.dir.join(CLAIMS_FILE), text.as_bytes())
+        let lines = claims.iter().map(|(serial, key)| format!("{serial}\t{key}"));
+        let header = "Locks claimed from this keystore: serial, tab, key name.";
+        self.write_record_lines(CLAIMS_FILE, header, lines)
     }
 
     /// The name of the key that claimed lock `serial` from here, if one did.
@@ -696,16 +715,9 @@ pub struct LogHead {
 
 impl Keystore {
     fn heads(&self) -> Result<Vec<(String, LogHead)>, KeyError> {
-        self.check_dir()?;
-        let path = self.dir.join(HEADS_FILE);
-        let text = match fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(source) => return Err(KeyError::Io { path, source }),
-        };
-        Ok(text
-            .lines()
-            .filter(|l| !l.starts_with('#'))
+        Ok(self
+            .record_lines(HEADS_FILE)?
+            .iter()
             .filter_map(|line| {
                 let mut fields = line.split('\t');
                 let serial = fields.next()?.to_string();
@@ -731,15 +743,11 @@ impl Keystore {
         heads.retain(|(s, _)| s != serial);
         let head = LogHead { seq, record: record.to_vec(), seen: now_rfc3339() };
         heads.push((serial.to_string(), head));
-        self.ensure_dir()?;
-        let mut text = String::from(
-            "# The newest log record this host saw on each lock: serial, seq, record, when.\n",
-        );
-        for (serial, head) in &heads {
-            let hex = to_hex(&head.record);
-            text.push_str(&format!("{serial}\t{}\t{hex}\t{}\n", head.seq, head.seen));
-        }
-        write_private(&self.dir.join(HEADS_FILE), text.as_bytes())
+        let lines = heads.iter().map(|(serial, head)| {
+            format!("{serial}\t{}\t{}\t{}", head.seq, to_hex(&head.record), head.seen)
+        });
+        let header = "The newest log record this host saw on each lock: serial, seq, record, when.";
+        self.write_record_lines(HEADS_FILE, header, lines)
     }
 }
 
