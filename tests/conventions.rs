@@ -1,9 +1,11 @@
 //! The CLI's conventions end to end, through the real `latchkey` binary: shell completions,
 //! the manual page, usage errors as JSON, `--check` for monitoring scripts, `time set` for
-//! trying a schedule on site, and `log read --last` after its filters.
+//! trying a schedule on site, `log read --last` after its filters, and
+//! a hidden PIN prompt that Ctrl-C leaves with echo on.
 
 mod common;
 
+use std::ffi::OsStr;
 use std::process::Command;
 
 use common::{Sim, json, latchkey};
@@ -163,9 +165,10 @@ fn log_read_last_counts_the_records_its_filters_keep() {
     sim.stop();
 }
 
-/// Runs `shell_command` under `script`, so it has a real terminal, presses Ctrl-C once `wait_for`
-/// has appeared on that terminal, and returns everything the terminal showed.
-fn ctrl_c_at(shell_command: &str, wait_for: &str) -> String {
+/// Runs `shell_command` under `script`, so it has a real terminal with `env` set; for each
+/// step, waits until its text has appeared on that terminal (after the previous step's) and
+/// then types its keys. Returns everything the terminal showed, to the end.
+fn on_a_terminal(shell_command: &str, env: &[(&str, &OsStr)], steps: &[(&str, &[u8])]) -> String {
     use std::io::{Read, Write};
     use std::process::Stdio;
     let mut child = Command::new("script")
@@ -173,6 +176,7 @@ fn ctrl_c_at(shell_command: &str, wait_for: &str) -> String {
         .env_remove("CI")
         .env("LATCHKEY_CONFIG", "/nonexistent/latchkey-test-config.toml")
         .env("LATCHKEY_KEYSTORE", "/nonexistent/latchkey-test-keystore")
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -187,18 +191,28 @@ fn ctrl_c_at(shell_command: &str, wait_for: &str) -> String {
             }
         }
     });
-    let mut seen = Vec::new();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !String::from_utf8_lossy(&seen).contains(wait_for) {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(bytes) => seen.extend(bytes),
-            Err(_) => panic!("{wait_for:?} never appeared: {:?}", String::from_utf8_lossy(&seen)),
-        }
-    }
     let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(b"\x03").unwrap();
-    stdin.flush().unwrap();
+    let mut seen = Vec::new();
+    let mut from = 0;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    for (wait_for, keys) in steps {
+        loop {
+            let text = String::from_utf8_lossy(&seen[from..]).into_owned();
+            if let Some(at) = text.find(wait_for) {
+                from += text[..at + wait_for.len()].len();
+                break;
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(bytes) => seen.extend(bytes),
+                Err(_) => {
+                    panic!("{wait_for:?} never appeared: {:?}", String::from_utf8_lossy(&seen))
+                }
+            }
+        }
+        stdin.write_all(keys).unwrap();
+        stdin.flush().unwrap();
+    }
     // Everything up to the end: the reader thread ends when the terminal closes.
     while let Ok(bytes) = rx.recv_timeout(std::time::Duration::from_secs(30)) {
         seen.extend(bytes);
@@ -206,6 +220,36 @@ fn ctrl_c_at(shell_command: &str, wait_for: &str) -> String {
     drop(stdin);
     let _ = child.wait();
     String::from_utf8_lossy(&seen).replace('\r', "")
+}
+
+#[test]
+fn a_pin_typed_at_the_prompt_is_hidden_asked_twice_and_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start_claimed(dir.path(), &[]);
+    let out = sim.cli().args(["user", "add", "Ada", "--json"]).output().unwrap();
+    let user = json(&out)["user"].as_u64().unwrap().to_string();
+    let command = format!(
+        "{} --port {} pin set {user}; echo exit=$?",
+        common::latchkey_path().display(),
+        sim.link_str()
+    );
+    let keystore = sim.keystore.as_os_str();
+    let screen = on_a_terminal(
+        &command,
+        &[("LATCHKEY_KEYSTORE", keystore)],
+        &[
+            ("PIN:", b"482916\r"),
+            ("Again:", b"482961\r"),
+            // Two entries that differ are asked for again.
+            ("PIN:", b"482916\r"),
+            ("Again:", b"482916\r"),
+        ],
+    );
+    assert!(screen.contains("the two entries differ"), "{screen}");
+    assert!(screen.contains("exit=0"), "{screen}");
+    assert!(!screen.contains("4829"), "the PIN was echoed: {screen}");
+    assert!(sim.attempt("pin 482916").contains("granted"), "{:?}", sim.lines());
+    sim.stop();
 }
 
 #[test]
@@ -217,7 +261,7 @@ fn ctrl_c_at_the_hidden_pin_prompt_exits_130_and_leaves_echo_on() {
         "bash -c '{} pin set 1; echo exit=$?; stty -a | grep -ow -e -echo -e echo'",
         latchkey.display()
     );
-    let screen = ctrl_c_at(&command, "PIN:");
+    let screen = on_a_terminal(&command, &[], &[("PIN:", b"\x03")]);
     assert!(screen.contains("exit=130"), "{screen}");
     assert!(screen.lines().any(|l| l == "echo"), "echo is left off: {screen}");
     assert!(!screen.lines().any(|l| l == "-echo"), "echo is left off: {screen}");

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::args::{CardCommand, FingerCommand, PhoneCommand, PinCommand, PinSource};
 use super::common::{done, number, session};
 use crate::cli::connect::{Access, Explain};
-use crate::cli::prompt::{confirm, interrupted, prompt_failed};
+use crate::cli::prompt::{confirm, interrupted, secret};
 use crate::cli::{CliError, Context, ErrorKind};
 use crate::display::hex;
 use crate::input::{self, card_uid, phone_key};
@@ -37,11 +37,7 @@ pub(super) fn pin_choice(context: &Context, source: &PinSource) -> Result<PinCho
             CliError::usage("no PIN given").with_hint("use --stdin (one line) or --generate")
         );
     }
-    let text = dialoguer::Password::new()
-        .with_prompt("PIN")
-        .with_confirmation("Again", "the two entries differ")
-        .interact()
-        .map_err(prompt_failed)?;
+    let text = secret("PIN", Some(("Again", "the two entries differ")))?;
     Ok(PinChoice::Given(input::pin(&text)?))
 }
 
