@@ -26,8 +26,8 @@ use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use latchkey_protocol::Role;
 use latchkey_protocol::crypto::{KEY_LEN, SecretKey, lock_key, technician_site_key};
+use latchkey_protocol::{LOG_TAG_LEN, Role};
 use serde::{Deserialize, Serialize};
 
 /// Environment variable naming the keystore folder.
@@ -679,8 +679,7 @@ impl Keystore {
 
     /// Notes that lock `serial` was claimed with key `key`.
     pub fn record_claim(&self, serial: &str, key: &str) -> Result<(), KeyError> {
-        // A serial is the lock's word; one that would break the line format is not kept.
-        if serial.is_empty() || serial.chars().any(char::is_control) {
+        if !serial_fits_a_line(serial) {
             return Ok(());
         }
         let mut claims = self.claims()?;
@@ -698,17 +697,21 @@ impl Keystore {
     }
 }
 
-/// The file in the keystore folder that records, per lock, the newest log record this host
-/// saw: `SERIAL<TAB>SEQ<TAB>RECORD (postcard, hex)<TAB>WHEN` a line ([`LogHead`]).
+/// The file in the keystore folder that records, per lock, the log head this host last saw:
+/// `SERIAL<TAB>SEQ<TAB>TAG (hex)<TAB>WHEN` a line ([`LogHead`]).
 const HEADS_FILE: &str = "log-heads";
 
-/// The newest record of a lock's log as this host last saw it.
+/// The file in the keystore folder that pins, per lock, the device key its log heads are
+/// signed with: `SERIAL<TAB>KEY (hex)` a line.
+const DEVICE_KEYS_FILE: &str = "device-keys";
+
+/// A lock's log head as this host last saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogHead {
-    /// Its seq.
+    /// The newest record's seq.
     pub seq: u32,
-    /// The record's bytes as the lock sent them (postcard): compared byte for byte.
-    pub record: Vec<u8>,
+    /// Its chain tag.
+    pub tag: [u8; LOG_TAG_LEN],
     /// When this host saw it (RFC 3339).
     pub seen: String,
 }
@@ -722,33 +725,74 @@ impl Keystore {
                 let mut fields = line.split('\t');
                 let serial = fields.next()?.to_string();
                 let seq = fields.next()?.parse().ok()?;
-                let record = bytes_from_hex(fields.next()?)?;
+                // A line of an older latchkey (a whole record, not a tag) is not a head.
+                let tag = bytes_from_hex(fields.next()?)?.try_into().ok()?;
                 let seen = fields.next()?.to_string();
-                Some((serial, LogHead { seq, record, seen }))
+                Some((serial, LogHead { seq, tag, seen }))
             })
             .collect())
     }
 
-    /// The newest log record this host saw on lock `serial`, if it saw one.
+    /// The log head this host last saw on lock `serial`, if it saw one.
     pub fn log_head(&self, serial: &str) -> Result<Option<LogHead>, KeyError> {
         Ok(self.heads()?.into_iter().find(|(s, _)| s == serial).map(|(_, head)| head))
     }
 
-    /// Notes the newest log record seen on lock `serial` (now).
-    pub fn record_log_head(&self, serial: &str, seq: u32, record: &[u8]) -> Result<(), KeyError> {
-        if serial.is_empty() || serial.chars().any(char::is_control) {
+    /// Notes the log head seen on lock `serial` (now).
+    pub fn record_log_head(
+        &self,
+        serial: &str,
+        seq: u32,
+        tag: [u8; LOG_TAG_LEN],
+    ) -> Result<(), KeyError> {
+        if !serial_fits_a_line(serial) {
             return Ok(());
         }
         let mut heads = self.heads()?;
         heads.retain(|(s, _)| s != serial);
-        let head = LogHead { seq, record: record.to_vec(), seen: now_rfc3339() };
-        heads.push((serial.to_string(), head));
+        heads.push((serial.to_string(), LogHead { seq, tag, seen: now_rfc3339() }));
         let lines = heads.iter().map(|(serial, head)| {
-            format!("{serial}\t{}\t{}\t{}", head.seq, to_hex(&head.record), head.seen)
+            format!("{serial}\t{}\t{}\t{}", head.seq, to_hex(&head.tag), head.seen)
         });
-        let header = "The newest log record this host saw on each lock: serial, seq, record, when.";
+        let header = "The log head this host last saw on each lock: serial, seq, chain tag, when.";
         self.write_record_lines(HEADS_FILE, header, lines)
     }
+
+    fn device_keys(&self) -> Result<Vec<(String, [u8; 32])>, KeyError> {
+        Ok(self
+            .record_lines(DEVICE_KEYS_FILE)?
+            .iter()
+            .filter_map(|line| {
+                let (serial, key) = line.split_once('\t')?;
+                Some((serial.to_string(), bytes_from_hex(key)?.try_into().ok()?))
+            })
+            .collect())
+    }
+
+    /// The device key pinned for lock `serial`, if one is.
+    pub fn device_key(&self, serial: &str) -> Result<Option<[u8; 32]>, KeyError> {
+        Ok(self.device_keys()?.into_iter().find(|(s, _)| s == serial).map(|(_, key)| key))
+    }
+
+    /// Pins `key` as lock `serial`'s device key, in place of any pinned before.
+    pub fn pin_device_key(&self, serial: &str, key: &[u8; 32]) -> Result<(), KeyError> {
+        if !serial_fits_a_line(serial) {
+            return Ok(());
+        }
+        let mut keys = self.device_keys()?;
+        keys.retain(|(s, _)| s != serial);
+        keys.push((serial.to_string(), *key));
+        let lines = keys.iter().map(|(serial, key)| format!("{serial}\t{}", to_hex(key)));
+        let header =
+            "The device key each lock signs its log heads with: serial, Ed25519 public key.";
+        self.write_record_lines(DEVICE_KEYS_FILE, header, lines)
+    }
+}
+
+/// Whether a serial can be a key of the keystore's record files: a serial is the lock's
+/// word, and one that would break the line format is not kept.
+fn serial_fits_a_line(serial: &str) -> bool {
+    !serial.is_empty() && !serial.chars().any(char::is_control)
 }
 
 /// Resolves `--key`/`LATCHKEY_KEY`: a path to a key file if it looks like one, else a

@@ -201,7 +201,8 @@ fn log_read_gives_json_lines_csv_and_resumes_with_since() {
     let seqs: Vec<u64> = last5.iter().map(|r| r["seq"].as_u64().unwrap()).collect();
     assert!(
         seqs.windows(2).all(|w| w[1] == w[0] + 1)
-            && seqs[4] > all.last().unwrap()["seq"].as_u64().unwrap()
+            && seqs[4] >= all.last().unwrap()["seq"].as_u64().unwrap(),
+        "{last5:?}"
     );
     let keys = json_lines(
         &sim.cli().args(["log", "read", "--json", "--path", "mechanical_key"]).output().unwrap(),
@@ -889,5 +890,49 @@ fn a_log_whose_tail_was_cut_fails_verify_against_the_head_this_host_saw() {
     assert_eq!(report["broken"], Value::Null, "{report}");
     assert_eq!(report["head"]["check"], "truncated", "{report}");
     assert_eq!(report["intact"], false, "{report}");
+    sim.stop();
+}
+
+#[test]
+fn a_log_head_not_signed_by_the_key_pinned_at_claim_fails_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start_claimed(dir.path(), &[]);
+    // Claim pinned the lock's device key.
+    let pinned = std::fs::read_to_string(sim.keystore.join("device-keys")).unwrap();
+    let line = pinned.lines().find(|l| l.starts_with("SIM-")).expect("a pinned key");
+    let (serial, key) = line.split_once('\t').unwrap();
+    assert_eq!(key.len(), 64, "{line}");
+    let report = json(&sim.cli().args(["log", "verify", "--json"]).output().unwrap());
+    assert_eq!(report["head"]["signed"], true, "{report}");
+    assert_eq!(report["head"]["check"], "first_seen", "{report}");
+    let out = sim.cli().args(["log", "verify"]).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("signed by the lock's pinned device key"), "{text}");
+
+    // Another lock under the same serial, or a forged answer: the pinned key is not its key.
+    let other = ed25519_dalek::SigningKey::from_bytes(&[9; 32]).verifying_key().to_bytes();
+    let forged: String = other.iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::write(
+        sim.keystore.join("device-keys"),
+        pinned.replace(line, &format!("{serial}\t{forged}")),
+    )
+    .unwrap();
+    let out = sim.cli().args(["log", "verify"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("not signed by the device key this host pinned"), "{stderr}");
+    let out = sim.cli().args(["log", "verify", "--json"]).output().unwrap();
+    let report: Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().next().unwrap()).unwrap();
+    assert_eq!(report["head"]["check"], "bad_signature", "{report}");
+    assert_eq!(report["intact"], false, "{report}");
+
+    // A keystore that never pinned it (a lock claimed by an older latchkey) pins it now.
+    std::fs::remove_file(sim.keystore.join("device-keys")).unwrap();
+    let report = json(&sim.cli().args(["log", "verify", "--json"]).output().unwrap());
+    assert_eq!(report["head"]["device_key_pinned_now"], true, "{report}");
+    assert_eq!(report["head"]["check"], "holds", "{report}");
+    assert_eq!(std::fs::read_to_string(sim.keystore.join("device-keys")).unwrap(), pinned);
     sim.stop();
 }

@@ -636,6 +636,30 @@ impl EventLog {
         })
     }
 
+    /// The newest record's chain tag (all zero while the log holds none).
+    pub fn last_tag(&self) -> Tag {
+        self.last_tag
+    }
+
+    /// Record `seq`'s chain tag as stored, if the log still holds it. Reads only.
+    pub fn tag_of<F: NorFlash>(
+        &mut self,
+        flash: &mut F,
+        seq: u32,
+    ) -> Result<Option<Tag>, LogError> {
+        let mut found = None;
+        if seq >= self.first_seq {
+            walk(flash, self.part, |stored| match stored {
+                Stored::Record { record, tag, .. } if record.seq == seq => {
+                    found = Some(tag);
+                    ControlFlow::Break(())
+                }
+                _ => ControlFlow::Continue(()),
+            })?;
+        }
+        Ok(found)
+    }
+
     /// Recomputes the chain over every record of the log and reports the first break.
     ///
     /// On the reserved area, whose seqs are sparse, a missing record shows as the next one's

@@ -65,6 +65,8 @@ pub fn authorize(via: Via, claimed: bool, request: &Request) -> Result<(), Statu
                 | R::GetEnrollment
                 | R::ReadLog { .. }
                 | R::VerifyLog
+                | R::GetDeviceKey
+                | R::GetLogHead { .. }
         ),
     };
     if allowed { Ok(()) } else { Err(Status::NotAuthorized) }

@@ -41,6 +41,7 @@ fn hello() -> Response {
             max_in_flight: 2,
             max_frame_len: MAX_FRAME_LEN as u16,
             card_uid_lengths: latchkey_protocol::ISO14443_UID_LENGTHS,
+            signs_log_head: true,
         },
         claim_salt: [0; 16],
     })

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 /// Version 3: forward-secret sessions: `SessionStart` and `SessionChallenge` carry ephemeral
 /// X25519 public keys instead of nonces, and the session keys mix their exchange with the
 /// role's key ([`crate::crypto::SessionKeys::derive`]).
-pub const PROTOCOL_VERSION: u8 = 4;
+pub const PROTOCOL_VERSION: u8 = 5;
 /// Bytes of header before the body.
 pub const HEADER_LEN: usize = 4;
 /// Bytes of CRC after the body.

@@ -210,6 +210,21 @@ pub enum Request {
         /// What to remove.
         what: ClearTarget,
     },
+    /// The lock's device key: the Ed25519 public key its signed log heads verify with,
+    /// answered with [`Response::DeviceKey`], or [`Status::Unsupported`] by a lock without one
+    /// ([`Capabilities::signs_log_head`]). A host pins it when it claims the lock. Allowed to
+    /// technicians.
+    GetDeviceKey,
+    /// A checkpoint of the log, signed with the lock's device key when it has one:
+    /// [`Response::LogHead`]. Allowed to technicians.
+    GetLogHead {
+        /// The newest record this host saw before (0: none): the answer says whether the lock
+        /// still holds it, with its chain tag.
+        seen: u32,
+        /// Fresh randomness from the host, covered by the signature: an old answer cannot be
+        /// played back as a new one.
+        nonce: [u8; 16],
+    },
 }
 
 /// What a [`Request::Clear`] removes.
@@ -291,6 +306,8 @@ impl Request {
             | Self::ReadLog { .. }
             | Self::VerifyLog
             | Self::ClearAlarms
+            | Self::GetDeviceKey
+            | Self::GetLogHead { .. }
             // Removing what is already gone removes nothing: a resend finishes the job.
             | Self::Clear { .. } => true,
             // Clearing twice would log a second clearing; an exact resend is answered from the
@@ -451,6 +468,10 @@ pub enum Response {
         /// Credentials (or users) this request removed; 0 when nothing was left.
         removed: u16,
     },
+    /// Answer to [`Request::GetDeviceKey`]: the Ed25519 public key.
+    DeviceKey([u8; 32]),
+    /// Answer to [`Request::GetLogHead`].
+    LogHead(LogHead),
 }
 
 impl Response {
@@ -492,6 +513,80 @@ pub struct LogReport {
     /// Security records dropped from the reserved area (only ever to make room for newer
     /// security records) since the lock was made.
     pub evicted_security: u32,
+}
+
+/// A checkpoint of the lock's log ([`Request::GetLogHead`]), signed with its device key.
+///
+/// The signature is Ed25519 (RFC 8032) over [`LogHead::signed_bytes`]: the lock's serial,
+/// the newest record and its chain tag, the record the host asked about and its tag, and the
+/// host's nonce. A host that remembers the last head it saw tells a log that went on from it
+/// from one cut back (a lower `seq`) or rewritten (another tag for the record it saw). A lock
+/// without a device key ([`Capabilities::signs_log_head`] false) answers the same checkpoint
+/// unsigned: then only the session vouches for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogHead {
+    /// The newest record (0: the log holds none).
+    pub seq: u32,
+    /// Its chain tag (all zero when the log holds none).
+    pub tag: [u8; LOG_TAG_LEN],
+    /// The record the host asked about, as asked.
+    pub seen: u32,
+    /// That record's chain tag, when the lock still holds it.
+    pub seen_tag: Option<[u8; LOG_TAG_LEN]>,
+    /// The Ed25519 signature, its R half then its S half; `None` from a lock without a device
+    /// key.
+    pub signature: Option<[[u8; 32]; 2]>,
+}
+
+/// Length of a log record's chain tag.
+pub const LOG_TAG_LEN: usize = 8;
+
+impl LogHead {
+    /// What the signature starts with: says what the bytes are, so no other signature the
+    /// device key makes can pass for a log head.
+    pub const CONTEXT: &'static [u8] = b"latchkey log head v1";
+    /// Longest [`Self::signed_bytes`]: context, serial length and serial, seq, tag, seen,
+    /// held flag, seen tag, nonce.
+    pub const SIGNED_MAX: usize =
+        Self::CONTEXT.len() + 1 + IDENT_MAX + 4 + LOG_TAG_LEN + 4 + 1 + LOG_TAG_LEN + 16;
+
+    /// The bytes the signature covers: `CONTEXT ‖ len(serial) ‖ serial ‖ seq ‖ tag ‖ seen ‖
+    /// held ‖ seen_tag ‖ nonce`, integers little-endian, `held` 1 or 0, and `seen_tag` all zero
+    /// when not held.
+    pub fn signed_bytes(
+        &self,
+        serial: &str,
+        nonce: &[u8; 16],
+    ) -> heapless::Vec<u8, { Self::SIGNED_MAX }> {
+        let mut out = heapless::Vec::new();
+        let serial = &serial.as_bytes()[..serial.len().min(IDENT_MAX)];
+        let held = self.seen_tag.is_some();
+        let parts: [&[u8]; 9] = [
+            Self::CONTEXT,
+            &[serial.len() as u8],
+            serial,
+            &self.seq.to_le_bytes(),
+            &self.tag,
+            &self.seen.to_le_bytes(),
+            &[u8::from(held)],
+            &self.seen_tag.unwrap_or_default(),
+            nonce,
+        ];
+        for part in parts {
+            // Cannot overflow: SIGNED_MAX is the sum of the parts' longest lengths.
+            let _ = out.extend_from_slice(part);
+        }
+        out
+    }
+
+    /// The signature as the 64 bytes Ed25519 defines, if the lock signed.
+    pub fn signature_bytes(&self) -> Option<[u8; 64]> {
+        let [r, s] = self.signature?;
+        let mut out = [0u8; 64];
+        out[..32].copy_from_slice(&r);
+        out[32..].copy_from_slice(&s);
+        Some(out)
+    }
 }
 
 /// Where and how a log's chain breaks.
@@ -1024,6 +1119,9 @@ pub struct Capabilities {
     /// Card UID lengths it accepts: bit `n` set means `n` bytes
     /// ([`ISO14443_UID_LENGTHS`]: 4, 7 and 10).
     pub card_uid_lengths: u16,
+    /// Whether it holds a device key and signs log heads ([`Request::SignLogHead`]); a lock
+    /// without answers [`Status::Unsupported`].
+    pub signs_log_head: bool,
 }
 
 impl Capabilities {

@@ -104,6 +104,7 @@ mod tests {
             max_in_flight: 4,
             max_frame_len: 512,
             card_uid_lengths: crate::ISO14443_UID_LENGTHS,
+            signs_log_head: true,
         }
     }
 

@@ -386,6 +386,20 @@ fn read(
     }
 }
 
+/// One line on the log head's check, for a log found intact.
+fn head_summary(head: &HeadCheck, signed: bool, pinned_now: bool) -> String {
+    let vouched = match (signed, pinned_now) {
+        (true, false) => "signed by the lock's pinned device key",
+        (true, true) => "signed by the lock's device key, pinned now",
+        (false, _) => "unsigned (this lock has no device key; its session vouches for it)",
+    };
+    let against = match head {
+        HeadCheck::FirstSeen => "the first this host saw, remembered for next time",
+        _ => "it goes on from the head this host saw before",
+    };
+    format!("log head {vouched}: {against}")
+}
+
 fn break_text(b: &LogBreak) -> String {
     match *b {
         LogBreak::Gap { after, next } => {
@@ -420,25 +434,46 @@ fn verify(context: &Context, c: &mut Connection) -> Result<(), CliError> {
     } else {
         None
     };
-    // Against the newest record this host saw on this lock before: a cut tail shows there.
-    let serial = c.info()?.serial.to_string();
+    // Against the head this host saw on this lock before: a cut tail shows there.
+    let info = c.info()?;
+    let (serial, signs) = (info.serial.to_string(), info.capabilities.signs_log_head);
     // (Not for the built-in lock: each `--sim` run is a new lock under the same serial.)
     let keystore = crate::keys::Keystore::locate().ok().filter(|_| !c.is_built_in());
     let seen = keystore.as_ref().and_then(|k| k.log_head(&serial).ok().flatten());
-    let (head, newest) = ops::check_head(
-        &mut c.client,
+    let pinned = keystore.as_ref().and_then(|k| k.device_key(&serial).ok().flatten());
+    let mut pinned_now = false;
+    let device_key = match pinned {
+        _ if !signs => None,
+        Some(key) => Some(key),
+        // Claimed before latchkey pinned device keys (or from another host): pinned now.
+        None => {
+            let key = c.client.device_key().map_err(|e| c.explain(e))?;
+            if let Some(keystore) = &keystore {
+                pinned_now = true;
+                if let Err(e) = keystore.pin_device_key(&serial, &key) {
+                    eprintln!("warning: cannot pin this lock's device key: {e}");
+                }
+            }
+            Some(key)
+        }
+    };
+    let (signed, nonce) =
+        c.client.log_head(seen.as_ref().map_or(0, |h| h.seq)).map_err(|e| c.explain(e))?;
+    let head = ops::check_head(
+        &signed,
+        &serial,
+        &nonce,
+        device_key.as_ref(),
         report.first_seq,
-        report.last_seq,
-        seen.as_ref().map(|h| (h.seq, h.record.as_slice())),
-    )
-    .map_err(|e| c.explain(e))?;
+        seen.as_ref().map(|h| ops::SeenHead { seq: h.seq, tag: h.tag }),
+    );
     let head_holds = matches!(head, HeadCheck::FirstSeen | HeadCheck::Holds);
     if head_holds
         && report.broken.is_none()
-        && let (Some(keystore), Some(newest)) = (&keystore, newest)
-        && let Err(e) = keystore.record_log_head(&serial, newest.seq, &ops::record_bytes(&newest))
+        && let Some(keystore) = &keystore
+        && let Err(e) = keystore.record_log_head(&serial, signed.seq, signed.tag)
     {
-        eprintln!("warning: cannot remember this log's newest record for next time: {e}");
+        eprintln!("warning: cannot remember this log's head for next time: {e}");
     }
     let seen_text = |seq: u32| {
         let when = seen.as_ref().map_or(String::new(), |h| format!(" on {}", h.seen));
@@ -452,6 +487,11 @@ fn verify(context: &Context, c: &mut Connection) -> Result<(), CliError> {
         HeadCheck::Rewritten { seq } => {
             Some(format!("record {seq} is not the one {}: the log was rewritten", seen_text(seq)))
         }
+        HeadCheck::BadSignature => Some(
+            "the log head is not signed by the device key this host pinned for this lock: \
+             another lock under its serial, or a forged answer"
+                .to_string(),
+        ),
         HeadCheck::FirstSeen | HeadCheck::Holds => None,
     };
     if context.json {
@@ -475,7 +515,11 @@ fn verify(context: &Context, c: &mut Connection) -> Result<(), CliError> {
                         HeadCheck::Holds => "holds",
                         HeadCheck::Truncated { .. } => "truncated",
                         HeadCheck::Rewritten { .. } => "rewritten",
+                        HeadCheck::BadSignature => "bad_signature",
                     },
+                    "seq": signed.seq,
+                    "signed": device_key.is_some(),
+                    "device_key_pinned_now": pinned_now,
                     "seen_seq": seen.as_ref().map(|h| h.seq),
                     "seen_at": seen.as_ref().map(|h| h.seen.clone()),
                 },
@@ -505,6 +549,7 @@ fn verify(context: &Context, c: &mut Connection) -> Result<(), CliError> {
                 };
                 let gap = gap.map(|g| format!("; {}", gap_summary(&g))).unwrap_or_default();
                 say!("log intact: {range}{gap}");
+                say!("{}", head_summary(&head, device_key.is_some(), pinned_now));
                 say!(
                     "security records kept in the reserved area: {}; records evicted since the lock was made: {} routine, {} security",
                     grouped(report.reserved),

@@ -3,6 +3,7 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 
+use latchkey_protocol::Role;
 use latchkey_protocol::crypto::SetupCode;
 use serde_json::json;
 
@@ -85,6 +86,25 @@ pub(super) fn claim(context: &Context, code: Option<String>) -> Result<(), CliEr
     // Remembered so a later "not claimed" from this lock is not taken on its word.
     if let Err(e) = Keystore::locate().and_then(|store| store.record_claim(serial, &key.name)) {
         eprintln!("note: could not note the claim in the keystore: {e}");
+    }
+    // The device key its log heads are signed with, pinned while the claim vouches for the
+    // lock (`log verify` would pin it at its first run otherwise).
+    if info.capabilities.signs_log_head {
+        let pinned = connection
+            .client
+            .open_session(Role::Installer, serial, std::slice::from_ref(&installer))
+            .and_then(|_| connection.client.device_key())
+            .map_err(|e| e.to_string())
+            .and_then(|device_key| {
+                Keystore::locate()
+                    .and_then(|store| store.pin_device_key(serial, &device_key))
+                    .map_err(|e| e.to_string())
+            });
+        if let Err(e) = pinned {
+            eprintln!(
+                "note: could not pin the lock's device key: {e}; `log verify` pins it at its first run"
+            );
+        }
     }
     if context.json {
         say!(

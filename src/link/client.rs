@@ -15,8 +15,8 @@ use latchkey_protocol::crypto::{
     SessionKeys, SetupCode, pake, proofs_match, x25519_public, x25519_shared,
 };
 use latchkey_protocol::{
-    AccessRecord, ActiveAlarm, CardUid, ClearTarget, Enrollment, LogRecord, LogReport, Pin,
-    Refusal, User, UserSpec, UserSummary, UserWrite,
+    AccessRecord, ActiveAlarm, CardUid, ClearTarget, Enrollment, LogHead, LogRecord, LogReport,
+    Pin, Refusal, User, UserSpec, UserSummary, UserWrite,
 };
 use latchkey_protocol::{
     BatteryReport, ClaimIntent, ClockReading, Diagnostics, Event, FrameAccumulator, Header, Kind,
@@ -837,6 +837,19 @@ impl<T: Transport> Client<T> {
         call!(self, Request::VerifyLog, Response::LogReport(report) => report)
     }
 
+    /// The lock's device key (Ed25519 public key), which its log heads are signed with.
+    pub fn device_key(&mut self) -> Result<[u8; 32], ClientError> {
+        call!(self, Request::GetDeviceKey, Response::DeviceKey(key) => key)
+    }
+
+    /// A checkpoint of the log, saying whether the lock still holds record `seen` (the newest
+    /// this host saw), signed with the lock's device key when it has one; with the fresh nonce
+    /// the signature covers.
+    pub fn log_head(&mut self, seen: u32) -> Result<(LogHead, [u8; 16]), ClientError> {
+        let nonce = random()?;
+        call!(self, Request::GetLogHead { seen, nonce }, Response::LogHead(head) => (head, nonce))
+    }
+
     /// Erases the log (installer); the clearing itself is logged.
     pub fn clear_log(&mut self) -> Result<(), ClientError> {
         self.expect_success(&Request::ClearLog)
@@ -1160,5 +1173,7 @@ pub(super) fn request_name(request: &Request) -> &'static str {
         Request::ClearLog => "ClearLog",
         Request::Clear { .. } => "Clear",
         Request::ClearAlarms => "ClearAlarms",
+        Request::GetDeviceKey => "GetDeviceKey",
+        Request::GetLogHead { .. } => "GetLogHead",
     }
 }

@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 
-use latchkey_protocol::{LOG_PAGE, LogEntry, LogRecord, Request, Response};
+use latchkey_protocol::{LOG_PAGE, LOG_TAG_LEN, LogEntry, LogHead, LogRecord, Request, Response};
 
 use crate::link::{Client, ClientError, LogPage};
 
@@ -229,66 +229,82 @@ impl LogTail {
     }
 }
 
-/// What the lock's log says against the newest record this host saw on it before
+/// What the lock's log head says against the head this host saw on it before
 /// ([`check_head`]): the lock's chain proves the records it holds, not that none were cut
 /// from its end.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HeadCheck {
     /// This host never saw this lock's log.
     FirstSeen,
-    /// The record seen last time is still there, unchanged (or has since gone for room).
+    /// The head seen last time is still there, unchanged (or has since gone for room), and
+    /// the log went on from it.
     Holds,
-    /// The log ends before the record seen last time: its tail was cut.
+    /// The log ends before the head seen last time: its tail was cut.
     Truncated {
-        /// The newest record seen.
+        /// The head seen.
         seen: u32,
         /// The newest record the lock holds now (0: none).
         last: u32,
     },
-    /// The record seen last time is there but is not the same: the log was rewritten.
+    /// The record seen last time is there but is not the same (or missing while records
+    /// before it are not): the log was rewritten.
     Rewritten {
         /// The record.
         seq: u32,
     },
+    /// The checkpoint is not signed by the device key this host pinned for the lock, or is not
+    /// the answer to what was asked: another lock, or forged.
+    BadSignature,
 }
 
-/// Checks the log of a lock whose chain reports `last_seq` as its newest record and `first_seq`
-/// as its oldest against `seen` (the newest record this host saw, as `(seq, postcard bytes)`);
-/// returns the verdict and the lock's newest record now (to be remembered when it holds).
+/// A log head as this host remembers it: the newest record's seq and its chain tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeenHead {
+    /// The newest record's seq.
+    pub seq: u32,
+    /// Its chain tag.
+    pub tag: [u8; LOG_TAG_LEN],
+}
+
+/// Checks `head`, the lock's answer to [`Request::GetLogHead`] with `nonce` about
+/// `seen.seq`, from lock `serial` whose oldest record is `first_seq`: its signature against
+/// `device_key` (required when the lock signs, [`latchkey_protocol::Capabilities`]), then
+/// the head against `seen`, the one this host saw before.
 pub fn check_head(
-    source: &mut impl LogSource,
+    head: &LogHead,
+    serial: &str,
+    nonce: &[u8; 16],
+    device_key: Option<&[u8; 32]>,
     first_seq: u32,
-    last_seq: u32,
-    seen: Option<(u32, &[u8])>,
-) -> Result<(HeadCheck, Option<LogRecord>), ClientError> {
-    let record_at = |source: &mut dyn FnMut(u32) -> Result<LogPage, ClientError>, seq: u32| {
-        source(seq).map(|page| page.records.into_iter().find(|r| r.seq == seq))
-    };
-    let mut read = |seq| source.read_log(seq);
-    let newest = if last_seq >= first_seq { record_at(&mut read, last_seq)? } else { None };
-    let Some((seen_seq, seen_bytes)) = seen else {
-        return Ok((HeadCheck::FirstSeen, newest));
-    };
-    let last = newest.map_or(0, |r| r.seq);
-    if last < seen_seq {
-        return Ok((HeadCheck::Truncated { seen: seen_seq, last }, newest));
-    }
-    // Still held (not yet gone for room): it must be the same record, byte for byte.
-    if seen_seq >= first_seq {
-        let now = record_at(&mut read, seen_seq)?;
-        let same = now.is_some_and(|r| record_bytes(&r) == seen_bytes);
-        if !same {
-            return Ok((HeadCheck::Rewritten { seq: seen_seq }, newest));
+    seen: Option<SeenHead>,
+) -> HeadCheck {
+    if let Some(key) = device_key {
+        let signed = head.signature_bytes().is_some_and(|signature| {
+            let signature = ed25519_dalek::Signature::from_bytes(&signature);
+            ed25519_dalek::VerifyingKey::from_bytes(key).is_ok_and(|key| {
+                key.verify_strict(&head.signed_bytes(serial, nonce), &signature).is_ok()
+            })
+        });
+        if !signed {
+            return HeadCheck::BadSignature;
         }
     }
-    Ok((HeadCheck::Holds, newest))
-}
-
-/// A record's bytes as the lock sends them (postcard): what the host remembers of the newest
-/// record it saw.
-pub fn record_bytes(record: &LogRecord) -> Vec<u8> {
-    let mut buf = [0u8; 64];
-    postcard::to_slice(record, &mut buf).map(|b| b.to_vec()).unwrap_or_default()
+    if head.seen != seen.map_or(0, |s| s.seq) {
+        return HeadCheck::BadSignature;
+    }
+    let Some(seen) = seen else {
+        return HeadCheck::FirstSeen;
+    };
+    if head.seq < seen.seq {
+        return HeadCheck::Truncated { seen: seen.seq, last: head.seq };
+    }
+    match head.seen_tag {
+        Some(tag) if tag != seen.tag => HeadCheck::Rewritten { seq: seen.seq },
+        Some(_) => HeadCheck::Holds,
+        // Gone for room: nothing left to compare.
+        None if seen.seq < first_seq => HeadCheck::Holds,
+        None => HeadCheck::Rewritten { seq: seen.seq },
+    }
 }
 
 /// Why the records before the oldest one the lock holds are gone.
@@ -440,33 +456,88 @@ mod tests {
         assert!(follow.next().is_none());
     }
 
+    /// A head as a lock with `key` signs it, for a host that saw `seen` and sent `nonce`.
+    fn signed_head(
+        key: &ed25519_dalek::SigningKey,
+        seq: u32,
+        tag: u8,
+        seen: u32,
+        seen_tag: Option<u8>,
+        nonce: &[u8; 16],
+    ) -> LogHead {
+        use ed25519_dalek::Signer;
+        let mut head = LogHead {
+            seq,
+            tag: [tag; LOG_TAG_LEN],
+            seen,
+            seen_tag: seen_tag.map(|t| [t; LOG_TAG_LEN]),
+            signature: None,
+        };
+        let signature = key.sign(&head.signed_bytes("S1", nonce)).to_bytes();
+        let mut halves = [[0; 32]; 2];
+        halves[0].copy_from_slice(&signature[..32]);
+        halves[1].copy_from_slice(&signature[32..]);
+        head.signature = Some(halves);
+        head
+    }
+
     #[test]
-    fn the_head_seen_before_tells_a_cut_tail_and_a_rewritten_record() {
-        let mut lock = FakeLog { first: 1, next: 41, requests: 0 };
-        let (check, newest) = check_head(&mut lock, 1, 40, None).unwrap();
-        assert_eq!(check, HeadCheck::FirstSeen);
-        let newest = newest.unwrap();
-        assert_eq!(newest.seq, 40);
-        let seen = record_bytes(&newest);
-        assert_eq!(check_head(&mut lock, 1, 40, Some((40, &seen))).unwrap().0, HeadCheck::Holds);
-        // More records since: still holds.
-        lock.next = 60;
-        assert_eq!(check_head(&mut lock, 1, 59, Some((40, &seen))).unwrap().0, HeadCheck::Holds);
-        // Gone for room since: nothing to compare, holds.
-        lock.first = 45;
-        assert_eq!(check_head(&mut lock, 45, 59, Some((40, &seen))).unwrap().0, HeadCheck::Holds);
-        // Cut back to 30.
-        let mut cut = FakeLog { first: 1, next: 31, requests: 0 };
+    fn the_head_seen_before_tells_a_cut_tail_a_rewritten_record_and_a_forgery() {
+        let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+        let public = key.verifying_key().to_bytes();
+        let nonce = [3; 16];
+        let check = |head: &LogHead, first: u32, seen: Option<(u32, u8)>| {
+            let seen = seen.map(|(seq, tag)| SeenHead { seq, tag: [tag; LOG_TAG_LEN] });
+            check_head(head, "S1", &nonce, Some(&public), first, seen)
+        };
         assert_eq!(
-            check_head(&mut cut, 1, 30, Some((40, &seen))).unwrap().0,
+            check(&signed_head(&key, 40, 9, 0, None, &nonce), 1, None),
+            HeadCheck::FirstSeen
+        );
+        // The same head again, and more records since: holds.
+        assert_eq!(
+            check(&signed_head(&key, 40, 9, 40, Some(9), &nonce), 1, Some((40, 9))),
+            HeadCheck::Holds
+        );
+        assert_eq!(
+            check(&signed_head(&key, 59, 2, 40, Some(9), &nonce), 1, Some((40, 9))),
+            HeadCheck::Holds
+        );
+        // Gone for room since: nothing to compare, holds.
+        assert_eq!(
+            check(&signed_head(&key, 59, 2, 40, None, &nonce), 45, Some((40, 9))),
+            HeadCheck::Holds
+        );
+        // Cut back to 30.
+        assert_eq!(
+            check(&signed_head(&key, 30, 2, 40, None, &nonce), 1, Some((40, 9))),
             HeadCheck::Truncated { seen: 40, last: 30 }
         );
-        // Record 40 is there, but another one.
-        let other = LogRecord { seq: 40, at: 7, entry: newest.entry };
-        let mut lock = FakeLog { first: 1, next: 50, requests: 0 };
+        // Record 40 is there, but another one; or missing while older ones are held.
         assert_eq!(
-            check_head(&mut lock, 1, 49, Some((40, &record_bytes(&other)))).unwrap().0,
+            check(&signed_head(&key, 49, 2, 40, Some(8), &nonce), 1, Some((40, 9))),
             HeadCheck::Rewritten { seq: 40 }
+        );
+        assert_eq!(
+            check(&signed_head(&key, 49, 2, 40, None, &nonce), 1, Some((40, 9))),
+            HeadCheck::Rewritten { seq: 40 }
+        );
+        // Signed by another key, over another nonce, about another record, or not at all.
+        let other = ed25519_dalek::SigningKey::from_bytes(&[8; 32]);
+        for head in [
+            signed_head(&other, 40, 9, 40, Some(9), &nonce),
+            signed_head(&key, 40, 9, 40, Some(9), &[4; 16]),
+            signed_head(&key, 40, 9, 39, Some(9), &nonce),
+            LogHead { signature: None, ..signed_head(&key, 40, 9, 40, Some(9), &nonce) },
+        ] {
+            assert_eq!(check(&head, 1, Some((40, 9))), HeadCheck::BadSignature, "{head:?}");
+        }
+        // A lock without a device key: the same checks, on the session's word.
+        let unsigned = LogHead { signature: None, ..signed_head(&key, 30, 2, 40, None, &nonce) };
+        let seen = Some(SeenHead { seq: 40, tag: [9; LOG_TAG_LEN] });
+        assert_eq!(
+            check_head(&unsigned, "S1", &nonce, None, 1, seen),
+            HeadCheck::Truncated { seen: 40, last: 30 }
         );
     }
 

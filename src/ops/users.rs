@@ -201,6 +201,7 @@ mod tests {
             max_in_flight: 4,
             max_frame_len: 326,
             card_uid_lengths: 1 << 4 | 1 << 7 | 1 << 10,
+            signs_log_head: true,
         }
     }
 

@@ -407,6 +407,7 @@ mod tests {
                 max_in_flight: 4,
                 max_frame_len: 326,
                 card_uid_lengths: latchkey_protocol::ISO14443_UID_LENGTHS,
+                signs_log_head: true,
             },
             claim_salt: [0; 16],
         }

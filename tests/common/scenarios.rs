@@ -175,6 +175,13 @@ pub fn the_log_records_changes_with_the_role_and_verifies(lock: &Target) {
         .assert()
         .success()
         .stdout(predicate::str::contains("intact"));
+    // The head goes on from the one that verify saw, signed where the lock has a device key.
+    let info = json(&lock.cli().args(["info", "--json"]).output().unwrap());
+    let signs = info["capabilities"]["signs_log_head"].as_bool().unwrap();
+    let report = json(&lock.cli().args(["log", "verify", "--json"]).output().unwrap());
+    assert_eq!(report["head"]["check"], "holds", "{report}");
+    assert_eq!(report["head"]["signed"], signs, "{report}");
+    assert_eq!(report["head"]["device_key_pinned_now"], false, "pinned at claim: {report}");
     let diag = json(&lock.cli().args(["diag", "--json"]).output().unwrap());
     let d = &diag["diagnostics"];
     assert!(d["log_records"].as_u64().unwrap() >= records.len() as u64, "{diag}");

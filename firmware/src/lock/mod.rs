@@ -85,6 +85,7 @@ pub const fn capabilities(max_in_flight: u8) -> Capabilities {
         max_in_flight,
         max_frame_len: MAX_FRAME_LEN as u16,
         card_uid_lengths: crate::users::CARD_UID_LENGTHS,
+        signs_log_head: cfg!(feature = "device-key"),
     }
 }
 
@@ -597,6 +598,76 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
         })
     }
 
+    #[cfg(feature = "device-key")]
+    /// The lock's device key: an Ed25519 key derived from the event log's key (made by the
+    /// lock's RNG at its first boot, never leaving it, kept through a factory reset), so every
+    /// lock has one from its first boot and it needs no flash of its own.
+    fn device_key(&mut self) -> Option<ed25519_dalek::SigningKey> {
+        use hmac::{Hmac, KeyInit, Mac};
+        use sha2::Sha256;
+        let mut log_key = self.store.log_key().ok().flatten()?;
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&log_key).ok()?;
+        zeroize::Zeroize::zeroize(&mut log_key);
+        mac.update(b"latchkey device key v1");
+        let mut seed: [u8; 32] = mac.finalize().into_bytes().into();
+        let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+        zeroize::Zeroize::zeroize(&mut seed);
+        Some(key)
+    }
+
+    #[cfg(feature = "device-key")]
+    #[inline(never)]
+    fn device_key_public(&mut self) -> Response {
+        match self.device_key() {
+            Some(key) => Response::DeviceKey(key.verifying_key().to_bytes()),
+            None => Response::Status(Status::Failure),
+        }
+    }
+
+    /// `head` signed with the device key over `nonce`.
+    #[cfg(feature = "device-key")]
+    fn signed(
+        &mut self,
+        mut head: latchkey_protocol::LogHead,
+        nonce: &[u8; 16],
+    ) -> Option<latchkey_protocol::LogHead> {
+        use ed25519_dalek::Signer;
+        let key = self.device_key()?;
+        let signature = key.sign(&head.signed_bytes(&self.identity.serial, nonce)).to_bytes();
+        let mut halves = [[0; 32]; 2];
+        halves[0].copy_from_slice(&signature[..32]);
+        halves[1].copy_from_slice(&signature[32..]);
+        head.signature = Some(halves);
+        Some(head)
+    }
+
+    #[inline(never)]
+    fn log_head(&mut self, seen: u32, nonce: &[u8; 16]) -> Response {
+        use latchkey_protocol::LogHead;
+        self.end_burst();
+        let Some(log) = self.log.as_mut() else {
+            return Response::Status(Status::Failure);
+        };
+        let seen_tag = match log.tag_of(self.store.flash_mut(), seen) {
+            Ok(tag) => tag,
+            Err(_) => return Response::Status(Status::Failure),
+        };
+        let head = LogHead {
+            seq: if log.is_empty() { 0 } else { log.next_seq().saturating_sub(1) },
+            tag: log.last_tag(),
+            seen,
+            seen_tag,
+            signature: None,
+        };
+        #[cfg(feature = "device-key")]
+        let Some(head) = self.signed(head, nonce) else {
+            return Response::Status(Status::Failure);
+        };
+        #[cfg(not(feature = "device-key"))]
+        let _ = nonce;
+        Response::LogHead(head)
+    }
+
     #[inline(never)]
     fn clear_log(&mut self, role: Role) -> Status {
         let at = self.clock.recorded_now();
@@ -1097,6 +1168,11 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
             Request::GetAlarms => Response::Alarms(self.alarms_now()),
             Request::ReadLog { from_seq } => self.read_log(*from_seq),
             Request::VerifyLog => self.verify_log(),
+            #[cfg(feature = "device-key")]
+            Request::GetDeviceKey => self.device_key_public(),
+            #[cfg(not(feature = "device-key"))]
+            Request::GetDeviceKey => Response::Status(Status::Unsupported),
+            Request::GetLogHead { seen, nonce } => self.log_head(*seen, nonce),
             Request::ClearLog => match via {
                 Via::Session(role) => Response::Status(self.clear_log(role)),
                 Via::Plaintext => Response::Status(Status::NotAuthorized),
