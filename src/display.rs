@@ -451,6 +451,7 @@ fn entry_text(entry: &LogEntry) -> String {
         LogEntry::DuplicatePin { role, user: u } => {
             format!("PIN refused for{}: another user holds it (by {})", user(u), role.as_str())
         }
+        LogEntry::Door { open } => format!("door {}", if open { "opened" } else { "closed" }),
         LogEntry::Repeated { of, count, first } => format!(
             "{} -- {count} more time{} since {}",
             entry_text(&of.entry()),

@@ -221,9 +221,10 @@ pub enum Request {
         /// The newest record this host saw before (0: none): the answer says whether the lock
         /// still holds it, with its chain tag.
         seen: u32,
-        /// Fresh randomness from the host, covered by the signature: an old answer cannot be
-        /// played back as a new one.
-        nonce: [u8; 16],
+        /// Covered by the signature: fresh random bytes, so an old answer cannot be played
+        /// back as a new one, or the digest of a document the head is to vouch for (a
+        /// commissioning report).
+        nonce: [u8; 32],
     },
 }
 
@@ -548,7 +549,7 @@ impl LogHead {
     /// Longest [`Self::signed_bytes`]: context, serial length and serial, seq, tag, seen,
     /// held flag, seen tag, nonce.
     pub const SIGNED_MAX: usize =
-        Self::CONTEXT.len() + 1 + IDENT_MAX + 4 + LOG_TAG_LEN + 4 + 1 + LOG_TAG_LEN + 16;
+        Self::CONTEXT.len() + 1 + IDENT_MAX + 4 + LOG_TAG_LEN + 4 + 1 + LOG_TAG_LEN + 32;
 
     /// The bytes the signature covers: `CONTEXT ‖ len(serial) ‖ serial ‖ seq ‖ tag ‖ seen ‖
     /// held ‖ seen_tag ‖ nonce`, integers little-endian, `held` 1 or 0, and `seen_tag` all zero
@@ -556,7 +557,7 @@ impl LogHead {
     pub fn signed_bytes(
         &self,
         serial: &str,
-        nonce: &[u8; 16],
+        nonce: &[u8; 32],
     ) -> heapless::Vec<u8, { Self::SIGNED_MAX }> {
         let mut out = heapless::Vec::new();
         let serial = &serial.as_bytes()[..serial.len().min(IDENT_MAX)];
@@ -1364,6 +1365,11 @@ pub enum LogEntry {
         /// When the first attempt was (Unix seconds; 0 when the clock was not set).
         first: u64,
     },
+    /// The door sensor saw the door open or close (a forced opening is also an alarm).
+    Door {
+        /// Opened (true) or closed (false).
+        open: bool,
+    },
 }
 
 /// Attempts closer together than this belong to one burst ([`LogEntry::Repeated`]).
@@ -1455,7 +1461,10 @@ impl LogEntry {
             | Self::Cleared { .. }
             | Self::DuplicatePin { .. } => true,
             Self::Repeated { of, .. } => !matches!(of, Repeat::Access { .. }),
-            Self::Battery { .. } | Self::PowerUp { .. } | Self::Session { .. } => false,
+            Self::Battery { .. }
+            | Self::PowerUp { .. }
+            | Self::Session { .. }
+            | Self::Door { .. } => false,
         };
         if security { LogClass::Security } else { LogClass::Routine }
     }

@@ -32,11 +32,13 @@ pub enum LogKind {
     DuplicatePin,
     /// [`LogEntry::Repeated`].
     Repeated,
+    /// [`LogEntry::Door`].
+    Door,
 }
 
 impl LogKind {
     /// Every kind, in wire order.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::Access,
         Self::Change,
         Self::Alarm,
@@ -48,6 +50,7 @@ impl LogKind {
         Self::Cleared,
         Self::DuplicatePin,
         Self::Repeated,
+        Self::Door,
     ];
 
     /// The stable machine name: the serde name.
@@ -64,6 +67,7 @@ impl LogKind {
             Self::Cleared => "cleared",
             Self::DuplicatePin => "duplicate_pin",
             Self::Repeated => "repeated",
+            Self::Door => "door",
         }
     }
 }
@@ -93,6 +97,7 @@ impl LogEntry {
             Self::Cleared { .. } => LogKind::Cleared,
             Self::DuplicatePin { .. } => LogKind::DuplicatePin,
             Self::Repeated { .. } => LogKind::Repeated,
+            Self::Door { .. } => LogKind::Door,
         }
     }
 }

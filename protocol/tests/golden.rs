@@ -223,7 +223,7 @@ fn vectors() -> Vec<(&'static str, u16, Msg)> {
         ("req_clear_pins", 30, Req(Request::Clear { what: ClearTarget::Pins })),
         ("req_clear_users", 31, Req(Request::Clear { what: ClearTarget::Users })),
         ("req_get_device_key", 32, Req(Request::GetDeviceKey)),
-        ("req_get_log_head", 33, Req(Request::GetLogHead { seen: 3573, nonce: [0x5A; 16] })),
+        ("req_get_log_head", 33, Req(Request::GetLogHead { seen: 3573, nonce: [0x5A; 32] })),
         ("resp_success", 1, Resp(Response::Status(Status::Success))),
         ("resp_not_authorized", 1, Resp(Response::Status(Status::NotAuthorized))),
         ("resp_bad_frame", 1, Resp(Response::Status(Status::BadFrame))),

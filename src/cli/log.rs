@@ -124,6 +124,7 @@ fn entry_json(entry: &LogEntry) -> Value {
         }
         LogEntry::Cleared { removed } => json!({ "removed": removed }),
         LogEntry::DuplicatePin { role, user } => json!({ "role": role.as_str(), "user": user }),
+        LogEntry::Door { open } => json!({ "open": open }),
         LogEntry::Repeated { of, count, first } => {
             // The repeated attempt's own fields, then the burst's.
             let repeated = of.entry();
@@ -174,6 +175,9 @@ fn record_csv(r: &LogRecord) -> [String; 7] {
         LogEntry::AuthFailed { .. } => (field("during"), "failed".into(), String::new()),
         LogEntry::Cleared { .. } => (field("removed"), String::new(), String::new()),
         LogEntry::DuplicatePin { .. } => (String::new(), "refused".into(), field("role")),
+        LogEntry::Door { open } => {
+            ("door".into(), if open { "opened" } else { "closed" }.into(), String::new())
+        }
         LogEntry::Repeated { .. } => {
             (field("of"), format!("{} more", field("count")), format!("since {}", field("first")))
         }

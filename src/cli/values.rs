@@ -55,7 +55,7 @@ mirror! {
     /// A kind of log record.
     LogKindArg => latchkey_protocol::LogKind {
         Access, Change, Alarm, Battery, PowerUp, ClockSet, Session, AuthFailed, Cleared,
-        DuplicatePin, Repeated,
+        DuplicatePin, Repeated, Door,
     }
 }
 

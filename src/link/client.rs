@@ -845,7 +845,7 @@ impl<T: Transport> Client<T> {
     /// A checkpoint of the log, saying whether the lock still holds record `seen` (the newest
     /// this host saw), signed with the lock's device key when it has one; with the fresh nonce
     /// the signature covers.
-    pub fn log_head(&mut self, seen: u32) -> Result<(LogHead, [u8; 16]), ClientError> {
+    pub fn log_head(&mut self, seen: u32) -> Result<(LogHead, [u8; 32]), ClientError> {
         let nonce = random()?;
         call!(self, Request::GetLogHead { seen, nonce }, Response::LogHead(head) => (head, nonce))
     }

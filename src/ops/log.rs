@@ -273,7 +273,7 @@ pub struct SeenHead {
 pub fn check_head(
     head: &LogHead,
     serial: &str,
-    nonce: &[u8; 16],
+    nonce: &[u8; 32],
     device_key: Option<&[u8; 32]>,
     first_seq: u32,
     seen: Option<SeenHead>,
@@ -463,7 +463,7 @@ mod tests {
         tag: u8,
         seen: u32,
         seen_tag: Option<u8>,
-        nonce: &[u8; 16],
+        nonce: &[u8; 32],
     ) -> LogHead {
         use ed25519_dalek::Signer;
         let mut head = LogHead {
@@ -485,7 +485,7 @@ mod tests {
     fn the_head_seen_before_tells_a_cut_tail_a_rewritten_record_and_a_forgery() {
         let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
         let public = key.verifying_key().to_bytes();
-        let nonce = [3; 16];
+        let nonce = [3; 32];
         let check = |head: &LogHead, first: u32, seen: Option<(u32, u8)>| {
             let seen = seen.map(|(seq, tag)| SeenHead { seq, tag: [tag; LOG_TAG_LEN] });
             check_head(head, "S1", &nonce, Some(&public), first, seen)
@@ -526,7 +526,7 @@ mod tests {
         let other = ed25519_dalek::SigningKey::from_bytes(&[8; 32]);
         for head in [
             signed_head(&other, 40, 9, 40, Some(9), &nonce),
-            signed_head(&key, 40, 9, 40, Some(9), &[4; 16]),
+            signed_head(&key, 40, 9, 40, Some(9), &[4; 32]),
             signed_head(&key, 40, 9, 39, Some(9), &nonce),
             LogHead { signature: None, ..signed_head(&key, 40, 9, 40, Some(9), &nonce) },
         ] {

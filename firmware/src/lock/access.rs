@@ -298,6 +298,9 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
     /// A door left open longer than the `door_ajar_seconds` setting raises the door-ajar
     /// alarm (from [`Self::tick`]); closing it clears both.
     pub fn door_changed(&mut self, open: bool) {
+        if open != self.access.door_open {
+            self.log(LogEntry::Door { open });
+        }
         if open && !self.access.door_open {
             self.access.door_opened_ms = Some(self.clock.uptime_ms());
         } else if !open {

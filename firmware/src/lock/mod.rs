@@ -629,7 +629,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
     fn signed(
         &mut self,
         mut head: latchkey_protocol::LogHead,
-        nonce: &[u8; 16],
+        nonce: &[u8; 32],
     ) -> Option<latchkey_protocol::LogHead> {
         use ed25519_dalek::Signer;
         let key = self.device_key()?;
@@ -642,7 +642,7 @@ impl<F: NorFlash, C: Clock, B: Battery, R: Rng, D: Devices> Lock<F, C, B, R, D> 
     }
 
     #[inline(never)]
-    fn log_head(&mut self, seen: u32, nonce: &[u8; 16]) -> Response {
+    fn log_head(&mut self, seen: u32, nonce: &[u8; 32]) -> Response {
         use latchkey_protocol::LogHead;
         self.end_burst();
         let Some(log) = self.log.as_mut() else {
