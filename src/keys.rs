@@ -246,7 +246,8 @@ fn from_hex(text: &str) -> Option<[u8; KEY_LEN]> {
     bytes_from_hex(text)?.try_into().ok()
 }
 
-fn bytes_from_hex(text: &str) -> Option<Vec<u8>> {
+/// The bytes of hex text (surrounding blanks ignored), if it is hex.
+pub fn bytes_from_hex(text: &str) -> Option<Vec<u8>> {
     let text = text.trim();
     if !text.len().is_multiple_of(2) {
         return None;

@@ -35,27 +35,6 @@ fn grouped(n: u64) -> String {
     out
 }
 
-/// `finger enroll USER` in the tool while the simulated person places `finger` five times,
-/// each once the lock has taken the previous capture.
-fn enroll_finger(sim: &Sim, user: u64, finger: &str) {
-    let progress = format!("enrollment fingerprint user {user}");
-    let enroll = std::process::Command::new(common::latchkey_path())
-        .env("LATCHKEY_CONFIG", "/nonexistent/x.toml")
-        .env("LATCHKEY_KEYSTORE", &sim.keystore)
-        .args(["--port", sim.link_str(), "--json", "finger", "enroll", &user.to_string()])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    sim.wait_for_lines(&progress, 1); // the lock announced the enrollment
-    for capture in 1..=5 {
-        sim.act(&format!("finger {finger} 90"));
-        sim.wait_for_lines(&progress, 1 + capture);
-    }
-    let out = enroll.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-}
-
 #[test]
 fn a_day_at_the_door_is_recorded_in_order_with_users_and_reasons_and_no_pin() {
     let dir = tempfile::tempdir().unwrap();
@@ -65,7 +44,7 @@ fn a_day_at_the_door_is_recorded_in_order_with_users_and_reasons_and_no_pin() {
     sim.cli().args(["config", "set", "lockout", "1"]).assert().success();
     let ann = sim.add_user_with_pin("Ann", "582917", &[]);
     sim.cli().args(["card", "add", &ann.to_string(), "04a1b2c3"]).assert().success();
-    enroll_finger(&sim, ann, "ann-thumb");
+    sim.enroll_finger(ann, "ann-thumb");
     let guest = sim.add_user_with_pin(
         "Guest",
         "640271",

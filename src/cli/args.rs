@@ -172,6 +172,31 @@ pub enum Command {
     /// A technician's summary: firmware, uptime and reset reason, battery under load, bolt and
     /// door, motor, storage and log use, link and security counters.
     Diag,
+    /// Test every offline access path at the door, live, then write the handover report the
+    /// lock signs (JSON and a printable HTML page). Exit 1 when a check failed.
+    Commission {
+        /// Run only these checks (repeatable): clock, time_zone, battery, keypad, rfid,
+        /// fingerprint, phone, mechanical_key, wrong_pin, disabled_refused, bolt, door,
+        /// tamper, log.
+        #[arg(long, value_name = "CHECK")]
+        only: Vec<String>,
+        /// Skip this check (repeatable); each needs a --reason, given in the same order.
+        #[arg(long, value_name = "CHECK")]
+        skip: Vec<String>,
+        /// Why the --skip in the same place is skipped; the report says so.
+        #[arg(long, value_name = "TEXT")]
+        reason: Vec<String>,
+        /// How long each check at the door waits for the lock's decision.
+        #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = super::commission::parse_wait)]
+        wait: std::time::Duration,
+        /// Where to write the report: FILE.json and FILE.html (default:
+        /// commission-SERIAL-TIME in this folder). Existing files are never replaced.
+        #[arg(long, value_name = "FILE")]
+        report: Option<std::path::PathBuf>,
+    },
+    /// Commissioning reports: `report verify FILE` checks the lock's signature.
+    #[command(subcommand)]
+    Report(super::commission::ReportCommand),
     /// Return a lock to factory-new: erases its keys, users and credentials (not its log).
     /// Needs the setup code printed inside the lock.
     FactoryReset {

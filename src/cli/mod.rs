@@ -12,6 +12,7 @@ macro_rules! say {
 
 mod args;
 mod bench;
+mod commission;
 mod connect;
 mod context;
 mod device;
@@ -152,6 +153,10 @@ fn dispatch(context: &Context, command: Command) -> Result<Outcome, CliError> {
             device::config_set(context, key, &value)
         }
         Command::Diag => device::diag(context),
+        Command::Commission { only, skip, reason, wait, report } => {
+            commission::commission(context, &only, &skip, &reason, wait, report.as_deref())
+        }
+        Command::Report(command) => commission::report(context, command),
         Command::Tui => tui(context),
         Command::Claim { setup_code } => security::claim(context, setup_code),
         Command::Key(command) => security::key(context, command),

@@ -847,7 +847,12 @@ impl<T: Transport> Client<T> {
     /// the signature covers.
     pub fn log_head(&mut self, seen: u32) -> Result<(LogHead, [u8; 32]), ClientError> {
         let nonce = random()?;
-        call!(self, Request::GetLogHead { seen, nonce }, Response::LogHead(head) => (head, nonce))
+        Ok((self.log_head_over(seen, nonce)?, nonce))
+    }
+
+    /// The log head signed over `nonce` (say, the digest of a report it vouches for).
+    pub fn log_head_over(&mut self, seen: u32, nonce: [u8; 32]) -> Result<LogHead, ClientError> {
+        call!(self, Request::GetLogHead { seen, nonce }, Response::LogHead(head) => head)
     }
 
     /// Erases the log (installer); the clearing itself is logged.

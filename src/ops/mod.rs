@@ -4,6 +4,7 @@
 //! ([`provision`]). Each takes the client it works through and returns typed results; none
 //! prompts, prints or waits on a person (the PIN file `apply` writes is its one file).
 
+pub mod commission;
 pub mod log;
 pub mod provision;
 pub mod users;

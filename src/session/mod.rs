@@ -211,6 +211,13 @@ pub fn connect(options: &ConnectOptions) -> Result<Connection, ConnectError> {
 }
 
 impl Connection {
+    /// The key that opened this session: its name and fingerprint.
+    pub fn session_key(&self) -> Option<(String, String)> {
+        self.session_key
+            .as_ref()
+            .map(|(key, _)| (key.name.clone(), crate::keys::fingerprint(&key.key)))
+    }
+
     /// The lock's identity if it was asked already (no request).
     pub fn known_info(&self) -> Option<&LockInfo> {
         self.info.as_ref()

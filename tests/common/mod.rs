@@ -199,6 +199,28 @@ impl Sim {
         id
     }
 
+    /// `finger enroll USER` in the tool while the simulated person places `finger` five times,
+    /// each once the lock has taken the previous capture.
+    pub fn enroll_finger(&self, user: u64, finger: &str) {
+        let progress = format!("enrollment fingerprint user {user}");
+        let before = self.lines_with(&progress).len();
+        let enroll = Command::new(latchkey_path())
+            .env("LATCHKEY_CONFIG", "/nonexistent/x.toml")
+            .env("LATCHKEY_KEYSTORE", &self.keystore)
+            .args(["--port", self.link_str(), "--json", "finger", "enroll", &user.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        self.wait_for_lines(&progress, before + 1); // the lock announced the enrollment
+        for capture in 1..=5 {
+            self.act(&format!("finger {finger} 90"));
+            self.wait_for_lines(&progress, before + 1 + capture);
+        }
+        let out = enroll.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+
     /// Starts the simulator and claims it with a site key in this test's keystore.
     pub fn start_claimed(dir: &Path, extra: &[&str]) -> Sim {
         let sim = Sim::start(dir, extra);
