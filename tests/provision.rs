@@ -354,37 +354,16 @@ fn an_exported_file_applied_to_a_fresh_lock_gives_the_same_checksum() {
     b.stop();
 }
 
-/// A line that flips a bit in 1 % of bytes and drops 0.5 %, both ways, from a fixed seed.
-fn noisy_line(seed: u64) -> common::proxy::Noise {
-    let mut state = seed;
-    let mut next = move || {
-        // xorshift64: deterministic, so a failure can be replayed.
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
-    Box::new(move |_, bytes| {
-        let mut out = Vec::with_capacity(bytes.len());
-        for &b in bytes {
-            let roll = next() % 1000;
-            if roll < 5 {
-                continue;
-            }
-            out.push(if roll < 15 { b ^ (1 << (next() % 8)) } else { b });
-        }
-        out
-    })
-}
-
 #[test]
 fn an_apply_through_a_noisy_line_converges_exactly_and_reports_its_resends() {
     let dir = tempfile::tempdir().unwrap();
     let sim = Sim::start_claimed(dir.path(), &[]);
     let file = write(dir.path(), "site.toml", &site(6, true));
     let pins = dir.path().join("pins.csv");
-    let proxy =
-        Proxy::start_with(&sim.link, Hooks { noise: Some(noisy_line(0x5eed)), ..Hooks::default() });
+    let proxy = Proxy::start_with(
+        &sim.link,
+        Hooks { noise: Some(common::proxy::noisy(0.01, 0.005, 0x5eed)), ..Hooks::default() },
+    );
     let mut resent = 0;
     let mut runs = 0;
     // Each run keeps what the lock acknowledged; the same command is run until it says done.

@@ -42,6 +42,10 @@ pub const DEFAULT_ATTEMPTS: u32 = 3;
 /// attempts ([`attempts_for`]).
 pub const NOISY_ATTEMPT: Duration = Duration::from_millis(250);
 
+/// The shortest wait in silence before a request is sent again, however fast the link
+/// measured: a lock's answer may wait behind a flash write.
+pub const MIN_ATTEMPT: Duration = Duration::from_millis(50);
+
 /// Attempts within `timeout`: [`DEFAULT_ATTEMPTS`] up to the default timeout; a longer one
 /// (asked for a noisy line) is spent on more attempts of [`NOISY_ATTEMPT`] each rather than
 /// on longer waits, since on a noisy line it is frames that are lost, not time.
@@ -213,6 +217,40 @@ pub struct Client<T: Transport = TTYPort> {
     boots_seen: u32,
     /// Requests [`Client::pipeline`] keeps in flight.
     window: usize,
+    /// Frames that arrived damaged (bad CRC, cut short): on a noisy line, most likely an
+    /// answer, so a request waiting for one is sent again at once.
+    damaged: u64,
+    /// The link's round trip as measured.
+    round_trip: RoundTrip,
+}
+
+/// A smoothed round-trip time (RFC 6298's estimator), from answers to requests sent once
+/// (an answer to a resend could be to either copy).
+#[derive(Debug, Clone, Copy, Default)]
+struct RoundTrip {
+    smoothed: Option<Duration>,
+    variation: Duration,
+}
+
+impl RoundTrip {
+    fn sample(&mut self, rtt: Duration) {
+        match self.smoothed {
+            None => {
+                self.smoothed = Some(rtt);
+                self.variation = rtt / 2;
+            }
+            Some(srtt) => {
+                let error = if rtt > srtt { rtt - srtt } else { srtt - rtt };
+                self.variation = (self.variation * 3 + error) / 4;
+                self.smoothed = Some((srtt * 7 + rtt) / 8);
+            }
+        }
+    }
+
+    /// The round trip to plan for: the smoothed time plus its variation.
+    fn estimate(&self) -> Option<Duration> {
+        self.smoothed.map(|srtt| srtt + self.variation)
+    }
 }
 
 impl<T: Transport> std::fmt::Debug for Client<T> {
@@ -309,6 +347,8 @@ impl<T: Transport> Client<T> {
             session: None,
             boots_seen: 0,
             window: 1,
+            damaged: 0,
+            round_trip: RoundTrip::default(),
         }
     }
 
@@ -397,7 +437,8 @@ impl<T: Transport> Client<T> {
     }
 
     /// Sends `request` and waits for its answer, resending it as [`resend_rule`] allows
-    /// within the timeout.
+    /// within the timeout: at once when a damaged frame arrives instead of the answer (most
+    /// likely the answer, hit by line noise), and after [`Self::attempt_wait`] of silence.
     fn exchange(&mut self, request: &Request) -> Result<Answer, ClientError> {
         let name = request_name(request);
         if self.session.is_none() && !request.travels_in_clear() {
@@ -405,57 +446,82 @@ impl<T: Transport> Client<T> {
         }
         let unsealed_before = self.stats.unsealed;
         let rule = resend_rule(request);
+        // One attempt means one send. Otherwise sends go on until the deadline, within a
+        // bound: at once after a damaged frame, and after each silence, longer each time.
         let attempts = if rule == Resend::Never { 1 } else { self.options.attempts.max(1) };
+        let max_sends = if attempts == 1 { 1 } else { attempts.saturating_mul(4) };
+        // A new SessionStart makes the lock start a key exchange over: give it time.
+        let floor = if rule == Resend::NewSeq { NOISY_ATTEMPT } else { MIN_ATTEMPT };
         let started = Instant::now();
         let deadline = deadline_after(self.options.timeout);
-        let per_attempt = self.options.timeout / attempts;
         let mut wire = [0u8; MAX_ENCODED_LEN + 1];
         let mut seq = self.take_seq();
         let mut len = self.encode(request, seq, &mut wire)?;
-        for attempt in 1..=attempts {
-            if attempt > 1 {
+        let mut sends = 0;
+        let mut silences = 0;
+        loop {
+            if sends > 0 {
                 self.stats.resent += 1;
                 if rule == Resend::NewSeq {
                     seq = self.take_seq();
                     len = self.encode(request, seq, &mut wire)?;
                 }
-                debug!(request = name, seq, attempt, "no answer in time; sending again");
+                debug!(request = name, seq, attempt = sends + 1, "sending again");
             }
-            self.send(&wire[..len], deadline, attempt)?;
-            trace!(
-                request = name,
-                seq,
-                len,
-                sealed = self.session.is_some(),
-                attempt,
-                "frame sent"
-            );
-            let attempt_deadline = if attempt == attempts {
+            sends += 1;
+            let sent_at = Instant::now();
+            self.send(&wire[..len], deadline, sends)?;
+            trace!(request = name, seq, len, sealed = self.session.is_some(), sends, "frame sent");
+            // The last attempt waits out the whole budget.
+            let attempt_deadline = if sends == max_sends {
                 deadline
             } else {
-                deadline_after(per_attempt).min(deadline)
+                deadline_after(self.attempt_wait(silences, floor)).min(deadline)
             };
-            if let Some(response) = self.wait_for(Some(seq), attempt_deadline)? {
-                debug!(
-                    request = name,
-                    seq,
-                    attempts = attempt,
-                    elapsed_ms = millis(started.elapsed()),
-                    ok = response.is_ok(),
-                    "answered"
-                );
-                return response.map(|response| Answer { response, sends: attempt });
+            let damaged_before = self.damaged;
+            match self.wait_for_answer(seq, attempt_deadline, rule != Resend::Never)? {
+                Some(response) => {
+                    if sends == 1 {
+                        self.round_trip.sample(sent_at.elapsed());
+                    }
+                    debug!(
+                        request = name,
+                        seq,
+                        attempts = sends,
+                        elapsed_ms = millis(started.elapsed()),
+                        ok = response.is_ok(),
+                        "answered"
+                    );
+                    return response.map(|response| Answer { response, sends });
+                }
+                None if self.damaged > damaged_before && Instant::now() < deadline => {
+                    trace!(request = name, seq, "a damaged frame instead of the answer");
+                }
+                None => silences += 1,
+            }
+            if sends >= max_sends || Instant::now() >= deadline {
+                break;
             }
         }
-        debug!(request = name, attempts, elapsed_ms = millis(started.elapsed()), "timed out");
+        debug!(request = name, sends, elapsed_ms = millis(started.elapsed()), "timed out");
         if self.stats.unsealed != unsealed_before {
             return Err(ClientError::Unconfirmed { request: name });
         }
         Err(ClientError::Timeout {
             path: self.path.clone(),
             timeout: self.options.timeout,
-            attempts,
+            attempts: sends,
         })
+    }
+
+    /// How long to wait in silence before sending a request again: four round trips as
+    /// measured on this link, at least `floor` (so a lock busy with flash or a key exchange
+    /// is not flooded), doubled after each silence, and at most the share of the timeout one
+    /// of the configured attempts gets. Before any measurement, that share.
+    fn attempt_wait(&self, silences: u32, floor: Duration) -> Duration {
+        let share = self.options.timeout / self.options.attempts.max(1);
+        let first = self.round_trip.estimate().map_or(share, |rtt| (rtt * 4).max(floor));
+        first.saturating_mul(1 << silences.min(8)).min(share)
     }
 
     /// Waits up to `timeout` for an unsolicited event. Events that arrived while the client
@@ -488,6 +554,18 @@ impl<T: Transport> Client<T> {
         Ok(())
     }
 
+    /// Reads until the response to `seq` arrives or `deadline` passes, or (`on_damage`) a
+    /// damaged frame arrives first.
+    fn wait_for_answer(
+        &mut self,
+        seq: u16,
+        deadline: Instant,
+        on_damage: bool,
+    ) -> Result<Option<Result<Response, ClientError>>, ClientError> {
+        let found = self.wait_any_or_damage(&[seq], deadline, on_damage)?;
+        Ok(found.into_iter().next().map(|(_, answer)| answer))
+    }
+
     /// Reads until the response to `seq` arrives or `deadline` passes; with no `seq`, until
     /// an event arrives. Events met on the way are queued; responses to other sequence
     /// numbers are counted as stale and dropped.
@@ -507,7 +585,19 @@ impl<T: Transport> Client<T> {
     /// wanted, until an event arrives. Returns every wanted answer that arrived in the same
     /// read (a pipeline's answers come back to back), at most one per sequence number.
     fn wait_any(&mut self, wanted: &[u16], deadline: Instant) -> Result<Vec<Arrived>, ClientError> {
+        self.wait_any_or_damage(wanted, deadline, false)
+    }
+
+    /// [`Self::wait_any`], returning early (with nothing found) after a read that brought a
+    /// damaged frame when `on_damage`.
+    fn wait_any_or_damage(
+        &mut self,
+        wanted: &[u16],
+        deadline: Instant,
+        on_damage: bool,
+    ) -> Result<Vec<Arrived>, ClientError> {
         let mut buf = [0u8; 256];
+        let damaged_before = self.damaged;
         let mut found: Vec<Arrived> = Vec::new();
         loop {
             let n = self
@@ -524,6 +614,7 @@ impl<T: Transport> Client<T> {
                     Err(reason) => {
                         trace!(?reason, "damaged frame dropped");
                         self.stats.dropped += 1;
+                        self.damaged += 1;
                         continue;
                     }
                 };
@@ -613,6 +704,9 @@ impl<T: Transport> Client<T> {
                 }
             }
             if !found.is_empty() {
+                return Ok(found);
+            }
+            if on_damage && self.damaged > damaged_before {
                 return Ok(found);
             }
             if wanted.is_empty() && !self.events.is_empty() {

@@ -257,3 +257,30 @@ pub fn ask_plain(
         }
     }
 }
+
+/// A line that flips one bit in a `flip` share of bytes and drops a `drop` share, both ways,
+/// from a fixed seed (so a failure can be replayed).
+pub fn noisy(flip: f64, drop: f64, seed: u64) -> Noise {
+    const SCALE: u64 = 1_000_000;
+    let (drop_below, flip_below) =
+        ((drop * SCALE as f64) as u64, ((drop + flip) * SCALE as f64) as u64);
+    let mut state = seed.max(1);
+    let mut next = move || {
+        // xorshift64: deterministic and enough for noise.
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    Box::new(move |_, bytes| {
+        let mut out = Vec::with_capacity(bytes.len());
+        for &b in bytes {
+            let roll = next() % SCALE;
+            if roll < drop_below {
+                continue;
+            }
+            out.push(if roll < flip_below { b ^ (1 << (next() % 8)) } else { b });
+        }
+        out
+    })
+}

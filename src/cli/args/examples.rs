@@ -188,6 +188,22 @@ const EXAMPLES: &[(&str, &[&str])] = &[
         &["latchkey provision export --out site.toml   # no secrets: PINs are `keep`"],
     ),
     ("log verify", &["latchkey log verify   # exit 1 naming where the chain breaks"]),
+    (
+        "commission",
+        &[
+            "latchkey commission                                # the checklist at the door, then the report",
+            "latchkey commission --skip tamper --reason \"housing fitted next week\"",
+            "latchkey commission --only keypad --only door --report front-door",
+            "latchkey commission --json   # JSON Lines: plan, waiting, result, report",
+        ],
+    ),
+    (
+        "report verify",
+        &[
+            "latchkey report verify commission-LK1-000042-2026-12-01T154745Z.html",
+            "latchkey --port /dev/ttyUSB0 report verify handover.json   # ask the lock too",
+        ],
+    ),
     ("log follow", &["latchkey log follow", "latchkey log follow --json | tee door.jsonl"]),
     ("log clear", &["latchkey log clear --yes"]),
     ("diag", &["latchkey diag", "latchkey diag --json > diag.json"]),
