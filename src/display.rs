@@ -411,7 +411,7 @@ pub fn record_text(r: &LogRecord) -> String {
 }
 
 /// What a log entry says, in words.
-fn entry_text(entry: &LogEntry) -> String {
+pub fn entry_text(entry: &LogEntry) -> String {
     let user = |u: Option<u16>| u.map(|u| format!(" user {u}")).unwrap_or_default();
     match *entry {
         LogEntry::Access { path, granted, user: u, reason } => format!(
