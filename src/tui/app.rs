@@ -622,6 +622,10 @@ pub fn update(app: &mut App, action: Action) -> Option<Command> {
             app.link = LinkState::Online { round_trip_ms: reading.round_trip_ms };
             app.reading = Some(Fresh { value: reading, at_ms: app.now_ms });
             app.polls += 1;
+            // Each reading also reads what is new in the log: a caught-up log is as fresh.
+            if app.log_complete {
+                app.log_at_ms = Some(app.now_ms);
+            }
             app.alarm_row = app.alarm_row.min(app.alarms().len().saturating_sub(1));
         }
         Action::Users(users) => {

@@ -336,6 +336,8 @@ impl Worker {
                         other => Failure::Other(other.to_string()),
                     })?;
                 self.read_users(conn)?;
+                let record = conn.client.user(user)?;
+                self.send(Action::User(record))?;
                 match generated {
                     Some(pin) => {
                         format!("PIN of user {user} set to {pin} (shown once: note it now)")

@@ -8,7 +8,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
 
-use super::{elide_middle, panel};
+use super::panel;
 use crate::display::format_unix;
 use crate::tui::app::App;
 
@@ -74,7 +74,15 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         if Some(n) == app.frame_row {
             style = style.add_modifier(Modifier::REVERSED);
         }
-        lines.push(Line::styled(elide_middle(&text, width), style));
+        // The message's start says what it is: cut its end.
+        let text = if text.chars().count() > width {
+            let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
+            cut.push('…');
+            cut
+        } else {
+            text
+        };
+        lines.push(Line::styled(text, style));
     }
     frame.render_widget(Paragraph::new(lines).block(block), frames);
 }

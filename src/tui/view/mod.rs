@@ -146,7 +146,7 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
         }
         LinkState::Reconnecting { since_ms, attempts, .. } => (
             format!(
-                "RECONNECTING… lost {} ago, {attempts} tries",
+                "RECONNECTING… lost {} ago, try {attempts}",
                 age(app.now_ms.saturating_sub(*since_ms))
             ),
             Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
@@ -163,11 +163,13 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
         None => serial,
     };
     let width = usize::from(area.width);
-    let fixed = " latchkey ".len() + 1 + lock.chars().count() + 4 + 2 + state.chars().count();
+    // The port gives way first: its middle is elided to what is left.
+    let fixed = " latchkey ".len() + 1 + lock.chars().count() + 4 + 1 + state.chars().count() + 1;
     let port = elide_middle(&app.port, width.saturating_sub(fixed).max(8));
     let left = format!(" {lock} on {port}");
-    let pad =
-        width.saturating_sub(" latchkey ".len() + left.chars().count() + state.chars().count() + 1);
+    let pad = width
+        .saturating_sub(" latchkey ".len() + left.chars().count() + state.chars().count() + 1)
+        .max(1);
     frame.render_widget(
         Line::from(vec![
             Span::styled(
@@ -225,14 +227,14 @@ fn view_keys(app: &App) -> (Vec<(&'static str, &'static str)>, Vec<(&'static str
     match app.view {
         View::Dashboard => (vec![], vec![]),
         View::Users => (
-            vec![("Enter", "details")],
+            vec![("Enter", "open")],
             vec![
                 ("a", "add"),
-                ("e", "rename"),
+                ("e", "name"),
                 ("Space", "on/off"),
-                ("d", "remove"),
+                ("d", "del"),
                 ("p", "PIN"),
-                ("P", "gen PIN"),
+                ("P", "gen"),
                 ("c", "card"),
                 ("f", "finger"),
             ],
@@ -247,8 +249,17 @@ fn view_keys(app: &App) -> (Vec<(&'static str, &'static str)>, Vec<(&'static str
 
 fn render_footer(app: &App, frame: &mut Frame, area: Rect) {
     let (reads, writes) = view_keys(app);
+    let blocked = app.writes_blocked();
+    let mut items: Vec<(&str, &str, bool)> =
+        reads.into_iter().map(|(k, w)| (k, w, false)).collect();
+    items.extend(writes.iter().map(|(k, w)| (*k, *w, blocked.is_some())));
+    items.push(("?", "help", false));
+    items.push(("q", "quit", false));
+    // Two spaces between keys when they fit, one when not: every key stays on screen.
+    let wide: usize = items.iter().map(|(k, w, _)| k.chars().count() + w.chars().count() + 3).sum();
+    let sep = if wide < usize::from(area.width) { "  " } else { " " };
     let mut spans = vec![Span::raw(" ")];
-    let push = |spans: &mut Vec<Span<'static>>, k: &'static str, what: &'static str, dim: bool| {
+    for (k, what, dim) in items {
         if dim {
             spans.push(Span::styled(
                 format!("{k} {what}"),
@@ -258,18 +269,9 @@ fn render_footer(app: &App, frame: &mut Frame, area: Rect) {
             spans.push(key(k));
             spans.push(Span::raw(format!(" {what}")));
         }
-        spans.push(Span::raw("  "));
-    };
-    for (k, what) in reads {
-        push(&mut spans, k, what, false);
+        spans.push(Span::raw(sep));
     }
-    let blocked = app.writes_blocked();
-    for (k, what) in writes {
-        push(&mut spans, k, what, blocked.is_some());
-    }
-    push(&mut spans, "?", "help", false);
-    push(&mut spans, "q", "quit", false);
-    if let (Some(why), false) = (blocked, view_keys(app).1.is_empty()) {
+    if let (Some(why), false) = (blocked, writes.is_empty()) {
         spans.push(Span::styled(format!("({why})"), Style::new().fg(Color::DarkGray)));
     }
     frame.render_widget(Line::from(spans), area);
