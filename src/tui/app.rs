@@ -533,6 +533,15 @@ impl App {
         }
     }
 
+    /// [`App::writes_blocked`] briefly, for the footer.
+    pub fn writes_blocked_brief(&self) -> Option<&'static str> {
+        match self.role {
+            Some(Role::Technician) => Some("read-only: technician key"),
+            _ if self.stale() => Some("not connected"),
+            _ => None,
+        }
+    }
+
     /// The users' list, empty until read.
     pub fn user_list(&self) -> &[UserSummary] {
         self.users.as_ref().map_or(&[], |u| u.value.as_slice())

@@ -128,14 +128,15 @@ fn render_alarms(app: &App, frame: &mut Frame, area: Rect) {
     let mut lines: Vec<Line<'_>> = alarms[..shown]
         .iter()
         .map(|a| {
-            let mut since = match when(a.since, now) {
+            let since = match when(a.since, now) {
                 Some(at) => format!("since {at}"),
                 None => "(clock not set)".to_string(),
             };
-            // The keypad lockout says how long it still lasts.
-            if a.seconds_left > 0 {
-                since.push_str(&format!(", {} s left", a.seconds_left));
-            }
+            // The keypad lockout says first how long it still lasts.
+            let since = match a.seconds_left {
+                0 => since,
+                left => format!("{left} s left, {since}"),
+            };
             Line::styled(format!("{:<width$}  {since}", alarm_words(a.alarm)), red)
         })
         .collect();
@@ -187,7 +188,7 @@ fn render_door(app: &App, frame: &mut Frame, area: Rect) {
             let user = a
                 .user
                 .map(|u| match user_name(app.user_list(), u) {
-                    Some(name) => format!(", {name} ({u})"),
+                    Some(name) => format!(", {} ({u})", super::elide_middle(name, 12)),
                     None => format!(", user {u}"),
                 })
                 .unwrap_or_default();
@@ -243,16 +244,27 @@ fn render_link(app: &App, frame: &mut Frame, area: Rect) {
             Span::styled("online", Style::new().fg(Color::Green)),
             Span::raw(format!(", round trip {round_trip_ms} ms")),
         ]),
-        // The cause wraps onto the next lines rather than being cut.
-        LinkState::Reconnecting { why, .. } => Line::from(vec![
-            Span::styled("no answer", Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)),
-            Span::raw(format!(": {why}")),
-        ]),
+        // The header shows the port: the cause goes without it, so it fits a brief band.
+        LinkState::Reconnecting { why, .. } => {
+            let why = why.replace(&format!(" on {}", app.port), "");
+            return frame.render_widget(
+                Paragraph::new(vec![
+                    Line::styled(
+                        "no answer: reconnecting…",
+                        Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+                    ),
+                    Line::from(why),
+                    Line::from(format!("polls     {}", app.polls)),
+                ])
+                .wrap(ratatui::widgets::Wrap { trim: true })
+                .block(block),
+                area,
+            );
+        }
     };
     // Most telling first: a brief band shows the first two.
     let mut lines = vec![state];
-    let reconnecting = matches!(app.link, LinkState::Reconnecting { .. });
-    match app.reading.as_ref().map(|r| &r.value.diagnostics).filter(|_| !reconnecting) {
+    match app.reading.as_ref().map(|r| &r.value.diagnostics) {
         Some(Ok(d)) => {
             lines.push(Line::from(format!(
                 "dropped   {} crc, {} malformed, {} long",

@@ -227,11 +227,11 @@ fn view_keys(app: &App) -> (Vec<(&'static str, &'static str)>, Vec<(&'static str
     match app.view {
         View::Dashboard => (vec![], vec![]),
         View::Users => (
-            vec![("Enter", "open")],
+            vec![],
             vec![
                 ("a", "add"),
                 ("e", "name"),
-                ("Space", "on/off"),
+                ("Spc", "on/off"),
                 ("d", "del"),
                 ("p", "PIN"),
                 ("P", "gen"),
@@ -271,7 +271,7 @@ fn render_footer(app: &App, frame: &mut Frame, area: Rect) {
         }
         spans.push(Span::raw(sep));
     }
-    if let (Some(why), false) = (blocked, writes.is_empty()) {
+    if let (Some(why), false) = (app.writes_blocked_brief(), writes.is_empty()) {
         spans.push(Span::styled(format!("({why})"), Style::new().fg(Color::DarkGray)));
     }
     frame.render_widget(Line::from(spans), area);
