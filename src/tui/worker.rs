@@ -306,7 +306,7 @@ impl Worker {
             Command::AddUser(name) => {
                 let user = users::add_user(&mut conn.client, name)?;
                 self.read_users(conn)?;
-                let text = format!("added user {} ({}); p sets a PIN", user.id, user.spec.name);
+                let text = format!("added user {} ({})", user.id, user.spec.name);
                 self.send(Action::User(user))?;
                 text
             }

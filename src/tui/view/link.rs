@@ -25,7 +25,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         Layout::vertical([Constraint::Length(4), Constraint::Min(3)]).areas(area);
     let s = app.stats;
     let mut lines = vec![Line::from(format!(
-        "latchkey  sent {} (resent {}), received {}, dropped {} damaged, {} stale, {} unsealed",
+        "latchkey  sent {} (resent {}), in {}, dropped {} damaged, {} stale, {} unsealed",
         s.sent, s.resent, s.received, s.dropped, s.stale, s.unsealed
     ))];
     match app.reading.as_ref().map(|r| &r.value.diagnostics) {

@@ -186,37 +186,51 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
 }
 
 fn render_tabs(app: &App, frame: &mut Frame, area: Rect) {
-    let mut spans = Vec::new();
-    for (n, view) in View::ALL.iter().enumerate() {
-        let text = format!(" {} {} ", n + 1, view.title());
-        if *view == app.view {
-            spans.push(Span::styled(
-                text,
-                Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD),
-            ));
-        } else {
-            spans.push(Span::raw(text));
-        }
-    }
-    let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
-    let room = usize::from(area.width).saturating_sub(used + 2);
     let status = match (&app.busy, &app.outcome) {
-        (Some(busy), _) => {
-            Some(Span::styled(elide_middle(busy, room), Style::new().fg(Color::Cyan)))
-        }
+        (Some(busy), _) => Some((busy.as_str(), Style::new().fg(Color::Cyan))),
         (None, Some(outcome)) => {
-            let style = if outcome.value.ok {
-                Style::new().fg(Color::Green)
-            } else {
-                Style::new().fg(Color::Yellow)
-            };
-            Some(Span::styled(elide_middle(&outcome.value.text, room), style))
+            let color = if outcome.value.ok { Color::Green } else { Color::Yellow };
+            Some((outcome.value.text.as_str(), Style::new().fg(color)))
         }
         (None, None) => None,
     };
-    if let Some(status) = status {
+    let tabs = |compact: bool| -> Vec<Span<'static>> {
+        View::ALL
+            .iter()
+            .enumerate()
+            .map(|(n, view)| {
+                if *view == app.view {
+                    Span::styled(
+                        format!(" {} {} ", n + 1, view.title()),
+                        Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD),
+                    )
+                } else if compact {
+                    Span::raw(format!(" {} ", n + 1))
+                } else {
+                    Span::raw(format!(" {} {} ", n + 1, view.title()))
+                }
+            })
+            .collect()
+    };
+    let width = usize::from(area.width);
+    let used = |spans: &[Span<'_>]| spans.iter().map(|s| s.content.chars().count()).sum::<usize>();
+    let mut spans = tabs(false);
+    if let Some((text, style)) = status {
+        // An outcome may hold what must be read in full (a generated PIN): the other tabs
+        // give way to it, then its end.
+        if used(&spans) + 2 + text.chars().count() > width {
+            spans = tabs(true);
+        }
+        let room = width.saturating_sub(used(&spans) + 2);
+        let shown = if text.chars().count() > room {
+            let mut cut: String = text.chars().take(room.saturating_sub(1)).collect();
+            cut.push('…');
+            cut
+        } else {
+            text.to_string()
+        };
         spans.push(Span::raw("  "));
-        spans.push(status);
+        spans.push(Span::styled(shown, style));
     }
     frame.render_widget(Line::from(spans), area);
 }
