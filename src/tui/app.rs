@@ -243,12 +243,12 @@ pub enum Action {
     Identity(LockInfo, Option<Role>),
     /// The lock's settings (its label, its time zone).
     Settings(Settings),
-    /// A fresh reading of the lock.
-    Reading(Reading),
+    /// A fresh reading of the lock (boxed: it is much the largest action).
+    Reading(Box<Reading>),
     /// The users' list.
     Users(Vec<UserSummary>),
-    /// One user's full record.
-    User(User),
+    /// One user's full record (boxed: a user with credentials is large).
+    User(Box<User>),
     /// Records read from the log, oldest first, after those already held.
     Log(Vec<LogRecord>),
     /// The log's numbering went back (another lock, a wiped flash): forget what was read.
@@ -629,7 +629,7 @@ pub fn update(app: &mut App, action: Action) -> Option<Command> {
         }
         Action::Reading(reading) => {
             app.link = LinkState::Online { round_trip_ms: reading.round_trip_ms };
-            app.reading = Some(Fresh { value: reading, at_ms: app.now_ms });
+            app.reading = Some(Fresh { value: *reading, at_ms: app.now_ms });
             app.polls += 1;
             // Each reading also reads what is new in the log: a caught-up log is as fresh.
             if app.log_complete {
@@ -648,7 +648,7 @@ pub fn update(app: &mut App, action: Action) -> Option<Command> {
                 app.refilter();
             }
         }
-        Action::User(user) => app.user = Some(Fresh { value: user, at_ms: app.now_ms }),
+        Action::User(user) => app.user = Some(Fresh { value: *user, at_ms: app.now_ms }),
         Action::Log(records) => {
             let users = app.users.as_ref().map_or(&[][..], |u| u.value.as_slice());
             let newest = app.log.last().map_or(0, |r| r.seq);

@@ -174,7 +174,7 @@ impl Worker {
                 self.poll_now = false;
                 last_poll = Instant::now();
                 let reading = read_lock(conn).map_err(lost)?;
-                self.send(Action::Reading(reading))?;
+                self.send(Action::Reading(Box::new(reading)))?;
                 self.read_log(conn)?;
                 self.send(Action::Stats(conn.client.stats()))?;
             } else if !self.log_complete {
@@ -307,20 +307,20 @@ impl Worker {
                 let user = users::add_user(&mut conn.client, name)?;
                 self.read_users(conn)?;
                 let text = format!("added user {} ({})", user.id, user.spec.name);
-                self.send(Action::User(user))?;
+                self.send(Action::User(Box::new(user)))?;
                 text
             }
             Command::Rename { user, name } => {
                 let changed = users::modify_user(&mut conn.client, user, |spec| spec.name = name)?;
                 self.read_users(conn)?;
-                self.send(Action::User(changed))?;
+                self.send(Action::User(Box::new(changed)))?;
                 format!("user {user} renamed")
             }
             Command::SetEnabled { user, enabled } => {
                 let changed =
                     users::modify_user(&mut conn.client, user, |spec| spec.enabled = enabled)?;
                 self.read_users(conn)?;
-                self.send(Action::User(changed))?;
+                self.send(Action::User(Box::new(changed)))?;
                 format!("user {user} {}", if enabled { "enabled" } else { "disabled" })
             }
             Command::RemoveUser(user) => {
@@ -337,7 +337,7 @@ impl Worker {
                     })?;
                 self.read_users(conn)?;
                 let record = conn.client.user(user)?;
-                self.send(Action::User(record))?;
+                self.send(Action::User(Box::new(record)))?;
                 match generated {
                     Some(pin) => {
                         format!("PIN of user {user} set to {pin} (shown once: note it now)")
@@ -365,7 +365,7 @@ impl Worker {
             }
             Command::LoadUser(user) => {
                 let user = conn.client.user(user)?;
-                self.send(Action::User(user))?;
+                self.send(Action::User(Box::new(user)))?;
                 self.done_quietly();
                 return Ok(None);
             }

@@ -235,9 +235,12 @@ fn render_tabs(app: &App, frame: &mut Frame, area: Rect) {
     frame.render_widget(Line::from(spans), area);
 }
 
+/// A key and what it does.
+type Keys = (&'static str, &'static str);
+
 /// The keys the view takes, as pairs; the write actions dimmed, with the reason, when they
 /// cannot be used.
-fn view_keys(app: &App) -> (Vec<(&'static str, &'static str)>, Vec<(&'static str, &'static str)>) {
+fn view_keys(app: &App) -> (Vec<Keys>, Vec<Keys>) {
     match app.view {
         View::Dashboard => (vec![], vec![]),
         View::Users => (

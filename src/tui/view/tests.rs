@@ -214,7 +214,7 @@ fn online(view: View) -> App {
     update(&mut app, Action::Identity(info(), Some(Role::Installer)));
     update(&mut app, Action::Settings(settings()));
     update(&mut app, Action::Users(users()));
-    update(&mut app, Action::User(ann()));
+    update(&mut app, Action::User(Box::new(ann())));
     update(&mut app, Action::Log(log()));
     update(&mut app, Action::LogCaughtUp);
     for row in frames() {
@@ -232,7 +232,7 @@ fn online(view: View) -> App {
         }),
     );
     update(&mut app, Action::Tick(READ_AT));
-    update(&mut app, Action::Reading(reading()));
+    update(&mut app, Action::Reading(Box::new(reading())));
     update(&mut app, Action::Tick(READ_AT + 2_000));
     app.view = view;
     app
