@@ -8,8 +8,7 @@ use std::path::Path;
 use latchkey_protocol::{AccessPath, LogEntry, LogKind, LogRecord};
 use serde_json::{Value, json};
 
-use crate::display::format_unix;
-use crate::time::lock_time;
+use crate::time::{format_unix, lock_time};
 
 /// The user a record concerns, if any (a burst's: its attempt's).
 pub fn record_user(entry: &LogEntry) -> Option<u16> {
