@@ -5,7 +5,7 @@
 //! left. At 80x24 the middle bands are brief and the log shows five records; a taller
 //! terminal gives the middle bands their full height first, then more log.
 
-use latchkey_protocol::{AccessReason, BatteryState, LogEntry, LogRecord};
+use latchkey_protocol::{AccessReason, BatteryState};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -341,17 +341,6 @@ fn render_battery(app: &App, frame: &mut Frame, area: Rect) {
     );
 }
 
-/// How a log line stands out: a raised alarm red, a refusal or failed authentication yellow.
-pub(super) fn log_style(record: &LogRecord) -> Style {
-    match record.entry {
-        LogEntry::Alarm { raised: true, .. } => Style::new().fg(Color::Red),
-        LogEntry::Access { granted: false, .. } | LogEntry::AuthFailed { .. } => {
-            Style::new().fg(Color::Yellow)
-        }
-        _ => Style::new(),
-    }
-}
-
 fn render_log(app: &App, frame: &mut Frame, area: Rect) {
     let block = panel(app, "Log (newest last)", app.log_at_ms);
     if app.log.is_empty() {
@@ -365,7 +354,10 @@ fn render_log(app: &App, frame: &mut Frame, area: Rect) {
     let lines: Vec<Line<'_>> = shown
         .iter()
         .map(|r| {
-            Line::styled(super::log::record_line(r, width, zone, app.user_list()), log_style(r))
+            Line::styled(
+                super::log::record_line(r, width, zone, app.user_list()),
+                super::log::log_style(r),
+            )
         })
         .collect();
     frame.render_widget(Paragraph::new(lines).block(block), area);

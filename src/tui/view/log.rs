@@ -2,14 +2,13 @@
 //! beside user numbers; times in the lock's own zone. Only the rows on screen are formatted,
 //! so a long log costs no more to draw than a short one.
 
-use latchkey_protocol::{LogRecord, TimeZoneRule, UserSummary};
+use latchkey_protocol::{LogEntry, LogRecord, TimeZoneRule, UserSummary};
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::{Modifier, Style};
+use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
 
-use super::dashboard::log_style;
 use super::panel;
 use crate::display::{entry_text, format_unix, grouped};
 use crate::ops::records::record_user;
@@ -49,6 +48,17 @@ pub fn record_line(
         }
     }
     format!("{:>width$}  {}  {text}", r.seq, record_time(r.at, zone))
+}
+
+/// How a log line stands out: a raised alarm red, a refusal or failed authentication yellow.
+pub fn log_style(record: &LogRecord) -> Style {
+    match record.entry {
+        LogEntry::Alarm { raised: true, .. } => Style::new().fg(Color::Red),
+        LogEntry::Access { granted: false, .. } | LogEntry::AuthFailed { .. } => {
+            Style::new().fg(Color::Yellow)
+        }
+        _ => Style::new(),
+    }
 }
 
 /// Draws the Log view into `area`.
