@@ -1,7 +1,7 @@
 //! The words and formats both faces show a person: the one place a protocol value gets its
 //! human wording (machine names are the protocol's `as_str()`).
 
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use latchkey_protocol::tz::{Transition, TransitionDay};
 use latchkey_protocol::{
@@ -18,15 +18,8 @@ pub fn drift_seconds(reading: &ClockReading, host_unix: u64) -> i64 {
     reading.unix_seconds as i64 - host_unix as i64
 }
 
-/// RFC 3339 for a Unix time, or the raw number when out of range.
-pub fn format_unix(unix_seconds: u64) -> String {
-    // RFC 3339 has four-digit years: from 10000-01-01 on, say the raw seconds instead.
-    const YEAR_10000: u64 = 253_402_300_800;
-    match UNIX_EPOCH.checked_add(Duration::from_secs(unix_seconds)) {
-        Some(t) if unix_seconds < YEAR_10000 => humantime::format_rfc3339_seconds(t).to_string(),
-        _ => format!("@{unix_seconds}"),
-    }
-}
+// In `time` (the operations layer formats log records with it too); shown from here.
+pub use crate::time::format_unix;
 
 /// "3s ahead", "1m 30s behind", "in step".
 pub fn describe_drift(drift: i64) -> String {
@@ -411,7 +404,7 @@ pub fn record_text(r: &LogRecord) -> String {
 }
 
 /// What a log entry says, in words.
-fn entry_text(entry: &LogEntry) -> String {
+pub fn entry_text(entry: &LogEntry) -> String {
     let user = |u: Option<u16>| u.map(|u| format!(" user {u}")).unwrap_or_default();
     match *entry {
         LogEntry::Access { path, granted, user: u, reason } => format!(

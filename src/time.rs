@@ -6,6 +6,16 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use latchkey_protocol::TimeZoneRule;
 
+/// RFC 3339 for a Unix time, or the raw number when out of range.
+pub fn format_unix(unix_seconds: u64) -> String {
+    // RFC 3339 has four-digit years: from 10000-01-01 on, say the raw seconds instead.
+    const YEAR_10000: u64 = 253_402_300_800;
+    match UNIX_EPOCH.checked_add(Duration::from_secs(unix_seconds)) {
+        Some(t) if unix_seconds < YEAR_10000 => humantime::format_rfc3339_seconds(t).to_string(),
+        _ => format!("@{unix_seconds}"),
+    }
+}
+
 /// This computer's clock: time since 1970-01-01T00:00:00Z.
 pub fn now() -> Duration {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()

@@ -203,6 +203,25 @@ pub struct LinkStats {
     pub unsealed: u32,
 }
 
+/// One frame as this end of the link handled it, for a frame inspector
+/// ([`Client::set_frame_tap`]): sealed frames after opening, nothing secret in `message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameNote {
+    /// Sent by this end (a request), or received (a response or an event).
+    pub outgoing: bool,
+    /// The header's kind.
+    pub kind: Kind,
+    /// The header's sequence number.
+    pub seq: u16,
+    /// The frame's body, bytes (sealed: with its tag).
+    pub len: usize,
+    /// What it says: the message decoded, or why it was dropped.
+    pub message: String,
+}
+
+/// Where [`FrameNote`]s go.
+pub type FrameTap = Box<dyn FnMut(FrameNote) + Send>;
+
 /// A connection to one lock over one line: a serial port unless said otherwise.
 pub struct Client<T: Transport = TTYPort> {
     transport: T,
@@ -222,6 +241,8 @@ pub struct Client<T: Transport = TTYPort> {
     damaged: u64,
     /// The link's round trip as measured.
     round_trip: RoundTrip,
+    /// Who is told of each frame, if anyone.
+    tap: Option<FrameTap>,
 }
 
 /// A smoothed round-trip time (RFC 6298's estimator), from answers to requests sent once
@@ -240,7 +261,7 @@ impl RoundTrip {
                 self.variation = rtt / 2;
             }
             Some(srtt) => {
-                let error = if rtt > srtt { rtt - srtt } else { srtt - rtt };
+                let error = rtt.abs_diff(srtt);
                 self.variation = (self.variation * 3 + error) / 4;
                 self.smoothed = Some((srtt * 7 + rtt) / 8);
             }
@@ -349,6 +370,26 @@ impl<T: Transport> Client<T> {
             window: 1,
             damaged: 0,
             round_trip: RoundTrip::default(),
+            tap: None,
+        }
+    }
+
+    /// Tells `tap` of every frame sent and received from now on (`None`: nobody). Costs
+    /// nothing while unset.
+    pub fn set_frame_tap(&mut self, tap: Option<FrameTap>) {
+        self.tap = tap;
+    }
+
+    fn note(
+        &mut self,
+        outgoing: bool,
+        kind: Kind,
+        seq: u16,
+        len: usize,
+        message: impl FnOnce() -> String,
+    ) {
+        if let Some(tap) = &mut self.tap {
+            tap(FrameNote { outgoing, kind, seq, len, message: message() });
         }
     }
 
@@ -414,6 +455,7 @@ impl<T: Transport> Client<T> {
     ) -> Result<usize, ClientError> {
         // A leading 0x00 flushes any garbage left in the lock's receive buffer.
         wire[0] = 0;
+        let sealed = self.session.is_some();
         let len = match &mut self.session {
             None => encode_frame(Header::new(Kind::Request, seq), request, &mut wire[1..])
                 .map_err(ClientError::Encode)?
@@ -433,6 +475,8 @@ impl<T: Transport> Client<T> {
                 encode_raw_frame(header, &body[..n], &mut wire[1..])?
             }
         };
+        let kind = if sealed { Kind::SealedRequest } else { Kind::Request };
+        self.note(true, kind, seq, len, || describe_request(request));
         Ok(len + 1)
     }
 
@@ -621,6 +665,8 @@ impl<T: Transport> Client<T> {
                 self.stats.received += 1;
                 let header = frame.header;
                 let body = frame.body;
+                let (kind, seq, len) = (header.kind, header.seq, body.len());
+                let mut note: Option<String> = None;
                 trace!(kind = ?header.kind, seq = header.seq, len = body.len(), "frame received");
                 let awaited =
                     wanted.contains(&header.seq) && !found.iter().any(|(s, _)| *s == header.seq);
@@ -628,8 +674,12 @@ impl<T: Transport> Client<T> {
                     Kind::Event if header.version == PROTOCOL_VERSION => {
                         // The lock sends only `Booted` in clear; anything else is not its.
                         match decode_body::<Event>(body) {
-                            Ok(event @ Event::Booted { .. }) => self.queue_event(header.seq, event),
+                            Ok(event @ Event::Booted { .. }) => {
+                                note = Some(format!("{event:?}"));
+                                self.queue_event(header.seq, event);
+                            }
                             Ok(_) => {
+                                note = Some("plaintext event ignored".into());
                                 debug!(seq = header.seq, "plaintext event ignored");
                                 self.stats.unsealed += 1;
                             }
@@ -645,8 +695,14 @@ impl<T: Transport> Client<T> {
                         let mut plain = [0u8; MAX_BODY_LEN];
                         let opened = session.events.open(&header, body, &mut plain);
                         match opened.map(|(plain, _)| decode_body::<Event>(plain)) {
-                            Ok(Ok(event)) => self.queue_event(header.seq, event),
-                            _ => self.stats.dropped += 1,
+                            Ok(Ok(event)) => {
+                                note = Some(format!("{event:?}"));
+                                self.queue_event(header.seq, event);
+                            }
+                            _ => {
+                                note = Some("dropped: does not open".into());
+                                self.stats.dropped += 1;
+                            }
                         }
                     }
                     Kind::Response if awaited => {
@@ -674,7 +730,10 @@ impl<T: Transport> Client<T> {
                                 );
                                 self.stats.unsealed += 1;
                             }
-                            Ok(response) => found.push((header.seq, Ok(response))),
+                            Ok(response) => {
+                                note = Some(format!("{response:?}"));
+                                found.push((header.seq, Ok(response)));
+                            }
                             Err(_) => self.stats.dropped += 1,
                         }
                     }
@@ -686,7 +745,10 @@ impl<T: Transport> Client<T> {
                         let mut plain = [0u8; MAX_BODY_LEN];
                         match session.opener.open(&header, body, &mut plain) {
                             Ok((plain, _)) => match decode_body::<Response>(plain) {
-                                Ok(response) => found.push((header.seq, Ok(response))),
+                                Ok(response) => {
+                                    note = Some(format!("{response:?}"));
+                                    found.push((header.seq, Ok(response)));
+                                }
                                 Err(_) => self.stats.dropped += 1,
                             },
                             Err(SealError::Replayed { .. }) => {
@@ -698,10 +760,12 @@ impl<T: Transport> Client<T> {
                     }
                     Kind::Response | Kind::SealedResponse => {
                         debug!(seq = header.seq, ?wanted, "stale answer ignored");
+                        note = Some("stale answer ignored".into());
                         self.stats.stale += 1;
                     }
                     _ => self.stats.dropped += 1,
                 }
+                self.note(false, kind, seq, len, || note.unwrap_or_else(|| "dropped".into()));
             }
             if !found.is_empty() {
                 return Ok(found);
@@ -1233,6 +1297,20 @@ fn initial_seq() -> u16 {
 }
 
 /// A request's name for logs and errors: never its contents, which may be a PIN or a key.
+/// A request for a frame inspector: decoded, but for those that carry keys, proofs or a
+/// setup code's exchange, only their name.
+fn describe_request(request: &Request) -> String {
+    match request {
+        Request::ClaimStart { .. }
+        | Request::ClaimFinish { .. }
+        | Request::SessionStart { .. }
+        | Request::SessionConfirm { .. }
+        | Request::RotateKeys { .. } => request_name(request).to_string(),
+        // A PIN's Debug shows only its length.
+        other => format!("{other:?}"),
+    }
+}
+
 pub(super) fn request_name(request: &Request) -> &'static str {
     match request {
         Request::Hello => "Hello",

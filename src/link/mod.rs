@@ -12,8 +12,8 @@ mod fake;
 mod tests;
 
 pub use client::{
-    Client, ClientError, DEFAULT_ATTEMPTS, DEFAULT_BAUD, DEFAULT_TIMEOUT, LinkOptions, LinkStats,
-    LogPage, NOISY_ATTEMPT, attempts_for,
+    Client, ClientError, DEFAULT_ATTEMPTS, DEFAULT_BAUD, DEFAULT_TIMEOUT, FrameNote, FrameTap,
+    LinkOptions, LinkStats, LogPage, NOISY_ATTEMPT, attempts_for,
 };
 pub use duration::{
     DurationError, DurationRange, INTERVAL_RANGE, TIMEOUT_RANGE, deserialize_timeout,

@@ -15,8 +15,7 @@ use latchkey_protocol::{
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::display::hex as to_hex;
-use crate::keys::bytes_from_hex;
+use crate::keys::{bytes_from_hex, to_hex};
 use crate::link::{Client, ClientError};
 
 /// One check of the commissioning, by its stable name.
@@ -311,7 +310,7 @@ impl CheckResult {
 }
 
 fn lock_time(at: u64) -> Option<String> {
-    crate::time::lock_time(at).map(crate::display::format_unix)
+    crate::time::lock_time(at).map(crate::time::format_unix)
 }
 
 /// What the run tells whoever watches it, and asks them.
@@ -432,10 +431,11 @@ fn clock(client: &mut Client) -> Result<CheckResult, ClientError> {
             "the lock's clock is not set: run `latchkey time sync`",
         ));
     }
-    let drift = crate::display::drift_seconds(&reading, crate::time::now_unix());
+    let drift = i64::try_from(reading.unix_seconds).unwrap_or(i64::MAX)
+        - i64::try_from(crate::time::now_unix()).unwrap_or(i64::MAX);
     let detail = format!(
         "{} by the lock, {drift:+} s from this computer",
-        crate::display::format_unix(reading.unix_seconds)
+        crate::time::format_unix(reading.unix_seconds)
     );
     Ok(if drift.abs() <= 60 {
         CheckResult::new(CheckId::Clock, Outcome::Pass, detail)
@@ -607,7 +607,7 @@ fn at_the_door(
                     (granted, reason) => format!(
                         "{}{who}: {}",
                         if granted { "granted" } else { "refused" },
-                        crate::display::describe_access_reason(reason)
+                        reason.as_str().replace('_', " ")
                     ),
                 };
                 let right = access.granted == *granted && reason.is_none_or(|r| r == access.reason);
@@ -865,8 +865,8 @@ pub fn report_users(users: &[User]) -> Vec<ReportUser> {
                 name: u.spec.name.to_string(),
                 kind: u.spec.kind.as_str().to_string(),
                 enabled: u.spec.enabled,
-                valid_from: u.spec.valid_from.map(crate::display::format_unix),
-                valid_until: u.spec.valid_until.map(crate::display::format_unix),
+                valid_from: u.spec.valid_from.map(crate::time::format_unix),
+                valid_until: u.spec.valid_until.map(crate::time::format_unix),
                 windows: u.spec.weekly.len(),
                 credentials,
             }

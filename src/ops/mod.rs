@@ -4,7 +4,9 @@
 //! ([`provision`]). Each takes the client it works through and returns typed results; none
 //! prompts, prints or waits on a person (the PIN file `apply` writes is its one file).
 
+pub mod alarms;
 pub mod commission;
 pub mod log;
 pub mod provision;
+pub mod records;
 pub mod users;

@@ -3,7 +3,7 @@
 //! fails). The lock stays the judge of every rule; these only ask it in the right order.
 
 use latchkey_protocol::{
-    Capabilities, Pin, PinProblem, Status, User, UserKind, UserSpec, UserWrite, check_pin,
+    Capabilities, Pin, PinProblem, Status, User, UserKind, UserName, UserSpec, UserWrite, check_pin,
 };
 
 use crate::input::UserRef;
@@ -176,6 +176,33 @@ pub fn add_guest(
             Err(GuestError::Pin { user: id, source, removed })
         }
     }
+}
+
+/// Adds a user called `name` (an owner, enabled, no limits) under the lock's lowest free
+/// number, in one request.
+pub fn add_user(client: &mut Client, name: UserName) -> Result<User, ClientError> {
+    let spec = UserSpec {
+        name,
+        kind: UserKind::Owner,
+        enabled: true,
+        valid_from: None,
+        valid_until: None,
+        use_limit: None,
+        weekly: heapless::Vec::new(),
+    };
+    client.put_user(0, UserWrite::Add, spec)
+}
+
+/// Changes user `id` as `change` says, on the lock's current record of them (so nothing
+/// else about them is lost); credentials are kept. Returns the user as the lock now has them.
+pub fn modify_user(
+    client: &mut Client,
+    id: u16,
+    change: impl FnOnce(&mut UserSpec),
+) -> Result<User, ClientError> {
+    let mut spec = client.user(id)?.spec;
+    change(&mut spec);
+    client.put_user(id, UserWrite::Modify, spec)
 }
 
 #[cfg(test)]
