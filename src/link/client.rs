@@ -489,7 +489,13 @@ impl<T: Transport> Client<T> {
             return Err(ClientError::NeedsSession { request: name });
         }
         let unsealed_before = self.stats.unsealed;
-        let rule = resend_rule(request);
+        // Inside a session every request may go again as its identical frame: the lock
+        // answers an exact resend from its cache without carrying it out twice.
+        let rule = if self.session.is_some() && !request.travels_in_clear() {
+            Resend::SameBytes
+        } else {
+            resend_rule(request)
+        };
         // One attempt means one send. Otherwise sends go on until the deadline, within a
         // bound: at once after a damaged frame, and after each silence, longer each time.
         let attempts = if rule == Resend::Never { 1 } else { self.options.attempts.max(1) };

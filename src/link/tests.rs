@@ -108,12 +108,28 @@ fn a_resend_of_a_plain_request_is_byte_identical_too() {
 }
 
 #[test]
-fn a_request_that_is_not_idempotent_is_sent_once_and_times_out() {
+fn a_sealed_request_that_is_not_idempotent_goes_again_as_its_identical_frame_and_is_done_once() {
     let lock = FakeLock::new().script(on_first("ClearLog", Reaction::LoseAnswer));
     let mut client = client(lock);
     open_session(&mut client);
-    assert!(matches!(client.clear_log(), Err(ClientError::Timeout { attempts: 1, .. })));
-    assert_eq!(client.transport_mut().seen_named("ClearLog"), 1);
+    client.clear_log().unwrap();
+    let lock = client.transport_mut();
+    assert_eq!(lock.seen_named("ClearLog"), 2);
+    // The second copy was answered from the lock's exact-resend cache.
+    assert_eq!(lock.carried_out_named("ClearLog"), 1);
+}
+
+#[test]
+fn a_plain_request_that_is_not_idempotent_is_sent_once_and_times_out() {
+    let lock = FakeLock::new().script(on_first("ClaimStart", Reaction::LoseAnswer));
+    let mut client = client(lock);
+    let request = Request::ClaimStart {
+        intent: latchkey_protocol::ClaimIntent::Claim,
+        host_nonce: [1; 16],
+        host_share: [2; 32],
+    };
+    assert!(matches!(client.request(&request), Err(ClientError::Timeout { attempts: 1, .. })));
+    assert_eq!(client.transport_mut().seen_named("ClaimStart"), 1);
 }
 
 // ---- a session the lock dropped -------------------------------------------------------------
