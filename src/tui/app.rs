@@ -250,7 +250,7 @@ impl Command {
             Command::VerifyLog => "verifying the log…".into(),
             Command::Export { path, .. } => format!("writing {}…", path.display()),
             Command::PlanCommission => "reading the users to plan the commissioning…".into(),
-            Command::Commission { .. } => "commissioning: Esc in the Commission view stops it…".into(),
+            Command::Commission { .. } => "commissioning…".into(),
             Command::AfterFailure(_) => "answering the failed check…".into(),
             Command::StopCommission => "stopping the commissioning…".into(),
         }

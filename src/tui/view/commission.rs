@@ -136,10 +136,9 @@ fn row(app: &App, check: &Check, width: usize) -> Line<'static> {
     if let Some(result) = run.and_then(|r| r.result(check.id)) {
         return result_line(result, room, &line);
     }
-    if active {
-        return line("", cut(&check.instruction), Style::new());
-    }
     match &check.status {
+        // During a run, a check still to come has no mark yet.
+        Planned::Run if active => line("", cut(&check.instruction), Style::new()),
         Planned::Run => line("planned", cut(&check.instruction), Style::new()),
         Planned::Skip(why) => line("skip", cut(&format!("skipped: {why}")), dim()),
         Planned::NotReady(why) => line("NOT READY", cut(why), Style::new().fg(Color::Yellow)),

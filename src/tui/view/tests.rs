@@ -606,6 +606,9 @@ mod commissioning {
             news(&mut app, CommissionNews::Result(r));
         }
         news(&mut app, CommissionNews::Reporting);
+        let words = "2 check(s) failed: report in commission-SIM-000001-2026-11-18T110640Z.json \
+                     and commission-SIM-000001-2026-11-18T110640Z.html, signed by the lock";
+        update(&mut app, Action::Done(crate::tui::app::Outcome { ok: true, text: words.into() }));
         news(
             &mut app,
             CommissionNews::Finished(Finished {
