@@ -188,8 +188,9 @@ fn the_commission_view_ticks_a_check_as_the_lock_decides_and_writes_the_signed_r
     tui.keys("5");
     tui.wait_for("At the keypad, enter the PIN of Ann");
     tui.wait_for("13 check(s) planned");
-    // Every check but the keypad (the fourth row) left out, as `--only keypad`.
-    tui.keys(" j j j jj j j j j j j j j ");
+    // Every check but the keypad (the fourth of fourteen rows) left out, as `--only keypad`.
+    let keys: String = (0..14).map(|row| if row == 3 { "j" } else { " j" }).collect();
+    tui.keys(&keys);
     tui.wait_for("1 check(s) planned, 13 left out");
     tui.keys("\r");
     tui.wait_for("Start commissioning: 1 check(s)");
