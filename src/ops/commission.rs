@@ -970,7 +970,8 @@ pub fn write_report(report: &Report, base: &Path) -> Result<(PathBuf, PathBuf), 
 fn write_new(path: &Path, text: &str) -> Result<(), WriteError> {
     use std::io::Write;
     let fail = |source| WriteError { path: path.to_path_buf(), source };
-    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(path).map_err(fail)?;
+    let mut file =
+        std::fs::OpenOptions::new().write(true).create_new(true).open(path).map_err(fail)?;
     file.write_all(text.as_bytes()).map_err(fail)
 }
 

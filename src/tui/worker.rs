@@ -488,18 +488,14 @@ impl Worker {
         let by = commissioning::ReportKey { name, fingerprint };
         let body = commissioning::report_body(&mut conn.client, &info, &users, label, results, by)?;
         let signed = commissioning::sign(&mut conn.client, body)?;
-        let base = report_to
-            .unwrap_or_else(|| commissioning::default_report_base(info.serial.as_str()));
+        let base =
+            report_to.unwrap_or_else(|| commissioning::default_report_base(info.serial.as_str()));
         let (json, html) = commissioning::write_report(&signed, &base)
             .map_err(|e| Failure::Other(e.to_string()))?;
         let passed = signed.body.passed;
         let is_signed = signed.head.signature.is_some();
-        let failed = signed
-            .body
-            .checks
-            .iter()
-            .filter(|r| r.outcome == commissioning::Outcome::Fail)
-            .count();
+        let failed =
+            signed.body.checks.iter().filter(|r| r.outcome == commissioning::Outcome::Fail).count();
         let finished = Finished {
             passed,
             signed: is_signed,
@@ -510,10 +506,18 @@ impl Worker {
         // The CLI's words.
         Ok(format!(
             "{}: report in {} and {}{}",
-            if passed { "every check passed".to_string() } else { format!("{failed} check(s) failed") },
+            if passed {
+                "every check passed".to_string()
+            } else {
+                format!("{failed} check(s) failed")
+            },
             json.display(),
             html.display(),
-            if is_signed { ", signed by the lock" } else { " (unsigned: this lock has no device key)" }
+            if is_signed {
+                ", signed by the lock"
+            } else {
+                " (unsigned: this lock has no device key)"
+            }
         ))
     }
 

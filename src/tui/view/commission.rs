@@ -155,7 +155,9 @@ fn result_line(
     let text = format!("{}{seq}", cut_end(&result.detail, room.saturating_sub(seq.len())));
     match result.outcome {
         Outcome::Pass => line("ok", text, Style::new().fg(Color::Green)),
-        Outcome::Fail => line("FAIL", text, Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)),
+        Outcome::Fail => {
+            line("FAIL", text, Style::new().fg(Color::Red).add_modifier(Modifier::BOLD))
+        }
         Outcome::Skipped => line("skip", text, dim()),
     }
 }
@@ -297,10 +299,7 @@ fn selected_lines(app: &App) -> Vec<Line<'static>> {
             Planned::NotReady(why) => format!("cannot pass yet: {why}"),
         }
     };
-    vec![
-        Line::from(format!("{}: {}", check.id.as_str(), check.instruction)),
-        Line::from(status),
-    ]
+    vec![Line::from(format!("{}: {}", check.id.as_str(), check.instruction)), Line::from(status)]
 }
 
 /// The failed door check's question: the run waits for the answer.

@@ -47,7 +47,12 @@ pub fn render(app: &App, frame: &mut Frame) {
         Some(Modal::Confirm { question, .. }) => {
             let mut lines: Vec<Line<'_>> = question.lines().map(Line::from).collect();
             lines.push(Line::from(""));
-            lines.push(Line::from(vec![key("y"), Span::raw(" yes   "), key("n"), Span::raw(" no")]));
+            lines.push(Line::from(vec![
+                key("y"),
+                Span::raw(" yes   "),
+                key("n"),
+                Span::raw(" no"),
+            ]));
             dialog(frame, " Confirm ", lines);
         }
         Some(Modal::Input { purpose, text }) => {

@@ -522,13 +522,30 @@ mod commissioning {
         };
         news(&mut app, CommissionNews::Started(ops::plan(&info(), &full_users(), &only, &skips)));
         for r in [
-            result(CheckId::Clock, Outcome::Pass, "2026-11-18T11:06:40Z by the lock, -90 s from this computer", None),
+            result(
+                CheckId::Clock,
+                Outcome::Pass,
+                "2026-11-18T11:06:40Z by the lock, -90 s from this computer",
+                None,
+            ),
             result(CheckId::TimeZone, Outcome::Pass, "CET-1CEST,M3.5.0,M10.5.0/3", None),
-            result(CheckId::Battery, Outcome::Fail, "4800 mV at rest, 4400 mV under load, 12 %: the battery is low; replace it before leaving", None),
+            result(
+                CheckId::Battery,
+                Outcome::Fail,
+                "4800 mV at rest, 4400 mV under load, 12 %: the battery is low; replace it before leaving",
+                None,
+            ),
             result(CheckId::Keypad, Outcome::Pass, "granted for Ann (user 1)", Some(46)),
             result(CheckId::Rfid, Outcome::Pass, "granted for Ann (user 1)", Some(47)),
         ] {
-            news(&mut app, CommissionNews::Waiting { check: r.check, wait: Duration::from_secs(120), at_the_door: false });
+            news(
+                &mut app,
+                CommissionNews::Waiting {
+                    check: r.check,
+                    wait: Duration::from_secs(120),
+                    at_the_door: false,
+                },
+            );
             news(&mut app, CommissionNews::Result(r));
         }
         news(
@@ -547,8 +564,15 @@ mod commissioning {
     fn commission_plan() {
         for screen in both_sizes("commission_plan", &planned()) {
             assert!(screen.contains("At the keypad, enter the PIN of Ann"), "{screen}");
-            assert!(screen.contains("NOT READY") && screen.contains("no enabled user holds a phone key"), "{screen}");
-            assert!(screen.contains("left out") && screen.contains("housing fitted next week"), "{screen}");
+            assert!(
+                screen.contains("NOT READY")
+                    && screen.contains("no enabled user holds a phone key"),
+                "{screen}"
+            );
+            assert!(
+                screen.contains("left out") && screen.contains("housing fitted next week"),
+                "{screen}"
+            );
             assert!(screen.contains("Enter start") && screen.contains("? help"), "{screen}");
             assert!(screen.contains("report to commission-SERIAL-TIME"), "{screen}");
         }
@@ -567,7 +591,10 @@ mod commissioning {
         for screen in both_sizes("commission_running", &in_progress()) {
             assert!(screen.contains("granted for Ann (user 1) [log #46]"), "{screen}");
             assert!(screen.contains("(90 s left)"), "{screen}");
-            assert!(screen.contains("fingerprint: On the sensor, place the finger of Ann"), "{screen}");
+            assert!(
+                screen.contains("fingerprint: On the sensor, place the finger of Ann"),
+                "{screen}"
+            );
             assert!(screen.contains("Esc stop the run"), "{screen}");
         }
     }
@@ -595,11 +622,31 @@ mod commissioning {
         let mut app = in_progress();
         for r in [
             result(CheckId::Fingerprint, Outcome::Pass, "granted for Ann (user 1)", Some(48)),
-            result(CheckId::Phone, Outcome::Fail, "no enabled user holds a phone key: add one with `latchkey phone add USER KEY`", None),
+            result(
+                CheckId::Phone,
+                Outcome::Fail,
+                "no enabled user holds a phone key: add one with `latchkey phone add USER KEY`",
+                None,
+            ),
             result(CheckId::WrongPin, Outcome::Pass, "refused: unknown credential", Some(49)),
-            result(CheckId::DisabledRefused, Outcome::Pass, "refused for Dan the night cleaner (user 30): user disabled", Some(50)),
-            result(CheckId::Bolt, Outcome::Pass, "3 bolt operations during the run; the last took 412 ms at 820 mA", Some(46)),
-            result(CheckId::Door, Outcome::Pass, "the door sensor saw the door open and close", Some(52)),
+            result(
+                CheckId::DisabledRefused,
+                Outcome::Pass,
+                "refused for Dan the night cleaner (user 30): user disabled",
+                Some(50),
+            ),
+            result(
+                CheckId::Bolt,
+                Outcome::Pass,
+                "3 bolt operations during the run; the last took 412 ms at 820 mA",
+                Some(46),
+            ),
+            result(
+                CheckId::Door,
+                Outcome::Pass,
+                "the door sensor saw the door open and close",
+                Some(52),
+            ),
             result(CheckId::Tamper, Outcome::Skipped, "housing fitted next week", None),
             result(CheckId::Log, Outcome::Pass, "52 records, seq 1 to 52, chain intact", Some(52)),
         ] {
