@@ -24,11 +24,17 @@ struct Terminal {
 impl Terminal {
     /// Runs `latchkey --port LINK tui` on an 80x24 terminal.
     fn start(sim: &Sim) -> Terminal {
+        Terminal::start_in(sim, &std::env::current_dir().unwrap())
+    }
+
+    /// The same, in the folder `cwd` (where a commissioning report goes by default).
+    fn start_in(sim: &Sim, cwd: &std::path::Path) -> Terminal {
         let pty = native_pty_system()
             .openpty(PtySize { rows: 24, cols: 80, pixel_width: 0, pixel_height: 0 })
             .unwrap();
         let mut command = CommandBuilder::new(latchkey_path());
         command.args(["--port", sim.link_str(), "tui"]);
+        command.cwd(cwd);
         command.env("LATCHKEY_KEYSTORE", &sim.keystore);
         command.env("LATCHKEY_CONFIG", "/nonexistent/latchkey-test-config.toml");
         command.env("TERM", "xterm-256color");
@@ -161,5 +167,76 @@ fn the_tui_acts_follows_the_lock_live_marks_stale_reconnects_and_restores_the_te
     assert!(!screen.alternate_screen(), "still on the alternate screen");
     assert!(!screen.hide_cursor(), "the cursor is still hidden");
     drop(state);
+    sim.stop();
+}
+
+/// The Commission view end to end: the plan read from the lock, every check but the keypad
+/// left out, the run started (it asks first), the person at the door enters the PIN when the
+/// screen says so, and the tick with the lock's log record appears without a key press; the
+/// report is written here, signed, naming that record.
+#[test]
+fn the_commission_view_ticks_a_check_as_the_lock_decides_and_writes_the_signed_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start_claimed(dir.path(), &[]);
+    sim.cli().args(["time", "sync"]).assert().success();
+    sim.add_user_with_pin("Ann", "482916", &[]);
+    let work = dir.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    let mut tui = Terminal::start_in(&sim, &work);
+    tui.wait_for("online");
+
+    tui.keys("5");
+    tui.wait_for("At the keypad, enter the PIN of Ann");
+    tui.wait_for("13 check(s) planned");
+    // Every check but the keypad (the fourth of fourteen rows) left out, as `--only keypad`.
+    let keys: String = (0..14).map(|row| if row == 3 { "j" } else { " j" }).collect();
+    tui.keys(&keys);
+    tui.wait_for("1 check(s) planned, 13 left out");
+    tui.keys("\r");
+    tui.wait_for("Start commissioning: 1 check(s)");
+    tui.keys("y");
+    let screen = tui.wait_for("s left)");
+    assert!(screen.contains("At the keypad, enter the PIN of Ann"), "{screen}");
+
+    // The person at the door acts on what the screen says; the lock's decision ticks it.
+    let line = sim.attempt("pin 482916");
+    assert!(line.contains("granted"), "{line}");
+    let screen = tui.wait_for("granted for Ann (user 1) [log #");
+    let seq: u64 = screen
+        .split("[log #")
+        .nth(1)
+        .and_then(|rest| rest.split(']').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no log seq on screen: {screen}"));
+    let screen = tui.wait_for("PASSED: every check that ran passed");
+    assert!(screen.contains("signed by the lock"), "{screen}");
+
+    // The report is here, signed, and names the same record.
+    let json = std::fs::read_dir(&work)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+        .expect("a JSON report");
+    assert!(json.with_extension("html").exists());
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["body"]["passed"], true);
+    assert_eq!(report["body"]["checks"][0]["check"], "keypad");
+    assert_eq!(report["body"]["checks"][0]["seq"], seq);
+    assert!(report["head"]["signature"].is_string(), "{report}");
+
+    tui.keys("q");
+    let status = tui.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    // With the port free again: that seq is the lock's own record of the grant, and the
+    // report verifies against the device key pinned at claim.
+    let out = sim.cli().args(["log", "read", "--json"]).output().unwrap();
+    let record = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|r| r["seq"] == seq)
+        .expect("the record the report names");
+    assert!(record.to_string().contains("keypad"), "{record}");
+    sim.cli().args(["report", "verify"]).arg(&json).assert().success();
     sim.stop();
 }

@@ -15,8 +15,8 @@ use super::{CliError, Context, ErrorKind};
 use crate::display::hex;
 use crate::keys::Keystore;
 use crate::ops::commission::{
-    self as ops, Again, Check, CheckId, CheckResult, Mismatch, Outcome, Planned, Report,
-    ReportBattery, ReportBody, ReportChecksum, ReportClock, ReportKey, ReportLock, Watcher,
+    self as ops, Again, Check, CheckId, CheckResult, Mismatch, Outcome, Planned, Report, ReportKey,
+    Watcher,
 };
 
 /// `latchkey report ...`
@@ -113,20 +113,17 @@ pub(super) fn commission(
         }
         Err(ops::RunError::Client(e)) => return Err(c.explain(e)),
     };
-    let passed = results.iter().all(|r| r.outcome != Outcome::Fail);
-    let body = report_body(&mut c, &info, &users, label, results, passed)?;
+    let (name, fingerprint) = c.session_key().unwrap_or_else(|| ("(none)".into(), String::new()));
+    let by = ReportKey { name, fingerprint };
+    let body = ops::report_body(&mut c.client, &info, &users, label, results, by)
+        .map_err(|e| c.explain(e))?;
+    let passed = body.passed;
     let signed = ops::sign(&mut c.client, body).map_err(|e| c.explain(e))?;
-    let base = report.map_or_else(
-        || {
-            let stamp = crate::display::format_unix(crate::time::now_unix()).replace(':', "");
-            PathBuf::from(format!("commission-{}-{stamp}", info.serial))
-        },
-        Path::to_path_buf,
-    );
-    let (json_path, html_path) = (base.with_extension("json"), base.with_extension("html"));
-    let text = serde_json::to_string_pretty(&signed).map_err(|e| CliError::host(e.to_string()))?;
-    write_new(&json_path, &text)?;
-    write_new(&html_path, &ops::html(&signed))?;
+    let base =
+        report.map_or_else(|| ops::default_report_base(info.serial.as_str()), Path::to_path_buf);
+    let (json_path, html_path) = ops::write_report(&signed, &base).map_err(|e| {
+        CliError::host(e.to_string()).with_hint("name another file with --report FILE")
+    })?;
     if context.json {
         say!(
             "{}",
@@ -165,67 +162,6 @@ fn planned_str(status: &Planned) -> &'static str {
         Planned::Skip(_) => "skip",
         Planned::NotReady(_) => "not_ready",
     }
-}
-
-/// Everything the report holds besides the checks, read from the lock now.
-fn report_body(
-    c: &mut crate::session::Connection,
-    info: &latchkey_protocol::LockInfo,
-    users: &[latchkey_protocol::User],
-    label: String,
-    checks: Vec<CheckResult>,
-    passed: bool,
-) -> Result<ReportBody, CliError> {
-    let clock = c.client.time().map_err(|e| c.explain(e))?;
-    let battery = c.client.battery().map_err(|e| c.explain(e))?;
-    let settings = c.client.settings().map_err(|e| c.explain(e))?;
-    let (n_users, credentials, digest) = c.client.checksum().map_err(|e| c.explain(e))?;
-    let device_key = if info.capabilities.signs_log_head {
-        Some(hex(&c.client.device_key().map_err(|e| c.explain(e))?))
-    } else {
-        None
-    };
-    let (name, fingerprint) = c.session_key().unwrap_or_else(|| ("(none)".into(), String::new()));
-    Ok(ReportBody {
-        format: ops::REPORT_FORMAT.into(),
-        lock: ReportLock {
-            serial: info.serial.to_string(),
-            model: info.model.to_string(),
-            firmware_version: info.firmware_version.to_string(),
-            protocol_version: info.protocol_version,
-            label,
-            time_zone: settings.time_zone.to_string(),
-            device_key,
-        },
-        clock: ReportClock {
-            set: clock.is_set,
-            reading: crate::display::format_unix(clock.unix_seconds),
-            drift_seconds: crate::display::drift_seconds(&clock, crate::time::now_unix()),
-        },
-        battery: ReportBattery {
-            millivolts: battery.millivolts,
-            loaded_millivolts: battery.loaded_millivolts,
-            state: battery.state.as_str().into(),
-        },
-        users: ops::report_users(users),
-        checks,
-        passed,
-        checksum: ReportChecksum { users: n_users, credentials, digest: hex(&digest) },
-        commissioned_by: ReportKey { name, fingerprint },
-        commissioned_at: crate::display::format_unix(crate::time::now_unix()),
-    })
-}
-
-/// Writes a new file; an existing one is never replaced.
-fn write_new(path: &Path, text: &str) -> Result<(), CliError> {
-    use std::io::Write;
-    let mut file =
-        std::fs::OpenOptions::new().write(true).create_new(true).open(path).map_err(|e| {
-            CliError::host(format!("cannot write the report to {}: {e}", path.display()))
-                .with_hint("name another file with --report FILE")
-        })?;
-    file.write_all(text.as_bytes())
-        .map_err(|e| CliError::host(format!("cannot write the report to {}: {e}", path.display())))
 }
 
 /// The run as the terminal or a script sees it.
@@ -292,23 +228,23 @@ impl Watcher for Cli {
         interrupted() || self.closed
     }
 
-    fn after_failure(&mut self, r: &CheckResult) -> Again {
+    fn after_failure(&mut self, r: &CheckResult) -> Option<Again> {
         if !self.ask || !std::io::stdin().is_terminal() {
-            return Again::Keep;
+            return Some(Again::Keep);
         }
         let choice = dialoguer::Select::new()
             .with_prompt(format!("{} failed", r.check.as_str()))
             .items(["try again", "skip it (give a reason)", "leave it failed and go on"])
             .default(0)
             .interact();
-        match choice {
+        Some(match choice {
             Ok(0) => Again::Retry,
             Ok(1) => dialoguer::Input::<String>::new()
                 .with_prompt("why")
                 .interact_text()
                 .map_or(Again::Keep, Again::Skip),
             _ => Again::Keep,
-        }
+        })
     }
 }
 

@@ -6,6 +6,7 @@
 //! it. Nothing is added to the lock for the test and nothing is armed, so stopping at any
 //! moment leaves the lock as it was.
 
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use latchkey_protocol::{
@@ -321,8 +322,10 @@ pub trait Watcher {
     fn result(&mut self, result: &CheckResult);
     /// Whether to stop now (Ctrl-C): asked between events.
     fn stop(&mut self) -> bool;
-    /// A door check failed: try it again, skip it with a reason, or leave it failed.
-    fn after_failure(&mut self, result: &CheckResult) -> Again;
+    /// A door check failed: try it again, skip it with a reason, or leave it failed. `None`:
+    /// not decided yet; the run keeps the session alive (the lock ends a quiet one after 60 s)
+    /// and asks again, so a person may take their time.
+    fn after_failure(&mut self, result: &CheckResult) -> Option<Again>;
 }
 
 /// What to do about a failed door check.
@@ -396,7 +399,18 @@ pub fn run(
                 break result;
             }
             watcher.result(&result);
-            match watcher.after_failure(&result) {
+            let again = loop {
+                if watcher.stop() {
+                    return Err(RunError::Stopped(results));
+                }
+                match watcher.after_failure(&result) {
+                    Some(again) => break again,
+                    None => {
+                        client.ping(0)?;
+                    }
+                }
+            };
+            match again {
                 Again::Retry => continue,
                 Again::Skip(reason) => {
                     break CheckResult::new(check.id, Outcome::Skipped, reason);
@@ -872,6 +886,93 @@ pub fn report_users(users: &[User]) -> Vec<ReportUser> {
             }
         })
         .collect()
+}
+
+/// Everything the report holds besides the checks, read from the lock now: the lock `info`
+/// with its `users` and door `label`, commissioned by the site key `by`. It passed when no
+/// check failed (skips allowed).
+pub fn report_body(
+    client: &mut Client,
+    info: &LockInfo,
+    users: &[User],
+    label: String,
+    checks: Vec<CheckResult>,
+    by: ReportKey,
+) -> Result<ReportBody, ClientError> {
+    let clock = client.time()?;
+    let battery = client.battery()?;
+    let settings = client.settings()?;
+    let (n_users, credentials, digest) = client.checksum()?;
+    let device_key =
+        if info.capabilities.signs_log_head { Some(to_hex(&client.device_key()?)) } else { None };
+    let now = crate::time::now_unix();
+    let passed = checks.iter().all(|r| r.outcome != Outcome::Fail);
+    Ok(ReportBody {
+        format: REPORT_FORMAT.into(),
+        lock: ReportLock {
+            serial: info.serial.to_string(),
+            model: info.model.to_string(),
+            firmware_version: info.firmware_version.to_string(),
+            protocol_version: info.protocol_version,
+            label,
+            time_zone: settings.time_zone.to_string(),
+            device_key,
+        },
+        clock: ReportClock {
+            set: clock.is_set,
+            reading: crate::time::format_unix(clock.unix_seconds),
+            drift_seconds: i64::try_from(clock.unix_seconds).unwrap_or(i64::MAX)
+                - i64::try_from(now).unwrap_or(i64::MAX),
+        },
+        battery: ReportBattery {
+            millivolts: battery.millivolts,
+            loaded_millivolts: battery.loaded_millivolts,
+            state: battery.state.as_str().into(),
+        },
+        users: report_users(users),
+        checks,
+        passed,
+        checksum: ReportChecksum { users: n_users, credentials, digest: to_hex(&digest) },
+        commissioned_by: by,
+        commissioned_at: crate::time::format_unix(now),
+    })
+}
+
+/// Where a report goes when no file is named: `commission-SERIAL-TIME` in the current folder
+/// (`.json` and `.html` are added).
+pub fn default_report_base(serial: &str) -> PathBuf {
+    let stamp = crate::time::format_unix(crate::time::now_unix()).replace(':', "");
+    PathBuf::from(format!("commission-{serial}-{stamp}"))
+}
+
+/// A report file that could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write the report to {}: {source}", path.display())]
+pub struct WriteError {
+    /// The file.
+    pub path: PathBuf,
+    /// Why.
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// Writes `report` as `BASE.json` and `BASE.html`, both new files (an existing one is never
+/// replaced); returns their paths.
+pub fn write_report(report: &Report, base: &Path) -> Result<(PathBuf, PathBuf), WriteError> {
+    let (json_path, html_path) = (base.with_extension("json"), base.with_extension("html"));
+    let text = serde_json::to_string_pretty(report)
+        .map_err(|e| WriteError { path: json_path.clone(), source: e.into() })?;
+    write_new(&json_path, &text)?;
+    write_new(&html_path, &html(report))?;
+    Ok((json_path, html_path))
+}
+
+fn write_new(path: &Path, text: &str) -> Result<(), WriteError> {
+    use std::io::Write;
+    let fail = |source| WriteError { path: path.to_path_buf(), source };
+    let mut file =
+        std::fs::OpenOptions::new().write(true).create_new(true).open(path).map_err(fail)?;
+    file.write_all(text.as_bytes()).map_err(fail)
 }
 
 /// Has the lock sign `body`: its log head over the body's digest.

@@ -2,8 +2,11 @@
 //! link worker's news come in as [`Action`]s, and what the lock should be asked to do goes out
 //! as a [`Command`] for the worker. The views only read the state.
 
+mod commission;
+
 use std::collections::VecDeque;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use latchkey_protocol::{
     AccessPath, AccessRecord, ActiveAlarm, BatteryReport, ClockReading, Diagnostics, Enrollment,
@@ -13,12 +16,15 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use crate::display::{entry_text, path_words};
 use crate::link::LinkStats;
+use crate::ops::commission::{Again, CheckId};
 use crate::ops::records::{Filter, record_user};
 use crate::ops::users::PinChoice;
 use crate::session::Refusal;
+pub use commission::{
+    COMMISSION_WAIT, CommissionNews, Commissioning, Finished, Run, RunState, Waiting, asking,
+};
 
-/// The views, in Tab order. (Commissioning gets its own view once `latchkey commission`
-/// exists: a variant here and its entry in [`View::ALL`].)
+/// The views, in Tab order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum View {
     /// What is wrong and what the lock says about itself.
@@ -29,13 +35,16 @@ pub enum View {
     Log,
     /// Raised alarms and the keypad lockout.
     Alarms,
+    /// The commissioning checklist, live.
+    Commission,
     /// The frame inspector.
     Link,
 }
 
 impl View {
     /// Every view, in Tab order.
-    pub const ALL: [View; 5] = [View::Dashboard, View::Users, View::Log, View::Alarms, View::Link];
+    pub const ALL: [View; 6] =
+        [View::Dashboard, View::Users, View::Log, View::Alarms, View::Commission, View::Link];
 
     /// Its name on the tab bar.
     pub const fn title(self) -> &'static str {
@@ -44,6 +53,7 @@ impl View {
             View::Users => "Users",
             View::Log => "Log",
             View::Alarms => "Alarms",
+            View::Commission => "Commission",
             View::Link => "Link",
         }
     }
@@ -186,6 +196,23 @@ pub enum Command {
         /// The records, as the view filters them.
         records: Vec<LogRecord>,
     },
+    /// Read the users and plan the commissioning (nothing left out).
+    PlanCommission,
+    /// Run the commissioning, then have the lock sign the report and write it.
+    Commission {
+        /// Just these checks (empty: all), as `--only`.
+        only: Vec<CheckId>,
+        /// These skipped, with their reasons, as `--skip` / `--reason`.
+        skips: Vec<(CheckId, String)>,
+        /// How long each door check waits.
+        wait: Duration,
+        /// Where the report goes (`None`: `commission-SERIAL-TIME` in the current folder).
+        report_to: Option<PathBuf>,
+    },
+    /// The answer to a failed door check (the run asked).
+    AfterFailure(Again),
+    /// Stop the run, leaving the lock as it was.
+    StopCommission,
 }
 
 impl Command {
@@ -197,6 +224,11 @@ impl Command {
                 | Command::VerifyLog
                 | Command::Export { .. }
                 | Command::CancelEnrollment
+                // Commissioning only reads the lock: a technician's key may run it.
+                | Command::PlanCommission
+                | Command::Commission { .. }
+                | Command::AfterFailure(_)
+                | Command::StopCommission
         )
     }
 
@@ -217,6 +249,10 @@ impl Command {
             Command::EndLockout => "ending the lockout…".into(),
             Command::VerifyLog => "verifying the log…".into(),
             Command::Export { path, .. } => format!("writing {}…", path.display()),
+            Command::PlanCommission => "reading the users to plan the commissioning…".into(),
+            Command::Commission { .. } => "commissioning…".into(),
+            Command::AfterFailure(_) => "answering the failed check…".into(),
+            Command::StopCommission => "stopping the commissioning…".into(),
         }
     }
 }
@@ -265,6 +301,8 @@ pub enum Action {
     Stats(LinkStats),
     /// The link was lost, or an attempt to get it back failed.
     LinkDown(String),
+    /// News of the commissioning: its plan, its run.
+    Commission(CommissionNews),
     /// An action ended.
     Done(Outcome),
 }
@@ -308,6 +346,15 @@ pub enum Purpose {
     Filter,
     /// The file to export the shown records to.
     Export,
+    /// Why a check is skipped: in the next run, or (`now`) the failed one being asked about.
+    SkipReason {
+        /// Which.
+        check: CheckId,
+        /// The answer to the run's question now, not a choice for the next run.
+        now: bool,
+    },
+    /// Where the commissioning report goes.
+    ReportTo,
 }
 
 impl Purpose {
@@ -320,6 +367,12 @@ impl Purpose {
             Purpose::Pin { first: Some(_), .. } => "The same PIN again".into(),
             Purpose::Filter => "Filter: kind:access user:3|Ann path:keypad, or words".into(),
             Purpose::Export => "Export to (.csv: CSV; otherwise JSON Lines)".into(),
+            Purpose::SkipReason { check, .. } => {
+                format!("Why is {} skipped? (the report shows it)", check.as_str())
+            }
+            Purpose::ReportTo => {
+                "Report file (.json and .html are added; empty: commission-SERIAL-TIME here)".into()
+            }
         }
     }
 
@@ -475,6 +528,8 @@ pub struct App {
     pub stats: LinkStats,
     /// The selected alarm.
     pub alarm_row: usize,
+    /// The commissioning: its plan and its run.
+    pub commission: Commissioning,
     /// What is running now.
     pub busy: Option<String>,
     /// How the last action ended, and when.
@@ -513,6 +568,7 @@ impl App {
             frame_row: None,
             stats: LinkStats::default(),
             alarm_row: 0,
+            commission: Commissioning::default(),
             busy: None,
             outcome: None,
             quit: false,
@@ -577,7 +633,8 @@ impl App {
         self.outcome = Some(Fresh { value: Outcome { ok, text: text.into() }, at_ms: self.now_ms });
     }
 
-    /// Sends `command` unless a change is blocked now (then says why).
+    /// Sends `command` unless a change is blocked now, or a commissioning run holds the
+    /// lock (then says why).
     fn run(&mut self, command: Command) -> Option<Command> {
         if command.writes()
             && let Some(why) = self.writes_blocked()
@@ -585,8 +642,24 @@ impl App {
             self.say(false, why);
             return None;
         }
+        if self.held() {
+            return None;
+        }
+        if matches!(command, Command::Commission { .. }) {
+            commission::started(self);
+        }
         self.busy = Some(command.doing());
         Some(command)
+    }
+
+    /// Whether a commissioning run holds the lock, so nothing else may be asked of it (then
+    /// says so).
+    fn held(&mut self) -> bool {
+        let held = self.commission.active();
+        if held {
+            self.say(false, "commissioning holds the lock: Esc in the Commission view stops it");
+        }
+        held
     }
 
     /// Asks before `command`.
@@ -597,14 +670,23 @@ impl App {
             self.say(false, why);
             return None;
         }
+        if self.held() {
+            return None;
+        }
         self.modal = Some(Modal::Confirm { question, command });
         None
     }
 
     fn input(&mut self, purpose: Purpose) -> Option<Command> {
-        let writes = !matches!(purpose, Purpose::Filter | Purpose::Export);
+        let writes = !matches!(
+            purpose,
+            Purpose::Filter | Purpose::Export | Purpose::SkipReason { .. } | Purpose::ReportTo
+        );
         if writes && let Some(why) = self.writes_blocked() {
             self.say(false, why);
+            return None;
+        }
+        if writes && self.held() {
             return None;
         }
         let text =
@@ -695,7 +777,9 @@ pub fn update(app: &mut App, action: Action) -> Option<Command> {
             if app.busy.take().is_some() {
                 app.say(false, "the link was lost: whether the last action was done is not known");
             }
+            commission::link_lost(app);
         }
+        Action::Commission(news) => commission::news(app, news),
         Action::Done(outcome) => {
             app.busy = None;
             // A read whose result is in its panel ends without words.
@@ -713,12 +797,28 @@ fn is_ctrl_c(key: &KeyEvent) -> bool {
 
 fn key_pressed(app: &mut App, key: KeyEvent) -> Option<Command> {
     if is_ctrl_c(&key) {
-        app.quit = true;
+        // A run under way stops first (cleanly, the lock left as it was); a second quits.
+        match &app.commission.run {
+            Some(run) if run.active() && run.state != RunState::Stopping => {
+                app.modal = None;
+                return commission::stop(app);
+            }
+            _ => app.quit = true,
+        }
         return None;
     }
     if let Some(modal) = app.modal.take() {
         return modal_key(app, modal, key);
     }
+    let before = app.view;
+    let command = view_change(app, key);
+    if app.view == View::Commission && before != View::Commission {
+        return commission::entered(app);
+    }
+    command
+}
+
+fn view_change(app: &mut App, key: KeyEvent) -> Option<Command> {
     match key.code {
         KeyCode::Char('q') => app.quit = true,
         KeyCode::Char('?') | KeyCode::F(1) => app.modal = Some(Modal::Help),
@@ -726,7 +826,7 @@ fn key_pressed(app: &mut App, key: KeyEvent) -> Option<Command> {
         KeyCode::BackTab => {
             app.view = View::ALL[(app.view.index() + View::ALL.len() - 1) % View::ALL.len()];
         }
-        KeyCode::Char(c @ '1'..='5') => {
+        KeyCode::Char(c @ '1'..='6') => {
             app.view = View::ALL[usize::from(c as u8 - b'1')];
         }
         KeyCode::Up | KeyCode::Char('k') => move_selection(app, -1),
@@ -760,6 +860,9 @@ fn move_selection(app: &mut App, by: isize) {
             app.log_follow = app.log_row + 1 >= app.log_shown.len();
         }
         View::Alarms => app.alarm_row = step(app.alarm_row, app.alarms().len()),
+        View::Commission => {
+            app.commission.row = step(app.commission.row, app.commission.rows().len());
+        }
         View::Link => {
             let len = app.frames.len();
             let row = step(app.frame_row.unwrap_or(len.saturating_sub(1)), len);
@@ -770,6 +873,7 @@ fn move_selection(app: &mut App, by: isize) {
 
 fn view_key(app: &mut App, key: KeyEvent) -> Option<Command> {
     match (app.view, key.code) {
+        (View::Commission, _) => commission::key(app, key),
         (_, KeyCode::Esc) if app.enrollment.as_ref().is_some_and(enrolling) => {
             app.run(Command::CancelEnrollment)
         }
@@ -944,6 +1048,11 @@ fn submit(app: &mut App, purpose: Purpose, text: String) -> Option<Command> {
             }
             let records = app.log_shown.iter().map(|&i| app.log[i]).collect();
             app.run(Command::Export { path: PathBuf::from(path), records })
+        }
+        Purpose::SkipReason { check, now } => commission::skip_reason(app, check, now, &text),
+        Purpose::ReportTo => {
+            commission::report_to(app, &text);
+            None
         }
     }
 }

@@ -9,9 +9,12 @@ use std::time::{Duration, Instant};
 
 use latchkey_protocol::{Credential, EnrollKind, Enrollment, Event};
 
-use super::app::{Action, Answer, Command, FrameRow, Outcome, Reading, Unavailable};
+use super::app::{
+    Action, Answer, Command, CommissionNews, Finished, FrameRow, Outcome, Reading, Unavailable,
+};
 use crate::display::{hex, refusal_words};
 use crate::link::{ClientError, FrameNote};
+use crate::ops::commission::{self as commissioning, Again, Check, CheckResult, RunError};
 use crate::ops::log::Cursor;
 use crate::ops::records::{ExportFormat, export};
 use crate::ops::{alarms, users};
@@ -26,6 +29,9 @@ pub const RECONNECT: Duration = Duration::from_secs(1);
 const EVENT_WAIT: Duration = Duration::from_millis(50);
 /// Log pages read per turn while catching up, so commands are not held up by a long log.
 const LOG_PAGES_PER_TURN: usize = 32;
+/// How long a failed check's question waits for the person before the run keeps the session
+/// alive and asks again (the lock ends a session quiet for 60 s).
+const ASK_WAIT: Duration = Duration::from_secs(15);
 
 /// Why [`serve`] returned.
 enum Flow {
@@ -407,13 +413,221 @@ impl Worker {
                 let as_what = if format == ExportFormat::Csv { "CSV" } else { "JSON Lines" };
                 format!("wrote {n} records to {} ({as_what})", path.display())
             }
+            Command::PlanCommission => {
+                let (info, users) = lock_and_users(conn)?;
+                let plan = commissioning::plan(&info, &users, &[], &[]);
+                self.send(Action::Commission(CommissionNews::Plan(plan)))?;
+                self.done_quietly();
+                return Ok(None);
+            }
+            Command::Commission { only, skips, wait, report_to } => {
+                return self.commission(conn, &only, &skips, wait, report_to).map(Some);
+            }
+            // No run is asking or going on (it ended meanwhile): nothing to answer.
+            Command::AfterFailure(_) | Command::StopCommission => return Ok(None),
         }))
+    }
+
+    /// Runs the commissioning as `latchkey commission` does, its news going to the view as the
+    /// lock decides; then the lock signs the report and it is written. A run that does not end
+    /// with a report says why in the view too.
+    fn commission(
+        &mut self,
+        conn: &mut Connection,
+        only: &[commissioning::CheckId],
+        skips: &[(commissioning::CheckId, String)],
+        wait: Duration,
+        report_to: Option<std::path::PathBuf>,
+    ) -> Result<String, Failure> {
+        let outcome = self.commission_inner(conn, only, skips, wait, report_to);
+        if let Err(failure) = &outcome {
+            let why = match failure {
+                Failure::Client(e) if link_failed(e) => None,
+                Failure::Client(e) => Some(explain(conn, e)),
+                Failure::Other(text) => Some(text.clone()),
+                Failure::Flow(_) => None,
+            };
+            // A lost link ends the run in the view with the link itself.
+            if let Some(why) = why {
+                self.send(Action::Commission(CommissionNews::Ended(why)))?;
+            }
+        }
+        // The run took the lock's events: what they said is read now.
+        self.poll_now = true;
+        outcome
+    }
+
+    fn commission_inner(
+        &mut self,
+        conn: &mut Connection,
+        only: &[commissioning::CheckId],
+        skips: &[(commissioning::CheckId, String)],
+        wait: Duration,
+        report_to: Option<std::path::PathBuf>,
+    ) -> Result<String, Failure> {
+        let (info, users) = lock_and_users(conn)?;
+        let label = conn.client.settings()?.door_label.to_string();
+        let checks = commissioning::plan(&info, &users, only, skips);
+        self.send(Action::Commission(CommissionNews::Started(checks.clone())))?;
+        let mut watch = Watch { tx: &self.tx, commands: &self.commands, stop: false, asked: false };
+        let results = match commissioning::run(&mut conn.client, &checks, &users, wait, &mut watch)
+        {
+            Ok(results) => results,
+            Err(RunError::Stopped(_)) => {
+                return Err(Failure::Other(
+                    "commissioning stopped; nothing was changed on the lock and no report was \
+                     written"
+                        .into(),
+                ));
+            }
+            Err(RunError::Client(e)) => return Err(Failure::Client(e)),
+        };
+        self.send(Action::Commission(CommissionNews::Reporting))?;
+        let (name, fingerprint) =
+            conn.session_key().unwrap_or_else(|| ("(none)".into(), String::new()));
+        let by = commissioning::ReportKey { name, fingerprint };
+        let body = commissioning::report_body(&mut conn.client, &info, &users, label, results, by)?;
+        let signed = commissioning::sign(&mut conn.client, body)?;
+        let base =
+            report_to.unwrap_or_else(|| commissioning::default_report_base(info.serial.as_str()));
+        let (json, html) = commissioning::write_report(&signed, &base)
+            .map_err(|e| Failure::Other(e.to_string()))?;
+        let passed = signed.body.passed;
+        let is_signed = signed.head.signature.is_some();
+        let failed =
+            signed.body.checks.iter().filter(|r| r.outcome == commissioning::Outcome::Fail).count();
+        let finished = Finished {
+            passed,
+            signed: is_signed,
+            json: json.display().to_string(),
+            html: html.display().to_string(),
+        };
+        self.send(Action::Commission(CommissionNews::Finished(finished)))?;
+        // The CLI's words.
+        Ok(format!(
+            "{}: report in {} and {}{}",
+            if passed {
+                "every check passed".to_string()
+            } else {
+                format!("{failed} check(s) failed")
+            },
+            json.display(),
+            html.display(),
+            if is_signed {
+                ", signed by the lock"
+            } else {
+                " (unsigned: this lock has no device key)"
+            }
+        ))
     }
 
     /// A read that shows its result in a panel ends without a status message; the UI's
     /// "busy" still has to end.
     fn done_quietly(&self) {
         let _ = self.tx.send(Action::Done(Outcome { ok: true, text: String::new() }));
+    }
+}
+
+/// The lock's identity and every user's full record: what the commissioning is planned from.
+fn lock_and_users(
+    conn: &mut Connection,
+) -> Result<(latchkey_protocol::LockInfo, Vec<latchkey_protocol::User>), ClientError> {
+    let info = conn.info()?.clone();
+    let list = conn.client.users()?;
+    let users = list.iter().map(|u| conn.client.user(u.id)).collect::<Result<Vec<_>, _>>()?;
+    Ok((info, users))
+}
+
+/// The commissioning run as the TUI watches it: its news go to the view; a stop (Esc) and
+/// the answer to a failed check come from it as commands, looked at between the lock's events.
+struct Watch<'a> {
+    tx: &'a Sender<Action>,
+    commands: &'a Receiver<Command>,
+    /// Stop asked, or the UI is gone.
+    stop: bool,
+    /// The failed check has been put to the person (asked once, however long they take).
+    asked: bool,
+}
+
+impl Watch<'_> {
+    fn news(&mut self, news: CommissionNews) {
+        if self.tx.send(Action::Commission(news)).is_err() {
+            self.stop = true;
+        }
+    }
+
+    /// A command that came during the run: a stop, an answer; anything else waits for no one
+    /// (the UI refuses other actions while a run holds the lock) and is refused.
+    fn take(&mut self, command: Command) -> Option<Again> {
+        match command {
+            Command::StopCommission => {
+                self.stop = true;
+                None
+            }
+            Command::AfterFailure(again) => Some(again),
+            other => {
+                let text = format!(
+                    "not done ({}): commissioning holds the lock until it ends",
+                    other.doing().trim_end_matches('…')
+                );
+                if self.tx.send(Action::Done(Outcome { ok: false, text })).is_err() {
+                    self.stop = true;
+                }
+                None
+            }
+        }
+    }
+}
+
+impl commissioning::Watcher for Watch<'_> {
+    fn waiting(&mut self, check: &Check, wait: Duration) {
+        self.asked = false;
+        let at_the_door = check.id.needs_the_door() && check.status == commissioning::Planned::Run;
+        self.news(CommissionNews::Waiting { check: check.id, wait, at_the_door });
+    }
+
+    fn result(&mut self, result: &CheckResult) {
+        self.news(CommissionNews::Result(result.clone()));
+    }
+
+    fn stop(&mut self) -> bool {
+        loop {
+            match self.commands.try_recv() {
+                // An answer with no question pending is late: dropped.
+                Ok(command) => {
+                    let _ = self.take(command);
+                }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    self.stop = true;
+                    break;
+                }
+            }
+        }
+        self.stop
+    }
+
+    fn after_failure(&mut self, result: &CheckResult) -> Option<Again> {
+        if !self.asked {
+            self.asked = true;
+            self.news(CommissionNews::Asking(result.clone()));
+        }
+        let deadline = Instant::now() + ASK_WAIT;
+        while !self.stop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.commands.recv_timeout(left) {
+                Ok(command) => {
+                    if let Some(again) = self.take(command) {
+                        self.asked = false;
+                        return Some(again);
+                    }
+                }
+                // Not decided yet: the run pings the lock and asks again.
+                Err(RecvTimeoutError::Timeout) => return None,
+                Err(RecvTimeoutError::Disconnected) => self.stop = true,
+            }
+        }
+        None
     }
 }
 

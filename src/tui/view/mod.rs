@@ -6,6 +6,7 @@
 //! and crossterm leaves colour out when `NO_COLOR` is set.
 
 mod alarms;
+mod commission;
 mod dashboard;
 mod link;
 mod log;
@@ -37,17 +38,21 @@ pub fn render(app: &App, frame: &mut Frame) {
         View::Users => users::render(app, frame, body),
         View::Log => log::render(app, frame, body),
         View::Alarms => alarms::render(app, frame, body),
+        View::Commission => commission::render(app, frame, body),
         View::Link => link::render(app, frame, body),
     }
     render_footer(app, frame, footer);
     match &app.modal {
         Some(Modal::Help) => render_help(app, frame),
         Some(Modal::Confirm { question, .. }) => {
-            let lines = vec![
-                Line::from(question.as_str()),
-                Line::from(""),
-                Line::from(vec![key("y"), Span::raw(" yes   "), key("n"), Span::raw(" no")]),
-            ];
+            let mut lines: Vec<Line<'_>> = question.lines().map(Line::from).collect();
+            lines.push(Line::from(""));
+            lines.push(Line::from(vec![
+                key("y"),
+                Span::raw(" yes   "),
+                key("n"),
+                Span::raw(" no"),
+            ]));
             dialog(frame, " Confirm ", lines);
         }
         Some(Modal::Input { purpose, text }) => {
@@ -260,6 +265,24 @@ fn view_keys(app: &App) -> (Vec<Keys>, Vec<Keys>) {
             (vec![("/", "filter"), ("f", "follow"), ("v", "verify"), ("x", "export")], vec![])
         }
         View::Alarms => (vec![], vec![("c", "clear"), ("l", "end lockout")]),
+        // Commissioning only reads the lock: nothing is dimmed for a technician.
+        View::Commission => match &app.commission.run {
+            Some(run) if run.asking.is_some() => (
+                vec![("r", "retry"), ("s", "skip"), ("l", "leave failed"), ("Esc", "stop")],
+                vec![],
+            ),
+            Some(run) if run.active() => (vec![("Esc", "stop the run")], vec![]),
+            _ => (
+                vec![
+                    ("Enter", "start"),
+                    ("Spc", "in/out"),
+                    ("s", "skip"),
+                    ("o", "report to"),
+                    ("r", "re-plan"),
+                ],
+                vec![],
+            ),
+        },
         View::Link => (vec![], vec![]),
     }
 }
@@ -302,7 +325,7 @@ fn render_help(app: &App, frame: &mut Frame) {
         ])
     };
     let mut lines = vec![
-        row("Tab Shift-Tab", "next / previous view (1-5 jump to one)"),
+        row("Tab Shift-Tab", "next / previous view (1-6 jump to one)"),
         row("↑ ↓  j k", "move; PgUp PgDn, g G first and last"),
         row("Enter", "open (a user's details)"),
         row("Esc", "close, cancel, clear the filter or an enrollment"),
@@ -314,6 +337,8 @@ fn render_help(app: &App, frame: &mut Frame) {
         row("", "p set PIN, P generate PIN, c learn card, f enroll finger"),
         row("Log", "f follow live, v verify the chain, x export (.csv or JSON Lines)"),
         row("Alarms", "c clear all, l end the keypad lockout"),
+        row("Commission", "Enter start, Space in/out, s skip, o report file, r re-plan;"),
+        row("", "in a run Esc stops; a failed check: r retry, s skip, l leave"),
         Line::from(""),
         Line::from(format!(
             "Live: the lock's events update the views; it is read every {} s as well.",
@@ -332,12 +357,19 @@ fn render_help(app: &App, frame: &mut Frame) {
     dialog(frame, " Help ", lines);
 }
 
-/// A box in the middle of the screen, as tall as its lines (within the screen).
+/// A box in the middle of the screen, as tall as its lines once wrapped (within the screen).
 fn dialog(frame: &mut Frame, title: &str, lines: Vec<Line<'_>>) {
     let area = frame.area();
     let width = lines.iter().map(Line::width).max().unwrap_or(20).max(title.len()) as u16 + 4;
     let width = width.min(area.width);
-    let height = (lines.len() as u16 + 2).min(area.height);
+    let inner = usize::from(width.saturating_sub(2)).max(1);
+    // A line wider than the box wraps at a word: one more row than its width alone needs,
+    // so the keys on the last line are never cut off.
+    let rows: usize = lines
+        .iter()
+        .map(|l| if l.width() <= inner { 1 } else { l.width().div_ceil(inner) + 1 })
+        .sum();
+    let height = u16::try_from(rows + 2).unwrap_or(u16::MAX).min(area.height);
     let [area] = Layout::horizontal([Constraint::Length(width)]).flex(Flex::Center).areas(area);
     let [area] = Layout::vertical([Constraint::Length(height)]).flex(Flex::Center).areas(area);
     frame.render_widget(Clear, area);

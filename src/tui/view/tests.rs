@@ -460,3 +460,215 @@ fn the_log_view_formats_only_the_rows_on_screen() {
     assert!(small.contains("10099") && !small.contains(" 100  "), "{small}");
     assert!(small.contains("10,009 of 10,009 records"), "{small}");
 }
+
+// ---- the Commission view -------------------------------------------------------------------
+
+mod commissioning {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::ops::commission::{self as ops, CheckId, CheckResult, Outcome};
+    use crate::tui::app::{CommissionNews, Finished};
+
+    /// Ann holds a PIN, a card and a finger; Dan is disabled and holds a PIN; nobody holds a
+    /// phone key.
+    fn full_users() -> Vec<User> {
+        let mut dan = ann();
+        dan.id = 30;
+        dan.spec.name = "Dan the night cleaner".try_into().unwrap();
+        dan.spec.enabled = false;
+        dan.credentials = [Credential::Pin].into_iter().collect();
+        vec![ann(), dan]
+    }
+
+    fn plan() -> Vec<ops::Check> {
+        ops::plan(&info(), &full_users(), &[], &[])
+    }
+
+    fn news(app: &mut App, news: CommissionNews) {
+        update(app, Action::Commission(news));
+    }
+
+    fn result(check: CheckId, outcome: Outcome, detail: &str, seq: Option<u32>) -> CheckResult {
+        let user = detail.contains("Ann").then_some(1);
+        CheckResult {
+            check,
+            outcome,
+            detail: detail.into(),
+            seq,
+            at: seq.map(|_| "2026-11-18T11:06:40Z".into()),
+            user,
+            user_name: user.map(|_| "Ann".into()),
+        }
+    }
+
+    /// The plan read; the mechanical key left out, the tamper switch skipped with a reason.
+    fn planned() -> App {
+        let mut app = online(View::Commission);
+        news(&mut app, CommissionNews::Plan(plan()));
+        app.commission.left_out.push(CheckId::MechanicalKey);
+        app.commission.skips.push((CheckId::Tamper, "housing fitted next week".into()));
+        app
+    }
+
+    /// A run: the first checks in, the fingerprint waited for 30 s of its 120.
+    fn in_progress() -> App {
+        let mut app = planned();
+        update(&mut app, Action::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)));
+        let command =
+            update(&mut app, Action::Key(KeyEvent::new(KeyCode::Char('y'), KeyModifiers::NONE)));
+        let Some(crate::tui::app::Command::Commission { only, skips, .. }) = command else {
+            panic!("no run: {command:?}");
+        };
+        news(&mut app, CommissionNews::Started(ops::plan(&info(), &full_users(), &only, &skips)));
+        for r in [
+            result(
+                CheckId::Clock,
+                Outcome::Pass,
+                "2026-11-18T11:06:40Z by the lock, -90 s from this computer",
+                None,
+            ),
+            result(CheckId::TimeZone, Outcome::Pass, "CET-1CEST,M3.5.0,M10.5.0/3", None),
+            result(
+                CheckId::Battery,
+                Outcome::Fail,
+                "4800 mV at rest, 4400 mV under load, 12 %: the battery is low; replace it before leaving",
+                None,
+            ),
+            result(CheckId::Keypad, Outcome::Pass, "granted for Ann (user 1)", Some(46)),
+            result(CheckId::Rfid, Outcome::Pass, "granted for Ann (user 1)", Some(47)),
+        ] {
+            news(
+                &mut app,
+                CommissionNews::Waiting {
+                    check: r.check,
+                    wait: Duration::from_secs(120),
+                    at_the_door: false,
+                },
+            );
+            news(&mut app, CommissionNews::Result(r));
+        }
+        news(
+            &mut app,
+            CommissionNews::Waiting {
+                check: CheckId::Fingerprint,
+                wait: Duration::from_secs(120),
+                at_the_door: true,
+            },
+        );
+        update(&mut app, Action::Tick(READ_AT + 32_000));
+        app
+    }
+
+    #[test]
+    fn commission_plan() {
+        for screen in both_sizes("commission_plan", &planned()) {
+            assert!(screen.contains("At the keypad, enter the PIN of Ann"), "{screen}");
+            assert!(
+                screen.contains("NOT READY")
+                    && screen.contains("no enabled user holds a phone key"),
+                "{screen}"
+            );
+            assert!(
+                screen.contains("left out") && screen.contains("housing fitted next week"),
+                "{screen}"
+            );
+            assert!(screen.contains("Enter start") && screen.contains("? help"), "{screen}");
+            assert!(screen.contains("report to commission-SERIAL-TIME"), "{screen}");
+        }
+    }
+
+    #[test]
+    fn commission_confirm_before_a_run() {
+        let mut app = planned();
+        update(&mut app, Action::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)));
+        let [big, _] = both_sizes("commission_confirm", &app);
+        assert!(big.contains("Start commissioning") && big.contains("Esc stops it"), "{big}");
+    }
+
+    #[test]
+    fn commission_in_progress() {
+        for screen in both_sizes("commission_running", &in_progress()) {
+            assert!(screen.contains("granted for Ann (user 1) [log #46]"), "{screen}");
+            assert!(screen.contains("(90 s left)"), "{screen}");
+            assert!(
+                screen.contains("fingerprint: On the sensor, place the finger of Ann"),
+                "{screen}"
+            );
+            assert!(screen.contains("Esc stop the run"), "{screen}");
+        }
+    }
+
+    #[test]
+    fn commission_a_failed_check_asks() {
+        let mut app = in_progress();
+        let failed = result(
+            CheckId::Fingerprint,
+            Outcome::Fail,
+            "nothing happened at the door within 120 s",
+            None,
+        );
+        news(&mut app, CommissionNews::Result(failed.clone()));
+        news(&mut app, CommissionNews::Asking(failed));
+        for screen in both_sizes("commission_asking", &app) {
+            assert!(screen.contains("fingerprint failed: nothing happened"), "{screen}");
+            assert!(screen.contains("r try again") && screen.contains("s skip it"), "{screen}");
+            assert!(screen.contains("l leave it failed"), "{screen}");
+        }
+    }
+
+    #[test]
+    fn commission_finished() {
+        let mut app = in_progress();
+        for r in [
+            result(CheckId::Fingerprint, Outcome::Pass, "granted for Ann (user 1)", Some(48)),
+            result(
+                CheckId::Phone,
+                Outcome::Fail,
+                "no enabled user holds a phone key: add one with `latchkey phone add USER KEY`",
+                None,
+            ),
+            result(CheckId::WrongPin, Outcome::Pass, "refused: unknown credential", Some(49)),
+            result(
+                CheckId::DisabledRefused,
+                Outcome::Pass,
+                "refused for Dan the night cleaner (user 30): user disabled",
+                Some(50),
+            ),
+            result(
+                CheckId::Bolt,
+                Outcome::Pass,
+                "3 bolt operations during the run; the last took 412 ms at 820 mA",
+                Some(46),
+            ),
+            result(
+                CheckId::Door,
+                Outcome::Pass,
+                "the door sensor saw the door open and close",
+                Some(52),
+            ),
+            result(CheckId::Tamper, Outcome::Skipped, "housing fitted next week", None),
+            result(CheckId::Log, Outcome::Pass, "52 records, seq 1 to 52, chain intact", Some(52)),
+        ] {
+            news(&mut app, CommissionNews::Result(r));
+        }
+        news(&mut app, CommissionNews::Reporting);
+        let words = "2 check(s) failed: report in commission-SIM-000001-2026-11-18T110640Z.json \
+                     and commission-SIM-000001-2026-11-18T110640Z.html, signed by the lock";
+        update(&mut app, Action::Done(crate::tui::app::Outcome { ok: true, text: words.into() }));
+        news(
+            &mut app,
+            CommissionNews::Finished(Finished {
+                passed: false,
+                signed: true,
+                json: "commission-SIM-000001-2026-11-18T110640Z.json".into(),
+                html: "commission-SIM-000001-2026-11-18T110640Z.html".into(),
+            }),
+        );
+        for screen in both_sizes("commission_finished", &app) {
+            assert!(screen.contains("FAILED: 2 check(s) failed, signed by the lock"), "{screen}");
+            assert!(screen.contains("commission-SIM-000001-2026-11-18T110640Z.html"), "{screen}");
+            assert!(screen.contains("[log #52]"), "{screen}");
+        }
+    }
+}
