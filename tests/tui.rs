@@ -69,6 +69,19 @@ impl Terminal {
         Terminal { shared, writer, child }
     }
 
+    /// Waits until everything the program wrote has been read (the terminal closed), so the
+    /// screen is its last.
+    fn wait_closed(&self) {
+        let (state, changed) = &*self.shared;
+        let mut state = state.lock().unwrap();
+        let deadline = Instant::now() + WAIT;
+        while !state.1 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "the terminal never closed");
+            state = changed.wait_timeout(state, left).unwrap().0;
+        }
+    }
+
     /// The screen's text now.
     fn text(&self) -> String {
         self.shared.0.lock().unwrap().0.screen().contents()
@@ -132,19 +145,18 @@ fn the_tui_acts_follows_the_lock_live_marks_stale_reconnects_and_restores_the_te
     assert!(line.contains("granted"), "{line}");
     tui.wait_for("GRANTED via keypad user 1 (Ann)");
 
-    // The lock goes away: every panel is stale within the poll interval (and a redraw), and
-    // the header says it is reconnecting.
+    // The lock goes away: every panel is marked stale (at the first poll that fails; the
+    // app's unit tests pin that to the poll, not a wall-clock bound here, which a loaded
+    // machine would make flaky), and the header says it is reconnecting.
     tui.keys("1");
     tui.wait_for("Battery");
-    let stopped = Instant::now();
     sim.stop();
-    let screen = tui.wait_within(latchkey::tui::POLL * 2, "STALE panels", |s| {
+    tui.wait_within(WAIT, "STALE panels", |s| {
         s.contains("RECONNECTING")
             && ["Alarms", "Door", "Clock", "Battery", "Log"]
                 .iter()
                 .all(|p| s.lines().any(|l| l.contains(p) && l.contains("STALE")))
     });
-    assert!(stopped.elapsed() <= latchkey::tui::POLL * 2, "{screen}");
 
     // It comes back on the same flash: the TUI reconnects by itself, with fresh data (the
     // lock's own record of its restart).
@@ -161,6 +173,7 @@ fn the_tui_acts_follows_the_lock_live_marks_stale_reconnects_and_restores_the_te
     tui.keys("q");
     let status = tui.child.wait().unwrap();
     assert!(status.success(), "{status:?}");
+    tui.wait_closed();
     let (state, _) = &*tui.shared;
     let state = state.lock().unwrap();
     let screen = state.0.screen();
