@@ -18,7 +18,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use common::fuse::{Fuse, FusedFlash, Op};
 use common::world::{SeededRng, VirtualClock, World};
@@ -756,7 +755,10 @@ fn lost(
     lost
 }
 
-fn campaign(seed: u64, cuts: usize, from_zeros: bool, prefill: u32) -> BTreeMap<Kind, Figures> {
+/// Figures per kind, and cuts per region of the interrupted operation.
+type Tally = (BTreeMap<Kind, Figures>, BTreeMap<&'static str, u32>);
+
+fn campaign(seed: u64, cuts: usize, from_zeros: bool, prefill: u32) -> Tally {
     let mut flash = if from_zeros {
         // QEMU's never-programmed flash reads all zeros: the first format is cut too.
         SimFlash::from_bytes(vec![0; layout::FLASH_SIZE as usize])
@@ -903,16 +905,9 @@ fn campaign(seed: u64, cuts: usize, from_zeros: bool, prefill: u32) -> BTreeMap<
             break;
         }
     }
-    let mut regions_line = String::new();
-    for (region, n) in &regions {
-        let _ = write!(regions_line, "{region} {n}, ");
-    }
-    println!(
-        "  cuts by region of the interrupted operation: {}; actions without a write: {no_writes}",
-        regions_line.trim_end_matches(", ")
-    );
+    println!("  actions drawn again because they wrote nothing: {no_writes}");
     assert!(failures.is_empty(), "seed {seed}:\n{}", failures.join("\n"));
-    figures
+    (figures, regions)
 }
 
 fn env(name: &str, default: u64) -> u64 {
@@ -929,12 +924,17 @@ fn a_thousand_power_cuts_across_every_kind_of_write_lose_nothing() {
     );
     let started = std::time::Instant::now();
     let mut figures: BTreeMap<Kind, Figures> = BTreeMap::new();
+    let mut regions: BTreeMap<&'static str, u32> = BTreeMap::new();
     // Half from never-programmed flash with an empty log, half on a lock whose log is full.
     for (part, (from_zeros, prefill)) in [(true, 0), (false, 2_400)].into_iter().enumerate() {
         println!("part {part}: {}", if from_zeros { "a new lock" } else { "a full log" });
         let part_seed = seed.wrapping_add(part as u64);
-        for (kind, f) in campaign(part_seed, cuts.div_ceil(2), from_zeros, prefill) {
+        let (part_figures, part_regions) = campaign(part_seed, cuts / 2, from_zeros, prefill);
+        for (kind, f) in part_figures {
             figures.entry(kind).or_default().add(&f);
+        }
+        for (region, n) in part_regions {
+            *regions.entry(region).or_default() += n;
         }
     }
     let mut total = Figures::default();
@@ -967,6 +967,8 @@ fn a_thousand_power_cuts_across_every_kind_of_write_lose_nothing() {
         t.absent,
         t.unseen
     );
+    let by_region: Vec<String> = regions.iter().map(|(r, n)| format!("{r} {n}")).collect();
+    println!("cuts by region of the interrupted operation: {}", by_region.join(", "));
     println!("({:.1} s)", started.elapsed().as_secs_f64());
     assert_eq!(t.lost + t.torn, 0, "nothing acknowledged lost, nothing half-applied");
     assert_eq!(t.failed_mounts, 0, "every mount succeeds");
