@@ -792,12 +792,12 @@ fn campaign(seed: u64, cuts: usize, from_zeros: bool, prefill: u32) -> Tally {
         // A minute between runs: bursts end, lockouts run down.
         c.world.advance(60_000);
         let now_ms = c.world.now_ms();
-        let seed = c.rng.u64(..);
+        let run_seed = c.rng.u64(..);
         let start = c.flash.bytes().to_vec();
 
         // The dry run: the operations each action takes, and the flash it leaves.
         let mut dry_flash = SimFlash::from_bytes(start);
-        let (dry, dry_fuse, _) = run(&mut dry_flash, now_ms, seed, &actions, None);
+        let (dry, dry_fuse, _) = run(&mut dry_flash, now_ms, run_seed, &actions, None);
         let dry_ops = dry_fuse.ops();
         // The cut falls in an operation of an action of the kind.
         let mut candidates = Vec::new();
@@ -818,12 +818,14 @@ fn campaign(seed: u64, cuts: usize, from_zeros: bool, prefill: u32) -> Tally {
             println!("  {iteration}: {kind:?} {actions:?}, cut at {op} byte {byte} of {dry_ops:?}");
         }
 
-        let (outcomes, fuse, world) = run(&mut c.flash, now_ms, seed, &actions, Some((op, byte)));
+        let (outcomes, fuse, world) =
+            run(&mut c.flash, now_ms, run_seed, &actions, Some((op, byte)));
         let ops = fuse.ops();
         assert_eq!(
             ops[..],
             dry_ops[..=op],
-            "seed {seed}: the cut run did not repeat the dry run ({actions:?})"
+            "campaign seed {seed}, iteration {iteration}: the cut run did not repeat the dry run \
+             ({actions:?})"
         );
         let (at_cut, whole) = fuse.cut_states().expect("the power died");
         // The action the power died in, and the dry run's flash at its start and end.

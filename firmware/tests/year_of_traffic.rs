@@ -392,7 +392,7 @@ fn env(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default)
 }
 
-/// Years until the busiest page of `pages` reaches [`ERASE_CYCLES`] at `per_year` erases.
+/// Years until a page erased `per_year` times a year reaches [`ERASE_CYCLES`].
 fn years(per_year: f64) -> f64 {
     if per_year == 0.0 { f64::INFINITY } else { ERASE_CYCLES / per_year }
 }
