@@ -6,7 +6,7 @@
 mod common;
 
 use common::cut_flash::CutFlash;
-use common::{TestClock, boot, identity, test_keys};
+use common::{TestClock, boot, identity, random_setting, test_keys};
 use latchkey_firmware::region::layout;
 use latchkey_firmware::store::{Store, default_settings};
 use latchkey_firmware::{LinkStats, Lock, LockKeys, LockPort, Via};
@@ -16,26 +16,9 @@ use std::collections::BTreeMap;
 use latchkey_protocol::checksum;
 use latchkey_protocol::crypto::SecretKey;
 use latchkey_protocol::{
-    BeeperVolume, CardUid, Credential, DoorLabel, Pin, Request, Response, Role, Setting, Settings,
-    Status, User, UserKind, UserName, UserSpec, UserWrite,
+    CardUid, Credential, Pin, Request, Response, Role, Setting, Settings, Status, User, UserKind,
+    UserName, UserSpec, UserWrite,
 };
-
-fn random_setting(rng: &mut fastrand::Rng) -> Setting {
-    match rng.u8(0..5) {
-        0 => {
-            let len = rng.usize(1..=32);
-            let text: String = (0..len).map(|_| rng.alphanumeric()).collect();
-            Setting::DoorLabel(DoorLabel::try_from(text.as_str()).unwrap())
-        }
-        1 => Setting::AutoRelockSeconds(rng.u16(0..=3600)),
-        2 => Setting::WrongCodeLimit(rng.u8(1..=255)),
-        3 => Setting::LockoutSeconds(rng.u16(1..=3600)),
-        _ => Setting::BeeperVolume(
-            [BeeperVolume::Off, BeeperVolume::Low, BeeperVolume::Medium, BeeperVolume::High]
-                [rng.usize(0..4)],
-        ),
-    }
-}
 
 /// What a reboot finds: the settings and the keys, read through a fresh mount.
 fn stored(flash: &mut SimFlash) -> (Settings, Option<LockKeys>) {

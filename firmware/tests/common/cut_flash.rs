@@ -76,41 +76,64 @@ impl NorFlash for CutFlash<'_> {
         if !self.cut_now(false)? {
             return self.inner.write(offset, bytes);
         }
-        let cut = self.cut_byte % (bytes.len() + 1);
-        let whole = cut - cut % Self::WRITE_SIZE;
-        if whole > 0 {
-            self.inner.write(offset, &bytes[..whole])?;
-        }
-        if cut > whole {
-            // Program only the leading bytes of the last word: 0xFF leaves a NOR cell as is.
-            let mut word = [0xFF; SimFlash::WRITE_SIZE];
-            word[..cut - whole].copy_from_slice(&bytes[whole..cut]);
-            self.inner.write(offset + whole as u32, &word)?;
-        }
-        Err(DEAD)
+        cut_write(self.inner, offset, bytes, self.cut_byte)
     }
 
     fn erase(&mut self, from: u32, to: u32) -> Result<(), Self::Error> {
         if !self.cut_now(true)? {
             return self.inner.erase(from, to);
         }
-        // An interrupted erase: the first bytes are erased, the rest still hold old data.
-        let cut = self.cut_byte % ((to - from) as usize + 1);
-        let pages = cut / Self::ERASE_SIZE;
-        let end = from + (pages * Self::ERASE_SIZE) as u32;
-        if pages > 0 {
-            self.inner.erase(from, end)?;
-        }
-        let partial = cut % Self::ERASE_SIZE;
-        if partial > 0 {
-            // A partly erased page: its bytes before the cut become 0xFF.
-            let mut page = vec![0u8; Self::ERASE_SIZE];
-            self.inner.read(end, &mut page)?;
-            page[..partial].fill(0xFF);
-            self.inner.erase(end, end + Self::ERASE_SIZE as u32)?;
-            // Reprogram the rest; NOR writes cannot set bits, so this restores exactly `page`.
-            self.inner.write(end, &page)?;
-        }
-        Err(DEAD)
+        cut_erase(self.inner, from, to, self.cut_byte)
     }
+}
+
+/// A write the power dies in, `cut_byte` (modulo its length + 1) bytes into it: the bytes
+/// before the cut are programmed (a partial word only in its leading bytes, as the NOR cells
+/// are programmed in order). Always fails, as the dead flash does.
+pub fn cut_write(
+    inner: &mut SimFlash,
+    offset: u32,
+    bytes: &[u8],
+    cut_byte: usize,
+) -> Result<(), SimFlashError> {
+    let cut = cut_byte % (bytes.len() + 1);
+    let whole = cut - cut % SimFlash::WRITE_SIZE;
+    if whole > 0 {
+        inner.write(offset, &bytes[..whole])?;
+    }
+    if cut > whole {
+        // Program only the leading bytes of the last word: 0xFF leaves a NOR cell as is.
+        let mut word = [0xFF; SimFlash::WRITE_SIZE];
+        word[..cut - whole].copy_from_slice(&bytes[whole..cut]);
+        inner.write(offset + whole as u32, &word)?;
+    }
+    Err(DEAD)
+}
+
+/// An erase the power dies in, `cut_byte` (modulo its length + 1) bytes into it: the first
+/// bytes are erased, the rest still hold old data. Always fails.
+pub fn cut_erase(
+    inner: &mut SimFlash,
+    from: u32,
+    to: u32,
+    cut_byte: usize,
+) -> Result<(), SimFlashError> {
+    const PAGE: usize = SimFlash::ERASE_SIZE;
+    let cut = cut_byte % ((to - from) as usize + 1);
+    let pages = cut / PAGE;
+    let end = from + (pages * PAGE) as u32;
+    if pages > 0 {
+        inner.erase(from, end)?;
+    }
+    let partial = cut % PAGE;
+    if partial > 0 {
+        // A partly erased page: its bytes before the cut become 0xFF.
+        let mut page = vec![0u8; PAGE];
+        inner.read(end, &mut page)?;
+        page[..partial].fill(0xFF);
+        inner.erase(end, end + PAGE as u32)?;
+        // Reprogram the rest; NOR writes cannot set bits, so this restores exactly `page`.
+        inner.write(end, &page)?;
+    }
+    Err(DEAD)
 }

@@ -8,7 +8,10 @@
 #![allow(clippy::result_large_err)]
 
 pub mod cut_flash;
+pub mod fuse;
 pub mod rig;
+pub mod wear;
+pub mod world;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,8 +24,9 @@ use latchkey_protocol::crypto::{
     SetupCode, pake,
 };
 use latchkey_protocol::{
-    CRC, ClaimIntent, Event, FrameAccumulator, Header, Ident, Kind, MAX_BODY_LEN, MAX_ENCODED_LEN,
-    PROTOCOL_VERSION, Request, ResetReason, Response, Role, Status, decode_body, encode_frame,
+    BeeperVolume, CRC, ClaimIntent, DoorLabel, Event, FrameAccumulator, Header, Ident, Kind,
+    MAX_BODY_LEN, MAX_ENCODED_LEN, PROTOCOL_VERSION, Request, ResetReason, Response, Role, Setting,
+    Status, decode_body, encode_frame,
 };
 use latchkey_sim::{SimBattery, SimClock, SimDevices, SimFlash, SimRng};
 
@@ -365,4 +369,22 @@ pub fn installer(link: &mut Link, lock: &mut impl LockPort) -> HostSession {
         assert_eq!(claim(link, lock), Response::Status(Status::Success));
     }
     session(link, lock, Role::Installer, &test_keys().installer).expect("installer session")
+}
+
+/// A random setting within its range (the power-cut tests change settings at random).
+pub fn random_setting(rng: &mut fastrand::Rng) -> Setting {
+    match rng.u8(0..5) {
+        0 => {
+            let len = rng.usize(1..=32);
+            let text: String = (0..len).map(|_| rng.alphanumeric()).collect();
+            Setting::DoorLabel(DoorLabel::try_from(text.as_str()).unwrap())
+        }
+        1 => Setting::AutoRelockSeconds(rng.u16(0..=3600)),
+        2 => Setting::WrongCodeLimit(rng.u8(1..=255)),
+        3 => Setting::LockoutSeconds(rng.u16(1..=3600)),
+        _ => Setting::BeeperVolume(
+            [BeeperVolume::Off, BeeperVolume::Low, BeeperVolume::Medium, BeeperVolume::High]
+                [rng.usize(0..4)],
+        ),
+    }
 }
