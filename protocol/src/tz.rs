@@ -18,8 +18,10 @@ use jiff_core::util::SmallStr;
 use serde::{Deserialize, Serialize};
 
 /// Longest rule text accepted, in bytes. Real rules are under 40 (`<+0545>-5:45`,
-/// `AEST-10AEDT,M10.1.0,M4.1.0/3`).
-pub const TZ_RULE_MAX: usize = 64;
+/// `AEST-10AEDT,M10.1.0,M4.1.0/3`); the limit is above the longest text `Display` writes
+/// for a rule read from text (73 bytes, every field at its widest), so whatever rule the
+/// tool shows, it takes back.
+pub const TZ_RULE_MAX: usize = 80;
 
 /// A POSIX TZ rule, parsed: the offsets and when daylight saving starts and ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,7 +89,7 @@ pub enum TimeZoneRuleError {
 impl fmt::Display for TimeZoneRuleError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Self::TooLong => "longer than 64 bytes",
+            Self::TooLong => return write!(f, "longer than {TZ_RULE_MAX} bytes"),
             Self::MissingDstRule => {
                 "it names a daylight-saving zone but not when daylight saving starts and ends"
             }
@@ -427,6 +429,34 @@ mod tests {
                 assert_eq!(rule.local_seconds(back) as i64, local, "{text} at {at}");
                 at += 7_919;
             }
+        }
+    }
+
+    /// Found by the `time_zone` fuzz target: a 54-byte rule was written back as 68 bytes,
+    /// which the 64-byte limit then refused, so `config get time-zone` showed a rule that
+    /// `config set time-zone` would not take.
+    #[test]
+    fn every_rule_written_back_reads_back() {
+        let text = "AAA-1:00:01BBB-2:00:01,J365/-167:59:59,J365/-167:59:59";
+        let rule = TimeZoneRule::parse(text).unwrap();
+        assert_eq!(TimeZoneRule::parse(&rule.to_string()), Ok(rule));
+        // Every field at its widest in POSIX text (offsets up to 24:59:59): the longest
+        // text `Display` writes for a rule that came from text.
+        let widest = Transition {
+            day: TransitionDay::WeekdayOfMonth { month: 12, week: 5, weekday: 6 },
+            second: -604_799,
+        };
+        let wide = 24 * 3600 + 59 * 60 + 59;
+        for (std_offset, offset) in [(wide, -wide), (-wide, wide)] {
+            let rule = TimeZoneRule {
+                std_offset,
+                dst: Some(DstRule { offset, start: widest, end: widest }),
+            };
+            assert_eq!(rule.check(), Ok(()));
+            let written = rule.to_string();
+            assert_eq!(written.len(), 73, "{written}");
+            assert!(written.len() <= TZ_RULE_MAX);
+            assert_eq!(TimeZoneRule::parse(&written), Ok(rule), "{written}");
         }
     }
 
